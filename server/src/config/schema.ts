@@ -1,0 +1,66 @@
+/**
+ * The one typed configuration schema. Every setting has an environment variable, an optional
+ * key in the JSON config file (CALENDULA_CONFIG), a default and help text. docs/configuration.md
+ * is generated from this table (`npm run docs:config`).
+ */
+type Kind = 'string' | 'int' | 'bool' | 'list';
+
+interface Setting<K extends Kind> {
+  env: string;
+  kind: K;
+  default: K extends 'int' ? number : K extends 'bool' ? boolean : K extends 'list' ? string[] : string | undefined;
+  help: string;
+  secret?: boolean;
+}
+
+function s<K extends Kind>(env: string, kind: K, def: Setting<K>['default'], help: string, secret = false): Setting<K> {
+  return { env, kind, default: def, help, secret };
+}
+
+export const settings = {
+  port: s('PORT', 'int', 8080, 'HTTP port of the api role.'),
+  host: s('HOST', 'string', undefined, 'Address to listen on. Default 127.0.0.1 with the embedded database, 0.0.0.0 with DATABASE_URL.'),
+  publicUrl: s('CALENDULA_PUBLIC_URL', 'string', undefined, 'External base URL (https://calendar.example.com) used in links in e-mails and bot messages. Default http://HOST:PORT.'),
+  databaseUrl: s('DATABASE_URL', 'string', undefined, 'PostgreSQL 15+ connection string. When unset, an embedded PostgreSQL is started in CALENDULA_DATA_DIR/pg.', true),
+  dataDir: s('CALENDULA_DATA_DIR', 'string', './data', 'Folder for the embedded database, attachments and the local mail outbox.'),
+  embeddedPgPort: s('CALENDULA_EMBEDDED_PG_PORT', 'int', 0, 'Port of the embedded PostgreSQL (0 = pick a free port on first start and remember it). Never 5432.'),
+  adminEmail: s('CALENDULA_ADMIN_EMAIL', 'string', undefined, 'E-mail of the first administrator, created at first start if no administrator exists.'),
+  adminPassword: s('CALENDULA_ADMIN_PASSWORD', 'string', undefined, 'Password of that administrator. When unset, one is generated and printed once.', true),
+  roles: s('CALENDULA_ROLES', 'list', ['api', 'worker', 'mail-in', 'bot', 'exchange'], 'Roles this process runs (also `calendula start --roles`).'),
+  logLevel: s('LOG_LEVEL', 'string', 'info', 'pino log level: fatal, error, warn, info, debug, trace, silent.'),
+  bodyLimit: s('CALENDULA_BODY_LIMIT', 'int', 1_048_576, 'Largest JSON/XML/iCalendar request body in bytes (uploads have their own limit).'),
+  trustProxy: s('CALENDULA_TRUST_PROXY', 'bool', false, 'Trust X-Forwarded-* from a reverse proxy (sets Secure cookies when the proxy says https).'),
+  sessionTtlHours: s('CALENDULA_SESSION_TTL_HOURS', 'int', 24 * 14, 'Lifetime of a sign-in session (sliding).'),
+  signinMaxFailures: s('CALENDULA_SIGNIN_MAX_FAILURES', 'int', 5, 'Failed sign-ins per account (and per client address) before a temporary lockout.'),
+  signinLockoutSeconds: s('CALENDULA_SIGNIN_LOCKOUT_SECONDS', 'int', 300, 'Length of a lockout. Lockouts always expire; repeated failures never extend one past this window.'),
+  allowPasswordForDav: s('CALENDULA_DAV_ACCOUNT_PASSWORD', 'bool', true, 'Allow the account password (not only app passwords) for CalDAV Basic auth.'),
+  argonMemoryKib: s('CALENDULA_ARGON2_MEMORY_KIB', 'int', 19456, 'argon2id memory cost.'),
+  argonTime: s('CALENDULA_ARGON2_TIME', 'int', 2, 'argon2id time cost.'),
+  oidcIssuer: s('OIDC_ISSUER', 'string', undefined, 'OpenID Connect issuer URL; enables "Sign in with SSO".'),
+  oidcClientId: s('OIDC_CLIENT_ID', 'string', undefined, 'OIDC client id.'),
+  oidcClientSecret: s('OIDC_CLIENT_SECRET', 'string', undefined, 'OIDC client secret.', true),
+  oidcEmailClaim: s('OIDC_EMAIL_CLAIM', 'string', 'email', 'ID token / userinfo claim that holds the user e-mail.'),
+  oidcNameClaim: s('OIDC_NAME_CLAIM', 'string', 'name', 'Claim with the display name.'),
+  oidcAllowInsecure: s('OIDC_ALLOW_INSECURE', 'bool', false, 'Allow an http:// issuer (tests and labs only).'),
+  mailDomains: s('CALENDULA_MAIL_DOMAINS', 'list', [], "The organisation's own mail domains (comma-separated). Addresses there must be known users, groups or rooms."),
+  smtpUrl: s('SMTP_URL', 'string', undefined, 'Outgoing SMTP relay, e.g. smtp://user:pass@relay:587. Unset: mail goes to the local outbox in the data dir.', true),
+  mailFrom: s('CALENDULA_MAIL_FROM', 'string', 'calendar@localhost', 'From address of notification e-mails.'),
+  attachmentMaxBytes: s('CALENDULA_ATTACHMENT_MAX_BYTES', 'int', 25 * 1024 * 1024, 'Largest attachment upload.'),
+  attachmentQuotaBytes: s('CALENDULA_ATTACHMENT_QUOTA_BYTES', 'int', 1024 * 1024 * 1024, 'Attachment quota per user.'),
+  lmtpPort: s('LMTP_PORT', 'int', 0, 'Port of the LMTP listener of the mail-in role (0 = off).'),
+  lmtpHost: s('LMTP_HOST', 'string', '127.0.0.1', 'Address of the LMTP listener.'),
+  smtpInPort: s('SMTP_IN_PORT', 'int', 0, 'Port of the SMTP intake listener (0 = off).'),
+  vkteamsApiUrl: s('VKTEAMS_API_URL', 'string', undefined, 'VK Teams Bot API base, e.g. https://myteam.example.com/bot/v1. With the token, turns the bot on.'),
+  vkteamsBotToken: s('VKTEAMS_BOT_TOKEN', 'string', undefined, 'VK Teams bot token (from Metabot).', true),
+  workerConcurrency: s('CALENDULA_WORKER_CONCURRENCY', 'int', 10, 'Jobs run in parallel by one worker process.'),
+  notifyCoalesceSeconds: s('CALENDULA_NOTIFY_COALESCE_SECONDS', 'int', 60, 'Updates to one event within this window are sent as one update.'),
+  secret: s('CALENDULA_SECRET', 'string', undefined, 'Key for signed links and tokens. Default: generated once and kept in the database.', true),
+} as const;
+
+type Settings = typeof settings;
+export type Config = {
+  [K in keyof Settings]: Settings[K]['kind'] extends 'int' ? number
+    : Settings[K]['kind'] extends 'bool' ? boolean
+    : Settings[K]['kind'] extends 'list' ? string[]
+    : Settings[K]['default'] extends string ? string : string | undefined;
+};
