@@ -1,0 +1,149 @@
+// Outbound delivery: SMTP through nodemailer when SMTP_URL is set, otherwise a local outbox
+// of .eml files an admin can read (nothing is silently dropped).
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
+
+export interface SendResult {
+  messageId: string;
+  accepted: string[];
+  rejected: string[];
+  /** Per rejected recipient, when the server refused only some of them. */
+  rejectedErrors?: { recipient: string; responseCode?: number; response?: string; permanent: boolean }[];
+  response: string;
+  /** For the outbox: the file written. */
+  path?: string;
+}
+
+export interface MailTransport {
+  readonly kind: 'smtp' | 'outbox';
+  send(options: SendMailOptions): Promise<SendResult>;
+  /** Checks the SMTP connection and credentials; the outbox only ensures its folder. */
+  verify(): Promise<void>;
+  close(): void;
+}
+
+export interface MailTransportOptions {
+  smtpUrl?: string;
+  outboxDir: string;
+  /** Pooled SMTP connections (default true). */
+  pool?: boolean;
+  maxConnections?: number;
+  /** Socket timeouts for SMTP, ms (default 30 s). */
+  timeoutMs?: number;
+  /** DKIM signing, passed to nodemailer as is. */
+  dkim?: { domainName: string; keySelector: string; privateKey: string };
+}
+
+function addrList(v: unknown): string[] {
+  if (!Array.isArray(v)) return [];
+  return v.map((a) => (typeof a === 'string' ? a : String((a as { address?: string }).address ?? a)));
+}
+
+/** Outbox file name: time-sortable and derived from the Message-ID, so a retry overwrites instead of duplicating. */
+export function outboxFileName(messageId: string, when = new Date()): string {
+  const stamp = when.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const safe = messageId.replace(/^<|>$/g, '').replace(/[^A-Za-z0-9._@-]+/g, '_').slice(0, 80);
+  const hash = createHash('sha256').update(messageId).digest('hex').slice(0, 8);
+  return `${stamp}-${safe}-${hash}.eml`;
+}
+
+export function createMailTransport(opts: MailTransportOptions): MailTransport {
+  if (opts.smtpUrl) return smtpTransport(opts.smtpUrl, opts);
+  return outboxTransport(opts.outboxDir);
+}
+
+function smtpTransport(url: string, opts: MailTransportOptions): MailTransport {
+  const timeout = opts.timeoutMs ?? 30_000;
+  const parsed = new URL(url);
+  const transporter: Transporter = nodemailer.createTransport({
+    host: decodeURIComponent(parsed.hostname),
+    port: parsed.port ? Number(parsed.port) : parsed.protocol === 'smtps:' ? 465 : 587,
+    secure: parsed.protocol === 'smtps:',
+    auth: parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
+    pool: opts.pool ?? true,
+    maxConnections: opts.maxConnections ?? 5,
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+    // Local sinks (127.0.0.1) have no certificate; only require STARTTLS when the URL asks for it.
+    requireTLS: parsed.searchParams.get('requireTLS') === 'true',
+    ignoreTLS: parsed.searchParams.get('ignoreTLS') === 'true',
+    tls: parsed.searchParams.get('rejectUnauthorized') === 'false' ? { rejectUnauthorized: false } : undefined,
+    dkim: opts.dkim,
+  } as Parameters<typeof nodemailer.createTransport>[0]);
+  return {
+    kind: 'smtp',
+    async send(options) {
+      const info = await transporter.sendMail(options);
+      const rejectedErrors = ((info as { rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] })
+        .rejectedErrors ?? []).map((e) => ({
+        recipient: e.recipient ?? '',
+        responseCode: e.responseCode,
+        response: e.response,
+        permanent: isPermanentMailError(e),
+      }));
+      const res: SendResult = {
+        messageId: info.messageId,
+        accepted: addrList(info.accepted),
+        rejected: addrList(info.rejected),
+        response: String(info.response ?? ''),
+      };
+      if (rejectedErrors.length) res.rejectedErrors = rejectedErrors;
+      return res;
+    },
+    async verify() {
+      await transporter.verify();
+    },
+    close() {
+      transporter.close();
+    },
+  };
+}
+
+function outboxTransport(dir: string): MailTransport {
+  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    kind: 'outbox',
+    async send(options) {
+      const info = await transporter.sendMail(options);
+      const message = (info as unknown as { message: Buffer }).message;
+      await mkdir(dir, { recursive: true });
+      const path = join(dir, outboxFileName(info.messageId));
+      const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+      await writeFile(tmp, message, { mode: 0o640 });
+      await rename(tmp, path);
+      const to = (info as unknown as { envelope: { to: string[] } }).envelope?.to ?? [];
+      return { messageId: info.messageId, accepted: to, rejected: [], response: `250 written to outbox ${path}`, path };
+    },
+    async verify() {
+      await mkdir(dir, { recursive: true });
+    },
+    close() {
+      transporter.close();
+    },
+  };
+}
+
+const TEMPORARY_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EPROTOCOL', 'ETLS', 'EAUTH', 'ENOAUTH', 'EOAUTH2', 'ECONFIG', 'EPROXY',
+  'EREQUIRETLS', 'EMAXLIMIT', 'ESTREAM', 'EABORT']);
+
+/**
+ * True when retrying cannot help (RFC 5321 §4.2.1: 5yz replies; RFC 3463 class 5 status).
+ * Network failures, timeouts and 4yz replies are temporary. Authentication and configuration
+ * errors are reported as temporary as well: they are the operator's problem, not the
+ * recipient's, and must not mark an attendee as undeliverable.
+ */
+export function isPermanentMailError(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { code?: string; responseCode?: number; response?: string; errors?: unknown[] };
+  if (e.code && TEMPORARY_CODES.has(e.code)) return false;
+  if (typeof e.responseCode === 'number') return e.responseCode >= 500 && e.responseCode < 600;
+  const enhanced = /\b([245])\.\d{1,3}\.\d{1,3}\b/.exec(e.response ?? '');
+  if (enhanced) return enhanced[1] === '5';
+  const basic = /^([245])\d\d[\s-]/.exec(e.response ?? '');
+  if (basic) return basic[1] === '5';
+  // An envelope nodemailer itself refuses (no recipients, bad address) never gets better.
+  return e.code === 'EENVELOPE';
+}
