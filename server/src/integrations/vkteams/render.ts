@@ -87,7 +87,7 @@ const T = {
     startsIn: (m: string) => `начнётся через ${m}`, startsNow: 'начинается сейчас', h: 'ч', min: 'мин',
     every: (f: RecurrenceView['freq'], n: number) => n === 1
       ? { DAILY: 'каждый день', WEEKLY: 'каждую неделю', MONTHLY: 'каждый месяц', YEARLY: 'каждый год' }[f]
-      : `каждые ${n} ${{
+      : `${plural(n, f === 'WEEKLY' ? 'каждую' : 'каждый', 'каждые', 'каждые')} ${n} ${{
         DAILY: plural(n, 'день', 'дня', 'дней'), WEEKLY: plural(n, 'неделю', 'недели', 'недель'),
         MONTHLY: plural(n, 'месяц', 'месяца', 'месяцев'), YEARLY: plural(n, 'год', 'года', 'лет'),
       }[f]}`,
@@ -96,7 +96,7 @@ const T = {
     willSend: 'Сюда я буду присылать приглашения с кнопками «Принять / Под вопросом / Отклонить», изменения и отмены ваших встреч, ответы приглашённых вами участников и напоминания.',
     commands: 'Команды:\n/today — встречи на сегодня\n/tomorrow — встречи на завтра\n/help — эта справка',
     helpHead: 'ℹ️ <b>Бот Calendula</b>', helpBody: 'Нажмите кнопку под приглашением, чтобы ответить: ответ получит организатор, как если бы вы ответили в календаре.',
-    unknown: 'Не понял сообщение. Попробуйте /today, /tomorrow или /help.',
+    unknown: 'Не удалось разобрать сообщение. Попробуйте /today, /tomorrow или /help.',
     cb: {
       stale: 'Приглашение изменилось после этого сообщения. Ответьте в последнем сообщении.',
       cancelled: 'Встреча отменена.', 'not-yours': 'Эта кнопка предназначена другому человеку.',
@@ -261,7 +261,7 @@ export function renderReminder(r: Recipient, ev: EventView, now: Date): Rendered
 /** /today and /tomorrow. `day` is any instant within that day in the recipient's zone. */
 export function renderAgenda(r: Recipient, which: 'today' | 'tomorrow', day: Date, items: AgendaItem[]): RenderedMessage {
   const t = T[r.lang];
-  const head = `📋 <b>${which === 'today' ? t.today : t.tomorrow}, ${formatDay(day, r)}</b>`;
+  const head = `📋 <b>${which === 'today' ? t.today : t.tomorrow}, ${formatDay(day, r)}</b> (${offset(day, r)})`;
   if (!items.length) return { text: `${head}\n${t.noEvents}`, parseMode: 'HTML' };
   const sorted = [...items].sort((a, b) => Number(!a.allDay) - Number(!b.allDay) || a.start.getTime() - b.start.getTime());
   const lines = sorted.map((it) => {
@@ -271,7 +271,7 @@ export function renderAgenda(r: Recipient, which: 'today' | 'tomorrow', day: Dat
     const name = link(it.url, title(it.title, r));
     return `${when}  ${it.myAnswer === 'D' ? `<s>${name}</s>` : name}${where}${mark}`;
   });
-  return { text: [head, ...lines, `(${offset(day, r)})`].join('\n'), parseMode: 'HTML' };
+  return { text: [head, ...lines].join('\n'), parseMode: 'HTML' };
 }
 
 export function renderStart(r: Recipient, o: { name?: string } = {}): RenderedMessage {
