@@ -198,14 +198,14 @@ export function fingerprint(
   cal: Comp | null,
   opts: { skipProps?: string[]; dropPartstat?: boolean } = {},
 ): string {
-  const skip = new Set(['dtstamp', 'last-modified', 'exdate', 'rdate', ...(opts.skipProps ?? [])]);
+  const skip = new Set(['dtstamp', 'last-modified', ...(opts.skipProps ?? [])]);
   const out: string[] = [];
   for (const key of [...comps.keys()].sort()) {
     const c = clone(comps.get(key)!);
     sanitizeOutgoing(c);
     const lines: string[] = [];
     for (const p of c.getAllProperties()) {
-      if (skip.has(p.name)) continue;
+      if (skip.has(p.name) || p.name === 'exdate' || p.name === 'rdate') continue;
       if (opts.dropPartstat && p.name === 'attendee') {
         removeParams(p, (n) => n === 'partstat' || n === 'rsvp');
       }
