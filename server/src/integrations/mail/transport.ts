@@ -41,12 +41,11 @@ function addrList(v: unknown): string[] {
   return v.map((a) => (typeof a === 'string' ? a : String((a as { address?: string }).address ?? a)));
 }
 
-/** Outbox file name: time-sortable and derived from the Message-ID, so a retry overwrites instead of duplicating. */
-export function outboxFileName(messageId: string, when = new Date()): string {
-  const stamp = when.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+/** Outbox file name derived from the Message-ID only, so a retry overwrites instead of duplicating (sort by mtime). */
+export function outboxFileName(messageId: string): string {
   const safe = messageId.replace(/^<|>$/g, '').replace(/[^A-Za-z0-9._@-]+/g, '_').slice(0, 80);
   const hash = createHash('sha256').update(messageId).digest('hex').slice(0, 8);
-  return `${stamp}-${safe}-${hash}.eml`;
+  return `${safe}-${hash}.eml`;
 }
 
 export function createMailTransport(opts: MailTransportOptions): MailTransport {
