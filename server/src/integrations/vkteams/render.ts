@@ -133,7 +133,8 @@ function formatTime(d: Date, r: Recipient): string {
   return `${p.hour}:${p.minute}`;
 }
 function offset(d: Date, r: Recipient): string {
-  return parts(d, r, { timeZoneName: 'shortOffset' }).timeZoneName ?? 'UTC';
+  const v = parts(d, r, { timeZoneName: 'shortOffset' }).timeZoneName ?? 'UTC';
+  return v === 'GMT' || v === 'GMT+0' || v === 'UTC' ? 'UTC' : v;
 }
 
 /** The "when" line, in the recipient's zone (all-day dates are floating and shown as they are). */
