@@ -59,6 +59,7 @@ export interface Ctx {
   recipient: string;
   options: ApplyOptions;
   now: Date;
+  senderMatches?: boolean;
 }
 
 /** Checks that the sender speaks for the ORGANIZER; returns a rejection or null. */
@@ -70,6 +71,7 @@ function organizerCheck(ctx: Ctx): ApplyResult | null {
   if (!matches && ctx.options.trust !== 'trusted') {
     return { action: 'reject', code: 'NOT_ORGANIZER', senderMatches: false, reason: `Sender ${ctx.sender} is not the organizer ${orgAddr} (nor its SENT-BY).` };
   }
+  ctx.senderMatches = matches;
   // A message may not take over a UID someone else organises (guessing UIDs must not work).
   const current = ctx.existing ? schedulable(ctx.existing).map(organizerOf).find(Boolean) : null;
   if (current && propAddress(current) !== orgAddr) {
@@ -116,12 +118,12 @@ function applyRequest(ctx: Ctx): ApplyResult {
   if (bad) return bad;
   const incoming = byKey(ctx.msg);
   const invited = [...incoming.values()].some((c) => attendeeProp(c, ctx.recipient));
-  if (!invited) return { action: 'reject', code: 'NOT_ATTENDEE', senderMatches: true, reason: `${ctx.recipient} is not an ATTENDEE of this invitation.` };
+  if (!invited) return { action: 'reject', code: 'NOT_ATTENDEE', senderMatches: ctx.senderMatches, reason: `${ctx.recipient} is not an ATTENDEE of this invitation.` };
 
   if (!ctx.existing) {
     const cal = stripMethod(ctx.msg);
     for (const c of schedulable(cal)) keepPrivate(undefined, c, ctx.recipient, false);
-    return { action: 'create', code: 'APPLIED_NEW', senderMatches: true, newText: serialize(cal), reason: `New invitation from ${propAddress(organizerOf(schedulable(cal)[0])!)} added with PARTSTAT ${partstatOf(attendeeProp(schedulable(cal).find((c) => attendeeProp(c, ctx.recipient))!, ctx.recipient))}.` };
+    return { action: 'create', code: 'APPLIED_NEW', senderMatches: ctx.senderMatches, newText: serialize(cal), reason: `New invitation from ${propAddress(organizerOf(schedulable(cal)[0])!)} added with PARTSTAT ${partstatOf(attendeeProp(schedulable(cal).find((c) => attendeeProp(c, ctx.recipient))!, ctx.recipient))}.` };
   }
   const current = byKey(ctx.existing);
   const newMaster = incoming.get(MASTER);
@@ -144,7 +146,7 @@ function applyRequest(ctx: Ctx): ApplyResult {
     if (!bumped) {
       for (const [k, c] of current) if (k !== MASTER && !incoming.has(k) && !isCancelled(c)) cal.addSubcomponent(clone(c));
     }
-    return { action: 'update', code: 'APPLIED_UPDATE', senderMatches: true, newText: serialize(cal), reason: `Updated to SEQUENCE ${seqOf(newMaster)}${bumped ? ' (significant change)' : ''}.` };
+    return { action: 'update', code: 'APPLIED_UPDATE', senderMatches: ctx.senderMatches, newText: serialize(cal), reason: `Updated to SEQUENCE ${seqOf(newMaster)}${bumped ? ' (significant change)' : ''}.` };
   }
   // Instance-only REQUEST: merge each override into the series (RFC 5546 §3.2.2.x, RECURRENCE-ID).
   const cal = clone(ctx.existing);
@@ -173,12 +175,12 @@ function applyRequest(ctx: Ctx): ApplyResult {
     const id = tz.getFirstPropertyValue('tzid');
     if (!cal.getAllSubcomponents('vtimezone').some((t) => t.getFirstPropertyValue('tzid') === id)) cal.addSubcomponent(clone(tz));
   }
-  return { action: 'update', code: 'APPLIED_INSTANCE', senderMatches: true, newText: serialize(cal), reason: `Instance(s) ${applied.join(', ')} merged into the series.` };
+  return { action: 'update', code: 'APPLIED_INSTANCE', senderMatches: ctx.senderMatches, newText: serialize(cal), reason: `Instance(s) ${applied.join(', ')} merged into the series.` };
 }
 
 function stale(incoming: Comp, existing: Comp): ApplyResult {
   return {
-    action: 'ignore', code: 'STALE_SEQUENCE', senderMatches: true,
+    action: 'ignore', code: 'STALE_SEQUENCE',
     reason: `Ignored: SEQUENCE ${seqOf(incoming)}/DTSTAMP ${stampOf(incoming)} is not newer than the stored SEQUENCE ${seqOf(existing)}/DTSTAMP ${stampOf(existing)} (RFC 5546 §2.1.5).`,
   };
 }
@@ -186,7 +188,7 @@ function stale(incoming: Comp, existing: Comp): ApplyResult {
 function applyCancel(ctx: Ctx): ApplyResult {
   const bad = organizerCheck(ctx);
   if (bad) return bad;
-  if (!ctx.existing) return { action: 'ignore', code: 'UNKNOWN_UID', senderMatches: true, reason: `No event with UID ${ctx.uid} to cancel.` };
+  if (!ctx.existing) return { action: 'ignore', code: 'UNKNOWN_UID', senderMatches: ctx.senderMatches, reason: `No event with UID ${ctx.uid} to cancel.` };
   const incoming = byKey(ctx.msg);
   const cal = clone(ctx.existing);
   const current = byKey(cal);
@@ -199,7 +201,7 @@ function applyCancel(ctx: Ctx): ApplyResult {
       c.updatePropertyWithValue('sequence', Math.max(seqOf(c), seqOf(whole)));
       setStamp(c, ctx.now);
     }
-    return { action: 'delete', code: 'CANCELLED_SERIES', senderMatches: true, newText: serialize(cal), reason: 'The organizer cancelled the event; newText keeps it marked STATUS:CANCELLED.' };
+    return { action: 'delete', code: 'CANCELLED_SERIES', senderMatches: ctx.senderMatches, newText: serialize(cal), reason: 'The organizer cancelled the event; newText keeps it marked STATUS:CANCELLED.' };
   }
   const done: string[] = [];
   let staleResult: ApplyResult | null = null;
@@ -224,17 +226,17 @@ function applyCancel(ctx: Ctx): ApplyResult {
       done.push(k);
     }
   }
-  if (!done.length) return staleResult ?? { action: 'ignore', code: 'ALREADY_CANCELLED', senderMatches: true, reason: 'The instance(s) were already cancelled or are unknown.' };
-  return { action: 'update', code: 'CANCELLED_INSTANCES', senderMatches: true, newText: serialize(cal), reason: `Instance(s) ${done.join(', ')} cancelled.` };
+  if (!done.length) return staleResult ?? { action: 'ignore', code: 'ALREADY_CANCELLED', senderMatches: ctx.senderMatches, reason: 'The instance(s) were already cancelled or are unknown.' };
+  return { action: 'update', code: 'CANCELLED_INSTANCES', senderMatches: ctx.senderMatches, newText: serialize(cal), reason: `Instance(s) ${done.join(', ')} cancelled.` };
 }
 
 function applyAdd(ctx: Ctx): ApplyResult {
   const bad = organizerCheck(ctx);
   if (bad) return bad;
-  if (!ctx.existing) return { action: 'ignore', code: 'UNKNOWN_UID', senderMatches: true, reason: `ADD for unknown UID ${ctx.uid}; a REFRESH should be sent to the organizer (RFC 5546 §3.2.4).` };
+  if (!ctx.existing) return { action: 'ignore', code: 'UNKNOWN_UID', senderMatches: ctx.senderMatches, reason: `ADD for unknown UID ${ctx.uid}; a REFRESH should be sent to the organizer (RFC 5546 §3.2.4).` };
   const cal = clone(ctx.existing);
   const master = byKey(cal).get(MASTER);
-  if (!master) return { action: 'ignore', code: 'UNKNOWN_INSTANCE', senderMatches: true, reason: 'ADD needs a stored series master.' };
+  if (!master) return { action: 'ignore', code: 'UNKNOWN_INSTANCE', senderMatches: ctx.senderMatches, reason: 'ADD needs a stored series master.' };
   const added: string[] = [];
   for (const c of schedulable(ctx.msg)) {
     const dt = c.getFirstProperty('dtstart');
@@ -249,7 +251,7 @@ function applyAdd(ctx: Ctx): ApplyResult {
     added.push(compKey(x, cal));
   }
   master.updatePropertyWithValue('sequence', Math.max(seqOf(master), ...schedulable(ctx.msg).map(seqOf)));
-  return { action: 'update', code: 'APPLIED_ADD', senderMatches: true, newText: serialize(cal), reason: `Instance(s) ${added.join(', ')} added to the series.` };
+  return { action: 'update', code: 'APPLIED_ADD', senderMatches: ctx.senderMatches, newText: serialize(cal), reason: `Instance(s) ${added.join(', ')} added to the series.` };
 }
 
 export { projectInstance };

@@ -1,6 +1,6 @@
 /** What one attendee sees of an organizer's copy, and the message bodies built from it. */
 import ICAL from 'ical.js';
-import { normalizeAddress, propAddresses } from './address.js';
+import { normalizeAddress, propAddress } from './address.js';
 import {
   MASTER, attendeeProp, byKey, clone, compKey, dateKeys, instanceStart, newCalendar,
   sanitizeOutgoing, schedulable, seqOf, serialize, setSeq, setStamp, type Comp,
@@ -70,7 +70,7 @@ export function attendeesOf(cal: Comp | null): Map<string, ICAL.Property> {
   if (!cal) return out;
   for (const c of schedulable(cal)) {
     for (const p of c.getAllProperties('attendee')) {
-      const a = propAddresses(p)[0];
+      const a = propAddress(p);
       if (a && !out.has(a)) out.set(a, p);
     }
   }
