@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { IcalError, compileResource, decodeIcalBytes, expand, indexResource, parseCalendar, splitResources } from '../../../src/lib/ical/index.js';
+import { corpusFiles } from './helpers.js';
+
+const files = [...corpusFiles('ics'), ...corpusFiles('malformed/ics')];
+
+function processAll(file: string): { resources: number; errors: string[]; occurrences: number } {
+  const text = decodeIcalBytes(readFileSync(file));
+  const cal = parseCalendar(text);
+  const split = splitResources(cal, { stripMethod: true });
+  const errors = split.errors.map((e) => `${e.code}: ${e.message}`);
+  let occurrences = 0;
+  for (const r of split.resources) {
+    try {
+      const c = compileResource(r.text);
+      indexResource(c, { defaultTz: 'Europe/Berlin' });
+      occurrences += expand(c, new Date('2025-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'), { defaultTz: 'Europe/Berlin' }).length;
+      expand(c, new Date('2000-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z')).length;
+    } catch (e) {
+      if (!(e instanceof IcalError)) throw e;
+      errors.push(`${e.code}: ${e.message}`);
+    }
+  }
+  return { resources: split.resources.length, errors, occurrences };
+}
+
+describe('corpus: every file parses+indexes+expands or fails with IcalError', () => {
+  it.each(files.map((f) => [path.relative(path.dirname(path.dirname(f)), f), f]))('%s', (_name, file) => {
+    const t0 = performance.now();
+    try {
+      processAll(file);
+    } catch (e) {
+      expect(e).toBeInstanceOf(IcalError);
+      expect((e as IcalError).code).toMatch(/^[A-Z_]+$/);
+      expect((e as IcalError).message.length).toBeGreaterThan(10);
+    }
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});
