@@ -49,7 +49,7 @@ export class BotApiSimulator {
   private readonly queries = new Set<string>();
   private readonly waiters = new Set<() => void>();
   private nextEventId = 1000;
-  private nextMsgId = 7513183580768441700n;
+  private nextMsgId = 7513183580768441701n; // odd, with even steps: never exactly representable as a double
   private outage: { status: number; retryAfter?: number } | null = null;
   private server!: Server;
   private readonly bare: boolean;
@@ -117,7 +117,7 @@ export class BotApiSimulator {
     return e;
   }
 
-  private newMsgId(): string { return (this.nextMsgId += BigInt(1 + Math.floor(Math.random() * 1000))).toString(); }
+  private newMsgId(): string { return (this.nextMsgId += BigInt(2 * (1 + Math.floor(Math.random() * 500)))).toString(); }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
@@ -202,10 +202,10 @@ export class BotApiSimulator {
         const pending = () => this.events.filter((e) => e.eventId > last);
         if (pending().length === 0 && pollTime > 0) {
           await new Promise<void>((resolve) => {
-            const done = () => { clearTimeout(t); this.waiters.delete(done); req.off('close', done); resolve(); };
+            const done = () => { clearTimeout(t); this.waiters.delete(done); res.off('close', done); resolve(); };
             const t = setTimeout(done, Math.min(pollTime, 600) * 1000);
             this.waiters.add(done);
-            req.on('close', done);
+            res.on('close', done); // the client went away (res, not req: req closes once its body is read)
           });
         }
         const events = pending().map((e) => ({ ...e, payload: e.type === 'newMessage' ? { ...e.payload, msgId: msgIdOut(e.payload.msgId as string) } : e.payload }));
