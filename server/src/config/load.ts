@@ -43,7 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     out[key] = v;
   }
   Object.assign(out, overrides);
-  const cfg = out as Config;
+  const cfg = out as { -readonly [K in keyof Config]: Config[K] };
   if (!cfg.host) cfg.host = cfg.databaseUrl ? '0.0.0.0' : '127.0.0.1';
   if (cfg.embeddedPgPort === 5432) throw new ConfigError('CALENDULA_EMBEDDED_PG_PORT must not be 5432 (a system PostgreSQL may hold it)');
   return cfg;

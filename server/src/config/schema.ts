@@ -5,15 +5,17 @@
  */
 type Kind = 'string' | 'int' | 'bool' | 'list';
 
-interface Setting<K extends Kind> {
+type ValueOf<K extends Kind> = K extends 'int' ? number : K extends 'bool' ? boolean : K extends 'list' ? string[] : string | undefined;
+
+interface Setting<K extends Kind, D extends ValueOf<K>> {
   env: string;
   kind: K;
-  default: K extends 'int' ? number : K extends 'bool' ? boolean : K extends 'list' ? string[] : string | undefined;
+  default: D;
   help: string;
   secret?: boolean;
 }
 
-function s<K extends Kind>(env: string, kind: K, def: Setting<K>['default'], help: string, secret = false): Setting<K> {
+function s<K extends Kind, D extends ValueOf<K>>(env: string, kind: K, def: D, help: string, secret = false): Setting<K, D> {
   return { env, kind, default: def, help, secret };
 }
 
@@ -62,5 +64,5 @@ export type Config = {
   [K in keyof Settings]: Settings[K]['kind'] extends 'int' ? number
     : Settings[K]['kind'] extends 'bool' ? boolean
     : Settings[K]['kind'] extends 'list' ? string[]
-    : Settings[K]['default'] extends string ? string : string | undefined;
+    : undefined extends Settings[K]['default'] ? string | undefined : string;
 };

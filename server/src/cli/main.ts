@@ -1,0 +1,131 @@
+/** The `calendula` command (commander). Every command has --help. */
+import { Command, Option } from 'commander';
+import { loadConfig, publicUrl } from '../config/load.js';
+import { openRuntime, createLogger, type Runtime } from '../roles/runtime.js';
+import { ROLES, parseRoles, type RunningRole } from '../roles/index.js';
+import { systemActor } from '../domain/actor.js';
+import { DomainError } from '../domain/errors.js';
+import * as accounts from '../app/accounts.js';
+import * as principals from '../store/principals.js';
+
+async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const rt = await openRuntime(config, { migrate: true, log: createLogger({ ...config, logLevel: 'warn' }), poolSize: 3 });
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+const cliActor = () => ({ ...systemActor('cli'), isAdmin: true });
+
+async function findUser(rt: Runtime, email: string) {
+  const u = await principals.findPrincipalByEmail(rt.ctx.db, email);
+  if (!u) throw new DomainError('NOT_FOUND', `No user with the address ${email}`);
+  return u;
+}
+
+async function startCommand(opts: { roles?: string }) {
+  const config = loadConfig();
+  const roles = parseRoles(opts.roles ? opts.roles.split(',') : config.roles);
+  const log = createLogger(config);
+  const rt = await openRuntime(config, { migrate: true, log });
+  const running: RunningRole[] = [];
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    // Reverse order: stop taking requests and jobs first, then close the database.
+    for (const r of running.reverse()) await r.stop().catch((e) => log.error({ err: e, role: r.name }, 'stop failed'));
+    await rt.close().catch((e) => log.error({ err: e }, 'close failed'));
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  try {
+    const admin = await accounts.ensureFirstAdmin(rt.ctx);
+    for (const name of roles) running.push(await (await ROLES[name]()).start(rt.ctx));
+    const url = publicUrl(config);
+    const lines = [`Calendula is running at ${url}/  (roles: ${roles.join(', ')}${rt.embedded ? `; embedded PostgreSQL in ${config.dataDir}` : ''})`];
+    if (admin.created) {
+      lines.push(`An administrator was created: ${admin.email}`);
+      if (admin.password) lines.push(`  password (shown only now): ${admin.password}`);
+    }
+    lines.push(`Sign in at ${url}/ ; set a password with: npm run calendula -- user passwd <email> --password <new password>`);
+    lines.push(`API docs: ${url}/api/docs   CalDAV: ${url}/.well-known/caldav`);
+    process.stderr.write(lines.join('\n') + '\n');
+  } catch (e) {
+    log.error({ err: e }, 'start failed');
+    await shutdown('start-failure');
+  }
+}
+
+export async function main(argv: string[]) {
+  const program = new Command('calendula').description('Calendula — self-hosted workspace calendar').showHelpAfterError();
+
+  program.command('start').description('Run Calendula (all roles by default)')
+    .addOption(new Option('--roles <list>', `comma-separated roles: ${Object.keys(ROLES).join(',')}`))
+    .action(startCommand);
+
+  program.command('migrate').description('Apply database migrations and exit').action(() => withRuntime(async () => {
+    console.log('migrations applied');
+  }));
+
+  const user = program.command('user').description('Manage users');
+  user.command('add <email>').description('Create a user')
+    .requiredOption('--password <password>', 'initial password')
+    .option('--name <name>', 'display name')
+    .option('--admin', 'make an administrator')
+    .option('--lang <lang>', 'language (en or ru)')
+    .option('--timezone <tz>', 'IANA time zone')
+    .action((email: string, o: { password: string; name?: string; admin?: boolean; lang?: 'en' | 'ru'; timezone?: string }) => withRuntime(async (rt) => {
+      const u = await accounts.createPrincipal(rt.ctx, cliActor(), { email, password: o.password, name: o.name, isAdmin: !!o.admin, language: o.lang, timezone: o.timezone });
+      console.log(`created ${u.email}${u.is_admin ? ' (administrator)' : ''} id=${u.id}`);
+    }));
+  user.command('list').description('List users').option('--json', 'print JSON').action((o: { json?: boolean }) => withRuntime(async (rt) => {
+    const rows = await principals.listPrincipals(rt.ctx.db, { limit: 10000, offset: 0 });
+    if (o.json) console.log(JSON.stringify(rows.map(accounts.publicUser), null, 2));
+    else for (const r of rows) console.log(`${r.email}\t${r.kind}\t${r.name}\t${r.is_admin ? 'admin' : ''}\t${r.disabled ? 'disabled' : ''}`);
+  }));
+  user.command('disable <email>').description('Disable a user (signs them out everywhere)').action((email: string) => withRuntime(async (rt) => {
+    await accounts.updateUser(rt.ctx, cliActor(), (await findUser(rt, email)).id, { disabled: true });
+    console.log(`disabled ${email}`);
+  }));
+  user.command('enable <email>').description('Enable a disabled user').action((email: string) => withRuntime(async (rt) => {
+    await accounts.updateUser(rt.ctx, cliActor(), (await findUser(rt, email)).id, { disabled: false });
+    console.log(`enabled ${email}`);
+  }));
+  user.command('passwd <email>').description('Set a user\'s password').requiredOption('--password <password>', 'new password').action((email: string, o: { password: string }) => withRuntime(async (rt) => {
+    await accounts.setPasswordByEmail(rt.ctx, email, o.password);
+    console.log(`password set for ${email}`);
+  }));
+  user.command('make-admin <email>').description('Make a user an administrator').option('--revoke', 'remove administrator rights instead').action((email: string, o: { revoke?: boolean }) => withRuntime(async (rt) => {
+    await accounts.updateUser(rt.ctx, cliActor(), (await findUser(rt, email)).id, { isAdmin: !o.revoke });
+    console.log(`${email} is ${o.revoke ? 'no longer' : 'now'} an administrator`);
+  }));
+
+  const token = program.command('token').description('Manage API tokens');
+  token.command('create <email>').description('Create an API token for a user')
+    .option('--name <name>', 'token name', 'cli')
+    .option('--scopes <list>', 'comma-separated: read,write,admin', 'read,write')
+    .option('--days <n>', 'expire after n days')
+    .action((email: string, o: { name: string; scopes: string; days?: string }) => withRuntime(async (rt) => {
+      const u = await findUser(rt, email);
+      const t = await accounts.createApiToken(rt.ctx, { ...cliActor(), userId: u.id }, { name: o.name, scopes: o.scopes.split(','), expiresInDays: o.days ? Number(o.days) : undefined });
+      console.log(t.token);
+    }));
+  token.command('revoke <id>').description('Revoke an API token by id').action((id: string) => withRuntime(async (rt) => {
+    await accounts.revokeApiToken(rt.ctx, cliActor(), id);
+    console.log(`revoked ${id}`);
+  }));
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    const msg = e instanceof DomainError ? `${e.code}: ${e.message}` : (e as Error).message;
+    process.stderr.write(`calendula: ${msg}\n`);
+    process.exit(1);
+  }
+}

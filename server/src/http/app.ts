@@ -1,0 +1,92 @@
+/** The HTTP edge: Fastify with schemas on every route, one error mapper, auth, metrics, docs. */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import { sql } from 'kysely';
+import type { AppContext } from '../app/context.js';
+import { restErrorHandler, sendError } from './rest/errors.js';
+import { registerAuth } from './auth.js';
+import { registerMetrics } from './metrics.js';
+import { migrationsApplied } from '../store/migrate.js';
+import { registerRestRoutes } from './rest/index.js';
+
+function makeAjv(coerce: boolean) {
+  // Bodies are strict (no coercion, unknown fields are an error: additionalProperties false in
+  // every body schema); query strings and params are coerced from text.
+  const ajv = new Ajv.default({ allErrors: false, removeAdditional: false, useDefaults: true, coerceTypes: coerce ? 'array' : false, strict: false });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+export interface HttpOptions {
+  /** Extra route registrations (CalDAV, web UI, intake) added by roles. */
+  plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+  docs?: boolean;
+}
+
+export async function buildHttpApp(ctx: AppContext, opts: HttpOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as unknown as FastifyBaseLogger,
+    bodyLimit: ctx.config.bodyLimit,
+    trustProxy: ctx.config.trustProxy,
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && /^[\w.-]{1,64}$/.test(req.headers['x-request-id']) ? req.headers['x-request-id'] : crypto.randomUUID()),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  const strict = makeAjv(false);
+  const lenient = makeAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  app.setErrorHandler(restErrorHandler);
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `No route for ${req.method} ${req.url.split('?')[0]}`));
+
+  await app.register(cookie);
+  registerAuth(app, ctx);
+  registerMetrics(app, ctx);
+
+  if (opts.docs !== false) {
+    const swagger = (await import('@fastify/swagger')).default;
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'Calendula API', version: '1', description: 'REST API of Calendula. Errors always have the shape {"error": "STABLE_CODE", "message": "…", "details": …}.' },
+        components: {
+          securitySchemes: {
+            session: { type: 'apiKey', in: 'cookie', name: 'calendula_session' },
+            bearer: { type: 'http', scheme: 'bearer' },
+          },
+        },
+        security: [{ session: [] }, { bearer: [] }],
+      },
+    });
+  }
+
+  app.get('/healthz', { config: { auth: 'none' }, schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { auth: 'none' }, schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await sql`select 1`.execute(ctx.db);
+      if (!(await migrationsApplied(ctx.db))) return reply.status(503).send({ status: 'migrations pending' });
+      return { status: 'ready' };
+    } catch (e) {
+      return reply.status(503).send({ status: 'database unreachable', message: (e as Error).message });
+    }
+  });
+
+  await app.register(async (api) => registerRestRoutes(api, ctx), { prefix: '/api/v1' });
+  for (const p of opts.plugins ?? []) await app.register(async (scope) => p(scope));
+
+  if (opts.docs !== false) {
+    app.get('/api/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
+    const ui = (await import('@fastify/swagger-ui')).default;
+    await app.register(ui, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' } });
+  }
+  return app;
+}

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import client from 'prom-client';
+import type { AppContext } from '../app/context.js';
+import { queueDepth } from '../jobs/queue.js';
+
+/** Prometheus metrics: HTTP latency by route, DB pool, job queue depth. */
+export function registerMetrics(app: FastifyInstance, ctx: AppContext) {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const http = new client.Histogram({
+    name: 'calendula_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'calendula_db_pool_connections', help: 'PostgreSQL pool connections', labelNames: ['state'], registers: [registry],
+    collect() {
+      this.set({ state: 'total' }, ctx.pool.totalCount);
+      this.set({ state: 'idle' }, ctx.pool.idleCount);
+      this.set({ state: 'waiting' }, ctx.pool.waitingCount);
+    },
+  });
+  new client.Gauge({
+    name: 'calendula_jobs', help: 'Jobs in the queue by state', labelNames: ['state'], registers: [registry],
+    async collect() {
+      try {
+        const d = await queueDepth(ctx.db);
+        this.set({ state: 'ready' }, d.ready);
+        this.set({ state: 'scheduled' }, d.scheduled);
+        this.set({ state: 'failed' }, d.failed);
+      } catch { /* queue schema missing: nothing to report */ }
+    },
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    http.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { config: { auth: 'none' }, schema: { hide: true } }, async (_req, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+}

@@ -1,0 +1,17 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../../app/context.js';
+import { sessionRoutes } from './session.js';
+import { userRoutes } from './users.js';
+import { calendarRoutes } from './calendars.js';
+import { settingsRoutes } from './settings.js';
+import { credentialRoutes } from './credentials.js';
+import { directoryRoutes } from './directory.js';
+
+export type RestModule = (app: FastifyInstance, ctx: AppContext) => void | Promise<void>;
+
+/** Extra REST modules registered by later parts (events, attachments, …) before the app is built. */
+export const restModules: RestModule[] = [];
+
+export async function registerRestRoutes(app: FastifyInstance, ctx: AppContext) {
+  for (const m of [sessionRoutes, userRoutes, calendarRoutes, settingsRoutes, credentialRoutes, directoryRoutes, ...restModules]) await m(app, ctx);
+}

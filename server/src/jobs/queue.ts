@@ -1,0 +1,103 @@
+/**
+ * The jobs port over graphile-worker. Jobs are enqueued with SQL inside the caller's transaction
+ * (DESIGN.md principle 2): the data and its side effects commit together or not at all.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+
+export interface EnqueueOptions {
+  /** Run no earlier than this. */
+  runAt?: Date;
+  /** A later enqueue with the same key replaces this job (re-plan a reminder). */
+  jobKey?: string;
+  jobKeyMode?: 'replace' | 'preserve_run_at' | 'unsafe_dedupe';
+  /** Jobs in one named queue run one at a time, in order (per-UID serialisation). */
+  queue?: string;
+  maxAttempts?: number;
+  priority?: number;
+}
+
+export async function enqueue(db: Kysely<any>, name: string, payload: unknown, o: EnqueueOptions = {}): Promise<void> {
+  await sql`select graphile_worker.add_job(
+    identifier => ${name},
+    payload => ${JSON.stringify(payload ?? {})}::json,
+    queue_name => ${o.queue ?? null},
+    run_at => ${o.runAt ?? null}::timestamptz,
+    max_attempts => ${o.maxAttempts ?? 25},
+    job_key => ${o.jobKey ?? null},
+    priority => ${o.priority ?? 0},
+    job_key_mode => ${o.jobKeyMode ?? 'replace'}
+  )`.execute(db);
+}
+
+export async function removeJob(db: Kysely<any>, jobKey: string): Promise<void> {
+  await sql`select graphile_worker.remove_job(${jobKey})`.execute(db);
+}
+
+export async function queueDepth(db: Kysely<any>): Promise<{ ready: number; scheduled: number; failed: number }> {
+  const r = await sql<{ ready: string; scheduled: string; failed: string }>`
+    select count(*) filter (where run_at <= now() and attempts < max_attempts) as ready,
+           count(*) filter (where run_at > now()) as scheduled,
+           count(*) filter (where attempts >= max_attempts) as failed
+    from graphile_worker.jobs`.execute(db);
+  const row = r.rows[0];
+  return { ready: Number(row.ready), scheduled: Number(row.scheduled), failed: Number(row.failed) };
+}
+
+export type JobHandler = (payload: any, helpers: { jobId: string; attempts: number; log: Logger }) => Promise<void>;
+
+/**
+ * The catalogue: every job name the code can enqueue. A worker refuses to start if any of
+ * them has no handler, so a job can never sit unprocessed because its handler was forgotten.
+ */
+export const JOB_NAMES = ['purge-trash', 'purge-sessions'] as const;
+export type JobName = (typeof JOB_NAMES)[number];
+
+export function checkCatalogue(handlers: Record<string, JobHandler>, names: readonly string[] = JOB_NAMES): void {
+  const missing = names.filter((n) => typeof handlers[n] !== 'function');
+  if (missing.length) throw new Error(`job catalogue incomplete: no handler for ${missing.join(', ')}`);
+}
+
+export interface RunningWorker { stop(): Promise<void> }
+
+export async function startWorker(opts: { connectionString: string; handlers: Record<string, JobHandler>; concurrency: number; log: Logger; names?: readonly string[]; crontab?: string }): Promise<RunningWorker> {
+  checkCatalogue(opts.handlers, opts.names);
+  const { run, Logger: GwLogger } = await import('graphile-worker');
+  const gwLog = new GwLogger(() => (level, message) => {
+    if (level === 'error') opts.log.error({ component: 'jobs' }, message);
+    else if (level === 'warning') opts.log.warn({ component: 'jobs' }, message);
+  });
+  const taskList: Record<string, (payload: unknown, h: any) => Promise<void>> = {};
+  for (const [name, handler] of Object.entries(opts.handlers)) {
+    taskList[name] = async (payload, h) => {
+      const started = Date.now();
+      try {
+        await handler(payload, { jobId: String(h.job.id), attempts: h.job.attempts, log: opts.log });
+        opts.log.debug({ job: name, id: String(h.job.id), ms: Date.now() - started }, 'job done');
+      } catch (e) {
+        opts.log.warn({ job: name, id: String(h.job.id), attempt: h.job.attempts, err: (e as Error).message }, 'job failed, will retry');
+        throw e;
+      }
+    };
+  }
+  const { default: pg } = await import('pg');
+  const pgPool = new pg.Pool({ connectionString: opts.connectionString, max: opts.concurrency + 4 });
+  pgPool.on('error', (e) => opts.log.warn({ component: 'jobs', err: e.message }, 'idle queue connection lost'));
+  pgPool.on('connect', (client) => client.on('error', (e) => opts.log.warn({ component: 'jobs', err: e.message }, 'queue connection error')));
+  const runner = await run({
+    pgPool,
+    concurrency: opts.concurrency,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger: gwLog,
+    taskList,
+    crontab: opts.crontab ?? '',
+    preset: { worker: { localQueue: { size: 100 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } as any,
+  });
+  return {
+    stop: async () => {
+      await runner.stop();
+      await pgPool.end();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
+import * as m0001 from './migrations/0001_platform.js';
+
+/** Migrations are listed in code (not read from a folder) so the build needs no file copying. */
+const migrations: Record<string, Migration> = {
+  '0001_platform': m0001,
+};
+
+class ListProvider implements MigrationProvider {
+  async getMigrations() {
+    return migrations;
+  }
+}
+
+export const latestMigration = Object.keys(migrations).sort().at(-1)!;
+
+export async function migrateToLatest(db: Kysely<any>, connectionString: string): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new ListProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  // The job queue keeps its own schema; graphile-worker migrates it.
+  const { runMigrations } = await import('graphile-worker');
+  await runMigrations({ connectionString });
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
+  const migrator = new Migrator({ db, provider: new ListProvider() });
+  const list = await migrator.getMigrations();
+  return list.every((m) => m.executedAt);
+}
+

@@ -1,0 +1,132 @@
+import { sql } from 'kysely';
+import type { DB } from './db.js';
+import type { PrincipalRow, WorkingHours, NotifyPrefs } from './schema.js';
+
+export interface NewPrincipal {
+  kind: 'user' | 'group' | 'room';
+  email: string;
+  name?: string;
+  isAdmin?: boolean;
+  passwordHash?: string | null;
+  language?: 'en' | 'ru';
+  timezone?: string;
+  roomCapacity?: number | null;
+  roomAutoAccept?: 'accept-if-free' | 'always' | 'manual' | null;
+  oidcSubject?: string | null;
+}
+
+/** Lower-cased search terms: the address, its local part, and each word of the name. */
+export function searchTerms(email: string, name: string): string[] {
+  const e = email.toLowerCase();
+  const words = name.toLowerCase().split(/[\s,.;()"'«»\-]+/u).filter(Boolean);
+  return [...new Set([e, e.split('@')[0], name.toLowerCase().trim(), ...words].filter((t) => t && t.length <= 200))];
+}
+
+async function writeTerms(db: DB, id: string, email: string, name: string): Promise<void> {
+  await db.deleteFrom('principal_term').where('principal_id', '=', id).execute();
+  const terms = searchTerms(email, name);
+  if (terms.length) await db.insertInto('principal_term').values(terms.map((term) => ({ term, principal_id: id }))).onConflict((oc) => oc.doNothing()).execute();
+}
+
+export async function insertPrincipal(db: DB, p: NewPrincipal): Promise<PrincipalRow> {
+  const row = await db
+    .insertInto('principal')
+    .values({
+      kind: p.kind,
+      email: p.email.trim(),
+      name: p.name?.trim() ?? '',
+      is_admin: p.isAdmin ?? false,
+      password_hash: p.passwordHash ?? null,
+      language: p.language ?? 'en',
+      timezone: p.timezone ?? 'UTC',
+      room_capacity: p.roomCapacity ?? null,
+      room_auto_accept: p.kind === 'room' ? (p.roomAutoAccept ?? 'accept-if-free') : null,
+      oidc_subject: p.oidcSubject ?? null,
+      vkteams_id: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await writeTerms(db, row.id, row.email, row.name);
+  return row;
+}
+
+export async function updatePrincipal(db: DB, id: string, patch: Partial<{
+  name: string; email: string; is_admin: boolean; disabled: boolean; password_hash: string; language: 'en' | 'ru';
+  timezone: string; working_hours: WorkingHours; notify: NotifyPrefs; room_capacity: number | null;
+  room_auto_accept: 'accept-if-free' | 'always' | 'manual'; vkteams_id: string | null; oidc_subject: string;
+}>): Promise<PrincipalRow | undefined> {
+  const values: Record<string, unknown> = { ...patch, updated_at: new Date() };
+  if (patch.working_hours) values.working_hours = JSON.stringify(patch.working_hours);
+  if (patch.notify) values.notify = JSON.stringify(patch.notify);
+  const row = await db.updateTable('principal').set(values).where('id', '=', id).returningAll().executeTakeFirst();
+  if (row && (patch.name !== undefined || patch.email !== undefined)) await writeTerms(db, row.id, row.email, row.name);
+  return row;
+}
+
+export function findPrincipalById(db: DB, id: string): Promise<PrincipalRow | undefined> {
+  return db.selectFrom('principal').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** By address, including aliases. */
+export async function findPrincipalByEmail(db: DB, email: string): Promise<PrincipalRow | undefined> {
+  const e = email.trim().toLowerCase();
+  const direct = await db.selectFrom('principal').selectAll().where(sql`lower(email)`, '=', e).executeTakeFirst();
+  if (direct) return direct;
+  return db
+    .selectFrom('principal_alias')
+    .innerJoin('principal', 'principal.id', 'principal_alias.principal_id')
+    .selectAll('principal')
+    .where('principal_alias.email', '=', e)
+    .executeTakeFirst();
+}
+
+export function findPrincipalsByEmails(db: DB, emails: string[]): Promise<PrincipalRow[]> {
+  if (!emails.length) return Promise.resolve([]);
+  return db.selectFrom('principal').selectAll().where(sql`lower(email)`, 'in', emails.map((e) => e.toLowerCase())).execute();
+}
+
+export function listPrincipals(db: DB, opts: { kind?: string; limit: number; offset: number }) {
+  let q = db.selectFrom('principal').selectAll().orderBy('email').limit(opts.limit).offset(opts.offset);
+  if (opts.kind) q = q.where('kind', '=', opts.kind as 'user');
+  return q.execute();
+}
+
+export async function countAdmins(db: DB): Promise<number> {
+  const r = await db.selectFrom('principal').select((eb) => eb.fn.countAll<string>().as('n')).where('is_admin', '=', true).where('disabled', '=', false).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/**
+ * Directory search by prefix of the address or of any name word (participant autocomplete).
+ * Uses the principal_term prefix index; LIKE metacharacters in the query are escaped.
+ */
+export async function searchPrincipals(db: DB, query: string, opts: { limit: number; kinds?: string[] }): Promise<PrincipalRow[]> {
+  const q = query.trim().toLowerCase();
+  if (!q) return [];
+  const pattern = q.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+  const ids = db
+    .selectFrom('principal_term')
+    .select('principal_id')
+    .where('term', 'like', pattern)
+    .where('term', '>=', q)
+    .where('term', '<', q + '\uffff')
+    .groupBy('principal_id')
+    .limit(opts.limit * 4);
+  let sel = db.selectFrom('principal').selectAll().where('id', 'in', ids).where('disabled', '=', false);
+  if (opts.kinds?.length) sel = sel.where('kind', 'in', opts.kinds as ('user' | 'group' | 'room')[]);
+  return sel.orderBy('name').orderBy('email').limit(opts.limit).execute();
+}
+
+export async function groupMembers(db: DB, groupId: string): Promise<PrincipalRow[]> {
+  return db.selectFrom('group_member').innerJoin('principal', 'principal.id', 'group_member.member_id').selectAll('principal').where('group_member.group_id', '=', groupId).execute();
+}
+
+export async function setGroupMembers(db: DB, groupId: string, memberIds: string[]): Promise<void> {
+  await db.deleteFrom('group_member').where('group_id', '=', groupId).execute();
+  if (memberIds.length) await db.insertInto('group_member').values(memberIds.map((member_id) => ({ group_id: groupId, member_id }))).execute();
+}
+
+export async function groupIdsOf(db: DB, memberId: string): Promise<string[]> {
+  const rows = await db.selectFrom('group_member').select('group_id').where('member_id', '=', memberId).execute();
+  return rows.map((r) => r.group_id);
+}

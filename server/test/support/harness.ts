@@ -1,0 +1,79 @@
+/** Per-file test context: a fresh database cloned from the migrated template, an app context, the HTTP app. */
+import { inject } from 'vitest';
+import pg from 'pg';
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import type { AppContext } from '../../src/app/context.js';
+import { createDb } from '../../src/store/db.js';
+import { loadSecret } from '../../src/app/secret.js';
+import { buildHttpApp } from '../../src/http/app.js';
+import { withDb } from './global-setup.js';
+import * as principals from '../../src/store/principals.js';
+import { hashPassword } from '../../src/domain/auth/passwords.js';
+import { ensureDefaultCalendar } from '../../src/app/calendars.js';
+
+let counter = 0;
+
+export interface TestEnv {
+  ctx: AppContext;
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<string> {
+  const adminUrl = inject('pgAdminUrl');
+  const template = inject('pgTemplate');
+  const name = `calendula_test_${Date.now().toString(36)}${(counter++).toString(36)}_${template.split('_').pop()}`;
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  // CREATE DATABASE … TEMPLATE needs the template to have no other sessions; retry briefly.
+  for (let i = 0; ; i++) {
+    try {
+      await c.query(`create database "${name}" template ${template}`);
+      break;
+    } catch (e) {
+      if (i > 50) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await c.end();
+  return withDb(adminUrl, name);
+}
+
+export async function createTestEnv(overrides: Partial<Config> = {}): Promise<TestEnv> {
+  const url = await createTestDatabase();
+  const config = loadConfig({}, { argonMemoryKib: 1024, argonTime: 1, logLevel: 'silent', dataDir: '/tmp/calendula-test-data', ...overrides });
+  const { db, pool } = createDb(url, 10);
+  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+  const secret = await loadSecret(db, 'test-secret-key-0123456789');
+  const ctx: AppContext = { config, db, pool, connectionString: url, log, secret };
+  const app = await buildHttpApp(ctx);
+  await app.ready();
+  return {
+    ctx, app, url,
+    close: async () => {
+      await app.close();
+      await db.destroy();
+    },
+  };
+}
+
+export async function makeUser(ctx: AppContext, email: string, opts: { admin?: boolean; password?: string; name?: string; kind?: 'user' | 'group' | 'room' } = {}) {
+  const row = await principals.insertPrincipal(ctx.db, {
+    kind: opts.kind ?? 'user', email, name: opts.name ?? email.split('@')[0], isAdmin: !!opts.admin,
+    passwordHash: await hashPassword(opts.password ?? 'password123', { memoryCost: 1024, timeCost: 1 }),
+  });
+  if (row.kind !== 'group') await ensureDefaultCalendar(ctx, row);
+  return row;
+}
+
+/** Signs in over HTTP and returns headers that authenticate later requests (cookie + CSRF). */
+export async function signInHeaders(app: FastifyInstance, email: string, password = 'password123'): Promise<Record<string, string>> {
+  const res = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { email, password } });
+  if (res.statusCode !== 200) throw new Error(`sign-in failed for ${email}: ${res.statusCode} ${res.body}`);
+  const cookies = res.cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+  return { cookie: cookies, 'x-csrf-token': res.json().csrfToken };
+}
