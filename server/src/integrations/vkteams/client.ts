@@ -170,7 +170,7 @@ export class BotApiClient implements MessengerPort {
         retryAfterMs = (e as BotApiError & { retryAfterMs?: number }).retryAfterMs;
       }
       if (!err.retryable || attempt >= attempts || opt.signal?.aborted) {
-        this.log?.error({ method, kind: err.kind, status: err.status, description: err.description, attempts: attempt },
+        if (err.kind !== 'aborted') this.log?.error({ method, kind: err.kind, status: err.status, description: err.description, attempts: attempt },
           `VK Teams Bot API ${method} failed: ${err.description ?? err.kind}`);
         throw err;
       }
