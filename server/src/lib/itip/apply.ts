@@ -227,6 +227,9 @@ function applyCancel(ctx: Ctx): ApplyResult {
     }
   }
   if (!done.length) return staleResult ?? { action: 'ignore', code: 'ALREADY_CANCELLED', senderMatches: ctx.senderMatches, reason: 'The instance(s) were already cancelled or are unknown.' };
+  // The organizer's whole object moved to this SEQUENCE (we bump all components together, §2.1.4).
+  const top = Math.max(...[...incoming.values()].map(seqOf));
+  for (const c of current.values()) if (seqOf(c) < top) c.updatePropertyWithValue('sequence', top);
   return { action: 'update', code: 'CANCELLED_INSTANCES', senderMatches: ctx.senderMatches, newText: serialize(cal), reason: `Instance(s) ${done.join(', ')} cancelled.` };
 }
 
