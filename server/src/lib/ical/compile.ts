@@ -129,6 +129,15 @@ function untilWall(s: Pick<CompiledSeries, 'zone' | 'allDay'>, until: string): n
   return w; // floating UNTIL (RFC violation) is read as the series' wall clock
 }
 
+/** Values of a multi-valued property; an unreadable property is skipped rather than failing the resource. */
+function safeValues(p: ICAL.Property): unknown[] {
+  try {
+    return p.getValues() as unknown[];
+  } catch {
+    return [];
+  }
+}
+
 /** Compile a resource (VCALENDAR text or component holding ONE UID). */
 export function compileResource(input: string | ICAL.Component, opts: { uid?: string } = {}): CompiledSeries {
   try {
@@ -169,7 +178,7 @@ function compileInner(cal: ICAL.Component, wantUid?: string): CompiledSeries {
     }
     for (const p of master.comp.getAllProperties('rdate')) {
       const tzid = tzidOf(p);
-      for (const v of p.getValues() as unknown[]) {
+      for (const v of safeValues(p)) {
         if (v instanceof ICAL.Time) s.rdates.push({ wall: toSeriesWall(s, timeValue(v, tzid, ctx)) });
         else if (v instanceof ICAL.Period) {
           const st = timeValue(v.start, tzid, ctx);
@@ -185,7 +194,7 @@ function compileInner(cal: ICAL.Component, wantUid?: string): CompiledSeries {
     }
     for (const p of master.comp.getAllProperties('exdate')) {
       const tzid = tzidOf(p);
-      for (const v of p.getValues() as unknown[]) {
+      for (const v of safeValues(p)) {
         if (!(v instanceof ICAL.Time)) continue;
         const tv = timeValue(v, tzid, ctx);
         if (tv.isDate && !allDay) s.exDates.add(basicDate(tv.wall));

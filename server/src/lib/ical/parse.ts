@@ -50,6 +50,9 @@ function repairLine(line: string): string[] | null {
     if (head.includes(';;') && !head.includes('"')) fixed = head.replace(/;{2,}/g, ';').replace(/;$/, '') + fixed.slice(colon);
   }
   if (!CONTENT_LINE.test(fixed)) return null;
+  // "EXDATE:20200116" — a DATE written without VALUE=DATE (Google, others).
+  const d = /^(DTSTART|DTEND|DUE|EXDATE|RDATE|RECURRENCE-ID)((?:;[^:]*)?):(\d{8}(?:,\d{8})*)\s*$/i.exec(fixed);
+  if (d && !/;VALUE=/i.test(d[2])) fixed = `${d[1]}${d[2]};VALUE=DATE:${d[3]}`;
   return [fixed];
 }
 
