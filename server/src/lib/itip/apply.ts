@@ -257,4 +257,3 @@ function applyAdd(ctx: Ctx): ApplyResult {
   return { action: 'update', code: 'APPLIED_ADD', senderMatches: ctx.senderMatches, newText: serialize(cal), reason: `Instance(s) ${added.join(', ')} added to the series.` };
 }
 
-export { projectInstance };

@@ -238,7 +238,7 @@ export function instanceStart(master: Comp, key: string, cal: Comp | null): { ti
     base.zone = ICAL.Timezone.utcTimezone;
     const tz = tzid ? vtimezone(cal, tzid) : null;
     if (tz) return { time: base.convertToZone(tz), tzid };
-    if (start.zone === ICAL.Timezone.utcTimezone || !tzid) return { time: base, tzid: null };
+    // Zone unknown: keep the instance in UTC rather than guess an offset.
     return { time: base, tzid: null };
   }
   return { time: base, tzid: keyTz ?? tzid };

@@ -224,4 +224,3 @@ export function simulateCancel(view: View, keys: string[], cal: Comp | null): vo
   }
 }
 
-export { seqOf };

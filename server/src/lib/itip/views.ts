@@ -1,6 +1,6 @@
 /** What one attendee sees of an organizer's copy, and the message bodies built from it. */
 import ICAL from 'ical.js';
-import { normalizeAddress, propAddress } from './address.js';
+import { propAddress } from './address.js';
 import {
   MASTER, attendeeProp, byKey, clone, compKey, dateKeys, instanceStart, newCalendar,
   sanitizeOutgoing, schedulable, seqOf, serialize, setSeq, setStamp, type Comp,
@@ -114,4 +114,3 @@ export function cnOf(p: ICAL.Property | undefined): string | undefined {
   return typeof v === 'string' && v ? v : undefined;
 }
 
-export { normalizeAddress };
