@@ -12,3 +12,5 @@ export { compileResource, type CompiledSeries } from './compile.js';
 export { expand, expandCompiled, type ExpandOptions, type Occurrence } from './expand.js';
 export { indexResource, attendeesOf, addressOf, type ResourceIndex, type AttendeeInfo } from './index-resource.js';
 export { parseRRule, formatRRule, type RuleParts } from './rrule.js';
+export { buildComponent, applyEventPatch, eventToJson } from './build.js';
+export type { EventInput, EventPatch, EventJson, AttendeeInput, AlarmInput } from './model.js';
