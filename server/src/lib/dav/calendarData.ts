@@ -110,7 +110,7 @@ function utcCopy(c: ICAL.Component, time: TimeContext): ICAL.Component {
 /** RFC 4791 §9.6.6: keep masters, drop overridden instances that do not touch the range. */
 function limitRecurrenceSet(vcal: ICAL.Component, range: TimeRange, time: TimeContext): void {
   const r = { start: range.start?.getTime() ?? -Infinity, end: range.end?.getTime() ?? Infinity };
-  for (const c of vcal.getAllSubcomponents()) {
+  for (const c of [...vcal.getAllSubcomponents()]) {
     if (!c.hasProperty('recurrence-id')) continue;
     const rid = time.propMs(c, 'recurrence-id');
     const ridIn = rid !== null && rid >= r.start && rid < r.end;
@@ -123,7 +123,7 @@ function limitFreebusySet(vcal: ICAL.Component, range: TimeRange, time: TimeCont
   const s = range.start?.getTime() ?? -Infinity;
   const e = range.end?.getTime() ?? Infinity;
   for (const fb of vcal.getAllSubcomponents('vfreebusy')) {
-    for (const p of fb.getAllProperties('freebusy')) {
+    for (const p of [...fb.getAllProperties('freebusy')]) {
       const keep = (p.getValues() as unknown[]).filter(
         (v) => v instanceof ICAL.Period && s < time.ms(v.getEnd()) && e > time.ms(v.start),
       );
@@ -137,7 +137,7 @@ function limitFreebusySet(vcal: ICAL.Component, range: TimeRange, time: TimeCont
 function applySelection(c: ICAL.Component, sel: CompSelection): void {
   if (!sel.allProps) {
     const wanted = new Map(sel.props.map((p) => [p.name.toLowerCase(), p.novalue]));
-    for (const p of c.getAllProperties()) {
+    for (const p of [...c.getAllProperties()]) {
       if (!wanted.has(p.name)) {
         c.removeProperty(p);
       } else if (wanted.get(p.name)) {
@@ -147,7 +147,7 @@ function applySelection(c: ICAL.Component, sel: CompSelection): void {
       }
     }
   }
-  for (const sub of c.getAllSubcomponents()) {
+  for (const sub of [...c.getAllSubcomponents()]) {
     if (sel.allComps) continue;
     const s = sel.comps.find((x) => x.name.toLowerCase() === sub.name);
     if (!s) c.removeSubcomponent(sub);
