@@ -48,13 +48,15 @@ export async function listCalendars(ctx: AppContext, actor: Actor) {
 }
 
 /** Loads a calendar the actor can see, with their access level; hides existence from strangers. */
-export async function calendarFor(ctx: AppContext, actor: Actor, id: string): Promise<CalendarRow & { access: cals.Access }> {
+export async function calendarFor(ctx: AppContext, actor: Actor, id: string): Promise<CalendarRow & { access: cals.Access; owner_email?: string; owner_name?: string }> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('Calendar', { id });
   const cal = await cals.findCalendarAnyOwner(ctx.db, id);
   if (!cal) throw notFound('Calendar', { id });
   const access = await cals.accessTo(ctx.db, actor.userId!, await principals.groupIdsOf(ctx.db, actor.userId!), cal);
   if (!access) throw notFound('Calendar', { id });
-  return { ...cal, access };
+  if (access === 'owner') return { ...cal, access };
+  const owner = await principals.findPrincipalById(ctx.db, cal.owner_id);
+  return { ...cal, access, owner_email: owner?.email ?? '', owner_name: owner?.name ?? '' };
 }
 
 function checkReminders(r: Reminder[] | undefined) {

@@ -30,7 +30,9 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function registerAuth(app: FastifyInstance, ctx: AppContext) {
   app.decorateRequest('actor', null);
   app.decorateRequest('user', null);
-  app.addHook('preHandler', async (req: FastifyRequest, _reply: FastifyReply) => {
+  // onRequest, not preHandler: who is asking is settled before the body is parsed or validated, so
+  // anonymous callers get 401 (not validation details) and unauthenticated bodies are never parsed.
+  app.addHook('onRequest', async (req: FastifyRequest, _reply: FastifyReply) => {
     const cfg = req.routeOptions.config ?? {};
     const mode = cfg.auth ?? (req.routeOptions.url?.startsWith('/api/v1') ? 'user' : 'none');
     if (mode === 'none') return;
