@@ -195,9 +195,9 @@ describe('evaluation never throws', () => {
       isNotDefined: fc.boolean(),
       timeRange: range,
       propFilters: fc.array(propFilter, { maxLength: 2 }),
-      compFilters: fc.oneof({ maxDepth: 3, depthIdentifier: 'cf' }, fc.constant([]), fc.array(tie('c') as fc.Arbitrary<CompFilter>, { maxLength: 2 })),
+      compFilters: fc.oneof({ maxDepth: 3, depthIdentifier: 'cf' }, fc.constant<CompFilter[]>([]), fc.array(tie('c') as fc.Arbitrary<CompFilter>, { maxLength: 2 })),
     }),
-  })).c;
+  })).c as fc.Arbitrary<CompFilter>;
   it('for random filters over every fixture', () => {
     const cals = [berlinEvent(), weeklyEvent(), allDayEvent(), todo('DUE:20240110T120000Z'), alarmAtEndTodo(), freebusy()];
     fc.assert(
