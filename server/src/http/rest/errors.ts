@@ -68,6 +68,11 @@ export function restErrorHandler(err: FastifyError | DomainError | Error, req: F
     case 'FST_ERR_CTP_INVALID_TYPE':
       return sendError(reply, 400, 'BAD_REQUEST', 'Invalid Content-Type header');
   }
+  // PostgreSQL refuses NUL (and bytes invalid in UTF-8) in text: the input was unusable, not our fault.
+  const pgCode = (err as { code?: unknown }).code;
+  if (pgCode === '22021' || pgCode === '22P05') {
+    return sendError(reply, 400, 'BAD_REQUEST', 'The request contains characters that cannot be stored (such as NUL)');
+  }
   if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message))) {
     return sendError(reply, 400, 'BAD_REQUEST', 'The body is not valid JSON');
   }
