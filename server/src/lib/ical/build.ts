@@ -43,7 +43,7 @@ function setText(comp: ICAL.Component, name: string, v: string | null | undefine
   else comp.addPropertyWithValue(name, v);
 }
 
-function applyFields(comp: ICAL.Component, p: EventPatch, existingTz: string | null, existingAllDay: boolean): void {
+export function applyFields(comp: ICAL.Component, p: EventPatch, existingTz: string | null, existingAllDay: boolean): void {
   setText(comp, 'summary', p.summary);
   setText(comp, 'description', p.description);
   setText(comp, 'location', p.location);

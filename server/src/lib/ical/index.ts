@@ -14,3 +14,5 @@ export { indexResource, attendeesOf, addressOf, type ResourceIndex, type Attende
 export { parseRRule, formatRRule, type RuleParts } from './rrule.js';
 export { buildComponent, applyEventPatch, eventToJson } from './build.js';
 export type { EventInput, EventPatch, EventJson, AttendeeInput, AlarmInput } from './model.js';
+export { splitSeries, addOverride, excludeOccurrence } from './recurrence-edit.js';
+export { alarmTriggers, type AlarmFiring } from './alarms.js';
