@@ -93,7 +93,7 @@ function recurringOverlaps(c: ICAL.Component, r: Span, ctx: Ctx): boolean {
     return custom(c, Number.isFinite(r.start) ? new Date(r.start) : null, Number.isFinite(r.end) ? new Date(r.end) : null);
   }
   let found = false;
-  forEachInstance(
+  const how = forEachInstance(
     c,
     ctx.time,
     (inst) => {
@@ -108,7 +108,9 @@ function recurringOverlaps(c: ICAL.Component, r: Span, ctx: Ctx): boolean {
     },
     ctx.options.maxInstances,
   );
-  return found;
+  // Cap reached before the range was passed: answer "overlaps". A spurious extra result is
+  // harmless to a syncing client; a missing one silently loses an event.
+  return found || how === 'capped';
 }
 
 /** One (non-recurring or shifted) instance of VEVENT/VTODO/VJOURNAL. */
@@ -123,8 +125,9 @@ function instanceOverlaps(c: ICAL.Component, shift: number, r: Span, ctx: Ctx): 
     if (!b) return false;
     const s = b.start + shift;
     const e = b.end + shift;
-    // Zero-length events: (start <= DTSTART AND end > DTSTART); otherwise half-open overlap.
-    return e > s ? start < e && end > s : start <= s && end > s;
+    // With DTEND the comparison is always strict; zero-length (DURATION 0 or DATE-TIME without
+    // end) events match when start <= DTSTART < end.
+    return b.explicitEnd || e > s ? start < e && end > s : start <= s && end > s;
   }
   if (c.name === 'vtodo') {
     const dtstart = at('dtstart');
@@ -213,7 +216,7 @@ function alarmOverlaps(alarm: ICAL.Component, r: Span, ctx: Ctx): boolean {
   const hit = (ts: number[]) => ts.some((t) => r.start <= t && r.end > t);
   if (!isRecurringMaster(parent)) return hit(alarmTriggers(alarm, parent, 0, ctx));
   let found = false;
-  forEachInstance(
+  const how = forEachInstance(
     parent,
     ctx.time,
     (inst) => {
@@ -229,7 +232,7 @@ function alarmOverlaps(alarm: ICAL.Component, r: Span, ctx: Ctx): boolean {
     },
     ctx.options.maxInstances,
   );
-  return found;
+  return found || how === 'capped';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ export interface PropResult {
 
 export interface MultistatusResponse {
   href: string;
-  /** Property outcomes: grouped into one DAV:propstat per status. */
+  /** Property outcomes: grouped into one DAV:propstat per status (an empty list gives one
+   *  empty 200 propstat). */
   props?: PropResult[];
   /** A plain status instead of propstats (e.g. 404 for a multiget href that does not exist, or
    *  a removed member in sync-collection, RFC 6578 §3.5.2). */
@@ -82,6 +83,11 @@ export interface MultistatusOptions {
    */
   truncatedHref?: string;
   description?: string;
+  /**
+   * RFC 8144 §2.1 (Prefer: return=minimal): leave out 404 propstats. A response left with no
+   * propstat gets an empty 200 one, since RFC 4918 requires at least one.
+   */
+  minimal?: boolean;
 }
 
 /** An empty element naming a property, for 404/403 propstats and DAV:propname answers. */
@@ -107,9 +113,18 @@ function statusOrder(a: number, b: number): number {
   return a - b;
 }
 
+function minimal(r: MultistatusResponse): MultistatusResponse {
+  if (!r.props) return r;
+  const props = r.props.filter((p) => p.status !== 404);
+  return { ...r, props };
+}
+
 function responseElement(r: MultistatusResponse): XmlElement {
   const children: XmlElement[] = [hrefEl(r.href)];
-  if (r.props && r.props.length > 0) {
+  if (r.props && r.props.length === 0) {
+    // Only reachable for minimal responses: RFC 4918 needs at least one propstat.
+    children.push(davEl('propstat', [davEl('prop'), davEl('status', [], statusLine(200))]));
+  } else if (r.props) {
     const groups = new Map<number, PropResult[]>();
     for (const p of r.props) {
       const g = groups.get(p.status);
@@ -133,7 +148,7 @@ function responseElement(r: MultistatusResponse): XmlElement {
 }
 
 export function multistatusElement(responses: MultistatusResponse[], options: MultistatusOptions = {}): XmlElement {
-  const children = responses.map(responseElement);
+  const children = responses.map((r) => responseElement(options.minimal ? minimal(r) : r));
   if (options.truncatedHref !== undefined) {
     children.push(
       responseElement({
@@ -163,4 +178,12 @@ export function propResults(requested: QName[], found: Map<string, XmlElement> |
     const v = lookup(q);
     return v ? { prop: v, status: 200 } : { prop: emptyProp(q), status: 404 };
   });
+}
+
+/** DAV:supported-report-set value (RFC 3253 §3.1.5) for the given report names. */
+export function supportedReportSet(reports: readonly QName[]): XmlElement {
+  return davEl(
+    'supported-report-set',
+    reports.map((q) => davEl('supported-report', [davEl('report', [el(q.ns, q.name)])])),
+  );
 }

@@ -7,6 +7,7 @@ export const NS_CALDAV = 'urn:ietf:params:xml:ns:caldav';
 export const NS_CS = 'http://calendarserver.org/ns/';
 export const NS_APPLE = 'http://apple.com/ns/ical/';
 export const NS_CARDDAV = 'urn:ietf:params:xml:ns:carddav';
+const NS_XML = 'http://www.w3.org/XML/1998/namespace';
 
 /** One element of a parsed (or to-be-serialized) XML document. */
 export interface XmlElement {
@@ -208,8 +209,11 @@ export function serializeXml(root: XmlElement, { declaration = true }: { declara
   const prefixes = new Map<string, string>();
   for (const [uri, p] of KNOWN_PREFIXES) if (used.has(uri)) prefixes.set(uri, p);
   let n = 0;
+  // The xml: prefix is predeclared and must never be re-bound (Namespaces in XML §3).
+  used.delete(NS_XML);
   for (const uri of used) if (!prefixes.has(uri)) prefixes.set(uri, `x${n++}`);
   const decls = [...prefixes].map(([uri, p]) => ` xmlns:${p}="${escapeAttr(uri)}"`).join('');
+  prefixes.set(NS_XML, 'xml');
   const parts: string[] = [];
   if (declaration) parts.push('<?xml version="1.0" encoding="utf-8"?>\n');
   writeEl(root, prefixes, parts, decls);

@@ -100,6 +100,13 @@ describe('serializeXml', () => {
     );
   });
 
+  it('keeps xml:lang on the predeclared xml prefix', () => {
+    const t = parseXml('<D:displayname xmlns:D="DAV:" xml:lang="de">Arbeit</D:displayname>');
+    const out = serializeXml(t, { declaration: false });
+    expect(out).toBe('<D:displayname xmlns:D="DAV:" xml:lang="de">Arbeit</D:displayname>');
+    expect(parseXml(out)).toEqual(t);
+  });
+
   it('escapes text and attributes and survives a reparse', () => {
     const nasty = `<&>"' ]]> \r\n\u0000`;
     const tree = el('urn:"odd"&ns', 'p', [], nasty, { a: nasty });
