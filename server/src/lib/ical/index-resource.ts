@@ -83,12 +83,8 @@ function lastRuleWall(s: CompiledSeries): number | null | 'infinite' {
   if (s.rule.count === undefined && s.untilWall === null) return 'infinite';
   if (s.rule.count !== undefined && s.untilWall === null) {
     if (s.rule.count > MAX_COUNT_SCAN) return 'infinite';
-    let last: number | null = null;
-    r.all((z) => {
-      last = z.epochMilliseconds;
-      return true;
-    });
-    return last;
+    const all = r.all(); // no iterator callback: that disables rrule-temporal's fast path
+    return all.length ? all[all.length - 1].epochMilliseconds : null;
   }
   const prev = r.previous(new Date(s.untilWall! + 1000), true);
   return prev ? prev.epochMilliseconds : null;
