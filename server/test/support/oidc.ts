@@ -45,7 +45,7 @@ export async function startTestIdp(redirectUri: string): Promise<TestIdp> {
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     features: { devInteractions: { enabled: true } },
     cookies: { keys: ['test-cookie-key-0123456789'] },
-    async findAccount(_ctx, id) {
+    async findAccount(_ctx: unknown, id: string) {
       const a = accounts.get(id);
       if (!a) return undefined;
       return {
