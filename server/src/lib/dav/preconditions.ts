@@ -1,6 +1,6 @@
 // The catalogue of WebDAV/CalDAV preconditions this server reports, each a DavError with its
 // HTTP status. One place, so the HTTP layer's error mapper never spells an element name.
-import { NS_CALDAV, NS_DAV, davEl, type QName, type XmlElement } from './xml.js';
+import { NS_CALDAV, NS_DAV, davEl, el, type QName, type XmlElement } from './xml.js';
 import type { DavError } from './responses.js';
 
 function cond(status: number, ns: string, name: string, content?: XmlElement[], description?: string): DavError {
@@ -53,7 +53,7 @@ export const Preconditions = {
     dav(
       403,
       'need-privileges',
-      needed.map((n) => davEl('resource', [href(n.href), davEl('privilege', [{ ns: n.privilege.ns, name: n.privilege.name, attrs: {}, children: [], text: '' }])])),
+      needed.map((n) => davEl('resource', [href(n.href), davEl('privilege', [el(n.privilege.ns, n.privilege.name)])])),
     ),
   // RFC 4918 §9.3.1: MKCOL on a mapped URL is 405; RFC 4791 §5.3.1.1 names the precondition.
   resourceMustBeNull: () => dav(405, 'resource-must-be-null'),
