@@ -4,11 +4,13 @@
 import ICAL from 'ical.js';
 import type { CalendarDataSpec, CompSelection } from './reports.js';
 import type { TimeRange } from './body.js';
-import { TimeContext, forEachInstance, isRecurringMaster } from './icaltime.js';
+import { TimeContext, forEachInstance, isDateProp, isRecurringMaster } from './icaltime.js';
 import { componentOverlapsRange } from './filter.js';
 
 /** Expand one recurring master into single-instance components (UTC times, RECURRENCE-ID set,
- *  no RRULE/RDATE/EXDATE) for the instances overlapping [start, end). */
+ *  no RRULE/RDATE/EXDATE) for the instances overlapping [start, end). The expander must apply
+ *  EXDATEs and the overridden instances (siblings with the same UID, via `master.parent`):
+ *  expandCalendar does not emit overrides of a master on its own. */
 export type ExpandFn = (master: ICAL.Component, start: Date, end: Date) => ICAL.Component[];
 
 export interface PruneOptions {
@@ -45,6 +47,23 @@ function toUtcProp(c: ICAL.Component, name: string, time: TimeContext, shift = 0
   }
 }
 
+/**
+ * All-day instances: DATE values have no UTC form and shifting them by milliseconds would cross
+ * midnight in the floating zone, so move them in calendar days to the instance's RECURRENCE-ID.
+ */
+function moveDates(c: ICAL.Component, recurrenceId: ICAL.Time): void {
+  const start = c.getFirstPropertyValue('dtstart');
+  if (!(start instanceof ICAL.Time)) return;
+  for (const name of ['dtstart', 'dtend', 'due']) {
+    const p = c.getFirstProperty(name);
+    const v = p?.getFirstValue();
+    if (!p || !(v instanceof ICAL.Time)) continue;
+    const moved = recurrenceId.clone();
+    moved.addDuration(v.subtractDate(start));
+    p.setValue(moved);
+  }
+}
+
 /** Default expander over ical.js iteration (capped by maxInstances). */
 export function defaultExpander(time: TimeContext, maxInstances?: number): ExpandFn {
   return (master, start, end) => {
@@ -58,7 +77,8 @@ export function defaultExpander(time: TimeContext, maxInstances?: number): Expan
         if (!componentOverlapsRange(inst.item, inst.shift, range, time)) return undefined;
         const c = clone(inst.item);
         for (const p of RECURRENCE_PROPS) c.removeAllProperties(p);
-        for (const p of ['dtstart', 'dtend', 'due']) toUtcProp(c, p, time, inst.shift);
+        if (inst.item === master && isDateProp(master, 'dtstart')) moveDates(c, inst.recurrenceId);
+        else for (const p of ['dtstart', 'dtend', 'due']) toUtcProp(c, p, time, inst.shift);
         c.removeAllProperties('recurrence-id');
         const rid = inst.recurrenceId.isDate ? inst.recurrenceId.clone() : utc(inst.recurrenceIdMs);
         c.addPropertyWithValue('recurrence-id', rid);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import ICAL from 'ical.js';
 import { parseReport, parseXml, pruneCalendarData, type CalendarDataSpec } from '../../../src/lib/dav/index.js';
-import { berlinEvent, freebusy, weeklyEvent } from './icsFixtures.js';
+import { berlinEvent, berlinZone, freebusy, weeklyEvent } from './icsFixtures.js';
 
 const spec = (extra: Partial<CalendarDataSpec>): CalendarDataSpec => ({
   contentType: 'text/calendar',
@@ -45,6 +45,18 @@ describe('expand (RFC 4791 §9.6.5)', () => {
     expect(lines(out)).toContain('DTEND:20240115T100000Z');
     const none = pruneCalendarData(berlinEvent(), spec({ expand: range('2024-02-01T00:00:00Z', '2024-02-02T00:00:00Z') }));
     expect(none.getAllSubcomponents('vevent')).toHaveLength(0);
+  });
+
+  it('all-day recurring instances stay DATE values on the right day', () => {
+    const c = ICAL.Component.fromString(
+      'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:bday\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;VALUE=DATE:20200310\r\nDTEND;VALUE=DATE:20200311\r\nRRULE:FREQ=YEARLY\r\nSUMMARY:Birthday\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n',
+    );
+    const out = pruneCalendarData(c, spec({ expand: range('2024-03-01T00:00:00Z', '2024-04-01T00:00:00Z') }), { floatingTimezone: berlinZone() });
+    const text = lines(out);
+    expect(text).toContain('DTSTART;VALUE=DATE:20240310');
+    expect(text).toContain('DTEND;VALUE=DATE:20240311');
+    expect(text).toContain('RECURRENCE-ID;VALUE=DATE:20240310');
+    expect(out.getAllSubcomponents('vevent')).toHaveLength(1);
   });
 
   it('uses an injected expander', () => {
