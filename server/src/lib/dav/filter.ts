@@ -214,7 +214,9 @@ function alarmOverlaps(alarm: ICAL.Component, r: Span, ctx: Ctx): boolean {
   const parent = alarm.parent;
   if (!parent) return false;
   const hit = (ts: number[]) => ts.some((t) => r.start <= t && r.end > t);
-  if (!isRecurringMaster(parent)) return hit(alarmTriggers(alarm, parent, 0, ctx));
+  // Absolute triggers (VALUE=DATE-TIME) are the same for every instance.
+  const absolute = alarm.getFirstPropertyValue('trigger') instanceof ICAL.Time;
+  if (absolute || !isRecurringMaster(parent)) return hit(alarmTriggers(alarm, parent, 0, ctx));
   let found = false;
   const how = forEachInstance(
     parent,

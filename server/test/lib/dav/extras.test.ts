@@ -79,6 +79,16 @@ describe('filter edge cases', () => {
     expect(matchesFilter(old, inRange('1989-01-01T00:00:00Z', '1989-01-02T00:00:00Z'), { maxInstances: 100 })).toBe(false);
   });
 
+  it('absolute alarm triggers on a recurring event are evaluated once', () => {
+    const c = calWith(
+      'BEGIN:VEVENT\nUID:abs\nDTSTAMP:20240101T000000Z\nDTSTART:20240101T090000Z\nRRULE:FREQ=DAILY\nBEGIN:VALARM\nACTION:DISPLAY\nDESCRIPTION:x\nTRIGGER;VALUE=DATE-TIME:20231231T120000Z\nEND:VALARM\nEND:VEVENT',
+    );
+    const alarmIn = (s: string, e: string) =>
+      comp('VCALENDAR', { compFilters: [comp('VEVENT', { compFilters: [comp('VALARM', { timeRange: { start: new Date(s), end: new Date(e) } })] })] });
+    expect(matchesFilter(c, alarmIn('2023-12-31T12:00:00Z', '2023-12-31T13:00:00Z'), { maxInstances: 50 })).toBe(true);
+    expect(matchesFilter(c, alarmIn('2024-06-01T00:00:00Z', '2024-06-02T00:00:00Z'), { maxInstances: 50 })).toBe(false);
+  });
+
   it('CALDAV:timezone text becomes the floating zone', () => {
     const tz = timezoneFromCalendarText(`BEGIN:VCALENDAR\r\nPRODID:x\r\nVERSION:2.0\r\n${BERLIN_VTIMEZONE.split('\n').join('\r\n')}\r\nEND:VCALENDAR\r\n`);
     expect(tz?.tzid).toBe('Europe/Berlin');
