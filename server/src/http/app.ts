@@ -10,6 +10,7 @@ import { registerAuth } from './auth.js';
 import { registerMetrics } from './metrics.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { registerRestRoutes } from './rest/index.js';
+import { publicFileRoutes } from './rest/attachments.js';
 
 function makeAjv(coerce: boolean) {
   // Bodies are strict (no coercion, unknown fields are an error: additionalProperties false in
@@ -81,6 +82,7 @@ export async function buildHttpApp(ctx: AppContext, opts: HttpOptions = {}): Pro
   });
 
   await app.register(async (api) => registerRestRoutes(api, ctx), { prefix: '/api/v1' });
+  await app.register(async (files) => publicFileRoutes(files, ctx));
   for (const p of opts.plugins ?? []) await app.register(async (scope) => p(scope));
 
   if (opts.docs !== false) {

@@ -1,15 +1,31 @@
+/** name → handler for every job in the catalogue (checked at worker start). */
 import type { AppContext } from '../app/context.js';
 import type { JobHandler, JobName } from './queue.js';
+import { deliverMessage } from '../app/events/deliver.js';
+import { runImport } from '../app/events/transfer.js';
+import { collectGarbage } from '../app/attachments.js';
+import { deliveryHandlers } from './delivery-handlers.js';
 
-/** name → handler for every job in the catalogue (checked at worker start). */
 export function jobHandlers(ctx: AppContext): Record<JobName, JobHandler> {
   return {
     'purge-sessions': async () => {
       await ctx.db.deleteFrom('session').where('expires_at', '<', new Date()).execute();
       await ctx.db.deleteFrom('signin_throttle').where('window_started_at', '<', new Date(Date.now() - 86400_000)).execute();
+      await ctx.db.deleteFrom('edit_lease').where('expires_at', '<', new Date()).execute();
     },
     'purge-trash': async () => {
-      // Trash arrives with the calendar core; until then there is nothing to purge.
+      // Trash keeps deleted events for 30 days (restorable), then they are purged for good.
+      const cutoff = new Date(Date.now() - 30 * 86400_000);
+      const rows = await ctx.db.selectFrom('calendar_object').select(['id', 'owner_id']).where('deleted_at', '<', cutoff).limit(5000).execute();
+      for (const r of rows) await ctx.db.deleteFrom('calendar_object').where('owner_id', '=', r.owner_id).where('id', '=', r.id).execute();
+      await collectGarbage(ctx);
     },
+    'schedule-deliver': async (payload) => {
+      await deliverMessage(ctx, payload);
+    },
+    'import-ics': async (payload) => {
+      await runImport(ctx, payload);
+    },
+    ...deliveryHandlers(ctx),
   };
 }

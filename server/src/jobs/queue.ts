@@ -30,6 +30,27 @@ export async function enqueue(db: Kysely<any>, name: string, payload: unknown, o
   )`.execute(db);
 }
 
+export interface JobSpec extends Omit<EnqueueOptions, 'jobKeyMode'> { name: string; payload: unknown }
+
+/**
+ * Many jobs in one statement (graphile_worker.add_jobs): a meeting with many attendees queues its
+ * deliveries without one round trip each. Keys here use replace semantics.
+ */
+export async function enqueueMany(db: Kysely<any>, jobs: JobSpec[]): Promise<void> {
+  if (!jobs.length) return;
+  if (jobs.length === 1) {
+    const j = jobs[0];
+    return enqueue(db, j.name, j.payload, j);
+  }
+  const specs = jobs.map((j) => ({
+    identifier: j.name, payload: j.payload ?? {}, queue_name: j.queue ?? null, run_at: j.runAt?.toISOString() ?? null,
+    max_attempts: j.maxAttempts ?? 25, job_key: j.jobKey ?? null, priority: j.priority ?? 0, flags: null,
+  }));
+  await sql`select 1 from graphile_worker.add_jobs(
+    array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${JSON.stringify(specs)}::json) x)
+  )`.execute(db);
+}
+
 export async function removeJob(db: Kysely<any>, jobKey: string): Promise<void> {
   await sql`select graphile_worker.remove_job(${jobKey})`.execute(db);
 }
@@ -50,7 +71,7 @@ export type JobHandler = (payload: any, helpers: { jobId: string; attempts: numb
  * The catalogue: every job name the code can enqueue. A worker refuses to start if any of
  * them has no handler, so a job can never sit unprocessed because its handler was forgotten.
  */
-export const JOB_NAMES = ['purge-trash', 'purge-sessions'] as const;
+export const JOB_NAMES = ['purge-trash', 'purge-sessions', 'schedule-deliver', 'imip-send', 'notify', 'reminder', 'import-ics'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export function checkCatalogue(handlers: Record<string, JobHandler>, names: readonly string[] = JOB_NAMES): void {

@@ -1,9 +1,11 @@
 import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './migrations/0001_platform.js';
+import * as m0002 from './migrations/0002_events.js';
 
 /** Migrations are listed in code (not read from a folder) so the build needs no file copying. */
 const migrations: Record<string, Migration> = {
   '0001_platform': m0001,
+  '0002_events': m0002,
 };
 
 class ListProvider implements MigrationProvider {

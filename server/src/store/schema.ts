@@ -58,12 +58,65 @@ export interface Database {
     calendar_id: string; owner_id: string; grantee_id: string; access: 'read' | 'read-write' | 'freebusy';
     created_at: Generated<Date>;
   };
+  calendar_object: CalendarObjectTable;
+  calendar_change: {
+    owner_id: string; calendar_id: string; seq: ColumnType<string, string | number, string | number>; object_id: string;
+    name: string; uid: string; kind: 'put' | 'delete'; at: Generated<Date>;
+  };
+  edit_lease: { uid: string; holder_id: string; holder_name: string; expires_at: Ts };
+  attachment: {
+    id: Generated<string>; owner_id: string; filename: string; content_type: string; size: ColumnType<string, number, number>;
+    sha256: string; storage_key: string; created_at: Generated<Date>;
+  };
+  attachment_use: { owner_id: string; attachment_id: string; object_id: string };
+  import_run: {
+    id: Generated<string>; owner_id: string; calendar_id: string; state: Generated<string>; total: Generated<number>; done: Generated<number>;
+    imported: Generated<number>; failed: Generated<number>; errors: Json<{ uid?: string; message: string }[]>; source: string | null;
+    created_at: Generated<Date>; finished_at: TsNull;
+  };
   audit_log: {
     id: Generated<string>; owner_id: string | null; actor_id: string | null; via: string; action: string;
     target: string | null; details: Json<unknown> | null; at: Generated<Date>;
   };
 }
 
+export interface CalendarObjectTable {
+  id: Generated<string>;
+  owner_id: string;
+  calendar_id: string;
+  name: string;
+  uid: string;
+  component: 'VEVENT' | 'VTODO';
+  ical: string;
+  etag: string;
+  schedule_tag: string;
+  first_start: Date | null;
+  last_end: Date | null;
+  recurring: boolean;
+  all_day: boolean;
+  organizer: string | null;
+  role: 'none' | 'organizer' | 'attendee';
+  my_partstat: string | null;
+  status: string | null;
+  transp: string | null;
+  class: string | null;
+  summary: string;
+  location: string;
+  description: string;
+  attendees: string[];
+  sequence: number;
+  has_alarms: boolean;
+  has_attachments: boolean;
+  origin: string;
+  created_at: Generated<Date>;
+  updated_at: Ts;
+  updated_by: string | null;
+  deleted_at: TsNull;
+  deleted_by: string | null;
+}
+
 export interface Reminder { minutesBefore: number; action: 'DISPLAY' | 'EMAIL' }
 export type PrincipalRow = Selectable<PrincipalTable>;
 export type CalendarRow = Selectable<Database['calendar']>;
+
+export type ObjectRow = Selectable<CalendarObjectTable>;

@@ -77,3 +77,26 @@ export async function signInHeaders(app: FastifyInstance, email: string, passwor
   const cookies = res.cookies.map((c) => `${c.name}=${c.value}`).join('; ');
   return { cookie: cookies, 'x-csrf-token': res.json().csrfToken };
 }
+
+/** Runs the real job worker against the test database (stop it in afterAll). */
+export async function startTestWorker(env: TestEnv, concurrency = 4) {
+  const { startWorker } = await import('../../src/jobs/queue.js');
+  const { jobHandlers } = await import('../../src/jobs/handlers.js');
+  return startWorker({ connectionString: env.url, handlers: jobHandlers(env.ctx), concurrency, log: env.ctx.log });
+}
+
+/** Polls until the predicate holds (or fails after the timeout). */
+export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

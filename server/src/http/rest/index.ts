@@ -6,6 +6,11 @@ import { calendarRoutes } from './calendars.js';
 import { settingsRoutes } from './settings.js';
 import { credentialRoutes } from './credentials.js';
 import { directoryRoutes } from './directory.js';
+import { eventRoutes } from './events.js';
+import { schedulingRoutes } from './scheduling.js';
+import { transferRoutes } from './transfer.js';
+import { attachmentRoutes } from './attachments.js';
+import { answerRoutes } from './answer.js';
 
 export type RestModule = (app: FastifyInstance, ctx: AppContext) => void | Promise<void>;
 
@@ -13,5 +18,5 @@ export type RestModule = (app: FastifyInstance, ctx: AppContext) => void | Promi
 export const restModules: RestModule[] = [];
 
 export async function registerRestRoutes(app: FastifyInstance, ctx: AppContext) {
-  for (const m of [sessionRoutes, userRoutes, calendarRoutes, settingsRoutes, credentialRoutes, directoryRoutes, ...restModules]) await m(app, ctx);
+  for (const m of [sessionRoutes, userRoutes, calendarRoutes, settingsRoutes, credentialRoutes, directoryRoutes, eventRoutes, schedulingRoutes, transferRoutes, attachmentRoutes, answerRoutes, ...restModules]) await m(app, ctx);
 }

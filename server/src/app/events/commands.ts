@@ -1,0 +1,247 @@
+/**
+ * Domain commands on events. Every entry point calls these (or saveObject for raw iCalendar),
+ * passing the Actor — who acts and through which entry point.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AppContext } from '../context.js';
+import type { Actor } from '../../domain/actor.js';
+import { DomainError, forbidden, invalid } from '../../domain/errors.js';
+import * as objects from '../../store/objects.js';
+import * as principals from '../../store/principals.js';
+import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
+import { IcalError, compileResource, indexResource } from '../../lib/ical/index.js';
+import { applyEventPatch, buildComponent } from '../../lib/ical/build.js';
+import { addOverride, excludeOccurrence, splitSeries } from '../../lib/ical/recurrence-edit.js';
+import type { EventInput, EventPatch, AttendeeInput } from '../../lib/ical/model.js';
+import { objectFor, requireWrite, writableCalendar } from './access.js';
+import { lockUid, saveObject, trashObjectWithScheduling } from './write.js';
+import { planScheduling } from './scheduling.js';
+import { enqueueMany } from '../../jobs/queue.js';
+import { resetAnswers, setAttachments, setPartstat, withNewUid, bumpSequence, managedAttachments, type AttachmentRef } from './ical-edits.js';
+import { attachmentUrl } from '../attachments.js';
+import { audit } from '../audit.js';
+
+export type Scope = 'this' | 'following' | 'all';
+export type EventInputWithAttachments = EventInput & { attachments?: { id: string }[] };
+
+function ical<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof IcalError) throw new DomainError(e.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'VALIDATION_FAILED', e.message);
+    throw e;
+  }
+}
+
+function checkTimes(e: Partial<EventInput>) {
+  if (e.timezone) {
+    try { new Intl.DateTimeFormat('en', { timeZone: e.timezone }); } catch { throw invalid(`Unknown time zone "${e.timezone}"`, { field: 'timezone' }); }
+  }
+  const re = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$/;
+  for (const f of ['start', 'end'] as const) if (e[f] !== undefined && !re.test(e[f]!)) throw invalid(`${f} must be YYYY-MM-DD or YYYY-MM-DDTHH:mm[:ss]`, { field: f });
+  if (e.start && e.end && e.end < e.start) throw invalid('The end must not be before the start', { field: 'end' });
+  if (e.rrule) {
+    if (/[\r\n]/.test(e.rrule) || !/^FREQ=/i.test(e.rrule.replace(/^RRULE:/i, '').split(';').find((p) => /^FREQ=/i.test(p)) ?? '')) throw invalid('rrule must be an RFC 5545 RRULE value with FREQ', { field: 'rrule' });
+  }
+  for (const a of e.alarms ?? []) if (!/^-?P(\d+W|(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?)$/.test(a.trigger) || a.trigger === 'P' || a.trigger === '-P') throw invalid(`Invalid alarm trigger "${a.trigger}"`, { field: 'alarms' });
+}
+
+/**
+ * Attendees as the organizer wrote them: groups expand to their members (the reference's mailapi),
+ * rooms get CUTYPE=ROOM, answers can't be forged (only existing answers are kept).
+ */
+async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>): Promise<AttendeeInput[]> {
+  const out = new Map<string, AttendeeInput>();
+  const me = organizer.email.toLowerCase();
+  for (const a of list) {
+    const email = a.email.trim().toLowerCase();
+    const p = await principals.findPrincipalByEmail(ctx.db, email);
+    if (p?.kind === 'group') {
+      for (const m of await principals.groupMembers(ctx.db, p.id)) {
+        const e = m.email.toLowerCase();
+        if (!out.has(e) && !m.disabled) out.set(e, { email: e, name: m.name || undefined, role: a.role ?? 'REQ-PARTICIPANT', cutype: 'INDIVIDUAL', partstat: existing.get(e) ?? 'NEEDS-ACTION', rsvp: e !== me });
+      }
+      continue;
+    }
+    const cutype = p?.kind === 'room' ? 'ROOM' : a.cutype && ['INDIVIDUAL', 'GROUP', 'RESOURCE', 'ROOM', 'UNKNOWN'].includes(a.cutype) ? a.cutype : 'INDIVIDUAL';
+    const partstat = email === me ? (a.partstat ?? existing.get(email) ?? 'ACCEPTED') : existing.get(email) ?? 'NEEDS-ACTION';
+    out.set(email, { email, name: a.name ?? p?.name ?? undefined, role: a.role ?? 'REQ-PARTICIPANT', cutype, partstat, rsvp: email !== me && partstat === 'NEEDS-ACTION' });
+  }
+  return [...out.values()];
+}
+
+async function attachmentRefs(ctx: AppContext, actor: Actor, ids: { id: string }[], allowedExisting: Set<string>): Promise<AttachmentRef[]> {
+  const out: AttachmentRef[] = [];
+  for (const { id } of ids) {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw invalid(`Unknown attachment ${id}`);
+    const a = await ctx.db.selectFrom('attachment').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!a || (a.owner_id !== actor.userId && !allowedExisting.has(id))) throw invalid(`Unknown attachment ${id}`, { field: 'attachments' });
+    out.push({ id: a.id, filename: a.filename, contentType: a.content_type, size: Number(a.size), url: attachmentUrl(ctx, a.id) });
+  }
+  return out;
+}
+
+async function ownerOf(ctx: AppContext, ownerId: string) {
+  const p = await principals.findPrincipalById(ctx.db, ownerId);
+  if (!p) throw new DomainError('NOT_FOUND', 'Calendar owner not found');
+  return p;
+}
+
+export async function createEvent(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<ObjectRow> {
+  const cal = await writableCalendar(ctx, actor, input.calendarId);
+  const owner = await ownerOf(ctx, cal.owner_id);
+  const { attachments, ...ev } = input.event;
+  checkTimes(ev);
+  const event: EventInput = { ...ev, timezone: ev.timezone ?? (ev.allDay ? null : cal.timezone ?? owner.timezone) };
+  if (event.attendees?.length) {
+    event.organizer = { email: owner.email, name: owner.name || undefined };
+    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map());
+    if (!atts.some((a) => a.email === owner.email.toLowerCase())) atts.unshift({ email: owner.email.toLowerCase(), name: owner.name || undefined, role: 'CHAIR', partstat: 'ACCEPTED', cutype: 'INDIVIDUAL' });
+    event.attendees = atts;
+  } else {
+    delete event.organizer;
+  }
+  let text = ical(() => buildComponent(event, { uid: randomUUID(), dtstamp: new Date(), sequence: 0 }));
+  if (attachments?.length) text = setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set()));
+  const { row } = await saveObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, ical: text });
+  return row;
+}
+
+const PERSONAL_FIELDS = new Set(['alarms', 'transparency', 'color']);
+
+export async function updateEvent(ctx: AppContext, actor: Actor, id: string, input: { event: EventPatch & { attachments?: { id: string }[] }; scope?: Scope; recurrenceId?: string | null; ifMatch?: string | null; force?: boolean }): Promise<ObjectRow> {
+  const acc = await objectFor(ctx, actor, id);
+  requireWrite(acc);
+  const { row } = acc;
+  const owner = await ownerOf(ctx, row.owner_id);
+  const { attachments, ...patch } = input.event;
+  checkTimes(patch);
+  if (row.role === 'attendee') {
+    const bad = Object.keys(input.event).filter((k) => !PERSONAL_FIELDS.has(k));
+    if (bad.length) throw forbidden(`Only the organizer can change ${bad.join(', ')}; you can answer the invitation or change your own reminders`);
+  }
+  if (input.force && row.role === 'attendee') throw forbidden('Only the organizer can override another editor');
+  if (patch.attendees) {
+    const existing = new Map(indexResource(row.ical).attendees.map((a) => [a.email, a.partstat]));
+    patch.attendees = await resolveAttendees(ctx, owner, patch.attendees, existing);
+    if (patch.attendees.length && !patch.attendees.some((a) => a.email === owner.email.toLowerCase())) {
+      patch.attendees.unshift({ email: owner.email.toLowerCase(), name: owner.name || undefined, role: 'CHAIR', partstat: 'ACCEPTED', cutype: 'INDIVIDUAL' });
+    }
+    if (patch.attendees.length && !row.organizer) patch.organizer = { email: owner.email, name: owner.name || undefined };
+  }
+  delete patch.organizer;
+  const scope: Scope = row.recurring ? input.scope ?? 'all' : 'all';
+  if (scope !== 'all' && !input.recurrenceId) throw invalid('recurrenceId is needed for this scope', { field: 'recurrenceId' });
+  const common = { ownerId: row.owner_id, calendarId: row.calendar_id, existingId: row.id, ifMatch: input.ifMatch, force: input.force };
+  const withAttachments = async (text: string) => (attachments ? setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set(managedAttachments(row.ical).map((a) => a.id)))) : text);
+  const timeChanged = patch.start !== undefined || patch.end !== undefined || patch.rrule !== undefined;
+
+  if (scope === 'all') {
+    const text = await withAttachments(ical(() => applyEventPatch(row.ical, patch)));
+    return (await saveObject(ctx, actor, { ...common, ical: text })).row;
+  }
+  if (scope === 'this') {
+    const { rrule: _r, exdates: _e, ...occ } = patch;
+    const text = ical(() => addOverride(row.ical, input.recurrenceId!, occ));
+    return (await saveObject(ctx, actor, { ...common, ical: text })).row;
+  }
+  // This and following: split the series; the new one keeps attendees and their answers unless times change.
+  const split = ical(() => splitSeries(row.ical, input.recurrenceId!, randomUUID()));
+  let newText = ical(() => applyEventPatch(split.newSeriesText, patch));
+  newText = await withAttachments(newText);
+  if (timeChanged && row.organizer) newText = resetAnswers(newText, row.organizer);
+  return ctx.db.transaction().execute(async (trx) => {
+    await saveObject(ctx, actor, { ...common, ical: split.oldSeriesText }, trx);
+    return (await saveObject(ctx, actor, { ownerId: row.owner_id, calendarId: row.calendar_id, ical: newText, force: input.force }, trx)).row;
+  });
+}
+
+export async function deleteEvent(ctx: AppContext, actor: Actor, id: string, input: { scope?: Scope; recurrenceId?: string | null; ifMatch?: string | null; force?: boolean }): Promise<ObjectRow | null> {
+  const acc = await objectFor(ctx, actor, id);
+  requireWrite(acc);
+  const { row } = acc;
+  const scope: Scope = row.recurring ? input.scope ?? 'all' : 'all';
+  if (scope === 'all') {
+    const trashed = await trashObjectWithScheduling(ctx, actor, row.owner_id, row.id, { ifMatch: input.ifMatch, force: input.force });
+    await audit(ctx, actor, 'event.delete', row.id, { uid: row.uid }, row.owner_id);
+    return trashed;
+  }
+  if (!input.recurrenceId) throw invalid('recurrenceId is needed for this scope', { field: 'recurrenceId' });
+  const text = scope === 'this'
+    ? ical(() => excludeOccurrence(row.ical, input.recurrenceId!))
+    : ical(() => splitSeries(row.ical, input.recurrenceId!, randomUUID()).oldSeriesText);
+  return (await saveObject(ctx, actor, { ownerId: row.owner_id, calendarId: row.calendar_id, existingId: row.id, ical: text, ifMatch: input.ifMatch, force: input.force })).row;
+}
+
+export async function restoreEvent(ctx: AppContext, actor: Actor, id: string): Promise<ObjectRow> {
+  const acc = await objectFor(ctx, actor, id, { includeDeleted: true });
+  if (acc.access !== 'owner') throw forbidden('Only the owner can restore an event');
+  if (!acc.row.deleted_at) throw new DomainError('CONFLICT', 'The event is not in the trash');
+  const owner = await ownerOf(ctx, acc.row.owner_id);
+  return ctx.db.transaction().execute(async (trx) => {
+    await lockUid(trx, acc.row.uid);
+    const clash = await objects.findByUidInCalendar(trx, acc.row.owner_id, acc.row.calendar_id, acc.row.uid);
+    if (clash) throw new DomainError('UID_CONFLICT', 'The calendar already has this event again');
+    const restored = await objects.restoreObject(trx, acc.row.owner_id, id);
+    if (!restored) throw new DomainError('CONFLICT', 'The event is not in the trash');
+    if (restored.role === 'organizer') {
+      // Attendees got a CANCEL with SEQUENCE+1 at deletion: re-invite with a higher one.
+      const text = bumpSequence(restored.ical, 2);
+      const { row } = await saveObject(ctx, actor, { ownerId: restored.owner_id, calendarId: restored.calendar_id, existingId: restored.id, ical: text, schedule: false }, trx);
+      const planned = await planScheduling(ctx, trx, { owner, previous: null, text: row.ical, actor, enforceAttendeeRules: false });
+      await enqueueMany(trx, planned.jobs);
+      return row;
+    }
+    return (await saveObject(ctx, actor, { ownerId: restored.owner_id, calendarId: restored.calendar_id, existingId: restored.id, ical: restored.ical }, trx)).row;
+  });
+}
+
+export const PARTSTATS = ['ACCEPTED', 'TENTATIVE', 'DECLINED'] as const;
+
+/** Answer an invitation (web, bot button, mail link, CalDAV all end here). */
+export async function respond(ctx: AppContext, actor: Actor, id: string, input: { partstat: (typeof PARTSTATS)[number]; comment?: string; recurrenceId?: string | null }): Promise<ObjectRow> {
+  const acc = await objectFor(ctx, actor, id);
+  requireWrite(acc);
+  const { row } = acc;
+  const owner = await ownerOf(ctx, row.owner_id);
+  if (row.role !== 'attendee') throw new DomainError('CONFLICT', row.role === 'organizer' ? 'You organise this event' : 'You are not invited to this event');
+  if (row.status === 'CANCELLED') throw new DomainError('CONFLICT', 'This event was cancelled');
+  let text = row.ical;
+  if (input.recurrenceId) {
+    const s = compileResource(text);
+    if (!s.overrides.has(input.recurrenceId)) text = ical(() => addOverride(text, input.recurrenceId!, {}));
+  }
+  text = ical(() => setPartstat(text, owner.email, input.partstat, { recurrenceId: input.recurrenceId ?? undefined, comment: input.comment?.slice(0, 1000) }));
+  const { row: saved } = await saveObject(ctx, actor, { ownerId: row.owner_id, calendarId: row.calendar_id, existingId: row.id, ical: text });
+  await audit(ctx, actor, 'event.respond', row.id, { partstat: input.partstat, recurrenceId: input.recurrenceId ?? null }, row.owner_id);
+  return saved;
+}
+
+export async function moveEvent(ctx: AppContext, actor: Actor, id: string, input: { calendarId: string }): Promise<ObjectRow> {
+  const acc = await objectFor(ctx, actor, id);
+  requireWrite(acc);
+  const target = await writableCalendar(ctx, actor, input.calendarId);
+  if (target.owner_id !== acc.row.owner_id) throw new DomainError('UNSUPPORTED', 'Events can move only between calendars of the same owner');
+  if (target.id === acc.row.calendar_id) return acc.row;
+  return ctx.db.transaction().execute(async (trx) => {
+    await lockUid(trx, acc.row.uid);
+    const clash = await objects.findByUidInCalendar(trx, target.owner_id, target.id, acc.row.uid);
+    if (clash) throw new DomainError('UID_CONFLICT', 'The target calendar already has this event', { id: clash.id });
+    // A move concerns only the owner: no scheduling messages (it is the owner's own arrangement).
+    await objects.logChange(trx, acc.row.owner_id, acc.row.calendar_id, acc.row, 'delete');
+    return objects.updateObject(trx, acc.row.owner_id, acc.row.id, { calendar_id: target.id });
+  });
+}
+
+export async function duplicateEvent(ctx: AppContext, actor: Actor, id: string, input: { calendarId?: string }): Promise<ObjectRow> {
+  const acc = await objectFor(ctx, actor, id);
+  if (acc.access === 'freebusy') throw forbidden('You can only see when this calendar is busy');
+  const target = await writableCalendar(ctx, actor, input.calendarId ?? acc.row.calendar_id);
+  const owner = await ownerOf(ctx, target.owner_id);
+  let text = withNewUid(acc.row.ical, randomUUID(), acc.row.role === 'organizer' ? owner.email : null);
+  if (acc.row.role === 'attendee' || (acc.row.organizer && acc.row.organizer !== owner.email.toLowerCase())) {
+    // A copy of someone else's meeting becomes a private event of the new owner.
+    text = ical(() => applyEventPatch(text, { organizer: null, attendees: [] }));
+  }
+  return (await saveObject(ctx, actor, { ownerId: target.owner_id, calendarId: target.id, ical: text })).row;
+}

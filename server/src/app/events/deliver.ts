@@ -1,0 +1,92 @@
+/**
+ * Internal delivery of an iTIP message to a calendar user's own copy (RFC 6638 §3.2 semantics,
+ * applied by lib/itip). Runs as the 'schedule-deliver' job, one ordered queue per recipient.
+ * The same function applies iTIP arriving by e-mail (mail intake) with a trust decision.
+ */
+import { sql } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { Actor } from '../../domain/actor.js';
+import * as objects from '../../store/objects.js';
+import * as principals from '../../store/principals.js';
+import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
+import { apply, type ApplyResult } from '../../lib/itip/index.js';
+import { compileResource } from '../../lib/ical/index.js';
+import { expandCompiled } from '../../lib/ical/expand.js';
+import { ensureDefaultCalendar } from '../calendars.js';
+import { saveObject, trashObjectWithScheduling } from './write.js';
+import { busyOf } from './freebusy.js';
+import { setPartstat } from './ical-edits.js';
+import { enqueue } from '../../jobs/queue.js';
+import type { DeliverPayload } from './scheduling.js';
+
+export interface DeliveryOutcome { result: ApplyResult; row: ObjectRow | null }
+
+const schedulerActor = (recipient: PrincipalRow): Actor => ({ userId: recipient.id, email: recipient.email, via: 'scheduler' });
+
+export async function notifyJob(ctx: AppContext, db: AppContext['db'], p: { kind: 'invitation' | 'update' | 'cancellation' | 'reply'; recipientId: string; ownerId: string; objectId: string; from?: string; previousIcal?: string | null; partstat?: string }) {
+  const coalesce = p.kind === 'update';
+  await enqueue(db, 'notify', p, coalesce
+    ? { jobKey: `notify:update:${p.recipientId}:${p.objectId}`, jobKeyMode: 'preserve_run_at', runAt: new Date(Date.now() + ctx.config.notifyCoalesceSeconds * 1000) }
+    : {});
+}
+
+export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, opts: { trust?: 'enforce' | 'trusted'; acceptPartyCrashers?: boolean } = {}): Promise<DeliveryOutcome> {
+  const recipient = await principals.findPrincipalById(ctx.db, payload.recipientId);
+  if (!recipient || recipient.disabled) return { result: { action: 'ignore', code: 'UNKNOWN_UID', reason: 'The recipient no longer exists or is disabled' }, row: null };
+  const existing = await objects.findByUid(ctx.db, recipient.id, payload.uid);
+  const result = apply({ method: payload.method, ical: payload.ical, sender: payload.sender }, existing?.ical ?? null, recipient.email, { trust: opts.trust ?? 'trusted', acceptPartyCrashers: opts.acceptPartyCrashers });
+  const actor = schedulerActor(recipient);
+  if (result.action === 'ignore' || result.action === 'reject' || !result.newText) {
+    if (result.action === 'delete' && existing) {
+      await trashObjectWithScheduling(ctx, actor, recipient.id, existing.id, { schedule: false });
+      return { result, row: null };
+    }
+    return { result, row: existing ?? null };
+  }
+  const isReply = payload.method === 'REPLY';
+  const row = await ctx.db.transaction().execute(async (trx) => {
+    const calendarId = existing?.calendar_id ?? (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
+    // A REPLY changes the organizer's copy: plan again so other attendees see the answer.
+    const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply }, trx);
+    if (recipient.kind === 'user') {
+      if (isReply && result.reply) {
+        await notifyJob(ctx, trx, { kind: 'reply', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: result.reply.attendee, partstat: result.reply.partstat });
+      } else if (payload.method === 'REQUEST' && (payload.significant || !existing)) {
+        await notifyJob(ctx, trx, { kind: existing ? 'update' : 'invitation', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: payload.sender, previousIcal: existing?.ical ?? null });
+      } else if (payload.method === 'CANCEL') {
+        await notifyJob(ctx, trx, { kind: 'cancellation', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: payload.sender });
+      }
+    }
+    return row;
+  });
+  if (recipient.kind === 'room' && payload.method === 'REQUEST' && row.status !== 'CANCELLED') await roomDecision(ctx, recipient, row);
+  return { result, row };
+}
+
+/**
+ * Rooms answer by policy: accept if free, decline on conflict (or always accept / leave to a
+ * person). A per-room advisory lock makes the check-and-accept atomic: no double booking.
+ */
+async function roomDecision(ctx: AppContext, room: PrincipalRow, row: ObjectRow) {
+  const policy = room.room_auto_accept ?? 'accept-if-free';
+  if (policy === 'manual') return;
+  await ctx.db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${'room:' + room.id}, 0))`.execute(trx);
+    const current = await objects.findObject(trx, room.id, row.id, { forUpdate: true });
+    if (!current || current.role !== 'attendee') return;
+    let partstat = 'ACCEPTED';
+    if (policy === 'accept-if-free') {
+      const horizon = new Date(Date.now() + 366 * 86_400_000);
+      const from = new Date(Math.max(Date.now() - 86_400_000, current.first_start?.getTime() ?? Date.now()));
+      const occs = expandCompiled(compileResource(current.ical), from, current.last_end && current.last_end < horizon ? current.last_end : horizon, { limit: 500 });
+      if (occs.length) {
+        const busy = await busyOf({ ...ctx, db: trx }, room, occs[0].start, new Date(Math.max(...occs.map((o) => o.end.getTime()))), current.uid);
+        const clash = occs.some((o) => o.status !== 'CANCELLED' && busy.some((b) => b.type !== 'BUSY-TENTATIVE' && b.start < o.end.getTime() && b.end > o.start.getTime()));
+        if (clash) partstat = 'DECLINED';
+      }
+    }
+    if (current.my_partstat === partstat) return;
+    const text = setPartstat(current.ical, room.email, partstat);
+    await saveObject(ctx, schedulerActor(room), { ownerId: room.id, calendarId: current.calendar_id, existingId: current.id, ical: text, schedule: true }, trx);
+  });
+}

@@ -1,0 +1,40 @@
+/** One event as JSON for the REST API and the web UI. */
+import type { AppContext } from '../context.js';
+import type { Actor } from '../../domain/actor.js';
+import { eventToJson } from '../../lib/ical/build.js';
+import * as principals from '../../store/principals.js';
+import { objectFor, hidesDetails, canWrite, type ObjectAccess } from './access.js';
+import { managedAttachments } from './ical-edits.js';
+import { attachmentUrl } from '../attachments.js';
+
+export async function eventDetail(ctx: AppContext, actor: Actor, a: ObjectAccess, recurrenceId?: string) {
+  const { row, access } = a;
+  const lease = await ctx.db.selectFrom('edit_lease').selectAll().where('uid', '=', row.uid).where('expires_at', '>', new Date()).executeTakeFirst();
+  const updater = row.updated_by ? await principals.findPrincipalById(ctx.db, row.updated_by) : undefined;
+  const hidden = hidesDetails(row, access);
+  let event: Record<string, unknown>;
+  try {
+    event = eventToJson(row.ical, recurrenceId) as unknown as Record<string, unknown>;
+  } catch {
+    event = { summary: row.summary, start: row.first_start?.toISOString() ?? '', end: row.last_end?.toISOString() ?? '' };
+  }
+  if (hidden) {
+    event = { summary: '', start: event.start, end: event.end, timezone: event.timezone, allDay: event.allDay, rrule: event.rrule, visibility: event.visibility, transparency: event.transparency };
+  } else {
+    event.attachments = managedAttachments(row.ical).map((x) => ({ ...x, url: attachmentUrl(ctx, x.id) }));
+  }
+  return {
+    id: row.id, calendarId: row.calendar_id, uid: row.uid, etag: row.etag, sequence: row.sequence,
+    event, myPartstat: row.my_partstat, isOrganizer: row.role === 'organizer',
+    editable: canWrite(access) && row.role !== 'attendee',
+    canRespond: canWrite(access) && row.role === 'attendee' && row.status !== 'CANCELLED',
+    access, busyOnly: hidden,
+    lease: lease ? { holderId: lease.holder_id, holderName: lease.holder_name, expiresAt: lease.expires_at.toISOString() } : null,
+    updatedAt: row.updated_at.toISOString(), updatedBy: updater ? (updater.name || updater.email) : null,
+    deletedAt: row.deleted_at ? row.deleted_at.toISOString() : null,
+  };
+}
+
+export async function getEvent(ctx: AppContext, actor: Actor, id: string, recurrenceId?: string) {
+  return eventDetail(ctx, actor, await objectFor(ctx, actor, id), recurrenceId);
+}

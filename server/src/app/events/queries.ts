@@ -1,0 +1,134 @@
+/** Reading events: occurrences in a range across calendars, one event, search, invitations, trash, changes. */
+import type { AppContext } from '../context.js';
+import type { Actor } from '../../domain/actor.js';
+import { DomainError, invalid } from '../../domain/errors.js';
+import * as objects from '../../store/objects.js';
+import type { ObjectRow } from '../../store/schema.js';
+import { listCalendars } from '../calendars.js';
+import { compiledFor } from './compiled-cache.js';
+import { expandCompiled } from '../../lib/ical/expand.js';
+import { hidesDetails, type Access } from './access.js';
+import type { CalendarView } from '../../store/calendars.js';
+
+export interface OccurrenceJson {
+  id: string; calendarId: string; uid: string; recurrenceId: string | null;
+  start: string; end: string; allDay: boolean; timezone: string | null;
+  summary: string; location: string; status: string; transparency: string; visibility: string;
+  color: string; myPartstat: string | null; isOrganizer: boolean; editable: boolean;
+  recurring: boolean; attendeeCount: number; hasAttachments: boolean; busyOnly?: boolean;
+}
+
+const MAX_RANGE_MS = 400 * 86_400_000;
+
+export function parseRange(from: string, to: string): { from: Date; to: Date } {
+  const f = new Date(from);
+  const t = new Date(to);
+  if (Number.isNaN(f.getTime()) || Number.isNaN(t.getTime())) throw invalid('from and to must be ISO 8601 dates');
+  if (t <= f) throw invalid('to must be after from');
+  if (t.getTime() - f.getTime() > MAX_RANGE_MS) throw invalid('The range can be at most 400 days');
+  return { from: f, to: t };
+}
+
+const dateOrInstant = (d: Date, allDay: boolean) => (allDay ? d.toISOString().slice(0, 10) : d.toISOString());
+
+type Row = Pick<ObjectRow, 'id' | 'calendar_id' | 'uid' | 'etag' | 'ical' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments'>;
+
+export function occurrencesOf(row: Row, cal: { color: string; access: Access }, from: Date, to: Date, tz: string): OccurrenceJson[] {
+  const hidden = hidesDetails(row, cal.access);
+  const base = {
+    id: row.id, calendarId: row.calendar_id, uid: row.uid, timezone: null,
+    color: cal.color, myPartstat: row.my_partstat, isOrganizer: row.role === 'organizer',
+    editable: (cal.access === 'owner' || cal.access === 'read-write') && row.role !== 'attendee',
+    recurring: row.recurring, attendeeCount: row.attendees.length, hasAttachments: hidden ? false : row.has_attachments,
+    visibility: row.class ?? 'PUBLIC',
+    ...(hidden ? { busyOnly: true } : {}),
+  };
+  const text = (s: string | null | undefined) => (hidden ? '' : (s ?? ''));
+  if (!row.recurring) {
+    if (!row.first_start) return [];
+    const end = row.last_end ?? row.first_start;
+    return [{
+      ...base, recurrenceId: null, start: dateOrInstant(row.first_start, row.all_day), end: dateOrInstant(end, row.all_day), allDay: row.all_day,
+      summary: text(row.summary), location: text(row.location), status: row.status ?? 'CONFIRMED', transparency: row.transp ?? 'OPAQUE',
+    }];
+  }
+  let occs;
+  try {
+    occs = expandCompiled(compiledFor(row.etag, row.ical), from, to, { defaultTz: tz, limit: 2000 });
+  } catch {
+    return [];
+  }
+  return occs.map((o) => ({
+    ...base, recurrenceId: o.recurrenceId, start: dateOrInstant(o.start, o.allDay), end: dateOrInstant(o.end, o.allDay), allDay: o.allDay,
+    summary: text(o.summary), location: text(o.location), status: o.status ?? row.status ?? 'CONFIRMED', transparency: o.transp ?? row.transp ?? 'OPAQUE',
+  }));
+}
+
+function groupByOwner(cals: CalendarView[] | (CalendarView & { access: Access })[]) {
+  const m = new Map<string, (CalendarView & { access: Access })[]>();
+  for (const c of cals as (CalendarView & { access: Access })[]) {
+    const list = m.get(c.owner_id) ?? [];
+    list.push(c);
+    m.set(c.owner_id, list);
+  }
+  return m;
+}
+
+export async function visibleCalendars(ctx: AppContext, actor: Actor, ids?: string[]) {
+  const all = (await listCalendars(ctx, actor)) as (CalendarView & { access: Access })[];
+  if (!ids?.length) return all.filter((c) => !c.hidden || c.owner_id !== actor.userId);
+  const want = new Set(ids);
+  const picked = all.filter((c) => want.has(c.id));
+  if (picked.length !== want.size) throw new DomainError('NOT_FOUND', 'One of the calendars does not exist or is not visible to you');
+  return picked;
+}
+
+export async function listOccurrences(ctx: AppContext, actor: Actor, q: { from: Date; to: Date; calendarIds?: string[] }, tz: string): Promise<OccurrenceJson[]> {
+  const cals = await visibleCalendars(ctx, actor, q.calendarIds);
+  const out: OccurrenceJson[] = [];
+  for (const [ownerId, list] of groupByOwner(cals)) {
+    const byId = new Map(list.map((c) => [c.id, c]));
+    const rows = await objects.objectsInRange(ctx.db, ownerId, list.map((c) => c.id), q.from, q.to);
+    for (const r of rows) out.push(...occurrencesOf(r, byId.get(r.calendar_id)!, q.from, q.to, tz));
+  }
+  out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  return out;
+}
+
+export async function searchEvents(ctx: AppContext, actor: Actor, q: { text: string; from: Date | null; to: Date | null }, tz: string): Promise<OccurrenceJson[]> {
+  const text = q.text.trim();
+  if (text.length < 2) throw invalid('Search for at least 2 characters');
+  const cals = (await visibleCalendars(ctx, actor)).filter((c) => c.access !== 'freebusy');
+  const out: OccurrenceJson[] = [];
+  const from = q.from ?? new Date(Date.now() - 366 * 86_400_000);
+  const to = q.to ?? new Date(Date.now() + 366 * 86_400_000);
+  for (const [ownerId, list] of groupByOwner(cals)) {
+    const byId = new Map(list.map((c) => [c.id, c]));
+    const rows = await objects.searchObjects(ctx.db, ownerId, list.map((c) => c.id), text, q.from, q.to);
+    for (const r of rows) {
+      const cal = byId.get(r.calendar_id)!;
+      if (hidesDetails(r, cal.access)) continue;
+      const occ = occurrencesOf(r, cal, from, to, tz);
+      // A series shows once, at its next (or last) occurrence in the range.
+      const now = new Date().toISOString();
+      const pick = occ.find((o) => o.end >= now) ?? occ.at(-1);
+      if (pick) out.push(pick);
+    }
+  }
+  return out.sort((a, b) => (a.start < b.start ? -1 : 1)).slice(0, 200);
+}
+
+export async function invitations(ctx: AppContext, actor: Actor, tz: string): Promise<OccurrenceJson[]> {
+  const rows = await ctx.db.selectFrom('calendar_object').selectAll().where('owner_id', '=', actor.userId!).where('deleted_at', 'is', null)
+    .where('role', '=', 'attendee').where('my_partstat', '=', 'NEEDS-ACTION').where((eb) => eb.or([eb('last_end', '>', new Date()), eb('last_end', 'is', null)]))
+    .where((eb) => eb.or([eb('status', 'is', null), eb('status', '!=', 'CANCELLED')]))
+    .orderBy('first_start').limit(200).execute();
+  const cals = new Map((await listCalendars(ctx, actor)).map((c) => [c.id, c]));
+  const now = new Date();
+  return rows.flatMap((r) => {
+    const cal = cals.get(r.calendar_id);
+    if (!cal) return [];
+    const occ = occurrencesOf(r, { color: cal.color, access: 'owner' }, now, new Date(now.getTime() + 400 * 86_400_000), tz);
+    return occ.length ? [occ[0]] : [];
+  });
+}

@@ -1,0 +1,76 @@
+/** Turns iCalendar text into a validated single resource plus its index columns. */
+import { createHash } from 'node:crypto';
+import { IcalError, compileResource, indexResource, splitResources, type CompiledSeries, type ResourceIndex } from '../../lib/ical/index.js';
+import { DomainError } from '../../domain/errors.js';
+import type { ObjectValues } from '../../store/objects.js';
+
+export interface PreparedResource {
+  text: string;
+  index: ResourceIndex;
+  compiled: CompiledSeries;
+}
+
+export function etagOf(text: string): string {
+  return createHash('sha1').update(text).digest('base64url').slice(0, 22);
+}
+
+export function toDomainError(e: unknown): never {
+  if (e instanceof IcalError) throw new DomainError('INVALID_ICALENDAR', e.message, { icalCode: e.code });
+  throw e;
+}
+
+/**
+ * One calendar object resource (RFC 4791 §4.1): one UID, VEVENT or VTODO, no METHOD.
+ * Unknown and X- properties stay as they are.
+ */
+export function prepareResource(text: string): PreparedResource {
+  try {
+    const split = splitResources(text, { stripMethod: true });
+    const resources = split.resources;
+    if (split.errors.length) throw split.errors[0];
+    if (resources.length !== 1) {
+      throw new DomainError('INVALID_ICALENDAR', resources.length ? 'A calendar object must hold exactly one UID (RFC 4791 §4.1)' : 'No VEVENT or VTODO in the data', { uids: resources.map((r) => r.uid) });
+    }
+    const r = resources[0];
+    const compiled = compileResource(r.text);
+    const index = indexResource(compiled);
+    return { text: r.text, index, compiled };
+  } catch (e) {
+    if (e instanceof DomainError) throw e;
+    return toDomainError(e);
+  }
+}
+
+export function indexValues(p: PreparedResource, meta: { name: string; ownerEmail: string; origin: string; actorId: string | null; hasAttachments: boolean }): ObjectValues {
+  const ix = p.index;
+  const owner = meta.ownerEmail.toLowerCase();
+  const me = ix.attendees.find((a) => a.email === owner);
+  const role: ObjectValues['role'] = !ix.organizer || !ix.attendees.length ? 'none' : ix.organizer === owner ? 'organizer' : me ? 'attendee' : 'none';
+  return {
+    name: meta.name,
+    uid: ix.uid,
+    component: ix.componentType,
+    ical: p.text,
+    etag: etagOf(p.text),
+    schedule_tag: etagOf(`${ix.uid}:${ix.sequence}:${ix.dtstamp?.getTime() ?? 0}`),
+    first_start: ix.firstStart,
+    last_end: ix.lastEnd,
+    recurring: ix.recurring,
+    all_day: ix.allDay,
+    organizer: ix.organizer,
+    role,
+    my_partstat: me ? me.partstat.toUpperCase() : null,
+    status: ix.status,
+    transp: ix.transp,
+    class: ix.class,
+    summary: (ix.summary ?? '').slice(0, 2000),
+    location: (ix.location ?? '').slice(0, 2000),
+    description: (ix.description ?? '').slice(0, 20000),
+    attendees: ix.attendees.map((a) => a.email),
+    sequence: ix.sequence,
+    has_alarms: ix.hasAlarms,
+    has_attachments: meta.hasAttachments,
+    origin: meta.origin,
+    updated_by: meta.actorId,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Implicit scheduling (RFC 6638 semantics, computed by the pure lib/itip planner): which iTIP
+ * messages a write produces, and the jobs that deliver them — to internal users' own copies
+ * (one ordered queue per recipient) or by iMIP to external addresses. Queued in the writer's
+ * transaction, so a committed change can never lose its messages.
+ */
+import type { AppContext } from '../context.js';
+import type { Actor } from '../../domain/actor.js';
+import { DomainError } from '../../domain/errors.js';
+import { isInternal, isValidEmail } from '../../domain/addresses.js';
+import type { DB } from '../../store/db.js';
+import * as principals from '../../store/principals.js';
+import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
+import { plan, validateAttendeeChange, normalizeAddress, type ItipMessage } from '../../lib/itip/index.js';
+import type { JobSpec } from '../../jobs/queue.js';
+
+export interface DeliverPayload {
+  recipientId: string;
+  uid: string;
+  method: ItipMessage['method'];
+  sender: string;
+  ical: string;
+  significant: boolean;
+}
+
+export interface ImipPayload {
+  ownerId: string;
+  uid: string;
+  method: ItipMessage['method'];
+  sender: string;
+  recipient: string;
+  recipientCn?: string;
+  ical: string;
+  significant: boolean;
+  /** Stable per delivery: the Message-ID and the idempotency key. */
+  deliveryId: string;
+}
+
+/** Unfolded lines without the parts that change when only answers change. */
+function answerNeutral(text: string): string {
+  return text.replace(/\r?\n[ \t]/g, '').split(/\r?\n/)
+    .filter((l) => !/^(DTSTAMP|LAST-MODIFIED)[;:]/i.test(l))
+    .map((l) => (/^ATTENDEE[;:]/i.test(l) ? l.replace(/;(PARTSTAT|RSVP|SCHEDULE-STATUS|X-CALENDULA-REPLY-DTSTAMP)=("[^"]*"|[^;:]*)/gi, '') : l))
+    .join('\n');
+}
+
+export function onlyAnswersChanged(oldText: string | null, newText: string | null): boolean {
+  return !!oldText && !!newText && answerNeutral(oldText) === answerNeutral(newText);
+}
+
+/**
+ * Address checks (the reference's mailapi): syntax for every new attendee; an address in the
+ * organisation's own domains must be a known user, group or room.
+ */
+export async function checkAttendeeAddresses(ctx: AppContext, db: DB, emails: string[]): Promise<Map<string, PrincipalRow>> {
+  const known = new Map<string, PrincipalRow>();
+  const rows = await principals.findPrincipalsByEmails(db, emails);
+  for (const r of rows) known.set(r.email.toLowerCase(), r);
+  for (const e of emails) {
+    if (known.has(e)) continue;
+    const alias = await principals.findPrincipalByEmail(db, e);
+    if (alias) { known.set(e, alias); continue; }
+    if (!isValidEmail(e)) throw new DomainError('INVALID_ADDRESS', `"${e}" is not a valid e-mail address`, { email: e });
+    if (isInternal(e, ctx.config.mailDomains)) throw new DomainError('UNKNOWN_ADDRESS', `No user, group or room has the address ${e}`, { email: e });
+  }
+  return known;
+}
+
+let deliveryCounter = 0;
+
+export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; actor: Actor; enforceAttendeeRules: boolean }): Promise<{ text: string; jobs: JobSpec[] }> {
+  const ownerEmail = p.owner.email.toLowerCase();
+  const oldText = p.previous?.ical ?? null;
+  if (p.enforceAttendeeRules && p.previous?.role === 'attendee' && p.text) {
+    const bad = validateAttendeeChange(p.previous.ical, p.text, ownerEmail);
+    if (bad.length) {
+      throw new DomainError('FORBIDDEN', `Only the organizer can change ${[...new Set(bad.map((b) => b.property))].join(', ')} of this event`, { precondition: 'allowed-attendee-object-change', changes: bad });
+    }
+  }
+  let result;
+  try {
+    result = plan({ oldText, newText: p.text, actorEmail: ownerEmail });
+  } catch (e) {
+    throw new DomainError('INVALID_ICALENDAR', `Cannot plan scheduling: ${(e as Error).message}`);
+  }
+  const text = result.newText ?? p.text ?? '';
+  if (!result.messages.length) return { text, jobs: [] };
+
+  const recipients = [...new Set(result.messages.map((m) => normalizeAddress(m.recipient)))];
+  // New attendees of an interactive write are checked; replies and cancellations always go out.
+  const interactive = ['rest', 'web', 'caldav', 'bot', 'import'].includes(p.actor.via);
+  const known = interactive ? await checkAttendeeAddresses(ctx, db, recipients.filter((r) => !p.previous?.attendees.includes(r) || result.messages.some((m) => m.method === 'REPLY')))
+    : new Map<string, PrincipalRow>();
+  for (const r of await principals.findPrincipalsByEmails(db, recipients.filter((x) => !known.has(x)))) known.set(r.email.toLowerCase(), r);
+  const partstatOnly = onlyAnswersChanged(oldText, p.text);
+  const jobs: JobSpec[] = [];
+  const now = Date.now();
+  for (const m of result.messages) {
+    const to = normalizeAddress(m.recipient);
+    if (to === ownerEmail) continue;
+    const principal = known.get(to) ?? (await principals.findPrincipalByEmail(db, to));
+    if (principal && principal.kind !== 'group') {
+      const payload: DeliverPayload = { recipientId: principal.id, uid: m.uid, method: m.method, sender: ownerEmail, ical: m.ical, significant: m.significantChange };
+      const cosmetic = m.method === 'REQUEST' && !m.significantChange && partstatOnly;
+      jobs.push({
+        name: 'schedule-deliver', payload, queue: `deliver:${principal.id}`,
+        // Answer-only updates to other attendees are coalesced: the last one wins.
+        ...(cosmetic ? { jobKey: `refresh:${m.uid}:${principal.id}`, runAt: new Date(now + 2000) } : {}),
+      });
+    } else if (!principal) {
+      if (m.method === 'REQUEST' && partstatOnly) continue; // external attendees are not mailed about others' answers
+      const deliveryId = `${now.toString(36)}.${(deliveryCounter++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+      const payload: ImipPayload = { ownerId: p.owner.id, uid: m.uid, method: m.method, sender: ownerEmail, recipient: to, recipientCn: m.recipientCn, ical: m.ical, significant: m.significantChange, deliveryId };
+      jobs.push({ name: 'imip-send', payload, queue: undefined });
+    }
+  }
+  return { text, jobs };
+}

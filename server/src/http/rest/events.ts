@@ -1,0 +1,151 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../../app/context.js';
+import * as commands from '../../app/events/commands.js';
+import * as queries from '../../app/events/queries.js';
+import { eventDetail, getEvent } from '../../app/events/detail.js';
+import { objectFor } from '../../app/events/access.js';
+import { acquireLease, releaseLease } from '../../app/events/leases.js';
+import * as objects from '../../store/objects.js';
+import { Body, IdParams, errors } from './schemas.js';
+import { actorOf } from '../auth.js';
+
+const Str = (max = 10000) => Type.String({ maxLength: max });
+const Attendee = Type.Object({
+  email: Type.String({ minLength: 3, maxLength: 254 }), name: Type.Optional(Str(200)),
+  role: Type.Optional(Type.Union(['REQ-PARTICIPANT', 'OPT-PARTICIPANT', 'CHAIR', 'NON-PARTICIPANT'].map((r) => Type.Literal(r)))),
+  partstat: Type.Optional(Str(20)), rsvp: Type.Optional(Type.Boolean()),
+  cutype: Type.Optional(Type.Union(['INDIVIDUAL', 'GROUP', 'ROOM', 'RESOURCE', 'UNKNOWN'].map((r) => Type.Literal(r)))),
+}, { additionalProperties: false });
+const Alarm = Type.Object({ action: Type.Union([Type.Literal('DISPLAY'), Type.Literal('EMAIL')]), trigger: Str(40), related: Type.Optional(Type.Union([Type.Literal('START'), Type.Literal('END')])) }, { additionalProperties: false });
+const Nullable = <T extends ReturnType<typeof Str>>(t: T) => Type.Union([t, Type.Null()]);
+const eventFields = {
+  summary: Str(1000), description: Type.Optional(Nullable(Str(50000))), location: Type.Optional(Nullable(Str(1000))),
+  start: Str(30), end: Str(30), timezone: Type.Optional(Nullable(Str(64))), allDay: Type.Optional(Type.Boolean()),
+  rrule: Type.Optional(Nullable(Str(500))), exdates: Type.Optional(Type.Array(Str(30), { maxItems: 1000 })),
+  transparency: Type.Optional(Type.Union([Type.Literal('OPAQUE'), Type.Literal('TRANSPARENT')])),
+  visibility: Type.Optional(Type.Union([Type.Literal('PUBLIC'), Type.Literal('PRIVATE'), Type.Literal('CONFIDENTIAL')])),
+  status: Type.Optional(Nullable(Type.String({ enum: ['CONFIRMED', 'TENTATIVE', 'CANCELLED'] } as never))),
+  url: Type.Optional(Nullable(Str(2000))), conference: Type.Optional(Nullable(Str(2000))),
+  attendees: Type.Optional(Type.Array(Attendee, { maxItems: 2000 })), alarms: Type.Optional(Type.Array(Alarm, { maxItems: 20 })),
+  categories: Type.Optional(Type.Array(Str(100), { maxItems: 50 })), color: Type.Optional(Nullable(Str(30))),
+  attachments: Type.Optional(Type.Array(Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }), { maxItems: 50 })),
+};
+const EventInput = Type.Object(eventFields, { additionalProperties: false });
+const EventPatch = Type.Partial(Type.Object(eventFields), { additionalProperties: false });
+const Scope = Type.Union([Type.Literal('this'), Type.Literal('following'), Type.Literal('all')]);
+const Detail = Type.Object({}, { additionalProperties: true });
+const OccurrenceList = Type.Object({ items: Type.Array(Type.Object({}, { additionalProperties: true })) });
+const Range = { from: Type.String({ maxLength: 40 }), to: Type.String({ maxLength: 40 }) };
+
+function ifMatch(req: FastifyRequest): string | null {
+  const h = req.headers['if-match'];
+  if (typeof h !== 'string' || !h.trim() || h.trim() === '*') return null;
+  return h.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
+  const tz = (req: FastifyRequest) => req.user?.timezone ?? 'UTC';
+
+  app.get('/events', {
+    schema: { tags: ['events'], summary: 'Occurrences in a range across the chosen (or all visible) calendars', querystring: Type.Object({ ...Range, calendars: Type.Optional(Type.String({ maxLength: 4000 })) }), response: { 200: OccurrenceList, ...errors(400, 401, 404) } },
+  }, async (req) => {
+    const q = req.query as { from: string; to: string; calendars?: string };
+    const r = queries.parseRange(q.from, q.to);
+    return { items: await queries.listOccurrences(ctx, actorOf(req), { ...r, calendarIds: q.calendars?.split(',').filter(Boolean) }, tz(req)) };
+  });
+
+  app.get('/events/search', {
+    schema: { tags: ['events'], summary: 'Search summary, location, description and attendees', querystring: Type.Object({ q: Type.String({ minLength: 1, maxLength: 200 }), from: Type.Optional(Type.String({ maxLength: 40 })), to: Type.Optional(Type.String({ maxLength: 40 })) }), response: { 200: OccurrenceList, ...errors(400, 401) } },
+  }, async (req) => {
+    const q = req.query as { q: string; from?: string; to?: string };
+    const from = q.from ? new Date(q.from) : null;
+    const to = q.to ? new Date(q.to) : null;
+    if ((from && Number.isNaN(from.getTime())) || (to && Number.isNaN(to.getTime()))) throw Object.assign(new Error('bad date'), { statusCode: 400 });
+    return { items: await queries.searchEvents(ctx, actorOf(req), { text: q.q, from, to }, tz(req)) };
+  });
+
+  app.get('/invitations', { schema: { tags: ['events'], summary: 'Invitations waiting for my answer', response: { 200: OccurrenceList, ...errors(401) } } }, async (req) => ({ items: await queries.invitations(ctx, actorOf(req), tz(req)) }));
+
+  app.get('/trash', { schema: { tags: ['events'], summary: 'Deleted events (restorable for 30 days)', response: { 200: OccurrenceList, ...errors(401) } } }, async (req) => {
+    const rows = await objects.trashOf(ctx.db, actorOf(req).userId!, new Date(Date.now() - 30 * 86400_000));
+    return { items: rows.map((r) => ({ id: r.id, calendarId: r.calendar_id, uid: r.uid, summary: r.summary, start: r.first_start?.toISOString() ?? null, recurring: r.recurring, deletedAt: r.deleted_at!.toISOString() })) };
+  });
+
+  app.get('/events/:id', {
+    schema: { tags: ['events'], summary: 'One event (JSON, or iCalendar with Accept: text/calendar)', params: IdParams, querystring: Type.Object({ recurrenceId: Type.Optional(Type.String({ maxLength: 40 })) }), response: { 200: Detail, ...errors(401, 404) } },
+  }, async (req, reply) => {
+    const actor = actorOf(req);
+    const id = (req.params as { id: string }).id;
+    if (String(req.headers.accept ?? '').includes('text/calendar')) {
+      const a = await objectFor(ctx, actor, id);
+      if (a.access === 'freebusy' || (a.access !== 'owner' && (a.row.class === 'PRIVATE' || a.row.class === 'CONFIDENTIAL'))) throw Object.assign(new Error('forbidden'), { statusCode: 403 });
+      return reply.type('text/calendar; charset=utf-8').header('etag', `"${a.row.etag}"`).serializer((x: unknown) => x as string).send(a.row.ical);
+    }
+    const d = await getEvent(ctx, actor, id, (req.query as { recurrenceId?: string }).recurrenceId);
+    reply.header('etag', `"${d.etag}"`);
+    return d;
+  });
+
+  app.post('/events', {
+    schema: { tags: ['events'], summary: 'Create an event (invitations go out to participants)', body: Body({ calendarId: Type.String({ format: 'uuid' }), event: EventInput }), response: { 201: Detail, ...errors(400, 401, 403, 404, 409, 422) } },
+  }, async (req, reply) => {
+    const actor = actorOf(req);
+    const row = await commands.createEvent(ctx, actor, req.body as never);
+    const d = await eventDetail(ctx, actor, await objectFor(ctx, actor, row.id));
+    return reply.status(201).header('etag', `"${d.etag}"`).send(d);
+  });
+
+  app.patch('/events/:id', {
+    schema: {
+      tags: ['events'], summary: 'Change an event; If-Match with the etag you read; scope for recurring events', params: IdParams,
+      body: Body({ event: EventPatch, scope: Type.Optional(Scope), recurrenceId: Type.Optional(Type.String({ maxLength: 40 })), force: Type.Optional(Type.Boolean()) }),
+      response: { 200: Detail, ...errors(400, 401, 403, 404, 409, 412, 422, 423) },
+    },
+  }, async (req) => {
+    const actor = actorOf(req);
+    const b = req.body as { event: never; scope?: commands.Scope; recurrenceId?: string; force?: boolean };
+    const row = await commands.updateEvent(ctx, actor, (req.params as { id: string }).id, { ...b, ifMatch: ifMatch(req) });
+    return eventDetail(ctx, actor, await objectFor(ctx, actor, row.id));
+  });
+
+  app.delete('/events/:id', {
+    schema: { tags: ['events'], summary: 'Delete (to the trash); scope for recurring events', params: IdParams, querystring: Type.Object({ scope: Type.Optional(Scope), recurrenceId: Type.Optional(Type.String({ maxLength: 40 })), force: Type.Optional(Type.Boolean()) }), response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 412, 423) } },
+  }, async (req, reply) => {
+    const q = req.query as { scope?: commands.Scope; recurrenceId?: string; force?: boolean };
+    await commands.deleteEvent(ctx, actorOf(req), (req.params as { id: string }).id, { ...q, ifMatch: ifMatch(req) });
+    return reply.status(204).send();
+  });
+
+  app.post('/events/:id/restore', { schema: { tags: ['events'], summary: 'Restore from the trash', params: IdParams, response: { 200: Detail, ...errors(401, 403, 404, 409) } } }, async (req) => {
+    const actor = actorOf(req);
+    const row = await commands.restoreEvent(ctx, actor, (req.params as { id: string }).id);
+    return eventDetail(ctx, actor, await objectFor(ctx, actor, row.id));
+  });
+
+  app.post('/events/:id/respond', {
+    schema: { tags: ['events'], summary: 'Answer an invitation (series or one occurrence)', params: IdParams, body: Body({ partstat: Type.Union(commands.PARTSTATS.map((p) => Type.Literal(p))), comment: Type.Optional(Str(1000)), recurrenceId: Type.Optional(Type.String({ maxLength: 40 })) }), response: { 200: Detail, ...errors(400, 401, 403, 404, 409) } },
+  }, async (req) => {
+    const actor = actorOf(req);
+    const row = await commands.respond(ctx, actor, (req.params as { id: string }).id, req.body as never);
+    return eventDetail(ctx, actor, await objectFor(ctx, actor, row.id));
+  });
+
+  app.post('/events/:id/move', { schema: { tags: ['events'], summary: 'Move to another of my calendars', params: IdParams, body: Body({ calendarId: Type.String({ format: 'uuid' }) }), response: { 200: Detail, ...errors(400, 401, 403, 404, 409, 415) } } }, async (req) => {
+    const actor = actorOf(req);
+    const row = await commands.moveEvent(ctx, actor, (req.params as { id: string }).id, req.body as never);
+    return eventDetail(ctx, actor, await objectFor(ctx, actor, row.id));
+  });
+
+  app.post('/events/:id/duplicate', { schema: { tags: ['events'], summary: 'Duplicate (new UID)', params: IdParams, body: Body({ calendarId: Type.Optional(Type.String({ format: 'uuid' })) }), response: { 201: Detail, ...errors(400, 401, 403, 404) } } }, async (req, reply) => {
+    const actor = actorOf(req);
+    const row = await commands.duplicateEvent(ctx, actor, (req.params as { id: string }).id, (req.body ?? {}) as never);
+    return reply.status(201).send(await eventDetail(ctx, actor, await objectFor(ctx, actor, row.id)));
+  });
+
+  app.post('/events/:id/lease', { schema: { tags: ['events'], summary: 'Take or renew the editing lease (about 2 minutes)', params: IdParams, response: { 200: Type.Object({ holderId: Type.String(), holderName: Type.String(), expiresAt: Type.String() }), ...errors(401, 403, 404, 423) } } }, async (req) => acquireLease(ctx, actorOf(req), (req.params as { id: string }).id));
+  app.delete('/events/:id/lease', { schema: { tags: ['events'], summary: 'Release my editing lease', params: IdParams, response: { 204: Type.Null(), ...errors(401, 404) } } }, async (req, reply) => {
+    await releaseLease(ctx, actorOf(req), (req.params as { id: string }).id);
+    return reply.status(204).send();
+  });
+}

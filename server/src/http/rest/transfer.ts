@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../../app/context.js';
+import { changesSince, exportCalendar, importStatus, startImport } from '../../app/events/transfer.js';
+import { parseRange } from '../../app/events/queries.js';
+import { IdParams, errors } from './schemas.js';
+import { actorOf } from '../auth.js';
+import { invalid } from '../../domain/errors.js';
+import { decodeIcalBytes } from '../../lib/ical/index.js';
+
+export async function transferRoutes(app: FastifyInstance, ctx: AppContext) {
+  app.register(async (scope) => {
+    // .ics uploads: raw bytes (any charset; decoded like every other iCalendar input).
+    scope.addContentTypeParser(['text/calendar', 'application/ics', 'application/octet-stream', 'text/plain'], { parseAs: 'buffer', bodyLimit: 50 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    scope.post('/calendars/:id/import', {
+      bodyLimit: 50 * 1024 * 1024,
+      schema: { tags: ['calendars'], summary: 'Import an .ics file (body: text/calendar); poll /imports/{id} for progress', params: IdParams, response: { 202: Type.Object({ importId: Type.String() }), ...errors(400, 401, 403, 404, 413) } },
+    }, async (req, reply) => {
+      if (!Buffer.isBuffer(req.body)) throw invalid('Send the .ics file as the body with Content-Type: text/calendar');
+      const importId = await startImport(ctx, actorOf(req), (req.params as { id: string }).id, decodeIcalBytes(req.body));
+      return reply.status(202).send({ importId });
+    });
+  });
+
+  app.get('/imports/:id', { schema: { tags: ['calendars'], summary: 'Progress and result of an import', params: IdParams, response: { 200: Type.Object({}, { additionalProperties: true }), ...errors(401, 404) } } }, async (req) => importStatus(ctx, actorOf(req), (req.params as { id: string }).id));
+
+  app.get('/calendars/:id/export', {
+    schema: { tags: ['calendars'], summary: 'Export a calendar (or a range) as iCalendar', params: IdParams, querystring: Type.Object({ from: Type.Optional(Type.String({ maxLength: 40 })), to: Type.Optional(Type.String({ maxLength: 40 })) }) },
+  }, async (req, reply) => {
+    const q = req.query as { from?: string; to?: string };
+    const range = q.from && q.to ? parseRange(q.from, q.to) : undefined;
+    const r = await exportCalendar(ctx, actorOf(req), (req.params as { id: string }).id, range);
+    const file = `${r.name.replace(/[^\p{L}\p{N} _-]/gu, '').trim() || 'calendar'}.ics`;
+    return reply.type('text/calendar; charset=utf-8').header('content-disposition', `attachment; filename="calendar.ics"; filename*=UTF-8''${encodeURIComponent(file)}`).send(r.text);
+  });
+
+  app.get('/calendars/:id/changes', {
+    schema: { tags: ['calendars'], summary: 'Incremental sync: what changed since a sync token (omit it for everything)', params: IdParams, querystring: Type.Object({ since: Type.Optional(Type.String({ maxLength: 40 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000 })) }), response: { 200: Type.Object({ changes: Type.Array(Type.Object({ id: Type.String(), uid: Type.String(), name: Type.String(), kind: Type.String() })), syncToken: Type.String(), more: Type.Boolean() }), ...errors(401, 403, 404, 410) } },
+  }, async (req) => {
+    const q = req.query as { since?: string; limit?: number };
+    return changesSince(ctx, actorOf(req), (req.params as { id: string }).id, q.since, q.limit);
+  });
+}

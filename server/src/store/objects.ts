@@ -1,0 +1,126 @@
+/**
+ * Calendar object resources. Every query filters by owner_id (the distribution key); the
+ * change log and the calendar's sync sequence are written in the same transaction as the object.
+ */
+import { sql } from 'kysely';
+import type { DB } from './db.js';
+import type { ObjectRow } from './schema.js';
+
+export interface ObjectValues {
+  name: string; uid: string; component: 'VEVENT' | 'VTODO'; ical: string; etag: string; schedule_tag: string;
+  first_start: Date | null; last_end: Date | null; recurring: boolean; all_day: boolean; organizer: string | null;
+  role: 'none' | 'organizer' | 'attendee'; my_partstat: string | null; status: string | null; transp: string | null;
+  class: string | null; summary: string; location: string; description: string; attendees: string[]; sequence: number;
+  has_alarms: boolean; has_attachments: boolean; origin: string; updated_by: string | null;
+}
+
+/** Appends to the calendar's change log and returns the new sync sequence (RFC 6578 tokens). */
+export async function logChange(db: DB, ownerId: string, calendarId: string, o: { id: string; name: string; uid: string }, kind: 'put' | 'delete'): Promise<string> {
+  const r = await db.updateTable('calendar').set({ sync_seq: sql<string>`sync_seq + 1`, updated_at: new Date() })
+    .where('owner_id', '=', ownerId).where('id', '=', calendarId).returning('sync_seq').executeTakeFirstOrThrow();
+  await db.insertInto('calendar_change').values({ owner_id: ownerId, calendar_id: calendarId, seq: r.sync_seq, object_id: o.id, name: o.name, uid: o.uid, kind }).execute();
+  return r.sync_seq;
+}
+
+export async function insertObject(db: DB, ownerId: string, calendarId: string, v: ObjectValues): Promise<ObjectRow> {
+  const row = await db.insertInto('calendar_object').values({ ...v, owner_id: ownerId, calendar_id: calendarId, updated_at: new Date() }).returningAll().executeTakeFirstOrThrow();
+  await logChange(db, ownerId, calendarId, row, 'put');
+  return row;
+}
+
+export async function updateObject(db: DB, ownerId: string, id: string, v: Partial<ObjectValues> & { calendar_id?: string }): Promise<ObjectRow> {
+  const row = await db.updateTable('calendar_object').set({ ...v, updated_at: new Date() }).where('owner_id', '=', ownerId).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  await logChange(db, ownerId, row.calendar_id, row, 'put');
+  return row;
+}
+
+/** Moves to the trash: the object disappears from the calendar (a tombstone in the change log). */
+export async function trashObject(db: DB, ownerId: string, id: string, by: string | null): Promise<ObjectRow | undefined> {
+  const row = await db.updateTable('calendar_object').set({ deleted_at: new Date(), deleted_by: by }).where('owner_id', '=', ownerId).where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
+  if (row) await logChange(db, ownerId, row.calendar_id, row, 'delete');
+  return row;
+}
+
+export async function hardDeleteObject(db: DB, ownerId: string, id: string): Promise<void> {
+  await db.deleteFrom('calendar_object').where('owner_id', '=', ownerId).where('id', '=', id).execute();
+}
+
+export async function restoreObject(db: DB, ownerId: string, id: string): Promise<ObjectRow | undefined> {
+  const row = await db.updateTable('calendar_object').set({ deleted_at: null, deleted_by: null, updated_at: new Date() }).where('owner_id', '=', ownerId).where('id', '=', id).where('deleted_at', 'is not', null).returningAll().executeTakeFirst();
+  if (row) await logChange(db, ownerId, row.calendar_id, row, 'put');
+  return row;
+}
+
+export function findObject(db: DB, ownerId: string, id: string, opts: { forUpdate?: boolean; includeDeleted?: boolean } = {}) {
+  let q = db.selectFrom('calendar_object').selectAll().where('owner_id', '=', ownerId).where('id', '=', id);
+  if (!opts.includeDeleted) q = q.where('deleted_at', 'is', null);
+  if (opts.forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/** Only for resolving a REST id to its owner before the owner-scoped read (ids are global). */
+export async function ownerOfObject(db: DB, id: string): Promise<string | undefined> {
+  const r = await sql<{ owner_id: string }>`select owner_id from calendar_object where id = ${id}`.execute(db);
+  return r.rows[0]?.owner_id;
+}
+
+export function findByName(db: DB, ownerId: string, calendarId: string, name: string) {
+  return db.selectFrom('calendar_object').selectAll().where('owner_id', '=', ownerId).where('calendar_id', '=', calendarId).where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+export function findByUidInCalendar(db: DB, ownerId: string, calendarId: string, uid: string) {
+  return db.selectFrom('calendar_object').selectAll().where('owner_id', '=', ownerId).where('calendar_id', '=', calendarId).where('uid', '=', uid).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+/** The owner's live copy of a UID in any of their calendars (scheduling delivers there). */
+export function findByUid(db: DB, ownerId: string, uid: string) {
+  return db.selectFrom('calendar_object').selectAll().where('owner_id', '=', ownerId).where('uid', '=', uid).where('deleted_at', 'is', null).orderBy('created_at').executeTakeFirst();
+}
+
+export type RangeRow = Pick<ObjectRow, 'id' | 'owner_id' | 'calendar_id' | 'uid' | 'etag' | 'ical' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments' | 'component'>;
+
+/**
+ * Objects of one owner's calendars overlapping [from, to). The iCalendar text is fetched only for
+ * recurring objects (they need expansion); single ones are answered from the index columns.
+ */
+export async function objectsInRange(db: DB, ownerId: string, calendarIds: string[], from: Date, to: Date): Promise<RangeRow[]> {
+  if (!calendarIds.length) return [];
+  const rows = await db.selectFrom('calendar_object')
+    .select(['id', 'owner_id', 'calendar_id', 'uid', 'etag', 'first_start', 'last_end', 'recurring', 'all_day', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'attendees', 'has_attachments', 'component'])
+    .select(sql<string>`case when recurring then ical else '' end`.as('ical'))
+    .where('owner_id', '=', ownerId)
+    .where('calendar_id', 'in', calendarIds)
+    .where('deleted_at', 'is', null)
+    .where((eb) => eb.or([eb('first_start', '<', to), eb('first_start', 'is', null)]))
+    .where((eb) => eb.or([eb('last_end', '>', from), eb('last_end', 'is', null)]))
+    .execute();
+  return rows;
+}
+
+/** Changes after a token in log order (RFC 6578); the caller keeps the latest per resource. */
+export async function changesSince(db: DB, ownerId: string, calendarId: string, since: string, limit: number) {
+  const rows = await db.selectFrom('calendar_change')
+    .select(['object_id', 'name', 'uid', 'kind', 'seq'])
+    .where('owner_id', '=', ownerId).where('calendar_id', '=', calendarId).where('seq', '>', since)
+    .orderBy('seq').limit(limit).execute();
+  return rows;
+}
+
+export async function oldestChange(db: DB, ownerId: string, calendarId: string): Promise<string | null> {
+  const r = await db.selectFrom('calendar_change').select((eb) => eb.fn.min('seq').as('m')).where('owner_id', '=', ownerId).where('calendar_id', '=', calendarId).executeTakeFirst();
+  return (r?.m as string | null) ?? null;
+}
+
+export function trashOf(db: DB, ownerId: string, since: Date) {
+  return db.selectFrom('calendar_object').select(['id', 'calendar_id', 'uid', 'summary', 'first_start', 'deleted_at', 'recurring'])
+    .where('owner_id', '=', ownerId).where('deleted_at', 'is not', null).where('deleted_at', '>', since).orderBy('deleted_at', 'desc').limit(500).execute();
+}
+
+export function searchObjects(db: DB, ownerId: string, calendarIds: string[], q: string, from: Date | null, to: Date | null) {
+  const like = `%${q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+  let query = db.selectFrom('calendar_object').selectAll().where('owner_id', '=', ownerId).where('calendar_id', 'in', calendarIds).where('deleted_at', 'is', null)
+    .where((eb) => eb.or([eb('summary', 'ilike', like), eb('location', 'ilike', like), eb('description', 'ilike', like), eb(sql`array_to_string(attendees, ' ')`, 'ilike', like)]));
+  if (to) query = query.where((eb) => eb.or([eb('first_start', '<', to), eb('first_start', 'is', null)]));
+  if (from) query = query.where((eb) => eb.or([eb('last_end', '>', from), eb('last_end', 'is', null)]));
+  return query.orderBy('first_start', 'desc').limit(200).execute();
+}
