@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmarks: `npm run bench -- <name>…` runs every bench/<name>/*.mjs (files starting with "_"
-// are helpers) and prints one table. Each module exports `default async function (log)` that
+// are helpers; `<name>/<file>` runs one) and prints one table. Each module exports `default async function (log)` that
 // returns rows { bench, metric, value, unit, target?, pass? }. `--json` prints the rows as JSON.
 import { readdirSync, existsSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -18,13 +18,15 @@ if (!names.length) {
 const log = (m) => console.error(`[bench] ${m}`);
 const rows = [];
 let failed = false;
-for (const name of names) {
+for (const arg of names) {
+  // "platform" runs every file of bench/platform; "platform/directory" only that one.
+  const [name, only] = arg.split('/');
   const dir = join(here, name);
   if (!existsSync(dir)) {
     console.error(`unknown benchmark "${name}" (available: ${available.join(', ')})`);
     process.exit(2);
   }
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.mjs') && !f.startsWith('_')).sort()) {
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.mjs') && !f.startsWith('_') && (!only || f === `${only}.mjs`)).sort()) {
     log(`${name}/${file}`);
     try {
       const mod = await import(pathToFileURL(join(dir, file)).href);

@@ -104,17 +104,18 @@ export async function searchPrincipals(db: DB, query: string, opts: { limit: num
   const q = query.trim().toLowerCase();
   if (!q) return [];
   const pattern = q.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
-  const ids = db
+  // A range scan of the prefix index that stops after a few matching terms (no GROUP BY: that
+  // would aggregate every match of a short prefix first). Disabled principals and the kind
+  // filter are applied inside, so they cannot crowd the wanted rows out of the limit.
+  let ids = db
     .selectFrom('principal_term')
-    .select('principal_id')
-    .where('term', 'like', pattern)
-    .where('term', '>=', q)
-    .where('term', '<', q + '\uffff')
-    .groupBy('principal_id')
-    .limit(opts.limit * 4);
-  let sel = db.selectFrom('principal').selectAll().where('id', 'in', ids).where('disabled', '=', false);
-  if (opts.kinds?.length) sel = sel.where('kind', 'in', opts.kinds as ('user' | 'group' | 'room')[]);
-  return sel.orderBy('name').orderBy('email').limit(opts.limit).execute();
+    .innerJoin('principal as p2', 'p2.id', 'principal_term.principal_id')
+    .select('principal_term.principal_id')
+    .where('principal_term.term', 'like', pattern)
+    .where('p2.disabled', '=', false)
+    .limit(opts.limit * 5);
+  if (opts.kinds?.length) ids = ids.where('p2.kind', 'in', opts.kinds as ('user' | 'group' | 'room')[]);
+  return db.selectFrom('principal').selectAll().where('id', 'in', ids).orderBy('name').orderBy('email').limit(opts.limit).execute();
 }
 
 export async function groupMembers(db: DB, groupId: string): Promise<PrincipalRow[]> {

@@ -79,6 +79,15 @@ describe('directory search', () => {
     expect(tooMany.statusCode).toBe(400);
   });
 
+  it('many matching users or disabled users do not crowd out the wanted kind', async () => {
+    for (let i = 0; i < 60; i++) await makeUser(env.ctx, `crowd${i}@example.com`, { name: `Crowd Person${i}` });
+    await makeUser(env.ctx, 'crowd.room@example.com', { name: 'Crowd Room', kind: 'room' });
+    expect(await search('crowd', '&kind=room')).toEqual(['crowd.room@example.com']);
+    expect((await search('crowd')).length).toBe(10);
+    await env.ctx.db.updateTable('principal').set({ disabled: true }).where('email', 'like', 'crowd%@example.com').where('kind', '=', 'user').execute();
+    expect(await search('crowd')).toEqual(['crowd.room@example.com']);
+  });
+
   it('follows renames', async () => {
     const u = await makeUser(env.ctx, 'renamed@example.com', { name: 'Old Name' });
     const admin = await makeUser(env.ctx, 'diradmin@example.com', { admin: true });
