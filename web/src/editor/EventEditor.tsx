@@ -160,7 +160,8 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
       } else {
         let patch: Partial<EventInput> = { ...input };
         if (recurring && occ) {
-          if (scope === 'this') delete patch.rrule;
+          // Only send the rule when it was changed here; the server splits the series (and its COUNT) itself.
+          if (scope === 'this' || (patch.rrule ?? null) === (base!.event.rrule ?? null) || toRRule(fromRRule(base!.event.rrule, f.startDay), f.startDay) === patch.rrule) delete patch.rrule;
           if (scope === 'all') {
             const ev = base!.event;
             const zone = ev.timezone || tz;
