@@ -39,6 +39,32 @@ const CLASSIFIED: Record<string, Access> = {
   'POST /tokens': 'user',
   'DELETE /tokens/{id}': 'user',
   'GET /directory': 'user',
+  // Calendar core (events, scheduling, import/export, attachments).
+  'GET /events': 'user',
+  'POST /events': 'user',
+  'GET /events/search': 'user',
+  'GET /invitations': 'user',
+  'GET /trash': 'user',
+  'GET /events/{id}': 'user',
+  'PATCH /events/{id}': 'user',
+  'DELETE /events/{id}': 'user',
+  'POST /events/{id}/restore': 'user',
+  'POST /events/{id}/respond': 'user',
+  'POST /events/{id}/move': 'user',
+  'POST /events/{id}/duplicate': 'user',
+  'POST /events/{id}/lease': 'user',
+  'DELETE /events/{id}/lease': 'user',
+  'POST /freebusy': 'user',
+  'POST /find-time': 'user',
+  'GET /imports/{id}': 'user',
+  'GET /calendars/{id}/export': 'user',
+  'GET /calendars/{id}/changes': 'user',
+  'POST /calendars/{id}/import': 'user',
+  'POST /attachments': 'user',
+  'GET /attachments/{id}': 'user',
+  'DELETE /attachments/{id}': 'user',
+  // Answer links in invitation e-mails: authorised by the signed token in the link.
+  'GET /answer': 'public',
 };
 
 /** Plausible bodies and queries so a request passes validation when authorization lets it through. */
