@@ -128,7 +128,9 @@ export async function invitations(ctx: AppContext, actor: Actor, tz: string): Pr
   return rows.flatMap((r) => {
     const cal = cals.get(r.calendar_id);
     if (!cal) return [];
-    const occ = occurrencesOf(r, { color: cal.color, access: 'owner' }, now, new Date(now.getTime() + 400 * 86_400_000), tz);
+    // Expand from the series' own start when it lies further ahead than the 400-day window.
+    const from = r.first_start && r.first_start > now ? r.first_start : now;
+    const occ = occurrencesOf(r, { color: cal.color, access: 'owner' }, from, new Date(from.getTime() + 400 * 86_400_000), tz);
     return occ.length ? [occ[0]] : [];
   });
 }

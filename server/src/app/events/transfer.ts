@@ -31,6 +31,57 @@ export async function importStatus(ctx: AppContext, actor: Actor, id: string) {
   return { id: r.id, calendarId: r.calendar_id, state: r.state, total: r.total, done: r.done, imported: r.imported, failed: r.failed, errors: r.errors, createdAt: r.created_at.toISOString(), finishedAt: r.finished_at?.toISOString() ?? null };
 }
 
+const SPLIT = { stripMethod: true, generateUid: true, accept: ['VEVENT', 'VTODO'] as ('VEVENT' | 'VTODO')[] };
+
+/**
+ * Splits a whole file into resources. When one bad item (e.g. RRULE:FREQ=NOPE) makes the whole
+ * file unparsable, falls back to parsing each VEVENT/VTODO block (grouped by UID, with the file's
+ * VTIMEZONEs) on its own, so valid items still import and only the bad ones are reported.
+ */
+export function splitLenient(source: string): ReturnType<typeof splitResources> {
+  try {
+    return splitResources(source, SPLIT);
+  } catch (e) {
+    const lines = source.replace(/^\uFEFF/, '').split(/\r?\n/);
+    const zones: string[] = [];
+    const groups = new Map<string, string[]>();
+    let block: string[] | null = null;
+    let kind = '';
+    let depth = 0;
+    for (const line of lines) {
+      const begin = /^BEGIN:(\w[\w-]*)/i.exec(line);
+      const end = /^END:(\w[\w-]*)/i.exec(line);
+      if (!block) {
+        if (begin && /^(VEVENT|VTODO|VTIMEZONE)$/i.test(begin[1])) { block = [line]; kind = begin[1].toUpperCase(); depth = 1; }
+        continue;
+      }
+      block.push(line);
+      if (begin) depth++;
+      if (end && --depth === 0) {
+        if (kind === 'VTIMEZONE') zones.push(...block);
+        else {
+          const uid = block.find((l) => /^UID[;:]/i.test(l))?.replace(/^UID[^:]*:/i, '').trim() ?? `(no UID #${groups.size + 1})`;
+          groups.set(uid, [...(groups.get(uid) ?? []), ...block]);
+        }
+        block = null;
+      }
+    }
+    if (!groups.size) throw e;
+    const out: ReturnType<typeof splitResources> = { resources: [], freebusy: [], errors: [] };
+    for (const [uid, comp] of groups) {
+      const text = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Calendula//import//EN', ...zones, ...comp, 'END:VCALENDAR', ''].join('\r\n');
+      try {
+        const one = splitResources(text, SPLIT);
+        out.resources.push(...one.resources);
+        out.errors.push(...one.errors);
+      } catch (err) {
+        out.errors.push(new IcalError('INVALID_ICALENDAR', `${uid}: ${(err as Error).message}`, { uid }));
+      }
+    }
+    return out;
+  }
+}
+
 /** The import job: every valid item is imported (an existing UID is updated), every invalid one reported. */
 export async function runImport(ctx: AppContext, payload: { ownerId: string; importId: string; actorId: string | null; via: string }) {
   const run = await ctx.db.selectFrom('import_run').selectAll().where('owner_id', '=', payload.ownerId).where('id', '=', payload.importId).executeTakeFirst();
@@ -39,7 +90,7 @@ export async function runImport(ctx: AppContext, payload: { ownerId: string; imp
   const errors: { uid?: string; message: string }[] = [];
   let split;
   try {
-    split = splitResources(run.source ?? '', { stripMethod: true, generateUid: true, accept: ['VEVENT', 'VTODO'] });
+    split = splitLenient(run.source ?? '');
   } catch (e) {
     errors.push({ message: e instanceof IcalError ? e.message : 'The file could not be read as iCalendar' });
     await ctx.db.updateTable('import_run').set({ state: 'done', failed: 1, errors: JSON.stringify(errors), finished_at: new Date(), source: null }).where('owner_id', '=', run.owner_id).where('id', '=', run.id).execute();
@@ -105,7 +156,9 @@ export async function exportCalendar(ctx: AppContext, actor: Actor, calendarId: 
   for (const r of rows) {
     if (cal.access !== 'owner' && (r.class === 'PRIVATE' || r.class === 'CONFIDENTIAL')) continue;
     const c = parseCalendar(r.ical);
-    for (const sub of c.getAllSubcomponents()) {
+    // A copy: addSubcomponent detaches the child from its old parent, which would shift the live
+    // array and skip the component right after each VTIMEZONE (events with zones were lost).
+    for (const sub of [...c.getAllSubcomponents()]) {
       if (sub.name === 'vtimezone') {
         const id = String(sub.getFirstPropertyValue('tzid'));
         if (zones.has(id)) continue;
@@ -121,6 +174,12 @@ export async function changesSince(ctx: AppContext, actor: Actor, calendarId: st
   const cal = await calendarFor(ctx, actor, calendarId);
   if (cal.access === 'freebusy') throw new DomainError('FORBIDDEN', 'You can only see when this calendar is busy');
   const current = String(cal.sync_seq);
+  // Tokens as the calendar listing hands them out ("<calendar id>:<seq>") are accepted too.
+  if (since && since.includes(':')) {
+    const [calPart, seq] = since.split(':');
+    if (calPart.toLowerCase() !== cal.id.toLowerCase()) throw new DomainError('INVALID_SYNC_TOKEN', 'This sync token belongs to another calendar; sync again from the start');
+    since = seq;
+  }
   if (!since) {
     const rows = await ctx.db.selectFrom('calendar_object').select(['id', 'uid', 'name']).where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null).execute();
     return { changes: rows.map((r) => ({ id: r.id, uid: r.uid, name: r.name, kind: 'put' as const })), syncToken: current, more: false };
