@@ -1,17 +1,19 @@
 /**
- * Delivery jobs: iMIP e-mail to external attendees, notifications to internal users, reminders.
- * The notifications issue owns these; this file keeps the catalogue complete.
+ * Delivery jobs: iMIP e-mail to external attendees, notifications to internal users (every
+ * channel), reminders, and mail intake processing.
  */
 import type { AppContext } from '../app/context.js';
 import type { JobHandler } from './queue.js';
 import { sendImip } from '../app/notify/imip.js';
 import { sendNotification } from '../app/notify/notifications.js';
 import { fireReminder } from '../app/notify/reminders.js';
+import { processInbound } from '../app/intake/process.js';
 
-export function deliveryHandlers(ctx: AppContext): Record<'imip-send' | 'notify' | 'reminder', JobHandler> {
+export function deliveryHandlers(ctx: AppContext): Record<'imip-send' | 'notify' | 'reminder' | 'mail-intake', JobHandler> {
   return {
-    'imip-send': (payload) => sendImip(ctx, payload),
-    notify: (payload) => sendNotification(ctx, payload),
+    'imip-send': async (payload) => { await sendImip(ctx, payload); },
+    notify: async (payload, h) => { await sendNotification(ctx, payload, h.jobId); },
     reminder: async (payload) => { await fireReminder(ctx, payload); },
+    'mail-intake': async (payload) => { await processInbound(ctx, payload.id); },
   };
 }

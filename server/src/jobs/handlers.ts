@@ -5,6 +5,7 @@ import { deliverMessage } from '../app/events/deliver.js';
 import { runImport } from '../app/events/transfer.js';
 import { collectGarbage } from '../app/attachments.js';
 import { deliveryHandlers } from './delivery-handlers.js';
+import { botJobHandlers } from '../app/bot/jobs.js';
 
 export function jobHandlers(ctx: AppContext): Record<JobName, JobHandler> {
   return {
@@ -27,5 +28,7 @@ export function jobHandlers(ctx: AppContext): Record<JobName, JobHandler> {
       await runImport(ctx, payload);
     },
     ...deliveryHandlers(ctx),
+    // VK Teams: 'bot-send' / 'bot-edit'; also registers the 'messenger' notification channel (app/bot/channel.ts).
+    ...botJobHandlers(ctx),
   };
 }

@@ -74,6 +74,23 @@ export interface Database {
     imported: Generated<number>; failed: Generated<number>; errors: Json<{ uid?: string; message: string }[]>; source: string | null;
     created_at: Generated<Date>; finished_at: TsNull;
   };
+  delivery_log: {
+    id: Generated<string>; owner_id: string | null; channel: string; kind: string; delivery_key: string; message_id: string | null;
+    recipient: string; uid: string | null; object_id: string | null; method: string | null;
+    status: 'sent' | 'failed' | 'retrying' | 'skipped'; attempts: Generated<number>; response: string | null;
+    created_at: Generated<Date>; updated_at: Generated<Date>;
+  };
+  inbound_message: {
+    id: Generated<string>; source: string; envelope_from: string | null; envelope_to: string[]; remote_address: string | null;
+    raw: Buffer; size: number; state: Generated<'queued' | 'processed' | 'failed'>; message_id: string | null;
+    received_at: Generated<Date>; processed_at: TsNull;
+  };
+  mail_decision: {
+    id: Generated<string>; owner_id: string | null; inbound_id: string | null; message_id: string | null; sender: string | null;
+    recipient: string | null; method: string | null; uid: string | null; object_id: string | null; code: string;
+    outcome: 'applied' | 'ignored' | 'rejected' | 'held' | 'accepted' | 'discarded' | 'counter' | 'bounce';
+    reason: string; ical: string | null; details: Json<unknown> | null; created_at: Generated<Date>; decided_at: TsNull;
+  };
   audit_log: {
     id: Generated<string>; owner_id: string | null; actor_id: string | null; via: string; action: string;
     target: string | null; details: Json<unknown> | null; at: Generated<Date>;

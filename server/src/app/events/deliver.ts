@@ -23,18 +23,21 @@ export interface DeliveryOutcome { result: ApplyResult; row: ObjectRow | null }
 
 const schedulerActor = (recipient: PrincipalRow): Actor => ({ userId: recipient.id, email: recipient.email, via: 'scheduler' });
 
-export async function notifyJob(ctx: AppContext, db: AppContext['db'], p: { kind: 'invitation' | 'update' | 'cancellation' | 'reply'; recipientId: string; ownerId: string; objectId: string; from?: string; previousIcal?: string | null; partstat?: string }) {
-  const coalesce = p.kind === 'update';
-  await enqueue(db, 'notify', p, coalesce
-    ? { jobKey: `notify:update:${p.recipientId}:${p.objectId}`, jobKeyMode: 'preserve_run_at', runAt: new Date(Date.now() + ctx.config.notifyCoalesceSeconds * 1000) }
-    : {});
+export async function notifyJob(ctx: AppContext, db: AppContext['db'], p: { kind: 'invitation' | 'update' | 'cancellation' | 'reply' | 'counter' | 'delivery-failed'; recipientId: string; ownerId: string; objectId: string; from?: string; previousIcal?: string | null; partstat?: string; comment?: string; counter?: unknown; failure?: unknown }) {
+  if (p.kind !== 'update') return enqueue(db, 'notify', p);
+  // Updates are coalesced (one mail per window). The payload of the pending job is replaced, so
+  // carry the oldest "previous" version forward: the mail then shows old → newest.
+  const key = `notify:update:${p.recipientId}:${p.objectId}`;
+  const pending = await sql<{ payload: { previousIcal?: string | null } }>`select payload from graphile_worker.jobs where key = ${key} and locked_at is null`.execute(db).catch(() => ({ rows: [] as { payload: { previousIcal?: string | null } }[] }));
+  const previousIcal = pending.rows[0]?.payload?.previousIcal ?? p.previousIcal;
+  await enqueue(db, 'notify', { ...p, previousIcal }, { jobKey: key, jobKeyMode: 'preserve_run_at', runAt: new Date(Date.now() + ctx.config.notifyCoalesceSeconds * 1000) });
 }
 
-export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, opts: { trust?: 'enforce' | 'trusted'; acceptPartyCrashers?: boolean } = {}): Promise<DeliveryOutcome> {
+export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, opts: { trust?: 'enforce' | 'trusted'; acceptPartyCrashers?: boolean; recipientAddress?: string } = {}): Promise<DeliveryOutcome> {
   const recipient = await principals.findPrincipalById(ctx.db, payload.recipientId);
   if (!recipient || recipient.disabled) return { result: { action: 'ignore', code: 'UNKNOWN_UID', reason: 'The recipient no longer exists or is disabled' }, row: null };
   const existing = await objects.findByUid(ctx.db, recipient.id, payload.uid);
-  const result = apply({ method: payload.method, ical: payload.ical, sender: payload.sender }, existing?.ical ?? null, recipient.email, { trust: opts.trust ?? 'trusted', acceptPartyCrashers: opts.acceptPartyCrashers });
+  const result = apply({ method: payload.method, ical: payload.ical, sender: payload.sender }, existing?.ical ?? null, opts.recipientAddress ?? recipient.email, { trust: opts.trust ?? 'trusted', acceptPartyCrashers: opts.acceptPartyCrashers });
   const actor = schedulerActor(recipient);
   if (result.action === 'ignore' || result.action === 'reject' || !result.newText) {
     if (result.action === 'delete' && existing) {
@@ -50,7 +53,7 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
     const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply }, trx);
     if (recipient.kind === 'user') {
       if (isReply && result.reply) {
-        await notifyJob(ctx, trx, { kind: 'reply', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: result.reply.attendee, partstat: result.reply.partstat });
+        await notifyJob(ctx, trx, { kind: 'reply', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: result.reply.attendee, partstat: result.reply.partstat, ...(result.reply.comment ? { comment: result.reply.comment } : {}) });
       } else if (payload.method === 'REQUEST' && (payload.significant || !existing)) {
         await notifyJob(ctx, trx, { kind: existing ? 'update' : 'invitation', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: payload.sender, previousIcal: existing?.ical ?? null });
       } else if (payload.method === 'CANCEL') {

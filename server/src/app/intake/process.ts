@@ -1,0 +1,221 @@
+/**
+ * Mail intake, second step: the 'mail-intake' job. Parses the stored message, resolves its
+ * recipients (envelope, else To/Cc and the ATTENDEE/ORGANIZER addresses; aliases and +tags),
+ * decides trust (policy.ts), applies iTIP through the same delivery path as internal scheduling
+ * (deliverMessage → lib/itip apply → saveObject), and writes one decision-log record per
+ * message and recipient: what was applied, or why nothing was.
+ */
+import ICAL from 'ical.js';
+import type { AppContext } from '../context.js';
+import type { PrincipalRow } from '../../store/schema.js';
+import * as objects from '../../store/objects.js';
+import { extractCalendarParts, normalizeRecipient, type CalendarPart, type InboundMail } from '../../integrations/mail/index.js';
+import { deliverMessage, notifyJob } from '../events/deliver.js';
+import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
+import { findInbound, finishInbound, insertDecision, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, type NewDecision } from '../../store/mail.js';
+import { enqueue } from '../../jobs/queue.js';
+import { permanentFailure } from '../notify/imip.js';
+import type { ImipPayload } from '../events/scheduling.js';
+import { authVerdict, decideTrust, ORGANIZER_SIDE, ATTENDEE_SIDE, type TrustPolicy } from './policy.js';
+import { isBounceAddress, principalForAddress } from './receive.js';
+
+export interface PartFacts { organizer: string | null; sentBy: string | null; attendees: string[]; uid: string | null }
+
+/** ORGANIZER (+SENT-BY) and ATTENDEE addresses of the first schedulable component(s). */
+export function partFacts(ical: string): PartFacts {
+  const facts: PartFacts = { organizer: null, sentBy: null, attendees: [], uid: null };
+  try {
+    const root = new ICAL.Component(ICAL.parse(ical) as never);
+    for (const name of ['vevent', 'vtodo']) {
+      for (const c of root.getAllSubcomponents(name)) {
+        facts.uid ??= c.getFirstPropertyValue('uid') ? String(c.getFirstPropertyValue('uid')) : null;
+        const org = c.getFirstProperty('organizer');
+        if (org && !facts.organizer) {
+          facts.organizer = normalizeAddress(String(org.getFirstValue()));
+          const sb = org.getParameter('sent-by');
+          if (sb) facts.sentBy = normalizeAddress(String(sb));
+        }
+        for (const a of c.getAllProperties('attendee')) {
+          const e = normalizeAddress(String(a.getFirstValue()));
+          if (e && !facts.attendees.includes(e)) facts.attendees.push(e);
+        }
+      }
+    }
+  } catch { /* reported by apply as INVALID_MESSAGE */ }
+  return facts;
+}
+
+interface Recipient { principal: PrincipalRow; addresses: Set<string> }
+
+async function addressesOf(ctx: AppContext, p: PrincipalRow, extra: string[]): Promise<Set<string>> {
+  const aliases = await ctx.db.selectFrom('principal_alias').select('email').where('principal_id', '=', p.id).execute();
+  return new Set([p.email.toLowerCase(), ...aliases.map((a) => a.email.toLowerCase()), ...extra.map((e) => e.toLowerCase())]);
+}
+
+async function resolveRecipients(ctx: AppContext, envelopeTo: string[], mail: InboundMail): Promise<Recipient[]> {
+  const byId = new Map<string, Recipient>();
+  const add = async (addr: string) => {
+    if (!addr || isBounceAddress(ctx, addr)) return;
+    const p = await principalForAddress(ctx, addr);
+    if (!p) return;
+    const r = byId.get(p.id);
+    if (r) { r.addresses.add(addr.toLowerCase()); r.addresses.add(normalizeRecipient(addr)); }
+    else byId.set(p.id, { principal: p, addresses: await addressesOf(ctx, p, [addr, normalizeRecipient(addr)]) });
+  };
+  if (envelopeTo.length) {
+    for (const a of envelopeTo) await add(a);
+  } else {
+    // HTTP intake without an envelope: the header recipients and every internal address named in the calendar.
+    for (const a of [...mail.to, ...mail.cc]) await add(a.address);
+    for (const part of mail.parts) {
+      const f = partFacts(part.ical);
+      const method = part.method ?? '';
+      for (const a of ATTENDEE_SIDE.has(method) ? [f.organizer ?? ''] : f.attendees) await add(a);
+    }
+  }
+  return [...byId.values()];
+}
+
+function senderAddresses(mail: InboundMail): string[] {
+  return [mail.from?.address, mail.sender?.address].filter((x): x is string => !!x).map((x) => normalizeAddress(x));
+}
+
+export interface ProcessSummary { decisions: number; applied: number }
+
+export async function processInbound(ctx: AppContext, id: string): Promise<ProcessSummary | null> {
+  const row = await findInbound(ctx.db, id);
+  if (!row || row.state !== 'queued') return null;
+  const mail = await extractCalendarParts(row.raw, { maxBytes: ctx.config.intakeMaxBytes });
+  const summary: ProcessSummary = { decisions: 0, applied: 0 };
+  const base = { inboundId: id, messageId: mail.messageId, sender: mail.from?.address?.toLowerCase() ?? row.envelope_from ?? null };
+  const decide = async (d: Omit<NewDecision, 'inboundId' | 'messageId' | 'sender'>) => {
+    summary.decisions++;
+    if (d.outcome === 'applied') summary.applied++;
+    await insertDecision(ctx.db, { ...base, ...d });
+  };
+  try {
+    if (mail.dsn) {
+      await handleBounce(ctx, mail, decide);
+    } else if (!mail.parts.length) {
+      await decide({ ownerId: null, recipient: row.envelope_to.join(', ') || null, method: null, uid: null, code: 'NO_CALENDAR', outcome: 'rejected',
+        reason: mail.errors.length ? `No usable calendar part: ${mail.errors.join('; ')}` : 'The message has no text/calendar part or .ics attachment' });
+    } else {
+      const recipients = await resolveRecipients(ctx, row.envelope_to, mail);
+      if (!recipients.length) {
+        await decide({ ownerId: null, recipient: row.envelope_to.join(', ') || mail.to.map((a) => a.address).join(', ') || null, method: mail.parts[0].method, uid: mail.parts[0].uid,
+          code: 'UNKNOWN_RECIPIENT', outcome: 'rejected', reason: 'No recipient of this message is a user of this calendar' });
+      }
+      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, r, decide);
+    }
+    await finishInbound(ctx.db, id, 'processed', mail.messageId);
+  } catch (e) {
+    // The job retries; after the last attempt the message stays 'queued' for an admin to look at.
+    ctx.log.warn({ inbound: id, err: (e as Error).message }, 'mail intake processing failed');
+    throw e;
+  }
+  return summary;
+}
+
+type Decide = (d: Omit<NewDecision, 'inboundId' | 'messageId' | 'sender'>) => Promise<void>;
+
+async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, r: Recipient, decide: Decide) {
+  const method = (part.method ?? '').toUpperCase();
+  const facts = partFacts(part.ical);
+  const uid = part.uid ?? facts.uid;
+  const base = { ownerId: r.principal.id, method: method || null, uid };
+  if (!ORGANIZER_SIDE.has(method) && !ATTENDEE_SIDE.has(method)) {
+    return decide({ ...base, recipient: r.principal.email, code: method ? 'UNSUPPORTED_METHOD' : 'NO_METHOD', outcome: 'rejected',
+      reason: method ? `METHOD ${method} is not an iTIP scheduling message (PUBLISH calendars are imported, not mailed)` : 'The calendar has no METHOD: it is not an iTIP message' });
+  }
+  const organizerSide = ORGANIZER_SIDE.has(method);
+  // The recipient's own address as the calendar names it (an alias, a +tag address, the main one).
+  const named = organizerSide ? facts.attendees.find((a) => r.addresses.has(a)) : (facts.organizer && r.addresses.has(facts.organizer) ? facts.organizer : undefined);
+  const recipientAddress = named ?? r.principal.email.toLowerCase();
+  const senders = senderAddresses(mail);
+  let identityMatches = false;
+  let speaker = senders[0] ?? '';
+  let identityWhy: string;
+  if (organizerSide) {
+    const hit = senders.find((s) => s === facts.organizer || (facts.sentBy && s === facts.sentBy));
+    identityMatches = !!hit;
+    if (hit) speaker = facts.organizer ?? hit;
+    identityWhy = hit ? `sender ${hit} is the organizer${hit === facts.sentBy ? "'s SENT-BY" : ''}` : `sender ${senders.join(', ') || '(none)'} is not the organizer ${facts.organizer ?? '(none)'}`;
+  } else {
+    const hit = senders.find((s) => facts.attendees.includes(s));
+    identityMatches = !!hit;
+    if (hit) speaker = hit;
+    identityWhy = hit ? `sender ${hit} is the answering attendee` : `sender ${senders.join(', ') || '(none)'} is not the attendee ${facts.attendees.join(', ') || '(none)'}`;
+  }
+  const existing = uid ? await objects.findByUid(ctx.db, r.principal.id, uid) : undefined;
+  // Someone else's UID: never hold it for acceptance either (UID guessing must change nothing).
+  if (organizerSide && existing?.organizer && facts.organizer && normalizeAddress(existing.organizer) !== facts.organizer) {
+    return decide({ ...base, recipient: recipientAddress, objectId: existing.id, code: 'ORGANIZER_MISMATCH', outcome: 'rejected',
+      reason: `The stored event is organised by ${existing.organizer}; this message claims ${facts.organizer}` });
+  }
+  if (!organizerSide && (!existing || existing.role !== 'organizer')) {
+    return decide({ ...base, recipient: recipientAddress, objectId: existing?.id ?? null, code: existing ? 'NOT_ORGANIZER_COPY' : 'UNKNOWN_UID', outcome: 'ignored',
+      reason: existing ? `A ${method} goes to the organizer; ${r.principal.email} is not the organizer of ${uid}` : `No event with UID ${uid} organised by ${r.principal.email}` });
+  }
+  const known = organizerSide && ctx.config.intakeTrust === 'known' && facts.organizer
+    ? !!existing || !!(await ctx.db.selectFrom('calendar_object').select('id').where('owner_id', '=', r.principal.id).where('organizer', '=', facts.organizer).limit(1).executeTakeFirst())
+    : false;
+  const verdict = decideTrust({
+    policy: (['default', 'authenticated', 'known', 'never'].includes(ctx.config.intakeTrust) ? ctx.config.intakeTrust : 'default') as TrustPolicy,
+    method, identityMatches, identityWhy, auth: authVerdict(mail.authResults, ctx.config.intakeTrustedAuthserv), knownCorrespondent: known,
+  });
+  if (!verdict.apply) {
+    const hold = organizerSide && method !== 'DECLINECOUNTER';
+    return decide({ ...base, recipient: recipientAddress, objectId: existing?.id ?? null, code: verdict.code, outcome: hold ? 'held' : 'rejected',
+      reason: hold ? `Held as an unverified invitation: ${verdict.reason}` : verdict.reason, ...(hold ? { ical: part.ical, details: { recipientAddress, sender: speaker } } : {}) });
+  }
+  await applyVerified(ctx, r.principal, { method, ical: part.ical, sender: speaker, uid, recipientAddress }, decide, 'enforce');
+}
+
+/** Applies a message whose sender is trusted (or that the user accepted) and records the result. */
+export async function applyVerified(ctx: AppContext, recipient: PrincipalRow, m: { method: string; ical: string; sender: string; uid: string | null; recipientAddress: string }, decide: Decide, trust: 'enforce' | 'trusted', acceptedFrom?: string) {
+  const base = { ownerId: recipient.id, method: m.method, uid: m.uid, recipient: m.recipientAddress };
+  const out = await deliverMessage(ctx, { recipientId: recipient.id, uid: m.uid ?? '', method: m.method as ImipPayload['method'], sender: m.sender, ical: m.ical, significant: true },
+    { trust, acceptPartyCrashers: ctx.config.intakeAcceptPartyCrashers, recipientAddress: m.recipientAddress });
+  const res = out.result;
+  const objectId = out.row?.id ?? null;
+  const details = acceptedFrom ? { acceptedFrom } : undefined;
+  if (res.code === 'COUNTER_PROPOSAL' && res.counterProposal && out.row) {
+    const cp = res.counterProposal;
+    await decide({ ...base, objectId, code: res.code, outcome: 'counter', reason: res.reason, ical: m.ical, details: { ...cp, ical: undefined } });
+    await notifyJob(ctx, ctx.db, { kind: 'counter', recipientId: recipient.id, ownerId: recipient.id, objectId: out.row.id, from: cp.from,
+      counter: { from: cp.from, ...(cp.dtstart ? { start: cp.dtstart } : {}), ...(cp.dtend ? { end: cp.dtend } : {}), ...(cp.comment ? { comment: cp.comment } : {}) } } as never);
+    return;
+  }
+  if (res.code === 'REFRESH_REQUESTED' && res.refreshFor && out.row) {
+    const req = requestFor(out.row.ical, res.refreshFor);
+    if (req) {
+      const payload: ImipPayload = { ownerId: recipient.id, uid: out.row.uid, method: 'REQUEST', sender: recipient.email.toLowerCase(), recipient: res.refreshFor, ical: req.ical, significant: false, deliveryId: `refresh.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}` };
+      await enqueue(ctx.db, 'imip-send', payload);
+    }
+    return decide({ ...base, objectId, code: res.code, outcome: 'applied', reason: `${res.reason} The current version was sent again to ${res.refreshFor}.`, details });
+  }
+  const outcome = res.action === 'create' || res.action === 'update' || res.action === 'delete' ? 'applied' : res.action === 'ignore' ? 'ignored' : 'rejected';
+  await decide({ ...base, objectId, code: res.code, outcome, reason: res.reason, details });
+}
+
+/** A DSN for an invitation we sent: SCHEDULE-STATUS 5.x on the attendee, the organizer told. */
+async function handleBounce(ctx: AppContext, mail: InboundMail, decide: Decide) {
+  const dsn = mail.dsn!;
+  const uidInIcal = dsn.originalIcal ? partFacts(dsn.originalIcal).uid : null;
+  if (dsn.action && dsn.action !== 'failed') {
+    return decide({ ownerId: null, recipient: dsn.recipient, method: 'DSN', uid: uidInIcal, code: 'DSN_NOT_FAILURE', outcome: 'ignored', reason: `Delivery status "${dsn.action}" needs no action` });
+  }
+  let delivery = dsn.originalMessageId ? await findDeliveryByMessageId(ctx.db, dsn.originalMessageId) : undefined;
+  if (!delivery && uidInIcal && dsn.recipient) delivery = await findDeliveryByUidRecipient(ctx.db, uidInIcal, dsn.recipient);
+  if (!delivery || delivery.channel !== 'imip' || !delivery.owner_id || !delivery.uid) {
+    return decide({ ownerId: null, recipient: dsn.recipient, method: 'DSN', uid: uidInIcal, code: 'BOUNCE_UNMATCHED', outcome: 'ignored',
+      reason: `A bounce for ${dsn.recipient ?? '(unknown recipient)'} that matches no invitation we sent` });
+  }
+  const status = dsn.status?.startsWith('5') ? '5.1' : '5.1';
+  const why = `${dsn.status ?? ''} ${dsn.diagnostic ?? 'bounced'}`.trim();
+  await recordDelivery(ctx.db, { ownerId: delivery.owner_id, channel: 'imip', kind: delivery.kind, deliveryKey: delivery.delivery_key, recipient: delivery.recipient, uid: delivery.uid, method: delivery.method, messageId: delivery.message_id, status: 'failed', response: `bounced: ${why}` });
+  await permanentFailure(ctx, { ownerId: delivery.owner_id, uid: delivery.uid, method: delivery.method ?? 'REQUEST', recipient: delivery.recipient }, delivery.owner_id, null, why, status);
+  const row = await objects.findByUid(ctx.db, delivery.owner_id, delivery.uid);
+  return decide({ ownerId: delivery.owner_id, recipient: delivery.recipient, method: 'DSN', uid: delivery.uid, objectId: row?.id ?? null, code: 'BOUNCE_APPLIED', outcome: 'bounce',
+    reason: `The invitation to ${delivery.recipient} bounced (${why}); SCHEDULE-STATUS ${status} set and the organizer told` });
+}
