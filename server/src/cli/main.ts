@@ -106,6 +106,16 @@ export async function main(argv: string[]) {
     console.log(`${email} is ${o.revoke ? 'no longer' : 'now'} an administrator`);
   }));
 
+  user.command('vkteams <email> [vkteamsId]').description('Map a user\'s VK Teams id (default: the login e-mail); without an id, show the mapping and link state')
+    .option('--clear', 'remove the mapping (back to the login e-mail)')
+    .action((email: string, vkId: string | undefined, o: { clear?: boolean }) => withRuntime(async (rt) => {
+      const { setVkteamsId, linkState } = await import('../app/bot/linking.js');
+      let u = await findUser(rt, email);
+      if (vkId !== undefined || o.clear) u = await setVkteamsId(rt.ctx, cliActor(), u.id, o.clear ? null : vkId!);
+      const s = await linkState(rt.ctx, u);
+      console.log(`${u.email}\tvkteams=${s.vkteamsId}${s.mapped ? '' : ' (login e-mail)'}\t${s.linked ? `linked since ${s.linkedAt}` : 'not linked (the user has not sent /start to the bot)'}`);
+    }));
+
   const token = program.command('token').description('Manage API tokens');
   token.command('create <email>').description('Create an API token for a user')
     .option('--name <name>', 'token name', 'cli')

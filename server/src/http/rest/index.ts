@@ -11,6 +11,7 @@ import { schedulingRoutes } from './scheduling.js';
 import { transferRoutes } from './transfer.js';
 import { attachmentRoutes } from './attachments.js';
 import { answerRoutes } from './answer.js';
+import { botRoutes } from './bot.js';
 import { mailRoutes } from './mail.js';
 
 export type RestModule = (app: FastifyInstance, ctx: AppContext) => void | Promise<void>;
@@ -19,5 +20,5 @@ export type RestModule = (app: FastifyInstance, ctx: AppContext) => void | Promi
 export const restModules: RestModule[] = [];
 
 export async function registerRestRoutes(app: FastifyInstance, ctx: AppContext) {
-  for (const m of [sessionRoutes, userRoutes, calendarRoutes, settingsRoutes, credentialRoutes, directoryRoutes, eventRoutes, schedulingRoutes, transferRoutes, attachmentRoutes, answerRoutes, mailRoutes, ...restModules]) await m(app, ctx);
+  for (const m of [sessionRoutes, userRoutes, calendarRoutes, settingsRoutes, credentialRoutes, directoryRoutes, eventRoutes, schedulingRoutes, transferRoutes, attachmentRoutes, answerRoutes, mailRoutes, botRoutes, ...restModules]) await m(app, ctx);
 }
