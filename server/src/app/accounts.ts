@@ -146,7 +146,7 @@ export async function resolveSession(ctx: AppContext, token: string): Promise<{ 
   if (!token || token.length > 200) return null;
   const s = await creds.touchSession(ctx.db, hashSecret(token), ctx.config.sessionTtlHours * 3600_000);
   if (!s) return null;
-  const user = await principals.findPrincipalById(ctx.db, s.owner_id);
+  const user = await principals.findPrincipalByIdCached(ctx.db, s.owner_id);
   if (!user || user.disabled) return null;
   return { user, csrf: s.csrf };
 }
@@ -216,7 +216,7 @@ export async function resolveApiToken(ctx: AppContext, token: string): Promise<{
   if (!token.startsWith('cal_') || token.length > 200) return null;
   const t = await creds.useApiToken(ctx.db, hashSecret(token));
   if (!t) return null;
-  const user = await principals.findPrincipalById(ctx.db, t.owner_id);
+  const user = await principals.findPrincipalByIdCached(ctx.db, t.owner_id);
   if (!user || user.disabled) return null;
   return { user, scopes: t.scopes };
 }

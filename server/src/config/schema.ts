@@ -61,6 +61,7 @@ export const settings = {
   vkteamsBotToken: s('VKTEAMS_BOT_TOKEN', 'string', undefined, 'VK Teams bot token (from Metabot).', true),
   workerConcurrency: s('CALENDULA_WORKER_CONCURRENCY', 'int', 10, 'Jobs run in parallel by one worker process.'),
   notifyCoalesceSeconds: s('CALENDULA_NOTIFY_COALESCE_SECONDS', 'int', 60, 'Updates to one event within this window are sent as one update.'),
+  authCacheMs: s('CALENDULA_AUTH_CACHE_MS', 'int', 5000, 'How long one api process may reuse a checked session, API token or calendar list (ms). Writes in the same process invalidate at once; other processes see a sign-out or revocation within this time. 0 = off.'),
   secret: s('CALENDULA_SECRET', 'string', undefined, 'Key for signed links and tokens. Default: generated once and kept in the database.', true),
 } as const;
 

@@ -11,6 +11,7 @@ import { registerMetrics } from './metrics.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { registerRestRoutes } from './rest/index.js';
 import { publicFileRoutes } from './rest/attachments.js';
+import { bumpCalendarGeneration } from '../store/cache.js';
 
 function makeAjv(coerce: boolean) {
   // Bodies are strict (no coercion, unknown fields are an error: additionalProperties false in
@@ -19,6 +20,8 @@ function makeAjv(coerce: boolean) {
   addFormats.default(ajv);
   return ajv;
 }
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PROPFIND', 'REPORT']);
 
 export interface HttpOptions {
   /** Extra route registrations (CalDAV, web UI, intake) added by roles. */
@@ -42,6 +45,12 @@ export async function buildHttpApp(ctx: AppContext, opts: HttpOptions = {}): Pro
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+  });
+  app.addHook('onSend', async (req, _reply, payload) => {
+    // Any write may change calendar data: cached calendar lists in this process become stale
+    // (before the answer leaves, so the client's next read can't see the old list).
+    if (!READ_METHODS.has(req.method)) bumpCalendarGeneration();
+    return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');

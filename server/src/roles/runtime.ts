@@ -7,6 +7,7 @@ import { createDb } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { startEmbedded, type EmbeddedHandle } from '../store/embedded.js';
 import { loadSecret } from '../app/secret.js';
+import { configureCaches } from '../store/cache.js';
 
 export interface Runtime {
   ctx: AppContext;
@@ -20,6 +21,7 @@ export function createLogger(config: Config): Logger {
 
 export async function openRuntime(config: Config, opts: { migrate: boolean; log?: Logger; poolSize?: number }): Promise<Runtime> {
   const log = opts.log ?? createLogger(config);
+  configureCaches(config.authCacheMs);
   let embedded: EmbeddedHandle | null = null;
   let url = config.databaseUrl;
   if (!url) {

@@ -1,5 +1,12 @@
 import { sql } from 'kysely';
 import type { DB } from './db.js';
+import { TtlCache, SESSION_TTL_MS } from './cache.js';
+
+type SessionRow = { id: string; owner_id: string; csrf: string; expires_at: Date; last_seen_at: Date };
+/** Sessions by id hash; sign-out and 'sign out everywhere' invalidate at once in this process. */
+const sessionCache = new TtlCache<SessionRow>(SESSION_TTL_MS);
+type TokenRow = { id: string; owner_id: string; scopes: string[]; expires_at: Date | null; last_used_at: Date | null };
+const tokenCache = new TtlCache<TokenRow>(SESSION_TTL_MS);
 
 // Sessions --------------------------------------------------------------------------------------
 
@@ -10,7 +17,9 @@ export async function insertSession(db: DB, s: { idHash: string; ownerId: string
 /** Looks a session up and slides its expiry; expired sessions are deleted on sight. */
 export async function touchSession(db: DB, idHash: string, ttlMs: number) {
   const now = new Date();
-  const row = await db.selectFrom('session').selectAll().where('id', '=', idHash).executeTakeFirst();
+  const cached = sessionCache.get(idHash);
+  if (cached && cached.expires_at.getTime() > now.getTime() && now.getTime() - cached.last_seen_at.getTime() <= 60_000) return cached;
+  const row = await db.selectFrom('session').select(['id', 'owner_id', 'csrf', 'expires_at', 'last_seen_at']).where('id', '=', idHash).executeTakeFirst();
   if (!row) return undefined;
   if (row.expires_at.getTime() <= now.getTime()) {
     await db.deleteFrom('session').where('id', '=', idHash).execute();
@@ -19,15 +28,20 @@ export async function touchSession(db: DB, idHash: string, ttlMs: number) {
   // Write at most once a minute to keep reads cheap.
   if (now.getTime() - row.last_seen_at.getTime() > 60_000) {
     await db.updateTable('session').set({ last_seen_at: now, expires_at: new Date(now.getTime() + ttlMs) }).where('id', '=', idHash).execute();
+    row.last_seen_at = now;
+    row.expires_at = new Date(now.getTime() + ttlMs);
   }
+  sessionCache.set(idHash, row);
   return row;
 }
 
 export async function deleteSession(db: DB, idHash: string) {
+  sessionCache.delete(idHash);
   await db.deleteFrom('session').where('id', '=', idHash).execute();
 }
 
 export async function deleteSessionsOf(db: DB, ownerId: string) {
+  sessionCache.deleteWhere((s) => s.owner_id === ownerId);
   await db.deleteFrom('session').where('owner_id', '=', ownerId).execute();
 }
 
@@ -63,6 +77,7 @@ export function listApiTokens(db: DB, ownerId: string) {
 }
 
 export async function revokeApiToken(db: DB, ownerId: string | null, id: string): Promise<boolean> {
+  tokenCache.deleteWhere((t) => t.id === id);
   let q = db.updateTable('api_token').set({ revoked_at: new Date() }).where('id', '=', id).where('revoked_at', 'is', null);
   if (ownerId) q = q.where('owner_id', '=', ownerId);
   const r = await q.executeTakeFirst();
@@ -70,12 +85,16 @@ export async function revokeApiToken(db: DB, ownerId: string | null, id: string)
 }
 
 export async function useApiToken(db: DB, secretHash: string) {
+  const hit = tokenCache.get(secretHash);
+  if (hit && (!hit.expires_at || hit.expires_at.getTime() >= Date.now())) return hit;
   const row = await db.selectFrom('api_token').select(['id', 'owner_id', 'scopes', 'expires_at', 'last_used_at']).where('secret_hash', '=', secretHash).where('revoked_at', 'is', null).executeTakeFirst();
   if (!row) return undefined;
   if (row.expires_at && row.expires_at.getTime() < Date.now()) return undefined;
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
     await db.updateTable('api_token').set({ last_used_at: new Date() }).where('id', '=', row.id).where('owner_id', '=', row.owner_id).execute();
+    row.last_used_at = new Date();
   }
+  tokenCache.set(secretHash, row);
   return row;
 }
 

@@ -5,6 +5,7 @@
 import { sql } from 'kysely';
 import type { DB } from './db.js';
 import type { ObjectRow } from './schema.js';
+import { bumpCalendarGeneration } from './cache.js';
 
 export interface ObjectValues {
   name: string; uid: string; component: 'VEVENT' | 'VTODO'; ical: string; etag: string; schedule_tag: string;
@@ -16,6 +17,7 @@ export interface ObjectValues {
 
 /** Appends to the calendar's change log and returns the new sync sequence (RFC 6578 tokens). */
 export async function logChange(db: DB, ownerId: string, calendarId: string, o: { id: string; name: string; uid: string }, kind: 'put' | 'delete'): Promise<string> {
+  bumpCalendarGeneration();
   const r = await db.updateTable('calendar').set({ sync_seq: sql<string>`sync_seq + 1`, updated_at: new Date() })
     .where('owner_id', '=', ownerId).where('id', '=', calendarId).returning('sync_seq').executeTakeFirstOrThrow();
   await db.insertInto('calendar_change').values({ owner_id: ownerId, calendar_id: calendarId, seq: r.sync_seq, object_id: o.id, name: o.name, uid: o.uid, kind }).execute();

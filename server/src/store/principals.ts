@@ -1,6 +1,10 @@
 import { sql } from 'kysely';
 import type { DB } from './db.js';
 import type { PrincipalRow, WorkingHours, NotifyPrefs } from './schema.js';
+import { TtlCache, SESSION_TTL_MS } from './cache.js';
+
+/** Users by id, for the per-request authentication path; every update here invalidates. */
+export const principalCache = new TtlCache<PrincipalRow>(SESSION_TTL_MS);
 
 export interface NewPrincipal {
   kind: 'user' | 'group' | 'room';
@@ -59,12 +63,22 @@ export async function updatePrincipal(db: DB, id: string, patch: Partial<{
   if (patch.working_hours) values.working_hours = JSON.stringify(patch.working_hours);
   if (patch.notify) values.notify = JSON.stringify(patch.notify);
   const row = await db.updateTable('principal').set(values).where('id', '=', id).returningAll().executeTakeFirst();
+  principalCache.delete(id);
   if (row && (patch.name !== undefined || patch.email !== undefined)) await writeTerms(db, row.id, row.email, row.name);
   return row;
 }
 
 export function findPrincipalById(db: DB, id: string): Promise<PrincipalRow | undefined> {
   return db.selectFrom('principal').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The same, served from the short-lived cache (authentication only: data may be seconds old across processes). */
+export async function findPrincipalByIdCached(db: DB, id: string): Promise<PrincipalRow | undefined> {
+  const hit = principalCache.get(id);
+  if (hit) return hit;
+  const row = await findPrincipalById(db, id);
+  if (row) principalCache.set(id, row);
+  return row;
 }
 
 /** By address, including aliases. */

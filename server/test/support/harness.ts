@@ -13,6 +13,7 @@ import { withDb } from './global-setup.js';
 import * as principals from '../../src/store/principals.js';
 import { hashPassword } from '../../src/domain/auth/passwords.js';
 import { ensureDefaultCalendar } from '../../src/app/calendars.js';
+import { configureCaches } from '../../src/store/cache.js';
 
 let counter = 0;
 
@@ -45,7 +46,8 @@ export async function createTestDatabase(): Promise<string> {
 
 export async function createTestEnv(overrides: Partial<Config> = {}): Promise<TestEnv> {
   const url = await createTestDatabase();
-  const config = loadConfig({}, { argonMemoryKib: 1024, argonTime: 1, logLevel: 'silent', dataDir: '/tmp/calendula-test-data', ...overrides });
+  const config = loadConfig({}, { argonMemoryKib: 1024, argonTime: 1, logLevel: 'silent', authCacheMs: 0, dataDir: '/tmp/calendula-test-data', ...overrides });
+  configureCaches(config.authCacheMs);
   const { db, pool } = createDb(url, 10);
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const secret = await loadSecret(db, 'test-secret-key-0123456789');

@@ -4,6 +4,10 @@ import type { AppContext } from '../../app/context.js';
 import * as calendars from '../../app/calendars.js';
 import { Body, Calendar, Email, IdParams, Reminder, Uuid, errors } from './schemas.js';
 import { actorOf } from '../auth.js';
+import { TtlCache, LIST_TTL_MS, calendarGeneration } from '../../store/cache.js';
+
+/** The calendar list per user, reused while no calendar data changed in this process (and at most LIST_TTL). */
+const listCache = new TtlCache<{ gen: number; items: unknown[] }>(LIST_TTL_MS);
 
 const Access = Type.Union([Type.Literal('read'), Type.Literal('read-write'), Type.Literal('freebusy')]);
 const Share = Type.Object({ granteeId: Type.String(), email: Type.String(), name: Type.String(), kind: Type.String(), access: Type.String() });
@@ -15,7 +19,12 @@ export async function calendarRoutes(app: FastifyInstance, ctx: AppContext) {
     schema: { tags: ['calendars'], summary: 'Own calendars and those shared with me', response: { 200: Type.Object({ items: Type.Array(Calendar) }), ...errors(401) } },
   }, async (req) => {
     const actor = actorOf(req);
-    return { items: (await calendars.listCalendars(ctx, actor)).map((c) => calendars.calendarJson(c, actor.userId!)) };
+    const gen = calendarGeneration();
+    const hit = listCache.get(actor.userId!);
+    if (hit && hit.gen === gen) return { items: hit.items };
+    const items = (await calendars.listCalendars(ctx, actor)).map((c) => calendars.calendarJson(c, actor.userId!));
+    listCache.set(actor.userId!, { gen, items });
+    return { items };
   });
 
   app.post('/calendars', {
