@@ -79,8 +79,10 @@ async function roomDecision(ctx: AppContext, room: PrincipalRow, row: ObjectRow)
     if (!current || current.role !== 'attendee') return;
     let partstat = 'ACCEPTED';
     if (policy === 'accept-if-free') {
-      const horizon = new Date(Date.now() + 366 * 86_400_000);
+      // The horizon counts from the event's own start (a meeting booked more than a year ahead
+      // was accepted unchecked: the window ended before it began).
       const from = new Date(Math.max(Date.now() - 86_400_000, current.first_start?.getTime() ?? Date.now()));
+      const horizon = new Date(from.getTime() + 366 * 86_400_000);
       const occs = expandCompiled(compileResource(current.ical), from, current.last_end && current.last_end < horizon ? current.last_end : horizon, { limit: 500 });
       if (occs.length) {
         const busy = await busyOf({ ...ctx, db: trx }, room, occs[0].start, new Date(Math.max(...occs.map((o) => o.end.getTime()))), current.uid);

@@ -68,6 +68,22 @@ export async function checkAttendeeAddresses(ctx: AppContext, db: DB, emails: st
 
 let deliveryCounter = 0;
 
+/**
+ * DTSTAMP for the messages of a write: now, but strictly later than every DTSTAMP of the previous
+ * version. Recipients order messages of one SEQUENCE by DTSTAMP (RFC 5546 §2.1.5), which has
+ * one-second resolution: without this, a second change (or answer) within the same second as the
+ * previous one was ignored as stale by every recipient.
+ */
+export function messageStamp(previous: string | null, now = Date.now()): Date {
+  let last = 0;
+  if (previous) {
+    for (const m of previous.matchAll(/^DTSTAMP[^:\r\n]*:(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z?\r?$/gm)) {
+      last = Math.max(last, Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+    }
+  }
+  return new Date(Math.max(now, last + 1000));
+}
+
 export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; actor: Actor; enforceAttendeeRules: boolean }): Promise<{ text: string; jobs: JobSpec[] }> {
   const ownerEmail = p.owner.email.toLowerCase();
   const oldText = p.previous?.ical ?? null;
@@ -79,7 +95,7 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
   }
   let result;
   try {
-    result = plan({ oldText, newText: p.text, actorEmail: ownerEmail });
+    result = plan({ oldText, newText: p.text, actorEmail: ownerEmail, now: messageStamp(oldText) });
   } catch (e) {
     throw new DomainError('INVALID_ICALENDAR', `Cannot plan scheduling: ${(e as Error).message}`);
   }
