@@ -80,10 +80,11 @@ export async function buildHttpApp(ctx: AppContext, opts: HttpOptions = {}): Pro
   }
 
   app.get('/healthz', { config: { auth: 'none' }, schema: { hide: true } }, async () => ({ status: 'ok' }));
+  let migrated = false; // once applied, migrations stay applied for this build
   app.get('/readyz', { config: { auth: 'none' }, schema: { hide: true } }, async (_req, reply) => {
     try {
       await sql`select 1`.execute(ctx.db);
-      if (!(await migrationsApplied(ctx.db))) return reply.status(503).send({ status: 'migrations pending' });
+      if (!migrated && !(migrated = await migrationsApplied(ctx.db))) return reply.status(503).send({ status: 'migrations pending' });
       return { status: 'ready' };
     } catch (e) {
       return reply.status(503).send({ status: 'database unreachable', message: (e as Error).message });
