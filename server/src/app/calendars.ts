@@ -73,10 +73,18 @@ function checkFields(input: { color?: string; timezone?: string | null; name?: s
   }
 }
 
-export async function createCalendar(ctx: AppContext, actor: Actor, input: { name: string; color?: string; description?: string; timezone?: string | null; defaultReminders?: Reminder[]; order?: number }) {
+export async function createCalendar(ctx: AppContext, actor: Actor, input: { name: string; color?: string; description?: string; timezone?: string | null; defaultReminders?: Reminder[]; order?: number; id?: string; components?: string[] }) {
   checkFields(input);
+  // CalDAV clients choose the URL (and so the id) of a new calendar (RFC 4791 §5.3.1).
+  if (input.id !== undefined) {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(input.id)) throw invalid('A calendar id is a UUID', { field: 'id' });
+    if (await cals.findCalendarAnyOwner(ctx.db, input.id)) throw new DomainError('ALREADY_EXISTS', 'A calendar with this id already exists');
+  }
+  if (input.components && (!input.components.length || input.components.some((c) => c !== 'VEVENT' && c !== 'VTODO'))) {
+    throw new DomainError('UNSUPPORTED', 'Calendars hold VEVENT and/or VTODO components', { field: 'components' });
+  }
   checkReminders(input.defaultReminders);
-  const row = await cals.insertCalendar(ctx.db, { ownerId: actor.userId!, name: input.name.trim(), color: input.color, description: input.description, timezone: input.timezone, defaultReminders: input.defaultReminders, sortOrder: input.order });
+  const row = await cals.insertCalendar(ctx.db, { id: input.id?.toLowerCase(), components: input.components, ownerId: actor.userId!, name: input.name.trim(), color: input.color, description: input.description, timezone: input.timezone, defaultReminders: input.defaultReminders, sortOrder: input.order });
   await audit(ctx, actor, 'calendar.create', row.id);
   return row;
 }

@@ -3,12 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AppContext } from '../app/context.js';
+import { davPlugin } from '../http/dav/index.js';
 
 /** Paths that belong to the server, never to the single-page app. */
 const SERVER_PATHS = /^\/(api|dav|\.well-known|healthz|readyz|metrics)(\/|$|\?)/;
 
-export async function webPlugins(_ctx: AppContext): Promise<((app: FastifyInstance) => Promise<void> | void)[]> {
-  const plugins: ((app: FastifyInstance) => Promise<void> | void)[] = [];
+export async function webPlugins(ctx: AppContext): Promise<((app: FastifyInstance) => Promise<void> | void)[]> {
+  // CalDAV first: /.well-known/caldav and /dav/* (docs/clients.md).
+  const plugins: ((app: FastifyInstance) => Promise<void> | void)[] = [davPlugin(ctx)];
   const webDist = resolve('web/dist');
   if (existsSync(resolve(webDist, 'index.html'))) plugins.push(webUiPlugin(webDist));
   return plugins;

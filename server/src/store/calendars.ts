@@ -9,9 +9,9 @@ export interface CalendarView extends CalendarRow {
   owner_name?: string;
 }
 
-export async function insertCalendar(db: DB, c: { ownerId: string; name: string; color?: string; timezone?: string | null; description?: string; isDefault?: boolean; defaultReminders?: Reminder[]; sortOrder?: number; components?: string[] }) {
+export async function insertCalendar(db: DB, c: { id?: string; ownerId: string; name: string; color?: string; timezone?: string | null; description?: string; isDefault?: boolean; defaultReminders?: Reminder[]; sortOrder?: number; components?: string[] }) {
   return db.insertInto('calendar').values({
-    owner_id: c.ownerId, name: c.name, color: c.color, timezone: c.timezone ?? null, description: c.description,
+    ...(c.id ? { id: c.id } : {}), owner_id: c.ownerId, name: c.name, color: c.color, timezone: c.timezone ?? null, description: c.description,
     is_default: c.isDefault ?? false, default_reminders: JSON.stringify(c.defaultReminders ?? []), sort_order: c.sortOrder, components: c.components,
   }).returningAll().executeTakeFirstOrThrow();
 }

@@ -44,7 +44,7 @@ export async function createTestDatabase(): Promise<string> {
   return withDb(adminUrl, name);
 }
 
-export async function createTestEnv(overrides: Partial<Config> = {}): Promise<TestEnv> {
+export async function createTestEnv(overrides: Partial<Config> = {}, opts: { dav?: boolean } = {}): Promise<TestEnv> {
   const url = await createTestDatabase();
   const config = loadConfig({}, { argonMemoryKib: 1024, argonTime: 1, logLevel: 'silent', authCacheMs: 0, dataDir: '/tmp/calendula-test-data', ...overrides });
   configureCaches(config.authCacheMs);
@@ -52,7 +52,8 @@ export async function createTestEnv(overrides: Partial<Config> = {}): Promise<Te
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const secret = await loadSecret(db, 'test-secret-key-0123456789');
   const ctx: AppContext = { config, db, pool, connectionString: url, log, secret };
-  const app = await buildHttpApp(ctx);
+  const plugins = opts.dav ? [(await import('../../src/http/dav/index.js')).davPlugin(ctx)] : [];
+  const app = await buildHttpApp(ctx, { plugins });
   await app.ready();
   return {
     ctx, app, url,

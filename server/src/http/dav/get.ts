@@ -1,0 +1,29 @@
+/** GET and HEAD — an object's iCalendar text; a calendar's GET exports the whole calendar. */
+import { exportCalendar } from '../../app/events/transfer.js';
+import { DavHttpError } from './errors.js';
+import { requirePrivilege, type DavRequest } from './common.js';
+
+export async function get(d: DavRequest) {
+  const r = d.target.res;
+  if (r.kind === 'object' || r.kind === 'inbox-item') {
+    requirePrivilege(d.target, 'read');
+    const row = await d.env.ctx.db.selectFrom('calendar_object').select(['ical', 'etag', 'schedule_tag', 'role', 'updated_at']).where('id', '=', r.obj.id).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!row) throw new DavHttpError(404, 'No such resource');
+    let text = row.ical;
+    // RFC 6638 §4: inbox items are scheduling messages (iTIP REQUEST).
+    if (r.kind === 'inbox-item') text = text.replace(/\r\nVERSION:2\.0\r\n/, '\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\n');
+    d.reply.header('etag', `"${row.etag}"`);
+    d.reply.header('last-modified', row.updated_at.toUTCString());
+    if (r.kind === 'object' && row.role !== 'none') d.reply.header('schedule-tag', `"${row.schedule_tag}"`);
+    return d.reply.status(200).type('text/calendar; charset=utf-8').send(text);
+  }
+  if (r.kind === 'calendar') {
+    requirePrivilege(d.target, 'read');
+    const out = await exportCalendar(d.env.ctx, d.env.actor, r.cal.id);
+    d.reply.header('etag', `"c${r.cal.sync_seq}"`);
+    return d.reply.status(200).type('text/calendar; charset=utf-8').header('content-disposition', `inline; filename="${out.name.replace(/[^\w .-]/g, '_')}.ics"`).send(out.text);
+  }
+  if (r.kind === 'null') throw new DavHttpError(404, 'No such resource');
+  // Other collections: a short note for people who open the URL in a browser.
+  return d.reply.status(200).type('text/plain; charset=utf-8').send('Calendula CalDAV. Use a calendar client with this URL.\n');
+}

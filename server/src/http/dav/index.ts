@@ -1,0 +1,93 @@
+/**
+ * The CalDAV transport (RFC 4791, 4918, 6578, 6638, 6764, 3744 subset), mounted by the api role.
+ * Thin: resolve the URL, authenticate (HTTP Basic), parse with lib/dav, call the domain, render.
+ * Errors are mapped in exactly one place (errors.ts).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../app/context.js';
+import { decodeIcalBytes } from '../../lib/ical/index.js';
+import { authenticate } from './auth.js';
+import { davErrorHandler, DavHttpError, sendDavError } from './errors.js';
+import { DAV_PREFIX, href, parentPath, requestPath, resolvePath } from './paths.js';
+import { ALLOW, DAV_HEADER, options } from './options.js';
+import { propfind } from './propfind.js';
+import { proppatch } from './proppatch.js';
+import { mkcol } from './mkcol.js';
+import { get } from './get.js';
+import { put } from './put.js';
+import { del } from './delete.js';
+import { copyMove } from './copymove.js';
+import { post } from './post.js';
+import { report } from './report.js';
+import type { DavRequest } from './common.js';
+import type { DavEnv } from './types.js';
+
+export const DAV_METHODS = ['PROPFIND', 'PROPPATCH', 'REPORT', 'MKCALENDAR', 'MKCOL', 'MOVE', 'COPY'] as const;
+const ALL_METHODS = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'POST', ...DAV_METHODS];
+/** Large enough for any calendar object (max-resource-size is checked on PUT with a DAV:error). */
+const DAV_BODY_LIMIT = 8 * 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    davScope?: { calendarHref?: string; requestHref?: string };
+  }
+}
+
+function bodyText(req: FastifyRequest): string {
+  const b = req.body as Buffer | string | undefined | null;
+  if (b == null) return '';
+  if (typeof b === 'string') return b;
+  // iCalendar arrives in any encoding (BOM, UTF-16, windows-1252); XML bodies are UTF-8.
+  return req.method === 'PUT' || req.method === 'POST' ? decodeIcalBytes(b) : b.toString('utf8');
+}
+
+async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply) {
+  reply.header('dav', DAV_HEADER);
+  if (req.method === 'OPTIONS') return options(reply);
+  const user = await authenticate(ctx, req);
+  const env: DavEnv = { ctx, user, actor: { userId: user.id, email: user.email, isAdmin: user.is_admin, via: 'caldav', requestId: req.id } };
+  const path = requestPath(req.url);
+  const res = await resolvePath(env, path);
+  const parent = res.kind === 'object' || res.kind === 'null' ? parentPath(res.path) : res.path;
+  req.davScope = { calendarHref: href(parent), requestHref: href(res.path) };
+  const d: DavRequest = { req, reply, env, target: { env, res }, body: bodyText(req) };
+  switch (req.method) {
+    case 'PROPFIND': return propfind(d);
+    case 'PROPPATCH': return proppatch(d);
+    case 'REPORT': return report(d);
+    case 'MKCALENDAR': return mkcol(d, 'MKCALENDAR');
+    case 'MKCOL': return mkcol(d, 'MKCOL');
+    case 'GET':
+    case 'HEAD': return get(d);
+    case 'PUT': return put(d);
+    case 'DELETE': return del(d);
+    case 'COPY':
+    case 'MOVE': return copyMove(d, req.method);
+    case 'POST': return post(d);
+    default:
+      throw new DavHttpError(405, `${req.method} is not supported`, undefined, { allow: ALLOW });
+  }
+}
+
+/** Registers WebDAV methods on the root instance (Fastify requires it before routes use them). */
+export function registerDavMethods(app: FastifyInstance) {
+  for (const m of DAV_METHODS) if (!app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
+}
+
+export function davPlugin(ctx: AppContext) {
+  return async (app: FastifyInstance) => {
+    registerDavMethods(app);
+    app.removeAllContentTypeParsers();
+    // Some clients send bodies with no or odd Content-Type (DEPENDENCIES.md item 5): take them all as bytes.
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: DAV_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    app.setErrorHandler(davErrorHandler);
+    // RFC 6764 §5: the well-known URI redirects to the context path.
+    const wellKnown = async (_req: FastifyRequest, reply: FastifyReply) => reply.redirect(`${DAV_PREFIX}/`, 301);
+    app.route({ method: ['GET', 'HEAD', 'PROPFIND', 'OPTIONS'], url: '/.well-known/caldav', config: { auth: 'none' }, schema: { hide: true }, handler: wellKnown });
+    const route = { method: ALL_METHODS, config: { auth: 'none' as const }, schema: { hide: true }, handler: (req: FastifyRequest, reply: FastifyReply) => handle(ctx, req, reply) };
+    app.route({ ...route, url: DAV_PREFIX });
+    app.route({ ...route, url: `${DAV_PREFIX}/` });
+    app.route({ ...route, url: `${DAV_PREFIX}/*` });
+    void sendDavError;
+  };
+}

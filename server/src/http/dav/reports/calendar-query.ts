@@ -1,0 +1,102 @@
+/**
+ * CALDAV:calendar-query — RFC 4791 §7.8. The index columns narrow the candidates in SQL (component
+ * and time bounds); the common "events in a time range" filter is then answered from the index and
+ * the compiled recurrence (rrule-temporal), and anything richer by the full filter evaluator.
+ */
+import { sql } from 'kysely';
+import { matchesFilter, type CalendarQueryReport, type CompFilter, type MultistatusResponse } from '../../../lib/dav/index.js';
+import { expandCompiled, parseCalendar } from '../../../lib/ical/index.js';
+import { compiledFor } from '../../../app/events/compiled-cache.js';
+import { DavHttpError } from '../errors.js';
+import { href, inboxItems } from '../paths.js';
+import { icalZoneFrom } from '../tz.js';
+import { propsFor, requirePrivilege, sendMultistatus, wantsData, type DavRequest } from '../common.js';
+import type { DavCalendar, ObjectMeta, Target } from '../types.js';
+
+const FAR_PAST = new Date(Date.UTC(1000, 0, 1));
+const FAR_FUTURE = new Date(Date.UTC(9000, 0, 1));
+
+/** A filter that is only "VCALENDAR > VEVENT [time-range]" — answerable from the index. */
+function simpleEventFilter(top: CompFilter): CompFilter | null {
+  if (top.isNotDefined || top.timeRange || top.propFilters.length || top.compFilters.length !== 1) return null;
+  const ev = top.compFilters[0]!;
+  if (ev.name !== 'VEVENT' || ev.isNotDefined || ev.propFilters.length || ev.compFilters.length) return null;
+  return ev;
+}
+
+/** The occurrencesOverlap hook for the filter evaluator: rrule-temporal over the compiled series. */
+export function overlapUsing(etag: string, ical: string) {
+  return (_comp: unknown, start: Date | null, end: Date | null): boolean => {
+    try {
+      return expandCompiled(compiledFor(etag, ical), start ?? FAR_PAST, end ?? FAR_FUTURE, { limit: 1 }).length > 0;
+    } catch {
+      return true;
+    }
+  };
+}
+
+interface Row extends ObjectMeta {
+  recurring: boolean;
+  ical: string;
+}
+
+async function candidates(d: DavRequest, cal: DavCalendar, top: CompFilter, withText: boolean, names?: string[]): Promise<Row[]> {
+  const comp = top.compFilters.length === 1 && !top.compFilters[0]!.isNotDefined ? top.compFilters[0]! : null;
+  const simple = simpleEventFilter(top);
+  let q = d.env.ctx.db.selectFrom('calendar_object')
+    .select(['id', 'name', 'etag', 'schedule_tag', 'role', 'component', 'updated_at', 'class', 'recurring'])
+    .select(sql<number>`octet_length(ical)`.as('size'))
+    .select(simple && !withText ? sql<string>`case when recurring then ical else '' end`.as('ical') : sql<string>`ical`.as('ical'))
+    .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null);
+  if (names) q = q.where('name', 'in', names);
+  if (comp && (comp.name === 'VEVENT' || comp.name === 'VTODO')) q = q.where('component', '=', comp.name);
+  else if (comp) return []; // VJOURNAL, VFREEBUSY, …: this server stores none
+  const tr = comp?.name === 'VEVENT' ? comp.timeRange : null;
+  if (tr?.end) q = q.where((eb) => eb.or([eb('first_start', '<', tr.end!), eb('first_start', 'is', null)]));
+  if (tr?.start) q = q.where((eb) => eb.or([eb('last_end', '>', tr.start!), eb('last_end', 'is', null), eb.and([eb('last_end', '=', sql<Date>`first_start`), eb('first_start', '>=', tr.start!)])]));
+  const rows = await q.orderBy('name').execute();
+  return rows.map((r) => ({ ...r, size: Number(r.size) }));
+}
+
+export async function calendarQuery(d: DavRequest, q: CalendarQueryReport) {
+  const t = d.target;
+  const data = wantsData(q.props);
+  const floating = icalZoneFrom(q.timezone);
+  let rows: Array<Row & { path: string; res: Target['res'] }>;
+  if (t.res.kind === 'calendar' || t.res.kind === 'object') {
+    requirePrivilege(t, 'read');
+    const cal = t.res.cal;
+    const base = t.res.kind === 'calendar' ? t.res.path : t.res.path.slice(0, t.res.path.lastIndexOf('/') + 1);
+    const found = await candidates(d, cal, q.filter, data, t.res.kind === 'object' ? [t.res.obj.name] : undefined);
+    rows = found.map((r) => ({ ...r, path: `${base}${r.name}`, res: { kind: 'object', path: `${base}${r.name}`, cal, obj: r } }));
+  } else if (t.res.kind === 'inbox') {
+    const items = await inboxItems(d.env, true);
+    rows = items.map((r) => ({ ...r, recurring: true, ical: r.ical ?? '', path: `${t.res.path}${r.name}`, res: { kind: 'inbox-item', path: `${t.res.path}${r.name}`, obj: r } }));
+  } else {
+    throw new DavHttpError(403, 'calendar-query runs on calendar collections', { status: 403, ns: 'DAV:', name: 'supported-report' });
+  }
+  const simple = simpleEventFilter(q.filter);
+  const responses: MultistatusResponse[] = [];
+  let truncated = false;
+  for (const r of rows) {
+    let match: boolean;
+    if (simple && t.res.kind !== 'inbox') {
+      const tr = simple.timeRange;
+      match = !tr || !r.recurring || overlapUsing(r.etag, r.ical)(null, tr.start, tr.end);
+    } else {
+      try {
+        match = matchesFilter(parseCalendar(r.ical), q.filter, { occurrencesOverlap: overlapUsing(r.etag, r.ical), floatingTimezone: floating });
+      } catch {
+        match = false;
+      }
+    }
+    if (!match) continue;
+    if (q.limit !== null && responses.length >= q.limit) {
+      truncated = true;
+      break;
+    }
+    const text = data ? r.ical || (await d.env.ctx.db.selectFrom('calendar_object').select('ical').where('id', '=', r.id).executeTakeFirstOrThrow()).ical : undefined;
+    responses.push({ href: href(r.path), props: await propsFor({ env: d.env, res: r.res }, q.props, text, q.calendarData) });
+  }
+  return sendMultistatus(d, responses, truncated ? { truncatedHref: href(t.res.path) } : {});
+}

@@ -1,0 +1,46 @@
+/** CALDAV:calendar-multiget — RFC 4791 §7.9: one response per requested href, 404 for the unknown. */
+import { hrefToPath, DavParseError, type CalendarMultigetReport, type MultistatusResponse } from '../../../lib/dav/index.js';
+import { DavHttpError } from '../errors.js';
+import { calendarPath, inboxItems, objectsOf, parentPath } from '../paths.js';
+import { propsFor, requirePrivilege, sendMultistatus, wantsData, type DavRequest } from '../common.js';
+import type { ObjectMeta, Target } from '../types.js';
+
+export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
+  const t = d.target;
+  const data = wantsData(q.props);
+  const wanted = q.hrefs.map((h): { href: string; path: string | null } => {
+    try {
+      return { href: h, path: hrefToPath(h) };
+    } catch (e) {
+      if (e instanceof DavParseError) return { href: h, path: null };
+      throw e;
+    }
+  });
+  const name = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+  let found: Map<string, { obj: ObjectMeta; res: Target['res'] }>;
+  if (t.res.kind === 'calendar') {
+    requirePrivilege(t, 'read');
+    const cal = t.res.cal;
+    const bases = new Set([t.res.path, calendarPath(d.env.user.email, cal.id)]);
+    const names = wanted.filter((w) => w.path && bases.has(parentPath(w.path))).map((w) => name(w.path!));
+    const objs = await objectsOf(d.env, cal, data, [...new Set(names)]);
+    found = new Map(objs.map((obj) => [obj.name, { obj, res: { kind: 'object', path: `${t.res.path}${obj.name}`, cal, obj } }]));
+    for (const w of wanted) if (w.path && !bases.has(parentPath(w.path))) w.path = null;
+  } else if (t.res.kind === 'inbox') {
+    const items = await inboxItems(d.env, data);
+    found = new Map(items.map((obj) => [obj.name, { obj, res: { kind: 'inbox-item', path: `${t.res.path}${obj.name}`, obj } }]));
+    for (const w of wanted) if (w.path && parentPath(w.path) !== t.res.path) w.path = null;
+  } else {
+    throw new DavHttpError(403, 'calendar-multiget runs on calendar collections', { status: 403, ns: 'DAV:', name: 'supported-report' });
+  }
+  const responses: MultistatusResponse[] = [];
+  for (const w of wanted) {
+    const hit = w.path ? found.get(name(w.path)) : undefined;
+    if (!hit) {
+      responses.push({ href: w.href, status: 404 });
+      continue;
+    }
+    responses.push({ href: w.href, props: await propsFor({ env: d.env, res: hit.res }, q.props, hit.obj.ical, q.calendarData) });
+  }
+  return sendMultistatus(d, responses);
+}
