@@ -47,7 +47,7 @@ export function occToFc(o: Occurrence, app: Pick<AppCtx, 'tz' | 't' | 'prefs' | 
   const cls: string[] = [];
   if (o.recurring) cls.push('ev-recurring');
   if (o.visibility && o.visibility !== 'PUBLIC') cls.push('ev-private');
-  if (o.myPartstat === 'NEEDS-ACTION') cls.push('ev-needs');
+  if (o.myPartstat === 'NEEDS-ACTION' && !o.isOrganizer) cls.push('ev-needs');
   if (o.myPartstat === 'TENTATIVE' || o.status === 'TENTATIVE') cls.push('ev-tentative');
   if (declined) cls.push('ev-declined');
   if (o.status === 'CANCELLED') cls.push('ev-cancelled');
@@ -89,8 +89,15 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
     const from = fromWall(dateToWall(info.start), a.tz).getTime();
     const to = fromWall(dateToWall(info.end), a.tz).getTime();
     const render = (items: Occurrence[]) => {
+      // The same meeting can arrive twice (my copy and a colleague's shared calendar): keep mine.
+      const own = new Set(a.calendars.filter((c) => c.access === 'owner').map((c) => c.id));
+      const mine = new Set<string>();
+      for (const o of items) if (own.has(o.calendarId)) mine.add(`${o.uid}|${o.recurrenceId ?? ''}`);
       const out: FcEvent[] = [];
-      for (const o of items) { const e = occToFc(o, a, calColorRef.current); if (e) out.push(e); }
+      for (const o of items) {
+        if (!own.has(o.calendarId) && mine.has(`${o.uid}|${o.recurrenceId ?? ''}`)) continue;
+        const e = occToFc(o, a, calColorRef.current); if (e) out.push(e);
+      }
       success(out);
     };
     const c = cache.current;
@@ -176,7 +183,7 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
     const marks: string[] = [];
     if (o.recurring) marks.push(t('recurringMark'));
     if (o.visibility && o.visibility !== 'PUBLIC') marks.push(t('privateMark'));
-    if (o.myPartstat === 'NEEDS-ACTION') marks.push(t('needsAnswer'));
+    if (o.myPartstat === 'NEEDS-ACTION' && !o.isOrganizer) marks.push(t('needsAnswer'));
     if (o.myPartstat === 'TENTATIVE') marks.push(t('tentativeMark'));
     if (o.myPartstat === 'DECLINED') marks.push(t('declinedMark'));
     const label = `${m.event.title}, ${formatRange(o.start, o.end, o.allDay, tz, lang)}${marks.length ? ' — ' + marks.join(', ') : ''}`;

@@ -95,7 +95,7 @@ export function SchedulingAssistant({ attendees, meEmail, day, start, end, durat
   const [error, setError] = useState('');
   const [slots, setSlots] = useState<Slot[] | null>(null);
   const [finding, setFinding] = useState(false);
-  const emails = [meEmail, ...attendees.map((a) => a.email)];
+  const emails = [...new Set([meEmail, ...attendees.map((a) => a.email)].map((e) => e.toLowerCase()))];
   const key = emails.join(',') + day;
   const dayStart = fromWall(day, tz).getTime();
   const dayEnd = fromWall(day + 'T23:59:59', tz).getTime() + 1000;
@@ -115,7 +115,7 @@ export function SchedulingAssistant({ attendees, meEmail, day, start, end, durat
     try {
       const from = Math.max(Date.now(), dayStart);
       const rooms = attendees.filter((a) => a.cutype === 'ROOM').map((a) => a.email);
-      const people = [meEmail, ...attendees.filter((a) => a.cutype !== 'ROOM' && a.role !== 'OPT-PARTICIPANT').map((a) => a.email)];
+      const people = [...new Set([meEmail, ...attendees.filter((a) => a.cutype !== 'ROOM' && a.role !== 'OPT-PARTICIPANT').map((a) => a.email)].map((e) => e.toLowerCase()))];
       const r = await api.findTime({ attendees: people, rooms, durationMinutes, from: new Date(from).toISOString(), to: new Date(from + 14 * 86400000).toISOString(), count: 5 });
       setSlots(r.slots);
     } catch (e) { setError(errMessage(e)); }
@@ -142,7 +142,7 @@ export function SchedulingAssistant({ attendees, meEmail, day, start, end, durat
         </div>
         {(rows ?? emails.map((e) => ({ email: e, timezone: tz, workingHours: null, busy: [] } as FreeBusyItem))).map((r) => {
           const a = attendees.find((x) => x.email.toLowerCase() === r.email.toLowerCase());
-          const label = r.email === meEmail ? `${r.name || r.email} (${t('you')})` : a?.name || r.name || r.email;
+          const label = r.email.toLowerCase() === meEmail.toLowerCase() ? `${r.name || r.email} (${t('you')})` : a?.name || r.name || r.email;
           return (
             <div className="fb-row" role="row" key={r.email}>
               <span className="fb-name" role="rowheader" title={r.email}>{a?.cutype === 'ROOM' ? '▣ ' : ''}{label}</span>
