@@ -20,6 +20,7 @@ import { enqueueMany } from '../../jobs/queue.js';
 import { resetAnswers, setAttachments, setPartstat, withNewUid, bumpSequence, managedAttachments, type AttachmentRef } from './ical-edits.js';
 import { attachmentUrl } from '../attachments.js';
 import { audit } from '../audit.js';
+import { isValidEmail } from '../../domain/addresses.js';
 
 export type Scope = 'this' | 'following' | 'all';
 export type EventInputWithAttachments = EventInput & { attachments?: { id: string }[] };
@@ -54,7 +55,9 @@ async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: 
   const out = new Map<string, AttendeeInput>();
   const me = organizer.email.toLowerCase();
   for (const a of list) {
-    const email = a.email.trim().toLowerCase();
+    const email = a.email.trim().replace(/^mailto:/i, '').toLowerCase();
+    // Syntax first (the reference's mailapi): a bad address used to be stored and silently dropped.
+    if (!isValidEmail(email)) throw new DomainError('INVALID_ADDRESS', `"${a.email}" is not a valid e-mail address`, { email: a.email });
     const p = await principals.findPrincipalByEmail(ctx.db, email);
     if (p?.kind === 'group') {
       for (const m of await principals.groupMembers(ctx.db, p.id)) {

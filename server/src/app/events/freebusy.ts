@@ -11,7 +11,7 @@ import * as principals from '../../store/principals.js';
 import type { PrincipalRow, WorkingHours } from '../../store/schema.js';
 import { compiledFor } from './compiled-cache.js';
 import { expandCompiled } from '../../lib/ical/expand.js';
-import { utcToZoned, zonedToUtc } from '../../lib/ical/index.js';
+import { utcToZoned, zonedToUtc, type CompiledSeries } from '../../lib/ical/index.js';
 
 export type BusyType = 'BUSY' | 'BUSY-TENTATIVE' | 'BUSY-UNAVAILABLE';
 export interface Period { start: number; end: number; type: BusyType }
@@ -41,6 +41,19 @@ export function mergePeriods(input: Period[]): Period[] {
   return out;
 }
 
+/** The owner's PARTSTAT on each overridden instance (RECURRENCE-ID key → PARTSTAT). */
+function overrideAnswers(compiled: CompiledSeries, email: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [key, o] of compiled.overrides) {
+    for (const a of o.comp.getAllProperties('attendee')) {
+      if (String(a.getFirstValue()).replace(/^mailto:/i, '').trim().toLowerCase() !== email) continue;
+      const p = a.getParameter('partstat');
+      out.set(key, typeof p === 'string' ? p.toUpperCase() : 'NEEDS-ACTION');
+    }
+  }
+  return out;
+}
+
 /** Busy periods of one principal's calendars in [from, to). */
 export async function busyOf(ctx: AppContext, who: PrincipalRow, from: Date, to: Date, excludeUid?: string): Promise<Period[]> {
   const rows = await ctx.db.selectFrom('calendar_object')
@@ -51,19 +64,27 @@ export async function busyOf(ctx: AppContext, who: PrincipalRow, from: Date, to:
     .where((eb) => eb.or([eb('last_end', '>', from), eb('last_end', 'is', null)]))
     .execute();
   const out: Period[] = [];
+  const me = who.email.toLowerCase();
   for (const r of rows) {
-    if (r.uid === excludeUid || r.my_partstat === 'DECLINED') continue;
-    const baseType: BusyType = r.my_partstat === 'TENTATIVE' || r.status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : 'BUSY';
+    if (r.uid === excludeUid) continue;
+    const typeFor = (partstat: string | null, status: string | null): BusyType => (partstat === 'TENTATIVE' || status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : 'BUSY');
     if (!r.recurring) {
-      if (r.status === 'CANCELLED' || r.transp === 'TRANSPARENT' || !r.first_start) continue;
-      out.push({ start: r.first_start.getTime(), end: (r.last_end ?? r.first_start).getTime(), type: baseType });
+      if (r.my_partstat === 'DECLINED' || r.status === 'CANCELLED' || r.transp === 'TRANSPARENT' || !r.first_start) continue;
+      out.push({ start: r.first_start.getTime(), end: (r.last_end ?? r.first_start).getTime(), type: typeFor(r.my_partstat, r.status) });
       continue;
     }
+    let compiled;
     let occs;
-    try { occs = expandCompiled(compiledFor(r.etag, r.ical), from, to, { defaultTz: who.timezone, limit: 5000 }); } catch { continue; }
+    try {
+      compiled = compiledFor(r.etag, r.ical);
+      occs = expandCompiled(compiled, from, to, { defaultTz: who.timezone, limit: 5000 });
+    } catch { continue; }
+    // An answer can differ per occurrence (declined one instance of an accepted series, or the reverse).
+    const ownAnswer = overrideAnswers(compiled, me);
     for (const o of occs) {
-      if ((o.status ?? r.status) === 'CANCELLED' || (o.transp ?? r.transp) === 'TRANSPARENT') continue;
-      out.push({ start: o.start.getTime(), end: o.end.getTime(), type: o.status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : baseType });
+      const partstat = (o.override ? ownAnswer.get(o.recurrenceId) : undefined) ?? r.my_partstat;
+      if (partstat === 'DECLINED' || (o.status ?? r.status) === 'CANCELLED' || (o.transp ?? r.transp) === 'TRANSPARENT') continue;
+      out.push({ start: o.start.getTime(), end: o.end.getTime(), type: typeFor(partstat, o.status ?? r.status) });
     }
   }
   return mergePeriods(out.map((p) => ({ ...p, start: Math.max(p.start, from.getTime()), end: Math.min(p.end, to.getTime()) })));

@@ -26,8 +26,10 @@ const HORIZON = 400 * 86_400_000;
 export interface NextFiring { fireAt: Date; occurrenceStart: Date; recurrenceId: string; action: string }
 
 /** The next reminder after `after` from the event's own VALARMs, or the calendar's defaults when it has none. */
-export function nextFiring(compiled: CompiledSeries, defaults: Reminder[], after: Date, tz: string): NextFiring | null {
-  const to = new Date(after.getTime() + HORIZON);
+export function nextFiring(compiled: CompiledSeries, defaults: Reminder[], after: Date, tz: string, firstStart?: Date | null): NextFiring | null {
+  // The window reaches HORIZON past the later of now and the event's start: an event planned more
+  // than HORIZON ahead got no reminder job at all (and nothing would plan one later).
+  const to = new Date(Math.max(after.getTime(), firstStart?.getTime() ?? 0) + HORIZON);
   let best: NextFiring | null = null;
   const hasOwn = compiled.components.some((c) => c.getAllSubcomponents('valarm').length > 0);
   if (hasOwn) {
@@ -55,7 +57,7 @@ export async function planReminders(ctx: AppContext, db: DB, row: ObjectRow, com
   const key = `rem:${row.id}`;
   const inactive = row.status === 'CANCELLED' || row.my_partstat === 'DECLINED' || owner.kind !== 'user';
   const cal = inactive ? undefined : await db.selectFrom('calendar').select(['default_reminders']).where('owner_id', '=', row.owner_id).where('id', '=', row.calendar_id).executeTakeFirst();
-  const next = inactive ? null : nextFiring(compiled, (cal?.default_reminders as Reminder[]) ?? [], after, owner.timezone);
+  const next = inactive ? null : nextFiring(compiled, (cal?.default_reminders as Reminder[]) ?? [], after, owner.timezone, row.first_start);
   if (!next) {
     if (row.has_alarms || cal) await removeJob(db, key);
     return [];
