@@ -103,6 +103,8 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
   const occ = req.occurrence;
   const recurring = !!(isEdit && occ?.recurring);
   const isOrganizer = !isEdit || base!.isOrganizer;
+  // Overwriting a conflicting change is for the organizer; an event without participants belongs to whoever may edit it.
+  const canOverwrite = isOrganizer || (!!base && base.editable && !(base.event.attendees ?? []).some((a) => a.email.toLowerCase() !== base.event.organizer?.email?.toLowerCase()));
 
   // Edit lease: take it on open, keep it while open, give it back on close; when someone else holds it, retry.
   useEffect(() => {
@@ -294,11 +296,11 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
       {conflict && (
         <Modal title={t('conflictTitle')} onClose={() => setConflict(null)} className="conflict" footer={<>
           <button type="button" className="btn" onClick={() => { const c = conflict.current; setBase(c); setF(formFrom({ ...req, detail: c }, tz, { calendarId: f.calendarId, reminders: [] })); setConflict(null); }}>{t('reload')}</button>
-          {isOrganizer && <button type="button" className="btn danger" onClick={() => { const c = conflict.current; setBase(c); setConflict(null); save(recurring ? 'all' : 'all', true, c.etag); }}>{t('overwrite')}</button>}
+          {canOverwrite && <button type="button" className="btn danger" onClick={() => { const c = conflict.current; setBase(c); setConflict(null); save(recurring ? 'all' : 'all', true, c.etag); }}>{t('overwrite')}</button>}
         </>}>
           <p>{t('conflictBody', { name: conflict.current.updatedBy || t('unknownPerson'), when: new Date(conflict.current.updatedAt).toLocaleTimeString(lang === 'ru' ? 'ru-RU' : 'en-GB', { hour: '2-digit', minute: '2-digit', timeZone: tz }) })}</p>
           <ul>{conflict.fields.map((k) => <li key={k}>{t(k)}</li>)}</ul>
-          {!isOrganizer && <p className="muted">{t('conflictNotOrganizer')}</p>}
+          {!canOverwrite && <p className="muted">{t('conflictNotOrganizer')}</p>}
         </Modal>
       )}
     </Modal>
