@@ -4,7 +4,7 @@ import type { AppContext } from '../../app/context.js';
 import { attachmentFor, attachmentUrl, blobStore, deleteAttachment, uploadAttachment } from '../../app/attachments.js';
 import { IdParams, errors } from './schemas.js';
 import { actorOf } from '../auth.js';
-import { invalid } from '../../domain/errors.js';
+import { DomainError, invalid } from '../../domain/errors.js';
 
 const Att = Type.Object({ id: Type.String(), filename: Type.String(), size: Type.Number(), contentType: Type.String(), url: Type.String() });
 
@@ -14,7 +14,9 @@ function disposition(name: string) {
 
 export async function attachmentRoutes(app: FastifyInstance, ctx: AppContext) {
   const multipart = (await import('@fastify/multipart')).default;
-  await app.register(multipart, { limits: { fileSize: ctx.config.attachmentMaxBytes, files: 1, fields: 5 } });
+  // One byte over the limit: the blob store must see the overflow and refuse it (413 TOO_LARGE);
+  // at exactly the limit multipart truncated silently and the cut-off file was kept.
+  await app.register(multipart, { limits: { fileSize: ctx.config.attachmentMaxBytes + 1, files: 1, fields: 5 } });
 
   app.post('/attachments', { schema: { tags: ['attachments'], summary: 'Upload a file (multipart field "file"); link it into an event by id', consumes: ['multipart/form-data'], response: { 201: Att, ...errors(400, 401, 413) } } }, async (req, reply) => {
     const actor = actorOf(req);
@@ -22,7 +24,11 @@ export async function attachmentRoutes(app: FastifyInstance, ctx: AppContext) {
     const file = await req.file();
     if (!file) throw invalid('No file in the upload');
     const row = await uploadAttachment(ctx, actor, { filename: file.filename, contentType: file.mimetype, stream: file.file });
-    if (file.file.truncated) throw invalid('The file is too large');
+    if (file.file.truncated) {
+      await ctx.db.deleteFrom('attachment').where('owner_id', '=', actor.userId!).where('id', '=', row.id).execute();
+      await blobStore(ctx).remove(row.storage_key);
+      throw new DomainError('TOO_LARGE', `Attachments can be at most ${Math.round(ctx.config.attachmentMaxBytes / 1048576)} MB`);
+    }
     return reply.status(201).send({ id: row.id, filename: row.filename, size: Number(row.size), contentType: row.content_type, url: attachmentUrl(ctx, row.id) });
   });
 
