@@ -28,7 +28,8 @@ export async function notifyJob(ctx: AppContext, db: AppContext['db'], p: { kind
   // Updates are coalesced (one mail per window). The payload of the pending job is replaced, so
   // carry the oldest "previous" version forward: the mail then shows old → newest.
   const key = `notify:update:${p.recipientId}:${p.objectId}`;
-  const pending = await sql<{ payload: { previousIcal?: string | null } }>`select payload from graphile_worker.jobs where key = ${key} and locked_at is null`.execute(db).catch(() => ({ rows: [] as { payload: { previousIcal?: string | null } }[] }));
+  // (graphile-worker's public `jobs` view has no payload column; _private_jobs is its table.)
+  const pending = await sql<{ payload: { previousIcal?: string | null } }>`select payload from graphile_worker._private_jobs where key = ${key} and locked_at is null`.execute(db);
   const previousIcal = pending.rows[0]?.payload?.previousIcal ?? p.previousIcal;
   await enqueue(db, 'notify', { ...p, previousIcal }, { jobKey: key, jobKeyMode: 'preserve_run_at', runAt: new Date(Date.now() + ctx.config.notifyCoalesceSeconds * 1000) });
 }
