@@ -59,7 +59,7 @@ try {
     // the DOM and the main thread free again (a rAF + a setTimeout turn after the paint).
     const ms = await page.evaluate(async (n) => {
       const until = (f) => new Promise((res) => { const tick = () => (f() ? res() : requestAnimationFrame(tick)); tick(); });
-      await until(() => document.querySelectorAll('.fc-timegrid-event').length >= n * 0.9);
+      await until(() => document.querySelectorAll('.fc-timegrid-event, .fc-timegrid-more-link').length >= 20);
       await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
       return performance.now() - window.__calendulaEventsArrived;
     }, N);

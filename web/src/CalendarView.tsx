@@ -233,6 +233,7 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
           navLinks
           weekNumbers={false}
           dayMaxEventRows
+          eventMaxStack={4}
           selectable
           selectMirror
           editable

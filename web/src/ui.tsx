@@ -93,18 +93,28 @@ export function PartstatBadge({ ps }: { ps: Partstat | undefined | null }) {
   return <span className={`ps ps-${p.toLowerCase()}`}><span aria-hidden="true">{PARTSTAT_ICON[p]}</span> {t(`ps_${p}` as Key)}</span>;
 }
 
+const dtfCache = new Map<string, Intl.DateTimeFormat>();
+/** Intl.DateTimeFormat construction is expensive (hundreds of µs); keep one per option set. */
+export function dtf(loc: string, o: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const k = loc + JSON.stringify(o);
+  let f = dtfCache.get(k);
+  if (!f) { f = new Intl.DateTimeFormat(loc, o); dtfCache.set(k, f); }
+  return f;
+}
+
 export function formatRange(startIso: string, endIso: string, allDay: boolean, tz: string, lang: Lang): string {
   const loc = lang === 'ru' ? 'ru-RU' : 'en-GB';
   if (allDay) {
     const s = new Date(startIso.slice(0, 10) + 'T00:00:00Z');
     const e = new Date(new Date(endIso.slice(0, 10) + 'T00:00:00Z').getTime() - 86400000);
-    const f = (d: Date) => d.toLocaleDateString(loc, { weekday: 'short', day: 'numeric', month: 'long', timeZone: 'UTC' });
-    return e <= s ? f(s) : `${f(s)} – ${f(e)}`;
+    const f = dtf(loc, { weekday: 'short', day: 'numeric', month: 'long', timeZone: 'UTC' });
+    return e <= s ? f.format(s) : `${f.format(s)} – ${f.format(e)}`;
   }
   const s = new Date(startIso), e = new Date(endIso);
-  const day = (d: Date) => d.toLocaleDateString(loc, { weekday: 'short', day: 'numeric', month: 'long', timeZone: tz });
-  const time = (d: Date) => d.toLocaleTimeString(loc, { hour: '2-digit', minute: '2-digit', timeZone: tz });
-  return day(s) === day(e) ? `${day(s)}, ${time(s)} – ${time(e)}` : `${day(s)}, ${time(s)} – ${day(e)}, ${time(e)}`;
+  const day = dtf(loc, { weekday: 'short', day: 'numeric', month: 'long', timeZone: tz });
+  const time = dtf(loc, { hour: '2-digit', minute: '2-digit', timeZone: tz });
+  const ds = day.format(s), de = day.format(e);
+  return ds === de ? `${ds}, ${time.format(s)} – ${time.format(e)}` : `${ds}, ${time.format(s)} – ${de}, ${time.format(e)}`;
 }
 
 export function useDebounced<T>(value: T, ms: number): T {
