@@ -15,6 +15,9 @@ import type { DavCalendar } from './types.js';
 
 export async function mkcol(d: DavRequest, method: 'MKCALENDAR' | 'MKCOL') {
   const t = d.target;
+  const ct = String(d.req.headers['content-type'] ?? '');
+  // RFC 4918 §9.3: a body the server does not understand is 415.
+  if (method === 'MKCOL' && d.body.trim() && !/xml/i.test(ct)) throw new DavHttpError(415, 'MKCOL bodies are XML (RFC 5689)');
   if (t.res.kind !== 'null') fail(Preconditions.resourceMustBeNull(), 'Something already exists at this URL');
   const parent = t.res.parent;
   if (!parent) throw new DavHttpError(409, 'The parent collection does not exist');
@@ -22,8 +25,6 @@ export async function mkcol(d: DavRequest, method: 'MKCALENDAR' | 'MKCOL') {
   let req: MkcolRequest;
   if (method === 'MKCALENDAR') req = parseMkcalendar(d.body);
   else {
-    const ct = String(d.req.headers['content-type'] ?? '');
-    if (d.body.trim() && ct && !/xml/i.test(ct)) throw new DavHttpError(415, 'MKCOL bodies are XML (RFC 5689)');
     req = parseExtendedMkcol(d.body);
     if (req.resourceType) {
       const names = req.resourceType.map((q) => `{${q.ns}}${q.name}`);

@@ -120,7 +120,11 @@ export async function resolvePath(env: DavEnv, path: string): Promise<DavResourc
   const trailing = path.endsWith('/');
   if (trailing) segs.pop();
   const [top, who, third, fourth, ...rest] = segs;
-  if (rest.length) throw new DavHttpError(404, 'No such resource');
+  if (rest.length) {
+    // Below a resource that cannot have members: a missing intermediate collection (409 on PUT/MKCOL).
+    if (top === 'calendars' && who && sameEmail(who, env.user.email)) return { kind: 'null', path, parent: null, name: segs[segs.length - 1] ?? '' };
+    throw new DavHttpError(404, 'No such resource');
+  }
   if (top === 'principals') {
     if (!who) return { kind: 'principals', path: principalsPath() };
     if (third !== undefined) throw new DavHttpError(404, 'No such principal resource');
