@@ -85,6 +85,6 @@ describe('tsdav', () => {
     expect(synced.syncToken).not.toBe(token0);
 
     const res = await client.syncCalendars({ oldCalendars: [{ ...before!, syncToken: token0, ctag: '"0"' }], detailedResult: true });
-    expect(res.updated.map((c) => c.url)).toContain(cal.url);
+    expect((res as unknown as { updated: { url: string }[] }).updated.map((c) => c.url)).toContain(cal.url);
   });
 });
