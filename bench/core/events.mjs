@@ -1,0 +1,177 @@
+// Calendar core benchmarks (issue 3): with 10,000 events in one user's calendars (10 % recurring
+// with an exception each) and 100,000 in the database, against the real built server
+// (`calendula start --roles api,worker`), over HTTP with a Bearer token:
+//  - list a week / a month of occurrences (GET /api/v1/events): p99 < 15 ms / < 30 ms
+//  - free/busy of 50 users over a month: < 50 ms; find-a-time for 10 users over two weeks: < 100 ms
+//  - create an event with 10 internal attendees: ≥ 300/s sequential; all attendee copies present
+//    p99 < 1 s after the write (measured with database timestamps)
+//  - import a 10,000-event .ics: < 20 s
+//  - RSS of the server process: < 300 MB (sampled throughout)
+import { rmSync } from 'node:fs';
+import pg from 'pg';
+import { benchDatabase, embeddedUrl, ensureBuilt, freePort, percentile, rssMb, signIn, startServer, tempDataDir } from '../platform/_server.mjs';
+
+const USERS = Number(process.env.BENCH_CORE_USERS ?? 100);
+const MAIN_EVENTS = Number(process.env.BENCH_CORE_EVENTS ?? 10_000);
+const TOTAL_EVENTS = Number(process.env.BENCH_CORE_TOTAL ?? 100_000);
+const CREATES = Number(process.env.BENCH_CORE_CREATES ?? 300);
+const DAY = 86_400_000;
+
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) };
+};
+
+/** Users u0…u{USERS-1}@bench.example with a default calendar; events spread over now ± 180 days. */
+async function seed(url) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const t0 = performance.now();
+  await c.query(`insert into principal (kind, email, name, timezone) select 'user', 'u' || g || '@bench.example', 'Bench User ' || g, 'Europe/Moscow' from generate_series(0, ${USERS - 1}) g on conflict do nothing`);
+  await c.query(`insert into calendar (owner_id, name, is_default) select id, 'Calendar', true from principal p where email like '%@bench.example' and not exists (select 1 from calendar c where c.owner_id = p.id)`);
+  // Events: n-th event of the database; the first MAIN_EVENTS belong to u0, the rest round-robin to u1…
+  const ical = `'BEGIN:VCALENDAR' || E'\\r\\n' || 'VERSION:2.0' || E'\\r\\n' || 'PRODID:-//bench//EN' || E'\\r\\n' ||
+    'BEGIN:VEVENT' || E'\\r\\n' || 'UID:' || uid || E'\\r\\n' || 'DTSTAMP:20260101T000000Z' || E'\\r\\n' ||
+    'DTSTART:' || to_char(st at time zone 'UTC', 'YYYYMMDD"T"HH24MISS"Z"') || E'\\r\\n' || 'DTEND:' || to_char((st + interval '1 hour') at time zone 'UTC', 'YYYYMMDD"T"HH24MISS"Z"') || E'\\r\\n' ||
+    'SUMMARY:Bench event ' || g || E'\\r\\n' || 'LOCATION:Room ' || (g % 50) || E'\\r\\n' ||
+    case when rec then 'RRULE:FREQ=WEEKLY;COUNT=20' || E'\\r\\n' || 'END:VEVENT' || E'\\r\\n' ||
+      'BEGIN:VEVENT' || E'\\r\\n' || 'UID:' || uid || E'\\r\\n' || 'DTSTAMP:20260101T000000Z' || E'\\r\\n' ||
+      'RECURRENCE-ID:' || to_char((st + interval '7 days') at time zone 'UTC', 'YYYYMMDD"T"HH24MISS"Z"') || E'\\r\\n' ||
+      'DTSTART:' || to_char((st + interval '7 days 2 hours') at time zone 'UTC', 'YYYYMMDD"T"HH24MISS"Z"') || E'\\r\\n' || 'DTEND:' || to_char((st + interval '7 days 3 hours') at time zone 'UTC', 'YYYYMMDD"T"HH24MISS"Z"') || E'\\r\\n' ||
+      'SUMMARY:Moved occurrence ' || g || E'\\r\\n' || 'END:VEVENT' || E'\\r\\n'
+    else 'END:VEVENT' || E'\\r\\n' end || 'END:VCALENDAR' || E'\\r\\n'`;
+  const batch = 20_000;
+  for (let from = 0; from < TOTAL_EVENTS; from += batch) {
+    await c.query(`
+      with owners as (select row_number() over (order by email) - 1 as n, p.id, c.id as cal from principal p join calendar c on c.owner_id = p.id and c.is_default where p.email like '%@bench.example'),
+      ev as (
+        select g, 'bench-' || g || '@bench' as uid, (g % 10 = 0) as rec,
+          date_trunc('hour', now()) - interval '180 days' + ((g * 7919) % (360 * 24 * 4)) * interval '15 minutes' as st,
+          case when g < ${MAIN_EVENTS} then 0 else 1 + (g % ${USERS - 1}) end as owner_n
+        from generate_series(${from}, ${Math.min(TOTAL_EVENTS, from + batch) - 1}) g
+      )
+      insert into calendar_object (owner_id, calendar_id, name, uid, component, ical, etag, schedule_tag, first_start, last_end, recurring, role, status, transp, summary, location, attendees, sequence, origin)
+      select o.id, o.cal, uid || '.ics', uid, 'VEVENT', ${ical}, md5(uid), md5(uid || 's'), st,
+        case when rec then st + interval '19 weeks 3 hours' else st + interval '1 hour' end, rec, 'none', 'CONFIRMED', 'OPAQUE', 'Bench event ' || g, 'Room ' || (g % 50), '{}', 0, 'import'
+      from ev join owners o on o.n = ev.owner_n`);
+  }
+  await c.query('analyze calendar_object; analyze principal; analyze calendar');
+  const ids = (await c.query(`select id, email from principal where email like '%@bench.example' order by email`)).rows;
+  const byEmail = new Map(ids.map((r) => [r.email, r.id]));
+  const n = (await c.query('select count(*)::int n from calendar_object')).rows[0].n;
+  await c.end();
+  return { ms: performance.now() - t0, n, byEmail };
+}
+
+export default async function run(log) {
+  ensureBuilt();
+  const db = await benchDatabase();
+  const dataDir = tempDataDir();
+  const port = await freePort();
+  const server = startServer({ port, dataDir, databaseUrl: db?.url, roles: 'api,worker' });
+  const rows = [];
+  let maxRss = 0;
+  const sampler = setInterval(() => { try { maxRss = Math.max(maxRss, rssMb(server.child.pid)); } catch { /* gone */ } }, 200);
+  try {
+    await server.ready();
+    const url = db?.url ?? embeddedUrl(dataDir);
+    log('seeding…');
+    const s = await seed(url);
+    log(`seeded ${s.n} events in ${Math.round(s.ms)} ms`);
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    const admin = await signIn(port);
+    const u0 = s.byEmail.get('u0@bench.example');
+    const tokRes = await fetch(`${base}/tokens`, { method: 'POST', headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrf, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench', scopes: ['read', 'write'], userId: u0 }) });
+    if (tokRes.status !== 201) throw new Error(`token: ${tokRes.status} ${await tokRes.text()}`);
+    const auth = { authorization: `Bearer ${(await tokRes.json()).token}` };
+    const get = async (path) => { const t = performance.now(); const r = await fetch(base + path, { headers: auth }); const b = await r.text(); if (r.status !== 200) throw new Error(`${path}: ${r.status} ${b.slice(0, 200)}`); return [performance.now() - t, b]; };
+    const post = async (path, body, ok = 200) => { const t = performance.now(); const r = await fetch(base + path, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) }); const b = await r.text(); if (r.status !== ok) throw new Error(`${path}: ${r.status} ${b.slice(0, 200)}`); return [performance.now() - t, b]; };
+    const now = Date.now();
+    const rnd = (() => { let x = 42; return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31); })();
+    const rangeStart = () => new Date(Math.floor((now - 150 * DAY + rnd() * 280 * DAY) / DAY) * DAY);
+
+    // Warm-up (JIT, caches, connection pool).
+    for (let i = 0; i < 30; i++) { const f = rangeStart(); await get(`/events?from=${f.toISOString()}&to=${new Date(f.getTime() + 7 * DAY).toISOString()}`); }
+    for (const [label, days, n, target] of [['week', 7, 300, 15], ['month', 30, 200, 30]]) {
+      const lat = [];
+      let items = 0;
+      for (let i = 0; i < n; i++) {
+        const f = rangeStart();
+        const [ms, body] = await get(`/events?from=${f.toISOString()}&to=${new Date(f.getTime() + days * DAY).toISOString()}`);
+        lat.push(ms);
+        items += JSON.parse(body).items.length;
+      }
+      const st = stats(lat);
+      rows.push({ bench: `core: list a ${label} (GET /events, ${Math.round(items / n)} occurrences avg)`, metric: 'p50 / p99', value: `${st.p50.toFixed(1)} / ${st.p99.toFixed(1)}`, unit: 'ms', target: `p99 < ${target} ms`, pass: st.p99 < target });
+    }
+
+    const fbUsers = [...s.byEmail.keys()].slice(0, 50);
+    const fbLat = [];
+    for (let i = 0; i < 40; i++) { const f = rangeStart(); fbLat.push((await post('/freebusy', { attendees: fbUsers, from: f.toISOString(), to: new Date(f.getTime() + 30 * DAY).toISOString() }))[0]); }
+    const fb = stats(fbLat.slice(5));
+    rows.push({ bench: 'core: free/busy of 50 users over a month', metric: 'p50 / p99', value: `${fb.p50.toFixed(1)} / ${fb.p99.toFixed(1)}`, unit: 'ms', target: '< 50 ms', pass: fb.p99 < 50 });
+
+    const ftLat = [];
+    for (let i = 0; i < 40; i++) { const f = rangeStart(); ftLat.push((await post('/find-time', { attendees: fbUsers.slice(1, 10), durationMinutes: 60, from: f.toISOString(), to: new Date(f.getTime() + 14 * DAY).toISOString(), count: 5 }))[0]); }
+    const ft = stats(ftLat.slice(5));
+    rows.push({ bench: 'core: find-a-time, 10 users over two weeks', metric: 'p50 / p99', value: `${ft.p50.toFixed(1)} / ${ft.p99.toFixed(1)}`, unit: 'ms', target: '< 100 ms', pass: ft.p99 < 100 });
+
+    // Creates with 10 internal attendees, sequential.
+    const cal = JSON.parse((await get('/calendars'))[1]).items.find((c) => c.isDefault).id;
+    const attendees = fbUsers.slice(1, 11).map((email) => ({ email }));
+    const uids = [];
+    const tc = performance.now();
+    for (let i = 0; i < CREATES; i++) {
+      const d = new Date(now + (30 + (i % 200)) * DAY);
+      const day = d.toISOString().slice(0, 10);
+      const [, body] = await post('/events', { calendarId: cal, event: { summary: `Bench meeting ${i}`, start: `${day}T10:00:00`, end: `${day}T11:00:00`, timezone: 'Europe/Moscow', attendees } }, 201);
+      uids.push(JSON.parse(body).uid);
+    }
+    const createSecs = (performance.now() - tc) / 1000;
+    rows.push({ bench: `core: create with 10 internal attendees (${CREATES} sequential, HTTP)`, metric: 'throughput', value: CREATES / createSecs, unit: '/s', target: '≥ 300/s', pass: CREATES / createSecs >= 300 });
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    const deadline = Date.now() + 120_000;
+    let lag;
+    for (;;) {
+      const r = await c.query(`select o.uid, count(x.id)::int as copies, extract(epoch from max(x.created_at) - o.created_at) * 1000 as lag_ms
+        from calendar_object o left join calendar_object x on x.uid = o.uid and x.owner_id <> o.owner_id
+        where o.owner_id = $1 and o.uid = any($2) group by o.uid, o.created_at`, [u0, uids]);
+      if (r.rows.every((x) => x.copies >= 10) || Date.now() > deadline) { lag = r.rows.map((x) => (x.copies >= 10 ? Number(x.lag_ms) : Infinity)); break; }
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    await c.end();
+    const lg = stats(lag);
+    rows.push({ bench: 'core: all 10 attendee copies present after the write', metric: 'p50 / p99', value: `${lg.p50.toFixed(0)} / ${lg.p99.toFixed(0)}`, unit: 'ms', target: 'p99 < 1000 ms', pass: lg.p99 < 1000 });
+
+    // Import of a 10,000-event .ics into a new calendar.
+    const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//bench//EN'];
+    for (let i = 0; i < 10_000; i++) {
+      const st = new Date(now + (i % 365) * DAY + (i % 9) * 3600_000).toISOString().replace(/[-:]/g, '').slice(0, 15) + 'Z';
+      const en = new Date(now + (i % 365) * DAY + (i % 9) * 3600_000 + 1800_000).toISOString().replace(/[-:]/g, '').slice(0, 15) + 'Z';
+      lines.push('BEGIN:VEVENT', `UID:import-${i}@bench`, 'DTSTAMP:20260101T000000Z', `DTSTART:${st}`, `DTEND:${en}`, `SUMMARY:Imported ${i}`, ...(i % 10 === 0 ? ['RRULE:FREQ=DAILY;COUNT=5'] : []), 'END:VEVENT');
+    }
+    lines.push('END:VCALENDAR', '');
+    const newCal = JSON.parse((await post('/calendars', { name: 'Import' }, 201))[1]).id;
+    const ti = performance.now();
+    const ir = await fetch(`${base}/calendars/${newCal}/import`, { method: 'POST', headers: { ...auth, 'content-type': 'text/calendar' }, body: lines.join('\r\n') });
+    if (ir.status !== 202) throw new Error(`import: ${ir.status} ${await ir.text()}`);
+    const importId = (await ir.json()).importId;
+    let st;
+    for (;;) {
+      st = JSON.parse((await get(`/imports/${importId}`))[1]);
+      if (st.state === 'done' || performance.now() - ti > 300_000) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    const importSecs = (performance.now() - ti) / 1000;
+    rows.push({ bench: `core: import a 10,000-event .ics (${st.imported} imported, ${st.failed} failed)`, metric: 'time', value: importSecs, unit: 's', target: '< 20 s', pass: importSecs < 20 && st.imported === 10_000 });
+    rows.push({ bench: 'core: server process (api+worker) during all of the above', metric: 'max RSS', value: maxRss, unit: 'MB', target: '< 300 MB', pass: maxRss < 300 });
+    rows.push({ bench: `core: seed (${s.n.toLocaleString('en-US')} events, bulk SQL)`, metric: 'time', value: s.ms / 1000, unit: 's' });
+    return rows;
+  } finally {
+    clearInterval(sampler);
+    await server.stop();
+    if (db) await db.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
