@@ -55,6 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   await env?.close();
+  (await import('../../src/app/notify/mailer.js')).closeMailers();
   await sink?.close();
 });
 

@@ -156,6 +156,8 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
     return decide({ ...base, recipient: recipientAddress, objectId: existing?.id ?? null, code: existing ? 'NOT_ORGANIZER_COPY' : 'UNKNOWN_UID', outcome: 'ignored',
       reason: existing ? `A ${method} goes to the organizer; ${r.principal.email} is not the organizer of ${uid}` : `No event with UID ${uid} organised by ${r.principal.email}` });
   }
+  // Attendee-side messages go to the organizer's copy under the address it is stored with.
+  const target = organizerSide ? recipientAddress : (existing.organizer ?? recipientAddress);
   const known = organizerSide && ctx.config.intakeTrust === 'known' && facts.organizer
     ? !!existing || !!(await ctx.db.selectFrom('calendar_object').select('id').where('owner_id', '=', r.principal.id).where('organizer', '=', facts.organizer).limit(1).executeTakeFirst())
     : false;
@@ -168,7 +170,7 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
     return decide({ ...base, recipient: recipientAddress, objectId: existing?.id ?? null, code: verdict.code, outcome: hold ? 'held' : 'rejected',
       reason: hold ? `Held as an unverified invitation: ${verdict.reason}` : verdict.reason, ...(hold ? { ical: part.ical, details: { recipientAddress, sender: speaker } } : {}) });
   }
-  await applyVerified(ctx, r.principal, { method, ical: part.ical, sender: speaker, uid, recipientAddress }, decide, 'enforce');
+  await applyVerified(ctx, r.principal, { method, ical: part.ical, sender: speaker, uid, recipientAddress: target }, decide, 'enforce');
 }
 
 /** Applies a message whose sender is trusted (or that the user accepted) and records the result. */

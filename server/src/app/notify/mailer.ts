@@ -15,3 +15,9 @@ export function mailer(ctx: AppContext): MailTransport {
 export function mailDomain(ctx: AppContext): string {
   return ctx.config.mailFrom.split('@')[1] ?? 'localhost';
 }
+
+/** Closes pooled SMTP connections (process shutdown, tests). */
+export function closeMailers(): void {
+  for (const t of transports.values()) t.close();
+  transports.clear();
+}
