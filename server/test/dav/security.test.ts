@@ -47,6 +47,11 @@ describe('shares appear in the grantee\'s home with privileges by grant', () => 
     expect(privs).not.toContain('write');
     r = await dav(env, 'GET', `${shared}secret.ics`, { user: boris });
     expect(r.status).toBe(200);
+    // Private events stay the owner's (as in the REST API).
+    expect((await dav(env, 'PUT', `${anna.defaultCalendar}private.ics`, { user: anna, body: vevent('private', { extra: ['CLASS:PRIVATE'] }) })).status).toBe(201);
+    expect((await dav(env, 'GET', `${shared}private.ics`, { user: boris })).status).toBe(404);
+    r = await dav(env, 'PROPFIND', shared, { user: boris, headers: { depth: '1' }, body: '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>' });
+    expect([...responses(r.xml()).keys()]).not.toContain(`${shared}private.ics`);
     for (const [method, path, body] of [['PUT', `${shared}new.ics`, vevent('from-boris')], ['PUT', `${shared}secret.ics`, vevent('secret', { summary: 'Hacked' })], ['DELETE', `${shared}secret.ics`, undefined]] as const) {
       r = await dav(env, method, path, { user: boris, body });
       expect(r.status, `${method} ${path}`).toBe(403);

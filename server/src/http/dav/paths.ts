@@ -76,11 +76,18 @@ export async function homeCalendars(env: DavEnv): Promise<DavCalendar[]> {
   ];
 }
 
+/** Private and confidential events are the owner's alone (as in the REST API's hidesDetails). */
+export function visibleTo<Q extends { where: (...a: never[]) => Q }>(q: Q, cal: DavCalendar): Q {
+  if (cal.access === 'owner') return q;
+  return (q as unknown as { where: (f: (eb: any) => unknown) => Q }).where((eb: any) => eb.or([eb('class', 'is', null), eb('class', 'not in', ['PRIVATE', 'CONFIDENTIAL'])]));
+}
+
 export async function objectByName(env: DavEnv, cal: DavCalendar, name: string): Promise<ObjectMeta | null> {
-  const row = await env.ctx.db.selectFrom('calendar_object').select(OBJECT_COLUMNS)
+  let q = env.ctx.db.selectFrom('calendar_object').select(OBJECT_COLUMNS)
     .select(sql<number>`octet_length(ical)`.as('size'))
-    .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('name', '=', name).where('deleted_at', 'is', null)
-    .executeTakeFirst();
+    .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('name', '=', name).where('deleted_at', 'is', null);
+  q = visibleTo(q, cal);
+  const row = await q.executeTakeFirst();
   return row ? { ...row, size: Number(row.size) } : null;
 }
 
@@ -92,6 +99,7 @@ export async function objectsOf(env: DavEnv, cal: DavCalendar, withText = false,
     .select(withText ? sql<string>`ical`.as('ical') : sql<string>`null`.as('ical'))
     .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null);
   if (names) q = q.where('name', 'in', names);
+  q = visibleTo(q, cal);
   const rows = await q.orderBy('name').execute();
   return rows.map((r) => ({ ...r, size: Number(r.size), ical: r.ical ?? undefined }));
 }

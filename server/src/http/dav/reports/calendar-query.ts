@@ -8,7 +8,7 @@ import { matchesFilter, type CalendarQueryReport, type CompFilter, type Multista
 import { expandCompiled, parseCalendar } from '../../../lib/ical/index.js';
 import { compiledFor } from '../../../app/events/compiled-cache.js';
 import { DavHttpError } from '../errors.js';
-import { href, inboxItems } from '../paths.js';
+import { href, inboxItems, visibleTo } from '../paths.js';
 import { icalZoneFrom } from '../tz.js';
 import { propsFor, requirePrivilege, sendMultistatus, wantsData, type DavRequest } from '../common.js';
 import type { DavCalendar, ObjectMeta, Target } from '../types.js';
@@ -49,6 +49,7 @@ async function candidates(d: DavRequest, cal: DavCalendar, top: CompFilter, with
     .select(simple && !withText ? sql<string>`case when recurring then ical else '' end`.as('ical') : sql<string>`ical`.as('ical'))
     .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null);
   if (names) q = q.where('name', 'in', names);
+  q = visibleTo(q, cal);
   if (comp && (comp.name === 'VEVENT' || comp.name === 'VTODO')) q = q.where('component', '=', comp.name);
   else if (comp) return []; // VJOURNAL, VFREEBUSY, …: this server stores none
   const tr = comp?.name === 'VEVENT' ? comp.timeRange : null;
