@@ -1,0 +1,85 @@
+// Issue 6 benchmark: invitations over LMTP → visible in the recipient's calendar, on the real
+// built server (roles api,worker,mail-in; embedded PostgreSQL). Targets: ≥ 200 messages/s and
+// p99 intake-to-visible < 2 s at that rate.
+import nodemailer from 'nodemailer';
+import pg from 'pg';
+import { rmSync } from 'node:fs';
+import { embeddedUrl, ensureBuilt, freePort, percentile, signIn, startServer, tempDataDir } from '../platform/_server.mjs';
+
+const N = Number(process.env.BENCH_MAIL_N ?? 3000);
+const RATE = Number(process.env.BENCH_MAIL_RATE ?? 250); // offered load, messages/s
+const USERS = 50;
+
+function message(i, to) {
+  const uid = `bench-${i}-${Date.now()}@partner.org`;
+  const ical = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Bench//EN', 'METHOD:REQUEST', 'BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20300101T000000Z',
+    `DTSTART:2031${String(1 + (i % 12)).padStart(2, '0')}10T100000Z`, `DTEND:2031${String(1 + (i % 12)).padStart(2, '0')}10T110000Z`, `SUMMARY:Bench ${i}`, 'SEQUENCE:0',
+    'ORGANIZER;CN=Org:mailto:org@partner.org', `ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:${to}`, 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+  const raw = [`From: Org <org@partner.org>`, `To: ${to}`, `Subject: Invitation ${i}`, `Message-ID: <${uid}>`, 'MIME-Version: 1.0', 'Content-Type: multipart/alternative; boundary="b"', '',
+    '--b', 'Content-Type: text/plain; charset=utf-8', '', `Invitation ${i}`, '--b', 'Content-Type: text/calendar; method=REQUEST; charset=utf-8', '', ical, '--b--', ''].join('\r\n');
+  return { uid, raw };
+}
+
+export default async function run(log) {
+  ensureBuilt();
+  const dataDir = tempDataDir();
+  const port = await freePort();
+  const lmtpPort = await freePort();
+  Object.assign(process.env, { LMTP_PORT: String(lmtpPort), CALENDULA_MAIL_DOMAINS: 'example.com', CALENDULA_WORKER_CONCURRENCY: process.env.CALENDULA_WORKER_CONCURRENCY ?? '16' });
+  const server = startServer({ port, dataDir, roles: 'api,worker,mail-in' });
+  let db;
+  try {
+    await server.ready();
+    const s = await signIn(port);
+    for (let u = 0; u < USERS; u++) {
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/users`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: s.cookie, 'x-csrf-token': s.csrf }, body: JSON.stringify({ email: `u${u}@example.com`, name: `User ${u}` }) });
+      if (r.status !== 201) throw new Error(`create user: ${r.status} ${await r.text()}`);
+    }
+    db = new pg.Client({ connectionString: embeddedUrl(dataDir) });
+    await db.connect();
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: lmtpPort, lmtp: true, pool: true, maxConnections: 8, maxMessages: Infinity, ignoreTLS: true });
+    const sentAt = new Map();
+    const t0 = performance.now();
+    const startWall = Date.now();
+    const inflight = new Set();
+    let failures = 0;
+    for (let i = 0; i < N; i++) {
+      const due = t0 + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const to = `u${i % USERS}@example.com`;
+      const m = message(i, to);
+      const p = transport.sendMail({ envelope: { from: 'org@partner.org', to: [to] }, raw: m.raw }).then(
+        () => { sentAt.set(m.uid, Date.now()); },
+        () => { failures++; },
+      );
+      inflight.add(p);
+      p.finally(() => inflight.delete(p));
+    }
+    await Promise.all(inflight);
+    const sendSec = (performance.now() - t0) / 1000;
+    // Wait until every accepted message is visible.
+    const deadline = Date.now() + 120_000;
+    let rows = [];
+    for (;;) {
+      rows = (await db.query("select uid, extract(epoch from created_at) * 1000 as at from calendar_object where uid like 'bench-%'")).rows;
+      if (rows.length >= sentAt.size || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const totalSec = (Math.max(...rows.map((r) => Number(r.at))) - startWall) / 1000;
+    const lat = rows.map((r) => Number(r.at) - (sentAt.get(r.uid) ?? Number(r.at))).sort((a, b) => a - b);
+    transport.close();
+    log(`sent ${sentAt.size}/${N} in ${sendSec.toFixed(1)} s (${failures} failures); visible ${rows.length}`);
+    const throughput = rows.length / Math.max(totalSec, sendSec);
+    return [
+      { bench: 'mail/intake', metric: 'messages accepted over LMTP', value: sentAt.size, unit: `of ${N}` },
+      { bench: 'mail/intake', metric: 'LMTP → calendar throughput', value: Math.round(throughput), unit: 'msg/s', target: '>= 200', pass: throughput >= 200 && rows.length === N },
+      { bench: 'mail/intake', metric: 'intake-to-visible p50', value: Math.round(percentile(lat, 50)), unit: 'ms' },
+      { bench: 'mail/intake', metric: 'intake-to-visible p99', value: Math.round(percentile(lat, 99)), unit: 'ms', target: '< 2000', pass: percentile(lat, 99) < 2000 },
+    ];
+  } finally {
+    await db?.end().catch(() => {});
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
