@@ -157,7 +157,7 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
       reason: existing ? `A ${method} goes to the organizer; ${r.principal.email} is not the organizer of ${uid}` : `No event with UID ${uid} organised by ${r.principal.email}` });
   }
   // Attendee-side messages go to the organizer's copy under the address it is stored with.
-  const target = organizerSide ? recipientAddress : (existing.organizer ?? recipientAddress);
+  const target = organizerSide ? recipientAddress : (existing?.organizer ?? recipientAddress);
   const known = organizerSide && ctx.config.intakeTrust === 'known' && facts.organizer
     ? !!existing || !!(await ctx.db.selectFrom('calendar_object').select('id').where('owner_id', '=', r.principal.id).where('organizer', '=', facts.organizer).limit(1).executeTakeFirst())
     : false;
