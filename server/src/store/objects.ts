@@ -79,24 +79,34 @@ export function findByUid(db: DB, ownerId: string, uid: string) {
   return db.selectFrom('calendar_object').selectAll().where('owner_id', '=', ownerId).where('uid', '=', uid).where('deleted_at', 'is', null).orderBy('created_at').executeTakeFirst();
 }
 
-export type RangeRow = Pick<ObjectRow, 'id' | 'owner_id' | 'calendar_id' | 'uid' | 'etag' | 'ical' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments' | 'component'>;
+export type RangeRow = Pick<ObjectRow, 'id' | 'owner_id' | 'calendar_id' | 'uid' | 'etag' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments' | 'component'> & { attendee_count: number };
+
+/** The span predicate matching the GiST index calendar_object_span (migration 0005). */
+export const spanOverlaps = (from: Date, to: Date) =>
+  sql<boolean>`tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange(${from}::timestamptz, ${to}::timestamptz, '[)')`;
 
 /**
- * Objects of one owner's calendars overlapping [from, to). The iCalendar text is fetched only for
- * recurring objects (they need expansion); single ones are answered from the index columns.
+ * Objects of one owner's calendars whose span overlaps [from, to): index columns only. Recurring
+ * ones need their iCalendar for expansion — fetch it with `icalOf` for those not already compiled.
  */
 export async function objectsInRange(db: DB, ownerId: string, calendarIds: string[], from: Date, to: Date): Promise<RangeRow[]> {
   if (!calendarIds.length) return [];
-  const rows = await db.selectFrom('calendar_object')
-    .select(['id', 'owner_id', 'calendar_id', 'uid', 'etag', 'first_start', 'last_end', 'recurring', 'all_day', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'attendees', 'has_attachments', 'component'])
-    .select(sql<string>`case when recurring then ical else '' end`.as('ical'))
+  return db.selectFrom('calendar_object')
+    .select(['id', 'owner_id', 'calendar_id', 'uid', 'etag', 'first_start', 'last_end', 'recurring', 'all_day', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'has_attachments', 'component'])
+    .select(sql<number>`cardinality(attendees)`.as('attendee_count'))
+    .select(sql<string[]>`'{}'::text[]`.as('attendees'))
     .where('owner_id', '=', ownerId)
     .where('calendar_id', 'in', calendarIds)
     .where('deleted_at', 'is', null)
-    .where((eb) => eb.or([eb('first_start', '<', to), eb('first_start', 'is', null)]))
-    .where((eb) => eb.or([eb('last_end', '>', from), eb('last_end', 'is', null)]))
+    .where(spanOverlaps(from, to))
     .execute();
-  return rows;
+}
+
+/** iCalendar texts by id (one owner), for expansion of what the compiled cache does not hold. */
+export async function icalOf(db: DB, ownerId: string, ids: string[]): Promise<Map<string, string>> {
+  if (!ids.length) return new Map();
+  const rows = await db.selectFrom('calendar_object').select(['id', 'ical']).where('owner_id', '=', ownerId).where('id', 'in', ids).execute();
+  return new Map(rows.map((r) => [r.id, r.ical]));
 }
 
 /** Changes after a token in log order (RFC 6578); the caller keeps the latest per resource. */

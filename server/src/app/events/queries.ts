@@ -5,8 +5,8 @@ import { DomainError, invalid } from '../../domain/errors.js';
 import * as objects from '../../store/objects.js';
 import type { ObjectRow } from '../../store/schema.js';
 import { listCalendars } from '../calendars.js';
-import { compiledFor } from './compiled-cache.js';
-import { expandCompiled } from '../../lib/ical/expand.js';
+import { cachedExpansion, expandSeries, expansionKey } from './expansions.js';
+import type { Occurrence } from '../../lib/ical/index.js';
 import { hidesDetails, type Access } from './access.js';
 import type { CalendarView } from '../../store/calendars.js';
 
@@ -33,13 +33,14 @@ const dateOrInstant = (d: Date, allDay: boolean) => (allDay ? d.toISOString().sl
 
 type Row = Pick<ObjectRow, 'id' | 'calendar_id' | 'uid' | 'etag' | 'ical' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments'>;
 
-export function occurrencesOf(row: Row, cal: { color: string; access: Access }, from: Date, to: Date, tz: string): OccurrenceJson[] {
+/** Occurrences of one row in [from, to). Recurring rows need `occs` (see expandSeries) or their ical. */
+export function occurrencesOf(row: Row, cal: { color: string; access: Access }, from: Date, to: Date, tz: string, occs?: Occurrence[]): OccurrenceJson[] {
   const hidden = hidesDetails(row, cal.access);
   const base = {
     id: row.id, calendarId: row.calendar_id, uid: row.uid, timezone: null,
     color: cal.color, myPartstat: row.my_partstat, isOrganizer: row.role === 'organizer',
     editable: (cal.access === 'owner' || cal.access === 'read-write') && row.role !== 'attendee',
-    recurring: row.recurring, attendeeCount: row.attendees.length, hasAttachments: hidden ? false : row.has_attachments,
+    recurring: row.recurring, attendeeCount: (row as { attendee_count?: number }).attendee_count ?? row.attendees.length, hasAttachments: hidden ? false : row.has_attachments,
     visibility: row.class ?? 'PUBLIC',
     ...(hidden ? { busyOnly: true } : {}),
   };
@@ -47,18 +48,15 @@ export function occurrencesOf(row: Row, cal: { color: string; access: Access }, 
   if (!row.recurring) {
     if (!row.first_start) return [];
     const end = row.last_end ?? row.first_start;
+    // The span index is closed at both ends: drop events that only touch the range's start.
+    if (row.first_start >= to || (end <= from && !(end.getTime() === row.first_start.getTime() && row.first_start >= from))) return [];
     return [{
       ...base, recurrenceId: null, start: dateOrInstant(row.first_start, row.all_day), end: dateOrInstant(end, row.all_day), allDay: row.all_day,
       summary: text(row.summary), location: text(row.location), status: row.status ?? 'CONFIRMED', transparency: row.transp ?? 'OPAQUE',
     }];
   }
-  let occs;
-  try {
-    occs = expandCompiled(compiledFor(row.etag, row.ical), from, to, { defaultTz: tz, limit: 2000 });
-  } catch {
-    return [];
-  }
-  return occs.map((o) => ({
+  const list = occs ?? expandSeries(row.etag, row.ical, from, to, tz);
+  return list.map((o) => ({
     ...base, recurrenceId: o.recurrenceId, start: dateOrInstant(o.start, o.allDay), end: dateOrInstant(o.end, o.allDay), allDay: o.allDay,
     summary: text(o.summary), location: text(o.location), status: o.status ?? row.status ?? 'CONFIRMED', transparency: o.transp ?? row.transp ?? 'OPAQUE',
   }));
@@ -89,7 +87,13 @@ export async function listOccurrences(ctx: AppContext, actor: Actor, q: { from: 
   for (const [ownerId, list] of groupByOwner(cals)) {
     const byId = new Map(list.map((c) => [c.id, c]));
     const rows = await objects.objectsInRange(ctx.db, ownerId, list.map((c) => c.id), q.from, q.to);
-    for (const r of rows) out.push(...occurrencesOf(r, byId.get(r.calendar_id)!, q.from, q.to, tz));
+    // Recurring series: memoised expansions; fetch iCalendar only for the ones not memoised.
+    const pending = rows.filter((r) => r.recurring && !cachedExpansion(expansionKey(r.etag, q.from, q.to, tz)));
+    const texts = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
+    for (const r of rows) {
+      const occs = r.recurring ? cachedExpansion(expansionKey(r.etag, q.from, q.to, tz)) ?? expandSeries(r.etag, texts.get(r.id) ?? '', q.from, q.to, tz) : undefined;
+      out.push(...occurrencesOf({ ...r, ical: '' }, byId.get(r.calendar_id)!, q.from, q.to, tz, occs));
+    }
   }
   out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   return out;
