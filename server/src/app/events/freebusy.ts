@@ -3,11 +3,11 @@
  * TRANSP, cancelled and declined events, tentative answers, recurrences and exceptions. Only
  * periods leave this module — never titles (RFC 5545 §3.6.4 VFREEBUSY semantics).
  */
-import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import { invalid } from '../../domain/errors.js';
 import * as principals from '../../store/principals.js';
+import { spanOverlaps } from '../../store/objects.js';
 import type { PrincipalRow, WorkingHours } from '../../store/schema.js';
 import { compiledFor } from './compiled-cache.js';
 import { expandCompiled } from '../../lib/ical/expand.js';
@@ -54,31 +54,18 @@ function overrideAnswers(compiled: CompiledSeries, email: string): Map<string, s
   return out;
 }
 
-/** Busy periods of one principal's calendars in [from, to). */
-export async function busyOf(ctx: AppContext, who: PrincipalRow, from: Date, to: Date, excludeUid?: string): Promise<Period[]> {
-  const rows = await ctx.db.selectFrom('calendar_object')
-    .select(['uid', 'etag', 'recurring', 'first_start', 'last_end', 'status', 'transp', 'my_partstat', 'all_day'])
-    .select(sql<string>`case when recurring then ical else '' end`.as('ical'))
-    .where('owner_id', '=', who.id).where('deleted_at', 'is', null).where('component', '=', 'VEVENT')
-    .where((eb) => eb.or([eb('first_start', '<', to), eb('first_start', 'is', null)]))
-    .where((eb) => eb.or([eb('last_end', '>', from), eb('last_end', 'is', null)]))
-    .execute();
+const seriesBusyMemo = new Map<string, Period[]>();
+const MEMO_MAX = 20_000;
+
+/** Busy periods of one recurring series for one person (memoised by content hash and range). */
+function seriesBusy(r: { etag: string; status: string | null; transp: string | null; my_partstat: string | null }, ical: string | undefined, me: string, tz: string, from: Date, to: Date, key: string): Period[] | null {
+  const hit = seriesBusyMemo.get(key);
+  if (hit) return hit;
+  if (ical === undefined) return null;
   const out: Period[] = [];
-  const me = who.email.toLowerCase();
-  for (const r of rows) {
-    if (r.uid === excludeUid) continue;
-    const typeFor = (partstat: string | null, status: string | null): BusyType => (partstat === 'TENTATIVE' || status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : 'BUSY');
-    if (!r.recurring) {
-      if (r.my_partstat === 'DECLINED' || r.status === 'CANCELLED' || r.transp === 'TRANSPARENT' || !r.first_start) continue;
-      out.push({ start: r.first_start.getTime(), end: (r.last_end ?? r.first_start).getTime(), type: typeFor(r.my_partstat, r.status) });
-      continue;
-    }
-    let compiled;
-    let occs;
-    try {
-      compiled = compiledFor(r.etag, r.ical);
-      occs = expandCompiled(compiled, from, to, { defaultTz: who.timezone, limit: 5000 });
-    } catch { continue; }
+  try {
+    const compiled = compiledFor(r.etag, ical);
+    const occs = expandCompiled(compiled, from, to, { defaultTz: tz, limit: 5000 });
     // An answer can differ per occurrence (declined one instance of an accepted series, or the reverse).
     const ownAnswer = overrideAnswers(compiled, me);
     for (const o of occs) {
@@ -86,8 +73,69 @@ export async function busyOf(ctx: AppContext, who: PrincipalRow, from: Date, to:
       if (partstat === 'DECLINED' || (o.status ?? r.status) === 'CANCELLED' || (o.transp ?? r.transp) === 'TRANSPARENT') continue;
       out.push({ start: o.start.getTime(), end: o.end.getTime(), type: typeFor(partstat, o.status ?? r.status) });
     }
+  } catch { /* an unreadable series is not busy time */ }
+  seriesBusyMemo.set(key, out);
+  if (seriesBusyMemo.size > MEMO_MAX) seriesBusyMemo.delete(seriesBusyMemo.keys().next().value!);
+  return out;
+}
+
+const typeFor = (partstat: string | null, status: string | null): BusyType => (partstat === 'TENTATIVE' || status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : 'BUSY');
+
+/**
+ * Busy periods of several principals in [from, to): one query for all of them (span index), the
+ * iCalendar of recurring series fetched only when their busy time is not memoised.
+ */
+export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Date, to: Date, excludeUid?: string): Promise<Map<string, Period[]>> {
+  const result = new Map<string, Period[]>(who.map((w) => [w.id, []]));
+  if (!who.length) return result;
+  const byId = new Map(who.map((w) => [w.id, w]));
+  const rows = await ctx.db.selectFrom('calendar_object')
+    .select(['id', 'owner_id', 'uid', 'etag', 'recurring', 'first_start', 'last_end', 'status', 'transp', 'my_partstat'])
+    .where('owner_id', 'in', who.map((w) => w.id)).where('deleted_at', 'is', null).where('component', '=', 'VEVENT')
+    .where(spanOverlaps(from, to))
+    .execute();
+  const keyOf = (r: (typeof rows)[number]) => {
+    const w = byId.get(r.owner_id)!;
+    return `${r.etag}|${from.getTime()}|${to.getTime()}|${w.timezone}|${w.email.toLowerCase()}|${r.my_partstat}`;
+  };
+  const need = rows.filter((r) => r.recurring && r.uid !== excludeUid && !seriesBusyMemo.has(keyOf(r)));
+  const texts = new Map<string, string>();
+  if (need.length) {
+    for (const x of await ctx.db.selectFrom('calendar_object').select(['id', 'ical']).where('owner_id', 'in', [...new Set(need.map((r) => r.owner_id))]).where('id', 'in', need.map((r) => r.id)).execute()) texts.set(x.id, x.ical);
   }
-  return mergePeriods(out.map((p) => ({ ...p, start: Math.max(p.start, from.getTime()), end: Math.min(p.end, to.getTime()) })));
+  for (const r of rows) {
+    if (r.uid === excludeUid) continue;
+    const out = result.get(r.owner_id)!;
+    if (!r.recurring) {
+      if (r.my_partstat === 'DECLINED' || r.status === 'CANCELLED' || r.transp === 'TRANSPARENT' || !r.first_start) continue;
+      out.push({ start: r.first_start.getTime(), end: (r.last_end ?? r.first_start).getTime(), type: typeFor(r.my_partstat, r.status) });
+      continue;
+    }
+    const w = byId.get(r.owner_id)!;
+    const periods = seriesBusy(r, texts.get(r.id), w.email.toLowerCase(), w.timezone, from, to, keyOf(r));
+    if (periods) out.push(...periods);
+  }
+  for (const [id, list] of result) {
+    result.set(id, mergePeriods(list.map((p) => ({ ...p, start: Math.max(p.start, from.getTime()), end: Math.min(p.end, to.getTime()) }))));
+  }
+  return result;
+}
+
+/** Busy periods of one principal's calendars in [from, to). */
+export async function busyOf(ctx: AppContext, who: PrincipalRow, from: Date, to: Date, excludeUid?: string): Promise<Period[]> {
+  return (await busyOfMany(ctx, [who], from, to, excludeUid)).get(who.id)!;
+}
+
+/** Principals by address (aliases too), in one query for the direct matches. */
+async function principalsByEmail(ctx: AppContext, emails: string[]): Promise<Map<string, PrincipalRow>> {
+  const out = new Map<string, PrincipalRow>();
+  for (const p of await principals.findPrincipalsByEmails(ctx.db, emails)) out.set(p.email.toLowerCase(), p);
+  for (const e of emails) {
+    if (out.has(e)) continue;
+    const alias = await principals.findPrincipalByEmail(ctx.db, e);
+    if (alias) out.set(e, alias);
+  }
+  return out;
 }
 
 export interface FreeBusyItem {
@@ -99,15 +147,18 @@ export interface FreeBusyItem {
 export async function freeBusy(ctx: AppContext, actor: Actor, emails: string[], from: Date, to: Date): Promise<FreeBusyItem[]> {
   if (emails.length > 200) throw invalid('At most 200 attendees per free/busy request');
   void actor;
+  const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
+  const found = await principalsByEmail(ctx, list);
+  const usable = [...found.values()].filter((p) => p.kind !== 'group' && !p.disabled);
+  const busyById = await busyOfMany(ctx, usable, from, to);
   const out: FreeBusyItem[] = [];
-  for (const raw of emails) {
-    const email = raw.trim().toLowerCase();
-    const p = await principals.findPrincipalByEmail(ctx.db, email);
+  for (const email of list) {
+    const p = found.get(email);
     if (!p || p.kind === 'group' || p.disabled) {
       out.push({ email, busy: [], error: p?.kind === 'group' ? 'GROUP' : 'UNKNOWN' });
       continue;
     }
-    const busy = await busyOf(ctx, p, from, to);
+    const busy = busyById.get(p.id)!;
     out.push({
       email, name: p.name, kind: p.kind, timezone: p.timezone, workingHours: p.working_hours as WorkingHours,
       busy: busy.map((b) => ({ start: new Date(b.start).toISOString(), end: new Date(b.end).toISOString(), type: b.type })),
@@ -168,22 +219,17 @@ export async function findTime(ctx: AppContext, actor: Actor, input: { attendees
   if (input.to.getTime() - input.from.getTime() > 62 * 86_400_000) throw invalid('Search at most two months ahead');
   const me = await principals.findPrincipalById(ctx.db, actor.userId!);
   const emails = [...new Set([...(me ? [me.email] : []), ...input.attendees].map((e) => e.toLowerCase()))];
-  const people: { busy: Period[]; windows: Period[] | null }[] = [];
-  for (const e of emails) {
-    const p = await principals.findPrincipalByEmail(ctx.db, e);
-    if (!p || p.kind === 'group') continue; // external people: their time is unknown
-    const busy = await busyOf(ctx, p, input.from, input.to);
-    people.push({ busy, windows: p.kind === 'room' ? null : workingWindows(p.working_hours as WorkingHours, p.timezone, input.from, input.to) });
-  }
-  const roomLists = input.rooms?.length ? input.rooms : [null];
+  const roomEmails = [...new Set((input.rooms ?? []).map((e) => e.toLowerCase()))];
+  const found = await principalsByEmail(ctx, [...emails, ...roomEmails]);
+  for (const r of roomEmails) if (found.get(r)?.kind !== 'room') throw invalid(`${r} is not a room`);
+  // external people and groups: their time is unknown here
+  const known = emails.map((e) => found.get(e)).filter((p): p is PrincipalRow => !!p && p.kind !== 'group');
+  const busyById = await busyOfMany(ctx, [...known, ...roomEmails.map((r) => found.get(r)!)], input.from, input.to);
+  const people = known.map((p) => ({ busy: busyById.get(p.id)!, windows: p.kind === 'room' ? null : workingWindows(p.working_hours as WorkingHours, p.timezone, input.from, input.to) }));
+  const roomLists = roomEmails.length ? roomEmails : [null];
   const results: { start: string; end: string; room?: string }[] = [];
   for (const roomEmail of roomLists) {
-    let extra: { busy: Period[]; windows: null }[] = [];
-    if (roomEmail) {
-      const r = await principals.findPrincipalByEmail(ctx.db, roomEmail);
-      if (!r || r.kind !== 'room') throw invalid(`${roomEmail} is not a room`);
-      extra = [{ busy: await busyOf(ctx, r, input.from, input.to), windows: null }];
-    }
+    const extra = roomEmail ? [{ busy: busyById.get(found.get(roomEmail)!.id)!, windows: null }] : [];
     for (const s of findSlots([...people, ...extra], input.from, input.to, input.durationMinutes, input.count ?? 5)) {
       results.push({ start: new Date(s.start).toISOString(), end: new Date(s.end).toISOString(), ...(roomEmail ? { room: roomEmail } : {}) });
     }
