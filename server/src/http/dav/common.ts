@@ -1,14 +1,15 @@
 /** Helpers shared by the method handlers: privileges, multistatus replies, calendar-data. */
+import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
-  NS_CALDAV, buildMultistatus, clark, el, hasPrivilege, needPrivileges, parsePrefer, pruneCalendarData, serializeXml,
-  type CalendarDataSpec, type MultistatusOptions, type MultistatusResponse, type Privilege, type PropfindRequest, type PropResult,
+  NS_CALDAV, buildMultistatus, clark, el, escapeText, hasPrivilege, needPrivileges, parsePrefer, pruneCalendarData, serializeXml, statusLine,
+  type CalendarDataSpec, type MultistatusOptions, type MultistatusResponse, type Privilege, type PropfindRequest, type PropResult, type QName,
 } from '../../lib/dav/index.js';
 import { parseCalendar } from '../../lib/ical/index.js';
 import { DavHttpError } from './errors.js';
 import { href } from './paths.js';
 import { accessOf, CALENDAR_DATA, registry } from './props.js';
-import type { DavEnv, DavResource, Target } from './types.js';
+import type { DavEnv, DavResource, ObjectMeta, Target } from './types.js';
 
 export interface DavRequest {
   req: FastifyRequest;
@@ -61,3 +62,63 @@ export function wantsData(sel: PropfindRequest): boolean {
 }
 
 export { serializeXml };
+
+// --- Fast path for member listings (PROPFIND Depth 1, REPORT answers): when every requested
+// property of an object is one of FAST_PROPS, its <D:response> is written straight to a string
+// (no property registry, no element tree). The output is byte-identical to the generic path.
+const FAST_PROPS = new Set(['{DAV:}getetag', '{DAV:}getcontenttype', '{DAV:}resourcetype', '{DAV:}getcontentlength', '{DAV:}getlastmodified', CALENDAR_DATA]);
+const OK = '<D:status>HTTP/1.1 200 OK</D:status>';
+
+/** The requested property names if the fast path can answer them for calendar objects, else null. */
+export function fastProps(sel: PropfindRequest): QName[] | null {
+  if (sel.kind !== 'prop' || sel.props.length === 0) return null;
+  const seen = new Set<string>();
+  for (const p of sel.props) {
+    const k = clark(p);
+    if (!FAST_PROPS.has(k) || seen.has(k)) return null;
+    seen.add(k);
+  }
+  return sel.props;
+}
+
+/** One <D:response> for a calendar object, as the generic path would serialise it. */
+export function fastObjectResponse(hrefText: string, obj: ObjectMeta, props: QName[], text?: string, spec: CalendarDataSpec | null = null): string {
+  let s = `<D:response><D:href>${escapeText(hrefText)}</D:href><D:propstat><D:prop>`;
+  for (const p of props) {
+    switch (p.name) {
+      case 'getetag': s += `<D:getetag>"${escapeText(obj.etag)}"</D:getetag>`; break;
+      case 'getcontenttype': s += `<D:getcontenttype>text/calendar; charset=utf-8; component=${obj.component.toLowerCase()}</D:getcontenttype>`; break;
+      case 'resourcetype': s += '<D:resourcetype/>'; break;
+      case 'getcontentlength': s += `<D:getcontentlength>${obj.size}</D:getcontentlength>`; break;
+      case 'getlastmodified': s += `<D:getlastmodified>${new Date(obj.updated_at).toUTCString()}</D:getlastmodified>`; break;
+      case 'calendar-data': {
+        const v = text === undefined ? '' : renderCalendarData(text, spec);
+        s += v ? `<C:calendar-data>${escapeText(v)}</C:calendar-data>` : '<C:calendar-data/>';
+        break;
+      }
+    }
+  }
+  return `${s}</D:prop>${OK}</D:propstat></D:response>`;
+}
+
+export function fastStatusResponse(hrefText: string, status: number): string {
+  return `<D:response><D:href>${escapeText(hrefText)}</D:href><D:status>${statusLine(status)}</D:status></D:response>`;
+}
+
+const PARTS_MARKER = `urn:calendula:parts:${randomUUID()}`;
+const MARKER_RESPONSE = `<D:response><D:href>${PARTS_MARKER}</D:href><D:status>HTTP/1.1 200 OK</D:status></D:response>`;
+
+/** sendMultistatus with pre-rendered <D:response> strings placed after `head` (in order). */
+export function sendMultistatusParts(d: DavRequest, head: MultistatusResponse[], parts: string[], options: MultistatusOptions = {}) {
+  const prefs = parsePrefer(d.req.headers.prefer, d.req.headers.brief);
+  if (prefs.returnMinimal) d.reply.header('preference-applied', 'return=minimal');
+  let xml = buildMultistatus([...head, { href: PARTS_MARKER, status: 200 }], { ...options, minimal: options.minimal ?? prefs.returnMinimal });
+  const at = xml.indexOf(MARKER_RESPONSE);
+  if (at < 0) throw new Error('multistatus marker not found');
+  const body = parts.join('');
+  xml = xml.slice(0, at) + body + xml.slice(at + MARKER_RESPONSE.length);
+  if (body.includes('<C:') && !xml.slice(0, xml.indexOf('>', xml.indexOf('<D:multistatus'))).includes(`xmlns:C="${NS_CALDAV}"`)) {
+    xml = xml.replace('<D:multistatus', `<D:multistatus xmlns:C="${NS_CALDAV}"`);
+  }
+  return sendXml(d.reply, 207, xml);
+}

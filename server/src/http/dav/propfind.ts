@@ -4,7 +4,7 @@ import { hasPrivilege } from '../../lib/dav/index.js';
 import { href, homeCalendars, inboxItems, objectsOf, calendarPath, homePath, inboxPath, outboxPath, principalPath } from './paths.js';
 import { accessOf } from './props.js';
 import { DavHttpError } from './errors.js';
-import { propsFor, sendMultistatus, wantsData, type DavRequest } from './common.js';
+import { fastObjectResponse, fastProps, propsFor, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from './common.js';
 import type { DavResource, Target } from './types.js';
 
 /** The members of a collection (Depth: 1). */
@@ -60,6 +60,20 @@ export async function propfind(d: DavRequest) {
   const data = wantsData(sel);
   const targets: Target[] = [];
   if (!(depth !== '0' && prefs.depthNoroot)) targets.push(t);
+  // Fast path: a calendar's members with only getetag/getcontenttype/resourcetype/… asked for
+  // (what every client's sync loop sends) are rendered straight to strings.
+  const fast = depth !== '0' && t.res.kind === 'calendar' ? fastProps(sel) : null;
+  if (fast) {
+    const head: MultistatusResponse[] = [];
+    for (const x of targets) head.push({ href: href(x.res.path), props: await propsFor(x, sel) });
+    const base = href(t.res.path);
+    const parts: string[] = [];
+    for (const m of await membersOf(t, data)) {
+      if (m.kind !== 'object') continue;
+      parts.push(fastObjectResponse(base + href(m.obj.name), m.obj, fast, m.obj.ical));
+    }
+    return sendMultistatusParts(d, head, parts);
+  }
   if (depth !== '0') for (const m of await membersOf(t, data)) targets.push({ env: d.env, res: m });
   const responses: MultistatusResponse[] = [];
   for (const x of targets) {

@@ -2,7 +2,7 @@
 import { hrefToPath, DavParseError, type CalendarMultigetReport, type MultistatusResponse } from '../../../lib/dav/index.js';
 import { DavHttpError } from '../errors.js';
 import { calendarPath, inboxItems, objectsOf, parentPath } from '../paths.js';
-import { propsFor, requirePrivilege, sendMultistatus, wantsData, type DavRequest } from '../common.js';
+import { fastObjectResponse, fastProps, fastStatusResponse, propsFor, requirePrivilege, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
 import type { ObjectMeta, Target } from '../types.js';
 
 export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
@@ -32,6 +32,14 @@ export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
     for (const w of wanted) if (w.path && parentPath(w.path) !== t.res.path) w.path = null;
   } else {
     throw new DavHttpError(403, 'calendar-multiget runs on calendar collections', { status: 403, ns: 'DAV:', name: 'supported-report' });
+  }
+  const fast = t.res.kind === 'calendar' ? fastProps(q.props) : null;
+  if (fast) {
+    const parts = wanted.map((w) => {
+      const hit = w.path ? found.get(name(w.path)) : undefined;
+      return hit ? fastObjectResponse(w.href, hit.obj, fast, hit.obj.ical, q.calendarData) : fastStatusResponse(w.href, 404);
+    });
+    return sendMultistatusParts(d, [], parts);
   }
   const responses: MultistatusResponse[] = [];
   for (const w of wanted) {

@@ -10,7 +10,7 @@ import { changesSince } from '../../../store/objects.js';
 import { DavHttpError, fail } from '../errors.js';
 import { href, objectsOf } from '../paths.js';
 import { syncToken } from '../props.js';
-import { propsFor, requirePrivilege, sendMultistatus, wantsData, type DavRequest } from '../common.js';
+import { fastObjectResponse, fastProps, propsFor, requirePrivilege, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
 
 const MAX_CHANGES = 10_000;
 
@@ -34,6 +34,8 @@ export async function syncCollection(d: DavRequest, q: SyncCollectionReport) {
   const responses: MultistatusResponse[] = [];
   if (q.syncToken === '' && q.limit === null) {
     const objs = await objectsOf(d.env, cal, data);
+    const fast = fastProps(q.props);
+    if (fast) return sendMultistatusParts(d, [], objs.map((obj) => fastObjectResponse(href(`${base}${obj.name}`), obj, fast, obj.ical, q.calendarData)), { syncToken: syncToken(cal) });
     for (const obj of objs) responses.push({ href: href(`${base}${obj.name}`), props: await propsFor({ env: d.env, res: { kind: 'object', path: `${base}${obj.name}`, cal, obj } }, q.props, obj.ical, q.calendarData) });
     return sendMultistatus(d, responses, { syncToken: syncToken(cal) });
   }
