@@ -4,7 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { DB } from './db.js';
-import type { ObjectRow } from './schema.js';
+import type { ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
 
 export interface ObjectValues {
@@ -17,23 +17,45 @@ export interface ObjectValues {
 
 /** Appends to the calendar's change log and returns the new sync sequence (RFC 6578 tokens). */
 export async function logChange(db: DB, ownerId: string, calendarId: string, o: { id: string; name: string; uid: string }, kind: 'put' | 'delete'): Promise<string> {
+  return (await logChangeWithCalendar(db, ownerId, calendarId, o, kind)).seq;
+}
+
+/**
+ * The same in one round trip (a data-modifying CTE), also returning the calendar's default
+ * reminders so the caller needn't read the calendar again.
+ */
+export async function logChangeWithCalendar(db: DB, ownerId: string, calendarId: string, o: { id: string; name: string; uid: string }, kind: 'put' | 'delete'): Promise<{ seq: string; defaultReminders: Reminder[] }> {
   bumpCalendarGeneration();
-  const r = await db.updateTable('calendar').set({ sync_seq: sql<string>`sync_seq + 1`, updated_at: new Date() })
-    .where('owner_id', '=', ownerId).where('id', '=', calendarId).returning('sync_seq').executeTakeFirstOrThrow();
-  await db.insertInto('calendar_change').values({ owner_id: ownerId, calendar_id: calendarId, seq: r.sync_seq, object_id: o.id, name: o.name, uid: o.uid, kind }).execute();
-  return r.sync_seq;
+  const r = await sql<{ seq: string; default_reminders: Reminder[] }>`
+    with c as (
+      update calendar set sync_seq = sync_seq + 1, updated_at = now()
+      where owner_id = ${ownerId} and id = ${calendarId}
+      returning owner_id, id, sync_seq, default_reminders
+    ), ins as (
+      insert into calendar_change (owner_id, calendar_id, seq, object_id, name, uid, kind)
+      select owner_id, id, sync_seq, ${o.id}, ${o.name}, ${o.uid}, ${kind} from c
+    )
+    select sync_seq::text as seq, default_reminders from c`.execute(db);
+  const row = r.rows[0];
+  if (!row) throw new Error(`calendar ${calendarId} of ${ownerId} not found`);
+  return { seq: row.seq, defaultReminders: row.default_reminders ?? [] };
 }
 
-export async function insertObject(db: DB, ownerId: string, calendarId: string, v: ObjectValues): Promise<ObjectRow> {
-  const row = await db.insertInto('calendar_object').values({ ...v, owner_id: ownerId, calendar_id: calendarId, updated_at: new Date() }).returningAll().executeTakeFirstOrThrow();
-  await logChange(db, ownerId, calendarId, row, 'put');
-  return row;
+export type WrittenRow = ObjectRow & { defaultReminders: Reminder[] };
+
+/** Inserts a new object; undefined when its UID or name is already taken in the calendar (nothing written). */
+export async function insertObject(db: DB, ownerId: string, calendarId: string, v: ObjectValues): Promise<WrittenRow | undefined> {
+  const row = await db.insertInto('calendar_object').values({ ...v, owner_id: ownerId, calendar_id: calendarId, updated_at: new Date() })
+    .onConflict((oc) => oc.doNothing()).returningAll().executeTakeFirst();
+  if (!row) return undefined;
+  const { defaultReminders } = await logChangeWithCalendar(db, ownerId, calendarId, row, 'put');
+  return Object.assign(row, { defaultReminders });
 }
 
-export async function updateObject(db: DB, ownerId: string, id: string, v: Partial<ObjectValues> & { calendar_id?: string }): Promise<ObjectRow> {
+export async function updateObject(db: DB, ownerId: string, id: string, v: Partial<ObjectValues> & { calendar_id?: string }): Promise<WrittenRow> {
   const row = await db.updateTable('calendar_object').set({ ...v, updated_at: new Date() }).where('owner_id', '=', ownerId).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-  await logChange(db, ownerId, row.calendar_id, row, 'put');
-  return row;
+  const { defaultReminders } = await logChangeWithCalendar(db, ownerId, row.calendar_id, row, 'put');
+  return Object.assign(row, { defaultReminders });
 }
 
 /** Moves to the trash: the object disappears from the calendar (a tombstone in the change log). */

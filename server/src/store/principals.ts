@@ -94,6 +94,24 @@ export async function findPrincipalByEmail(db: DB, email: string): Promise<Princ
     .executeTakeFirst();
 }
 
+/** Addresses → principals (direct and aliases) in at most two queries. Keys are lower-case addresses. */
+export async function resolveAddresses(db: DB, emails: string[]): Promise<Map<string, PrincipalRow>> {
+  const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
+  const out = new Map<string, PrincipalRow>();
+  if (!list.length) return out;
+  for (const p of await findPrincipalsByEmails(db, list)) out.set(p.email.toLowerCase(), p);
+  const rest = list.filter((e) => !out.has(e));
+  if (rest.length) {
+    const rows = await db.selectFrom('principal_alias').innerJoin('principal', 'principal.id', 'principal_alias.principal_id')
+      .selectAll('principal').select('principal_alias.email as alias').where('principal_alias.email', 'in', rest).execute();
+    for (const r of rows) {
+      const { alias, ...p } = r as typeof r & { alias: string };
+      out.set(alias, p as PrincipalRow);
+    }
+  }
+  return out;
+}
+
 export function findPrincipalsByEmails(db: DB, emails: string[]): Promise<PrincipalRow[]> {
   if (!emails.length) return Promise.resolve([]);
   return db.selectFrom('principal').selectAll().where(sql`lower(email)`, 'in', emails.map((e) => e.toLowerCase())).execute();

@@ -51,14 +51,16 @@ function checkTimes(e: Partial<EventInput>) {
  * Attendees as the organizer wrote them: groups expand to their members (the reference's mailapi),
  * rooms get CUTYPE=ROOM, answers can't be forged (only existing answers are kept).
  */
-async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>): Promise<AttendeeInput[]> {
+async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>, found = new Map<string, PrincipalRow>()): Promise<AttendeeInput[]> {
   const out = new Map<string, AttendeeInput>();
   const me = organizer.email.toLowerCase();
+  const clean = (e: string) => e.trim().replace(/^mailto:/i, '').toLowerCase();
+  // Syntax first (the reference's mailapi): a bad address used to be stored and silently dropped.
+  for (const a of list) if (!isValidEmail(clean(a.email))) throw new DomainError('INVALID_ADDRESS', `"${a.email}" is not a valid e-mail address`, { email: a.email });
+  for (const [k, v] of await principals.resolveAddresses(ctx.db, list.map((a) => clean(a.email)))) found.set(k, v);
   for (const a of list) {
-    const email = a.email.trim().replace(/^mailto:/i, '').toLowerCase();
-    // Syntax first (the reference's mailapi): a bad address used to be stored and silently dropped.
-    if (!isValidEmail(email)) throw new DomainError('INVALID_ADDRESS', `"${a.email}" is not a valid e-mail address`, { email: a.email });
-    const p = await principals.findPrincipalByEmail(ctx.db, email);
+    const email = clean(a.email);
+    const p = found.get(email);
     if (p?.kind === 'group') {
       for (const m of await principals.groupMembers(ctx.db, p.id)) {
         const e = m.email.toLowerCase();
@@ -85,20 +87,26 @@ async function attachmentRefs(ctx: AppContext, actor: Actor, ids: { id: string }
 }
 
 async function ownerOf(ctx: AppContext, ownerId: string) {
-  const p = await principals.findPrincipalById(ctx.db, ownerId);
+  const p = await principals.findPrincipalByIdCached(ctx.db, ownerId);
   if (!p) throw new DomainError('NOT_FOUND', 'Calendar owner not found');
   return p;
 }
 
 export async function createEvent(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<ObjectRow> {
+  return (await createEventIn(ctx, actor, input)).row;
+}
+
+/** createEvent, also returning the calendar (with the actor's access) it went into. */
+export async function createEventIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<{ row: ObjectRow; calendar: Awaited<ReturnType<typeof writableCalendar>> }> {
   const cal = await writableCalendar(ctx, actor, input.calendarId);
   const owner = await ownerOf(ctx, cal.owner_id);
   const { attachments, ...ev } = input.event;
   checkTimes(ev);
   const event: EventInput = { ...ev, timezone: ev.timezone ?? (ev.allDay ? null : cal.timezone ?? owner.timezone) };
+  const known = new Map<string, PrincipalRow>();
   if (event.attendees?.length) {
     event.organizer = { email: owner.email, name: owner.name || undefined };
-    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map());
+    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map(), known);
     if (!atts.some((a) => a.email === owner.email.toLowerCase())) atts.unshift({ email: owner.email.toLowerCase(), name: owner.name || undefined, role: 'CHAIR', partstat: 'ACCEPTED', cutype: 'INDIVIDUAL' });
     event.attendees = atts;
   } else {
@@ -106,8 +114,9 @@ export async function createEvent(ctx: AppContext, actor: Actor, input: { calend
   }
   let text = ical(() => buildComponent(event, { uid: randomUUID(), dtstamp: new Date(), sequence: 0 }));
   if (attachments?.length) text = setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set()));
-  const { row } = await saveObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, ical: text });
-  return row;
+  known.set(owner.email.toLowerCase(), owner);
+  const { row } = await saveObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, ical: text, knownPrincipals: known, freshUid: true });
+  return { row, calendar: cal };
 }
 
 const PERSONAL_FIELDS = new Set(['alarms', 'transparency', 'color']);

@@ -10,7 +10,7 @@ import { attachmentUrl } from '../attachments.js';
 export async function eventDetail(ctx: AppContext, actor: Actor, a: ObjectAccess, recurrenceId?: string) {
   const { row, access } = a;
   const lease = await ctx.db.selectFrom('edit_lease').selectAll().where('uid', '=', row.uid).where('expires_at', '>', new Date()).executeTakeFirst();
-  const updater = row.updated_by ? await principals.findPrincipalById(ctx.db, row.updated_by) : undefined;
+  const updater = row.updated_by ? await principals.findPrincipalByIdCached(ctx.db, row.updated_by) : undefined;
   const hidden = hidesDetails(row, access);
   let event: Record<string, unknown>;
   try {

@@ -53,13 +53,19 @@ export function nextFiring(compiled: CompiledSeries, defaults: Reminder[], after
   return best;
 }
 
-export async function planReminders(ctx: AppContext, db: DB, row: ObjectRow, compiled: CompiledSeries, owner: PrincipalRow, after = new Date()): Promise<JobSpec[]> {
+/**
+ * The reminder job for an object's next firing (replacing the pending one). `known` saves the
+ * calendar read when the caller already has its default reminders, and the job removal when
+ * there cannot be a pending reminder (a new object).
+ */
+export async function planReminders(ctx: AppContext, db: DB, row: ObjectRow, compiled: CompiledSeries, owner: PrincipalRow, after = new Date(), known?: { defaultReminders: Reminder[]; isNew: boolean }): Promise<JobSpec[]> {
   const key = `rem:${row.id}`;
   const inactive = row.status === 'CANCELLED' || row.my_partstat === 'DECLINED' || owner.kind !== 'user';
-  const cal = inactive ? undefined : await db.selectFrom('calendar').select(['default_reminders']).where('owner_id', '=', row.owner_id).where('id', '=', row.calendar_id).executeTakeFirst();
-  const next = inactive ? null : nextFiring(compiled, (cal?.default_reminders as Reminder[]) ?? [], after, owner.timezone, row.first_start);
+  const defaults = inactive ? [] : known ? known.defaultReminders
+    : ((await db.selectFrom('calendar').select(['default_reminders']).where('owner_id', '=', row.owner_id).where('id', '=', row.calendar_id).executeTakeFirst())?.default_reminders as Reminder[] | undefined) ?? [];
+  const next = inactive ? null : nextFiring(compiled, defaults, after, owner.timezone, row.first_start);
   if (!next) {
-    if (row.has_alarms || cal) await removeJob(db, key);
+    if (!known?.isNew) await removeJob(db, key);
     return [];
   }
   const payload: ReminderPayload = {

@@ -53,13 +53,9 @@ export function onlyAnswersChanged(oldText: string | null, newText: string | nul
  * organisation's own domains must be a known user, group or room.
  */
 export async function checkAttendeeAddresses(ctx: AppContext, db: DB, emails: string[]): Promise<Map<string, PrincipalRow>> {
-  const known = new Map<string, PrincipalRow>();
-  const rows = await principals.findPrincipalsByEmails(db, emails);
-  for (const r of rows) known.set(r.email.toLowerCase(), r);
+  const known = await principals.resolveAddresses(db, emails);
   for (const e of emails) {
     if (known.has(e)) continue;
-    const alias = await principals.findPrincipalByEmail(db, e);
-    if (alias) { known.set(e, alias); continue; }
     if (!isValidEmail(e)) throw new DomainError('INVALID_ADDRESS', `"${e}" is not a valid e-mail address`, { email: e });
     if (isInternal(e, ctx.config.mailDomains)) throw new DomainError('UNKNOWN_ADDRESS', `No user, group or room has the address ${e}`, { email: e });
   }
@@ -84,7 +80,7 @@ export function messageStamp(previous: string | null, now = Date.now()): Date {
   return new Date(Math.max(now, last + 1000));
 }
 
-export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; actor: Actor; enforceAttendeeRules: boolean }): Promise<{ text: string; jobs: JobSpec[] }> {
+export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow> }): Promise<{ text: string; jobs: JobSpec[] }> {
   const ownerEmail = p.owner.email.toLowerCase();
   const oldText = p.previous?.ical ?? null;
   if (p.enforceAttendeeRules && p.previous?.role === 'attendee' && p.text) {
@@ -105,16 +101,24 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
   const recipients = [...new Set(result.messages.map((m) => normalizeAddress(m.recipient)))];
   // New attendees of an interactive write are checked; replies and cancellations always go out.
   const interactive = ['rest', 'web', 'caldav', 'bot', 'import'].includes(p.actor.via);
-  const known = interactive ? await checkAttendeeAddresses(ctx, db, recipients.filter((r) => !p.previous?.attendees.includes(r) || result.messages.some((m) => m.method === 'REPLY')))
-    : new Map<string, PrincipalRow>();
-  for (const r of await principals.findPrincipalsByEmails(db, recipients.filter((x) => !known.has(x)))) known.set(r.email.toLowerCase(), r);
+  // One lookup for every recipient; new attendees of an interactive write are checked against it.
+  const missing = p.known ? recipients.filter((r) => !p.known!.has(r)) : recipients;
+  const known = new Map([...(p.known ?? []), ...(missing.length ? await principals.resolveAddresses(db, missing) : [])]);
+  if (interactive) {
+    const isNew = (r: string) => !p.previous?.attendees.includes(r) || result.messages.some((m) => m.method === 'REPLY');
+    for (const e of recipients) {
+      if (known.has(e) || !isNew(e)) continue;
+      if (!isValidEmail(e)) throw new DomainError('INVALID_ADDRESS', `"${e}" is not a valid e-mail address`, { email: e });
+      if (isInternal(e, ctx.config.mailDomains)) throw new DomainError('UNKNOWN_ADDRESS', `No user, group or room has the address ${e}`, { email: e });
+    }
+  }
   const partstatOnly = onlyAnswersChanged(oldText, p.text);
   const jobs: JobSpec[] = [];
   const now = Date.now();
   for (const m of result.messages) {
     const to = normalizeAddress(m.recipient);
     if (to === ownerEmail) continue;
-    const principal = known.get(to) ?? (await principals.findPrincipalByEmail(db, to));
+    const principal = known.get(to);
     if (principal && principal.kind !== 'group') {
       const payload: DeliverPayload = { recipientId: principal.id, uid: m.uid, method: m.method, sender: ownerEmail, ical: m.ical, significant: m.significantChange };
       const cosmetic = m.method === 'REQUEST' && !m.significantChange && partstatOnly;

@@ -91,8 +91,8 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
     schema: { tags: ['events'], summary: 'Create an event (invitations go out to participants)', body: Body({ calendarId: Type.String({ format: 'uuid' }), event: EventInput }), response: { 201: Detail, ...errors(400, 401, 403, 404, 409, 422) } },
   }, async (req, reply) => {
     const actor = actorOf(req);
-    const row = await commands.createEvent(ctx, actor, req.body as never);
-    const d = await eventDetail(ctx, actor, await objectFor(ctx, actor, row.id));
+    const { row, calendar } = await commands.createEventIn(ctx, actor, req.body as never);
+    const d = await eventDetail(ctx, actor, { row, calendar, access: calendar.access });
     return reply.status(201).header('etag', `"${d.etag}"`).send(d);
   });
 
