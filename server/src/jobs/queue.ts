@@ -113,7 +113,7 @@ export async function startWorker(opts: { connectionString: string; handlers: Re
     logger: gwLog,
     taskList,
     crontab: opts.crontab ?? '',
-    preset: { worker: { localQueue: { size: 100 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } as any,
+    preset: { worker: { localQueue: { size: 25 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } as any,
   });
   return {
     stop: async () => {

@@ -123,7 +123,8 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
       const payload: DeliverPayload = { recipientId: principal.id, uid: m.uid, method: m.method, sender: ownerEmail, ical: m.ical, significant: m.significantChange };
       const cosmetic = m.method === 'REQUEST' && !m.significantChange && partstatOnly;
       jobs.push({
-        name: 'schedule-deliver', payload, queue: `deliver:${principal.id}`,
+        // Calendar state first: copies and answers jump ahead of mail and bot messages (lower runs first).
+        name: 'schedule-deliver', payload, queue: `deliver:${principal.id}`, priority: -10,
         // Answer-only updates to other attendees are coalesced: the last one wins.
         ...(cosmetic ? { jobKey: `refresh:${m.uid}:${principal.id}`, runAt: new Date(now + 2000) } : {}),
       });
