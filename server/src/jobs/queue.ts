@@ -105,8 +105,17 @@ export async function startWorker(opts: { connectionString: string; handlers: Re
   const pgPool = new pg.Pool({ connectionString: opts.connectionString, max: opts.concurrency + 4 });
   pgPool.on('error', (e) => opts.log.warn({ component: 'jobs', err: e.message }, 'idle queue connection lost'));
   pgPool.on('connect', (client) => client.on('error', (e) => opts.log.warn({ component: 'jobs', err: e.message }, 'queue connection error')));
+  // Crash recovery: free the jobs of worker pools that died without shutting down (liveness.ts).
+  const { EventEmitter } = await import('node:events');
+  const { startLiveness } = await import('./liveness.js');
+  const events = new EventEmitter();
+  const liveness: { stop(): Promise<void> }[] = [];
+  events.on('pool:create', ({ workerPool }: { workerPool: { id: string } }) => {
+    liveness.push(startLiveness({ connectionString: opts.connectionString, poolId: workerPool.id, log: opts.log }));
+  });
   const runner = await run({
     pgPool,
+    events: events as any,
     concurrency: opts.concurrency,
     noHandleSignals: true,
     pollInterval: 1000,
@@ -118,6 +127,7 @@ export async function startWorker(opts: { connectionString: string; handlers: Re
   return {
     stop: async () => {
       await runner.stop();
+      await Promise.all(liveness.map((l) => l.stop()));
       await pgPool.end();
     },
   };

@@ -34,6 +34,10 @@ export interface MailTransportOptions {
   timeoutMs?: number;
   /** DKIM signing, passed to nodemailer as is. */
   dkim?: { domainName: string; keySelector: string; privateKey: string };
+  /** Per recipient domain: at most this many messages per second (0/undefined = no limit). */
+  ratePerDomain?: number;
+  /** Exceptions per domain (lower-case domain → messages per second; 0 = no limit). */
+  domainRates?: Record<string, number>;
 }
 
 function addrList(v: unknown): string[] {
@@ -49,8 +53,75 @@ export function outboxFileName(messageId: string): string {
 }
 
 export function createMailTransport(opts: MailTransportOptions): MailTransport {
-  if (opts.smtpUrl) return smtpTransport(opts.smtpUrl, opts);
-  return outboxTransport(opts.outboxDir);
+  const t = opts.smtpUrl ? smtpTransport(opts.smtpUrl, opts) : outboxTransport(opts.outboxDir);
+  const limiter = opts.smtpUrl && (opts.ratePerDomain || Object.values(opts.domainRates ?? {}).some((r) => r > 0))
+    ? new DomainRateLimiter(opts.ratePerDomain ?? 0, opts.domainRates ?? {}) : null;
+  if (!limiter) return t;
+  return {
+    kind: t.kind,
+    async send(options) {
+      await limiter.acquire(recipientDomains(options));
+      return t.send(options);
+    },
+    verify: () => t.verify(),
+    close: () => t.close(),
+  };
+}
+
+/** The recipient domains of a message (envelope if given, else To/Cc/Bcc). */
+export function recipientDomains(o: SendMailOptions): string[] {
+  const env = o.envelope as { to?: unknown } | undefined;
+  const raw = env?.to ?? [o.to, o.cc, o.bcc];
+  const out = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (!v) return;
+    if (Array.isArray(v)) return v.forEach(walk);
+    const s = typeof v === 'string' ? v : String((v as { address?: string }).address ?? '');
+    for (const part of s.split(',')) {
+      const m = /@([^\s>@]+)\s*>?\s*$/.exec(part.trim());
+      if (m) out.add(m[1].toLowerCase());
+    }
+  };
+  walk(raw);
+  return [...out];
+}
+
+/**
+ * Per-domain rate limits for outgoing SMTP: messages to one recipient domain are spaced at least
+ * 1/rate seconds apart, so no one-second window holds more than `rate` of them. A message over the
+ * rate waits for its slot (the job takes longer); nothing is refused. Limits are per process:
+ * with several worker processes, divide the provider's limit among them.
+ */
+export class DomainRateLimiter {
+  private next = new Map<string, number>();
+  constructor(private readonly perSecond: number, private readonly rates: Record<string, number> = {}) {}
+
+  rateOf(domain: string): number {
+    return this.rates[domain] ?? this.perSecond;
+  }
+
+  /** Reserves a slot for every domain of the message; resolves when the latest one is due. Returns the wait in ms. */
+  async acquire(domains: string[], now = Date.now()): Promise<number> {
+    let sendAt = now;
+    const rated = domains.filter((d) => this.rateOf(d) > 0);
+    for (const d of rated) sendAt = Math.max(sendAt, this.next.get(d) ?? now);
+    for (const d of rated) this.next.set(d, sendAt + 1000 / this.rateOf(d));
+    if (this.next.size > 10_000) for (const [d, t] of this.next) if (t < now) this.next.delete(d);
+    const wait = sendAt - now;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    return wait;
+  }
+}
+
+/** Parses CALENDULA_SMTP_RATE_LIMITS entries ("gmail.com=20"). */
+export function parseDomainRates(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of list) {
+    const m = /^\s*([^=\s]+)\s*=\s*(\d+(?:\.\d+)?)\s*$/.exec(item);
+    if (!m) throw new Error(`CALENDULA_SMTP_RATE_LIMITS: expected domain=messages-per-second, got "${item}"`);
+    out[m[1].toLowerCase()] = Number(m[2]);
+  }
+  return out;
 }
 
 function smtpTransport(url: string, opts: MailTransportOptions): MailTransport {
@@ -63,6 +134,8 @@ function smtpTransport(url: string, opts: MailTransportOptions): MailTransport {
     auth: parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
     pool: opts.pool ?? true,
     maxConnections: opts.maxConnections ?? 5,
+    // A pooled connection carries many messages (nodemailer's default is 100, then reconnects).
+    maxMessages: Infinity,
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,
