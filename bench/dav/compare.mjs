@@ -299,7 +299,8 @@ function rng(seed) {
 
 async function measure(srv, fn, { runs, concurrency = 1 }) {
   await srv.refreshPids?.();
-  const before = Object.fromEntries(Object.entries(srv.pids()).map(([k, ps]) => [k, ps.reduce((a, p) => a + cpuTicks(p), 0)]));
+  // Per process, so a PostgreSQL process that exits (or starts) mid-run does not skew the sum.
+  const before = new Map(Object.values(srv.pids()).flat().map((p) => [p, cpuTicks(p)]));
   const lat = [];
   const t0 = performance.now();
   let k = 0;
@@ -313,7 +314,7 @@ async function measure(srv, fn, { runs, concurrency = 1 }) {
   }));
   const elapsed = performance.now() - t0;
   await srv.refreshPids?.();
-  const cpu = Object.fromEntries(Object.entries(srv.pids()).map(([kk, ps]) => [kk, ((ps.reduce((a, p) => a + cpuTicks(p), 0) - before[kk]) * 1000) / CLK_TCK / lat.length]));
+  const cpu = Object.fromEntries(Object.entries(srv.pids()).map(([kk, ps]) => [kk, (ps.reduce((a, p) => a + Math.max(0, cpuTicks(p) - (before.get(p) ?? 0)), 0) * 1000) / CLK_TCK / lat.length]));
   lat.sort((a, b) => a - b);
   return { n: lat.length, opsPerSec: (lat.length * 1000) / elapsed, p50: percentile(lat, 50), p99: percentile(lat, 99), cpu };
 }
