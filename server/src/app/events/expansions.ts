@@ -1,32 +1,97 @@
 /**
- * Occurrences of recurring series per (content hash, range, zone), memoised: calendars are read
- * far more often than written, and the same weeks are asked for again and again. The etag is a
- * hash of the iCalendar text, so an entry can never go stale — it just stops being asked for.
+ * Occurrences of recurring series, expanded once per (content hash, zone) and then sliced per
+ * request. A finite series is expanded whole; an open-ended one within a window around today
+ * (ranges outside it are expanded on demand). The etag is a hash of the iCalendar text, so an
+ * entry never goes stale. Bounded by the total number of occurrences held.
  */
 import type { Occurrence } from '../../lib/ical/index.js';
 import { expandCompiled } from '../../lib/ical/expand.js';
 import { compiledFor } from './compiled-cache.js';
 
-const MAX = 20_000;
-const memo = new Map<string, Occurrence[]>();
+const YEAR = 366 * 86_400_000;
+const MAX_PER_SERIES = 3000;
+const MAX_TOTAL = 150_000;
 
-export const expansionKey = (etag: string, from: Date, to: Date, tz: string) => `${etag}|${from.getTime()}|${to.getTime()}|${tz}`;
+interface Expanded { from: number; to: number; occs: Occurrence[]; starts: number[] }
+const cache = new Map<string, Expanded>();
+let total = 0;
 
-export function cachedExpansion(key: string): Occurrence[] | undefined {
-  return memo.get(key);
+const keyOf = (etag: string, tz: string) => `${etag}|${tz}`;
+
+/** Whether the occurrences of this series for the range are known without its iCalendar. */
+export function hasExpansion(etag: string, tz: string, from: Date, to: Date): boolean {
+  const e = cache.get(keyOf(etag, tz));
+  return !!e && e.from <= from.getTime() && e.to >= to.getTime();
 }
 
+function slice(e: Expanded, from: number, to: number): Occurrence[] {
+  // Occurrences are sorted by start; an occurrence overlaps [from, to) if start < to and end > from
+  // (or it is zero-length at from). Series instances rarely exceed a day, so scan back a little.
+  let lo = 0;
+  let hi = e.starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (e.starts[mid] < from) lo = mid + 1;
+    else hi = mid;
+  }
+  let i = lo;
+  while (i > 0 && e.starts[i - 1] > from - 40 * 86_400_000) i--;
+  const out: Occurrence[] = [];
+  for (; i < e.occs.length && e.starts[i] < to; i++) {
+    const o = e.occs[i];
+    const s = o.start.getTime();
+    const en = o.end.getTime();
+    if (en > from || (en === s && s >= from)) out.push(o);
+  }
+  return out;
+}
+
+function remember(key: string, e: Expanded) {
+  const old = cache.get(key);
+  if (old) total -= old.occs.length;
+  cache.delete(key);
+  cache.set(key, e);
+  total += e.occs.length;
+  while (total > MAX_TOTAL && cache.size > 1) {
+    const k = cache.keys().next().value!;
+    total -= cache.get(k)!.occs.length;
+    cache.delete(k);
+  }
+}
+
+/** The series' occurrences overlapping [from, to), sorted by start. `ical` may be '' when hasExpansion() said so. */
 export function expandSeries(etag: string, ical: string, from: Date, to: Date, tz: string): Occurrence[] {
-  const key = expansionKey(etag, from, to, tz);
-  const hit = memo.get(key);
-  if (hit) return hit;
+  const key = keyOf(etag, tz);
+  const f = from.getTime();
+  const t = to.getTime();
+  const hit = cache.get(key);
+  if (hit && hit.from <= f && hit.to >= t) return slice(hit, f, t);
+  if (!ical) return [];
+  let compiled;
+  try {
+    compiled = compiledFor(etag, ical);
+  } catch {
+    return [];
+  }
+  // Expand a window covering the request and a year either side of today, once.
+  const now = Date.now();
+  const wf = Math.min(f, now - YEAR);
+  const wt = Math.max(t, now + 2 * YEAR);
   let occs: Occurrence[];
   try {
-    occs = expandCompiled(compiledFor(etag, ical), from, to, { defaultTz: tz, limit: 2000 });
+    occs = expandCompiled(compiled, new Date(wf), new Date(wt), { defaultTz: tz, limit: MAX_PER_SERIES + 1 });
   } catch {
-    occs = [];
+    return [];
   }
-  memo.set(key, occs);
-  if (memo.size > MAX) memo.delete(memo.keys().next().value!);
-  return occs;
+  if (occs.length > MAX_PER_SERIES) {
+    // Very dense series (e.g. every 5 minutes): expand only what was asked for.
+    try {
+      return expandCompiled(compiled, from, to, { defaultTz: tz, limit: 2000 });
+    } catch {
+      return [];
+    }
+  }
+  const e: Expanded = { from: wf, to: wt, occs, starts: occs.map((o) => o.start.getTime()) };
+  remember(key, e);
+  return slice(e, f, t);
 }

@@ -10,7 +10,7 @@ import * as principals from '../../store/principals.js';
 import { spanOverlaps } from '../../store/objects.js';
 import type { PrincipalRow, WorkingHours } from '../../store/schema.js';
 import { compiledFor } from './compiled-cache.js';
-import { expandCompiled } from '../../lib/ical/expand.js';
+import { expandSeries, hasExpansion } from './expansions.js';
 import { utcToZoned, zonedToUtc, type CompiledSeries } from '../../lib/ical/index.js';
 
 export type BusyType = 'BUSY' | 'BUSY-TENTATIVE' | 'BUSY-UNAVAILABLE';
@@ -54,28 +54,31 @@ function overrideAnswers(compiled: CompiledSeries, email: string): Map<string, s
   return out;
 }
 
-const seriesBusyMemo = new Map<string, Period[]>();
+/** Per-occurrence answers of one person in a series (overrides), by content hash. */
+const answersMemo = new Map<string, Map<string, string>>();
 const MEMO_MAX = 20_000;
 
-/** Busy periods of one recurring series for one person (memoised by content hash and range). */
-function seriesBusy(r: { etag: string; status: string | null; transp: string | null; my_partstat: string | null }, ical: string | undefined, me: string, tz: string, from: Date, to: Date, key: string): Period[] | null {
-  const hit = seriesBusyMemo.get(key);
+function answersOf(etag: string, ical: string | undefined, me: string): Map<string, string> | null {
+  const key = `${etag}|${me}`;
+  const hit = answersMemo.get(key);
   if (hit) return hit;
-  if (ical === undefined) return null;
+  if (!ical) return null;
+  let m: Map<string, string>;
+  try { m = overrideAnswers(compiledFor(etag, ical), me); } catch { m = new Map(); }
+  answersMemo.set(key, m);
+  if (answersMemo.size > MEMO_MAX) answersMemo.delete(answersMemo.keys().next().value!);
+  return m;
+}
+
+/** Busy periods of one recurring series for one person in [from, to). */
+function seriesBusy(r: { etag: string; status: string | null; transp: string | null; my_partstat: string | null }, ical: string | undefined, me: string, tz: string, from: Date, to: Date): Period[] {
+  const ownAnswer = answersOf(r.etag, ical, me) ?? new Map<string, string>();
   const out: Period[] = [];
-  try {
-    const compiled = compiledFor(r.etag, ical);
-    const occs = expandCompiled(compiled, from, to, { defaultTz: tz, limit: 5000 });
-    // An answer can differ per occurrence (declined one instance of an accepted series, or the reverse).
-    const ownAnswer = overrideAnswers(compiled, me);
-    for (const o of occs) {
-      const partstat = (o.override ? ownAnswer.get(o.recurrenceId) : undefined) ?? r.my_partstat;
-      if (partstat === 'DECLINED' || (o.status ?? r.status) === 'CANCELLED' || (o.transp ?? r.transp) === 'TRANSPARENT') continue;
-      out.push({ start: o.start.getTime(), end: o.end.getTime(), type: typeFor(partstat, o.status ?? r.status) });
-    }
-  } catch { /* an unreadable series is not busy time */ }
-  seriesBusyMemo.set(key, out);
-  if (seriesBusyMemo.size > MEMO_MAX) seriesBusyMemo.delete(seriesBusyMemo.keys().next().value!);
+  for (const o of expandSeries(r.etag, ical ?? '', from, to, tz)) {
+    const partstat = (o.override ? ownAnswer.get(o.recurrenceId) : undefined) ?? r.my_partstat;
+    if (partstat === 'DECLINED' || (o.status ?? r.status) === 'CANCELLED' || (o.transp ?? r.transp) === 'TRANSPARENT') continue;
+    out.push({ start: o.start.getTime(), end: o.end.getTime(), type: typeFor(partstat, o.status ?? r.status) });
+  }
   return out;
 }
 
@@ -94,11 +97,11 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
     .where('owner_id', 'in', who.map((w) => w.id)).where('deleted_at', 'is', null).where('component', '=', 'VEVENT')
     .where(spanOverlaps(from, to))
     .execute();
-  const keyOf = (r: (typeof rows)[number]) => {
+  const need = rows.filter((r) => {
+    if (!r.recurring || r.uid === excludeUid) return false;
     const w = byId.get(r.owner_id)!;
-    return `${r.etag}|${from.getTime()}|${to.getTime()}|${w.timezone}|${w.email.toLowerCase()}|${r.my_partstat}`;
-  };
-  const need = rows.filter((r) => r.recurring && r.uid !== excludeUid && !seriesBusyMemo.has(keyOf(r)));
+    return !hasExpansion(r.etag, w.timezone, from, to) || !answersMemo.has(`${r.etag}|${w.email.toLowerCase()}`);
+  });
   const texts = new Map<string, string>();
   if (need.length) {
     for (const x of await ctx.db.selectFrom('calendar_object').select(['id', 'ical']).where('owner_id', 'in', [...new Set(need.map((r) => r.owner_id))]).where('id', 'in', need.map((r) => r.id)).execute()) texts.set(x.id, x.ical);
@@ -112,8 +115,7 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
       continue;
     }
     const w = byId.get(r.owner_id)!;
-    const periods = seriesBusy(r, texts.get(r.id), w.email.toLowerCase(), w.timezone, from, to, keyOf(r));
-    if (periods) out.push(...periods);
+    out.push(...seriesBusy(r, texts.get(r.id), w.email.toLowerCase(), w.timezone, from, to));
   }
   for (const [id, list] of result) {
     result.set(id, mergePeriods(list.map((p) => ({ ...p, start: Math.max(p.start, from.getTime()), end: Math.min(p.end, to.getTime()) }))));

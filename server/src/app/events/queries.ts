@@ -5,7 +5,7 @@ import { DomainError, invalid } from '../../domain/errors.js';
 import * as objects from '../../store/objects.js';
 import type { ObjectRow } from '../../store/schema.js';
 import { listCalendars } from '../calendars.js';
-import { cachedExpansion, expandSeries, expansionKey } from './expansions.js';
+import { expandSeries, hasExpansion } from './expansions.js';
 import type { Occurrence } from '../../lib/ical/index.js';
 import { hidesDetails, type Access } from './access.js';
 import type { CalendarView } from '../../store/calendars.js';
@@ -88,10 +88,10 @@ export async function listOccurrences(ctx: AppContext, actor: Actor, q: { from: 
     const byId = new Map(list.map((c) => [c.id, c]));
     const rows = await objects.objectsInRange(ctx.db, ownerId, list.map((c) => c.id), q.from, q.to);
     // Recurring series: memoised expansions; fetch iCalendar only for the ones not memoised.
-    const pending = rows.filter((r) => r.recurring && !cachedExpansion(expansionKey(r.etag, q.from, q.to, tz)));
+    const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, q.from, q.to));
     const texts = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
     for (const r of rows) {
-      const occs = r.recurring ? cachedExpansion(expansionKey(r.etag, q.from, q.to, tz)) ?? expandSeries(r.etag, texts.get(r.id) ?? '', q.from, q.to, tz) : undefined;
+      const occs = r.recurring ? expandSeries(r.etag, texts.get(r.id) ?? '', q.from, q.to, tz) : undefined;
       out.push(...occurrencesOf({ ...r, ical: '' }, byId.get(r.calendar_id)!, q.from, q.to, tz, occs));
     }
   }
