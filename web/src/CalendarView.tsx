@@ -1,4 +1,4 @@
-import { forwardRef, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState } from 'react';
+import { forwardRef, memo, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type RefObject } from 'react';
 import FullCalendar from '@fullcalendar/react';
 import dayGridPlugin from '@fullcalendar/daygrid';
 import timeGridPlugin from '@fullcalendar/timegrid';
@@ -6,7 +6,8 @@ import listPlugin from '@fullcalendar/list';
 import interactionPlugin from '@fullcalendar/interaction';
 import ruLocale from '@fullcalendar/core/locales/ru';
 import enGbLocale from '@fullcalendar/core/locales/en-gb';
-import type { DatesSetArg, EventDropArg, EventInput as FcEvent, EventSourceFuncArg, DateSelectArg, EventClickArg, EventMountArg } from '@fullcalendar/core';
+import type { CalendarOptions, DatesSetArg, EventDropArg, EventInput as FcEvent, EventSourceFuncArg, DateSelectArg, EventClickArg, EventMountArg } from '@fullcalendar/core';
+import type { VerboseFormattingArg } from '@fullcalendar/core/internal';
 import type { EventResizeDoneArg } from '@fullcalendar/interaction';
 import { api, ApiError } from './api/client';
 import type { Occurrence, Scope } from './api/types';
@@ -63,11 +64,39 @@ export function occToFc(o: Occurrence, app: Pick<AppCtx, 'tz' | 't' | 'prefs' | 
 
 interface Pending { occ: Occurrence; start: string; end: string; allDay: boolean; kind: 'move' | 'resize'; revert(): void }
 
+/** A callback whose identity never changes but which always runs the latest closure (keeps
+ *  FullCalendar's options stable, so a React re-render never resets and re-renders the grid). */
+function useStable<A extends unknown[], R>(fn: (...a: A) => R): (...a: A) => R {
+  const r = useRef(fn);
+  r.current = fn;
+  return useCallback((...a: A) => r.current(...a), []);
+}
+
+/** The grid itself, memoised: it re-renders only when its options object changes (language, zone,
+ *  working hours, second zone) — never for the toolbar title, the spinner or an open dialog. */
+const Grid = memo(function Grid({ fcRef, options }: { fcRef: RefObject<FullCalendar | null>; options: CalendarOptions }) {
+  return <FullCalendar ref={fcRef} {...options} />;
+});
+
+const PLUGINS = [dayGridPlugin, timeGridPlugin, listPlugin, interactionPlugin];
+const LOCALES = [ruLocale, enGbLocale];
+const TIME_FMT = { hour: '2-digit', minute: '2-digit', hour12: false } as const;
+// Event times as a plain function: FullCalendar's native range formatter builds a new
+// Intl.DateTimeFormat for every event it renders (~0.1 ms each, most of a week switch).
+const hhmm = (d: { hour: number; minute: number }) => `${d.hour < 10 ? '0' : ''}${d.hour}:${d.minute < 10 ? '0' : ''}${d.minute}`;
+const eventTimeText = (a: VerboseFormattingArg) => (a.end && (a.end.hour !== a.start.hour || a.end.minute !== a.start.minute) ? `${hhmm(a.start)} – ${hhmm(a.end)}` : hhmm(a.start));
+
+/** EventInput objects memoised per occurrence object (the cache keeps the same objects until the
+ *  next fetch) and per display setting, so a week switch inside the cached range re-uses them. */
+interface FcMemo { key: string; map: WeakMap<Occurrence, FcEvent | null> }
+
 export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_props, ref) {
   const app = useApp();
   const { t, lang, tz, me, calendars, hiddenIds, prefs } = app;
   const fc = useRef<FullCalendar>(null);
   const cache = useRef<{ key: string; from: number; to: number; items: Occurrence[] } | null>(null);
+  const inflight = useRef<{ key: string; from: number; to: number; p: Promise<Occurrence[]> } | null>(null);
+  const memo = useRef<FcMemo>({ key: '', map: new WeakMap() });
   const latest = useRef({ app, hiddenIds });
   latest.current = { app, hiddenIds };
   const [title, setTitle] = useState('');
@@ -75,7 +104,8 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
   const [pending, setPending] = useState<Pending | null>(null);
   const [loading, setLoading] = useState(false);
 
-  const calColor = useMemo(() => new Map(calendars.map((c) => [c.id, c.color])), [calendars]);
+  const colorKey = calendars.map((c) => `${c.id}:${c.color}`).join(',');
+  const calColor = useMemo(() => new Map(calendars.map((c) => [c.id, c.color])), [colorKey]);
   const calColorRef = useRef(calColor);
   calColorRef.current = calColor;
 
@@ -89,51 +119,78 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
     const from = fromWall(dateToWall(info.start), a.tz).getTime();
     const to = fromWall(dateToWall(info.end), a.tz).getTime();
     const render = (items: Occurrence[]) => {
+      // Only the visible range goes to FullCalendar (the cache also holds the prefetched weeks).
+      const dayFrom = dateToDay(info.start), dayTo = dateToDay(info.end);
+      const inRange = items.filter((o) => {
+        if (o.allDay) return o.start.slice(0, 10) < dayTo && (o.end.slice(0, 10) > dayFrom || o.start.slice(0, 10) >= dayFrom);
+        const s = Date.parse(o.start), e = Date.parse(o.end);
+        return s < to && (e > from || s >= from);
+      });
       // The same meeting can arrive twice (my copy and a colleague's shared calendar): keep mine.
       const own = new Set(a.calendars.filter((c) => c.access === 'owner').map((c) => c.id));
       const mine = new Set<string>();
-      for (const o of items) if (own.has(o.calendarId)) mine.add(`${o.uid}|${o.recurrenceId ?? ''}`);
+      for (const o of inRange) if (own.has(o.calendarId)) mine.add(`${o.uid}|${o.recurrenceId ?? ''}`);
+      const mkey = `${a.tz}|${a.prefs.declined}|${a.lang}|${colorKeyOf(calColorRef.current)}`;
+      if (memo.current.key !== mkey) memo.current = { key: mkey, map: new WeakMap() };
+      const m = memo.current.map;
       const out: FcEvent[] = [];
-      for (const o of items) {
+      for (const o of inRange) {
         if (!own.has(o.calendarId) && mine.has(`${o.uid}|${o.recurrenceId ?? ''}`)) continue;
-        const e = occToFc(o, a, calColorRef.current); if (e) out.push(e);
+        let e = m.get(o);
+        if (e === undefined) { e = occToFc(o, a, calColorRef.current); m.set(o, e); }
+        if (e) out.push(e);
       }
       success(out);
     };
     const c = cache.current;
     if (c && c.key === key && c.from <= from && c.to >= to) { render(c.items); return; }
     if (!key) { render([]); return; }
+    // A request covering this range is already on its way (e.g. a refetch right after mount): share it.
+    const f = inflight.current;
+    if (f && f.key === key && f.from <= from && f.to >= to) { f.p.then(render, failure); return; }
     const pf = from - PREFETCH_MS, pt = to + PREFETCH_MS;
     setLoading(true);
-    api.events(new Date(pf).toISOString(), new Date(pt).toISOString(), key.split(','))
-      .then((r) => { cache.current = { key, from: pf, to: pt, items: r.items }; (window as any).__calendulaEventsArrived = performance.now(); render(r.items); })
-      .catch((e) => { a.toast(t('errorGeneric', { message: errMessage(e) }), { error: true }); failure(e); })
-      .finally(() => setLoading(false));
-  }, [t]);
+    const p = api.events(new Date(pf).toISOString(), new Date(pt).toISOString(), key.split(',')).then((r) => r.items);
+    const mine = { key, from: pf, to: pt, p };
+    inflight.current = mine;
+    p.then((items) => {
+      if (inflight.current === mine) { cache.current = { key, from: pf, to: pt, items }; }
+      (window as any).__calendulaEventsArrived = performance.now();
+      render(items);
+    })
+      .catch((e) => { a.toast(a.t('errorGeneric', { message: errMessage(e) }), { error: true }); failure(e); })
+      .finally(() => { if (inflight.current === mine) inflight.current = null; setLoading(false); });
+  }, []);
 
-  const refetch = useCallback(() => { cache.current = null; fc.current?.getApi().refetchEvents(); }, []);
+  const refetch = useCallback(() => { cache.current = null; inflight.current = null; fc.current?.getApi().refetchEvents(); }, []);
   useImperativeHandle(ref, () => ({ refetch, gotoDate: (d: string) => fc.current?.getApi().gotoDate(wallToDate(d.slice(0, 10))) }), [refetch]);
   // Calendar visibility, zone or display preferences changed: re-read (from cache when it covers the range).
-  useEffect(() => { fc.current?.getApi().refetchEvents(); }, [visibleKey, tz, prefs.declined, calColor, lang]);
+  const refetchKey = `${visibleKey}|${tz}|${prefs.declined}|${colorKey}|${lang}`;
+  const lastRefetchKey = useRef(refetchKey);
+  useEffect(() => {
+    if (lastRefetchKey.current === refetchKey) return;
+    lastRefetchKey.current = refetchKey;
+    fc.current?.getApi().refetchEvents();
+  }, [refetchKey]);
 
-  const onDatesSet = (arg: DatesSetArg) => {
+  const onDatesSet = useStable((arg: DatesSetArg) => {
     setTitle(arg.view.title);
     window.dispatchEvent(new CustomEvent('calendula:range', { detail: { start: dateToDay(arg.start), end: dateToDay(arg.end), current: dateToDay(arg.view.currentStart) } }));
-  };
+  });
   const changeView = (v: string) => { setView(v); localStorage.setItem('calendula.view', v); fc.current?.getApi().changeView(v); };
 
   const wh = me.settings.workingHours ?? { days: [1, 2, 3, 4, 5], start: '09:00', end: '18:00' };
-  const hiddenDays = [0, 1, 2, 3, 4, 5, 6].filter((d) => !wh.days.includes(d));
+  const whKey = `${wh.days.join(',')}|${wh.start}|${wh.end}`;
 
-  const onSelect = (s: DateSelectArg) => {
+  const onSelect = useStable((s: DateSelectArg) => {
     let start = s.allDay ? dateToDay(s.start) : dateToWall(s.start);
     let end = s.allDay ? dateToDay(s.end) : dateToWall(s.end);
     if (!s.allDay && s.end.getTime() - s.start.getTime() <= 30 * 60000) end = addMinutesWall(start, 60);
     if (s.view.type === 'dayGridMonth' && s.end.getTime() - s.start.getTime() === 86400000) { start = dateToDay(s.start) + 'T09:00:00'; end = dateToDay(s.start) + 'T10:00:00'; }
     fc.current?.getApi().unselect();
     app.openEditor({ mode: 'create', start, end, allDay: s.allDay && s.view.type !== 'dayGridMonth' ? true : s.view.type === 'dayGridMonth' ? false : s.allDay });
-  };
-  const onClick = (c: EventClickArg) => { c.jsEvent.preventDefault(); app.openEvent(c.event.extendedProps.occ as Occurrence); };
+  });
+  const onClick = useStable((c: EventClickArg) => { c.jsEvent.preventDefault(); app.openEvent(c.event.extendedProps.occ as Occurrence); });
   const onChange = (kind: 'move' | 'resize') => (d: EventDropArg | EventResizeDoneArg) => {
     const occ = d.event.extendedProps.occ as Occurrence;
     const allDay = d.event.allDay;
@@ -145,6 +202,8 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
     if (occ.recurring || (occ.attendeeCount > 0 && occ.isOrganizer)) setPending(p);
     else void applyChange(p, 'all');
   };
+  const onDrop = useStable(onChange('move'));
+  const onResize = useStable(onChange('resize'));
 
   const applyChange = async (p: Pending, scope: Scope) => {
     setPending(null);
@@ -178,26 +237,51 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
     refetch();
   };
 
-  const onMount = (m: EventMountArg) => {
+  // Per mounted event: an accessible name (title, time, marks not conveyed by colour alone). Only
+  // the events FullCalendar actually puts in the DOM get here (eventMaxStack hides the rest).
+  const onMount = useStable((m: EventMountArg) => {
     const o = m.event.extendedProps.occ as Occurrence;
+    const { t: tt, tz: z, lang: l } = latest.current.app;
     const marks: string[] = [];
-    if (o.recurring) marks.push(t('recurringMark'));
-    if (o.visibility && o.visibility !== 'PUBLIC') marks.push(t('privateMark'));
-    if (o.myPartstat === 'NEEDS-ACTION' && !o.isOrganizer) marks.push(t('needsAnswer'));
-    if (o.myPartstat === 'TENTATIVE') marks.push(t('tentativeMark'));
-    if (o.myPartstat === 'DECLINED') marks.push(t('declinedMark'));
-    const label = `${m.event.title}, ${formatRange(o.start, o.end, o.allDay, tz, lang)}${marks.length ? ' — ' + marks.join(', ') : ''}`;
+    if (o.recurring) marks.push(tt('recurringMark'));
+    if (o.visibility && o.visibility !== 'PUBLIC') marks.push(tt('privateMark'));
+    if (o.myPartstat === 'NEEDS-ACTION' && !o.isOrganizer) marks.push(tt('needsAnswer'));
+    if (o.myPartstat === 'TENTATIVE') marks.push(tt('tentativeMark'));
+    if (o.myPartstat === 'DECLINED') marks.push(tt('declinedMark'));
+    const label = `${m.event.title}, ${formatRange(o.start, o.end, o.allDay, z, l)}${marks.length ? ' — ' + marks.join(', ') : ''}`;
     m.el.setAttribute('aria-label', label);
     m.el.setAttribute('title', label);
     if (!m.el.getAttribute('href')) { m.el.setAttribute('tabindex', '0'); m.el.setAttribute('role', 'button'); }
-  };
+  });
+  const onKeyDownEvent = useCallback((e: React.KeyboardEvent) => {
+    // Keyboard users open an event with Enter or Space (FullCalendar only listens for clicks).
+    const el = (e.target as HTMLElement).closest?.('.fc-event[role="button"]') as HTMLElement | null;
+    if (el && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); el.click(); }
+  }, []);
 
   const secondZone = prefs.secondZone;
-  const slotLabelContent = secondZone ? (arg: { date: Date; text: string }) => {
-    const inst = fromWall(dateToWall(arg.date), tz).getTime();
-    const other = toWall(inst, secondZone).slice(11, 16);
-    return { html: `<span class="slot-main">${arg.text}</span><span class="slot-second">${other}</span>` };
-  } : undefined;
+  const now = useStable(() => nowWall(latest.current.app.tz));
+  const initialView = useRef(view).current;
+  const options = useMemo<CalendarOptions>(() => {
+    const hiddenDays = [0, 1, 2, 3, 4, 5, 6].filter((d) => !wh.days.includes(d));
+    const slotLabelContent = secondZone ? (arg: { date: Date; text: string }) => {
+      const inst = fromWall(dateToWall(arg.date), tz).getTime();
+      const other = toWall(inst, secondZone).slice(11, 16);
+      return { html: `<span class="slot-main">${arg.text}</span><span class="slot-second">${other}</span>` };
+    } : undefined;
+    return {
+      plugins: PLUGINS, initialView, locales: LOCALES,
+      views: { timeGridWorkWeek: { type: 'timeGrid', duration: { weeks: 1 }, hiddenDays, dateAlignment: 'week' } },
+      locale: lang === 'ru' ? 'ru' : 'en-gb', firstDay: firstDayFor(lang), timeZone: 'UTC', now,
+      headerToolbar: false, height: '100%', nowIndicator: true, navLinks: true, weekNumbers: false,
+      dayMaxEventRows: true, eventMaxStack: 3, selectable: true, selectMirror: true, editable: true,
+      eventStartEditable: true, eventDurationEditable: true, scrollTime: wh.start + ':00', slotDuration: '00:30:00',
+      businessHours: { daysOfWeek: wh.days, startTime: wh.start, endTime: wh.end },
+      events: source, lazyFetching: true, progressiveEventRendering: false,
+      datesSet: onDatesSet, select: onSelect, eventClick: onClick, eventDrop: onDrop, eventResize: onResize, eventDidMount: onMount,
+      slotLabelContent, slotLabelFormat: TIME_FMT, eventTimeFormat: eventTimeText, noEventsContent: t('noEvents'),
+    };
+  }, [lang, tz, whKey, secondZone, t]);
 
   const api2 = () => fc.current?.getApi();
   return (
@@ -216,46 +300,8 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
           ))}
         </div>
       </div>
-      <div className={`cal ${prefs.declined === 'dim' ? 'dim-declined' : ''}`}>
-        <FullCalendar
-          ref={fc}
-          plugins={[dayGridPlugin, timeGridPlugin, listPlugin, interactionPlugin]}
-          initialView={view}
-          views={{ timeGridWorkWeek: { type: 'timeGrid', duration: { weeks: 1 }, hiddenDays, dateAlignment: 'week' } }}
-          locales={[ruLocale, enGbLocale]}
-          locale={lang === 'ru' ? 'ru' : 'en-gb'}
-          firstDay={firstDayFor(lang)}
-          timeZone="UTC"
-          now={() => nowWall(tz)}
-          headerToolbar={false}
-          height="100%"
-          nowIndicator
-          navLinks
-          weekNumbers={false}
-          dayMaxEventRows
-          eventMaxStack={4}
-          selectable
-          selectMirror
-          editable
-          eventStartEditable
-          eventDurationEditable
-          scrollTime={wh.start + ':00'}
-          slotDuration="00:30:00"
-          businessHours={{ daysOfWeek: wh.days, startTime: wh.start, endTime: wh.end }}
-          events={source}
-          lazyFetching
-          progressiveEventRendering={false}
-          datesSet={onDatesSet}
-          select={onSelect}
-          eventClick={onClick}
-          eventDrop={onChange('move')}
-          eventResize={onChange('resize')}
-          eventDidMount={onMount}
-          slotLabelContent={slotLabelContent}
-          slotLabelFormat={{ hour: '2-digit', minute: '2-digit', hour12: false }}
-          eventTimeFormat={{ hour: '2-digit', minute: '2-digit', hour12: false }}
-          noEventsContent={t('noEvents')}
-        />
+      <div className={`cal ${prefs.declined === 'dim' ? 'dim-declined' : ''}`} onKeyDown={onKeyDownEvent}>
+        <Grid fcRef={fc} options={options} />
       </div>
       {pending && (
         <ScopeDialog title={t(pending.kind === 'move' ? 'moveEvent' : 'resizeEvent')} recurring={pending.occ.recurring}
@@ -265,6 +311,8 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
     </div>
   );
 });
+
+const colorKeyOf = (m: Map<string, string>) => [...m].map(([k, v]) => k + v).join(',');
 
 export function ScopeDialog({ title, recurring, warn, onCancel, onChoose, question, allowFollowing = true }: { title: string; recurring: boolean; warn: boolean; onCancel(): void; onChoose(s: Scope): void; question?: string; allowFollowing?: boolean }) {
   const { t } = useApp();

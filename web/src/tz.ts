@@ -11,8 +11,21 @@ function fmt(tz: string) {
   return f;
 }
 
+const offCache = new Map<string, number>();
 /** Offset of `tz` from UTC at the instant `ms`, in milliseconds. */
 export function offsetMs(ms: number, tz: string): number {
+  if (tz === 'UTC' || tz === 'Etc/UTC') return 0;
+  // Zone transitions fall on whole quarter hours: memoise per zone and 15-minute bucket.
+  const k = tz + '|' + Math.floor(ms / 900000);
+  let o = offCache.get(k);
+  if (o === undefined) {
+    if (offCache.size > 20000) offCache.clear();
+    o = offsetRaw(Math.floor(ms / 900000) * 900000, tz);
+    offCache.set(k, o);
+  }
+  return o;
+}
+function offsetRaw(ms: number, tz: string): number {
   const p: Record<string, number> = {};
   for (const part of fmt(tz).formatToParts(new Date(ms))) if (part.type !== 'literal') p[part.type] = Number(part.value);
   const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour === 24 ? 0 : p.hour, p.minute, p.second);
