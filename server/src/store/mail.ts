@@ -68,6 +68,39 @@ export async function insertInbound(db: DB, m: { source: string; envelopeFrom: s
   return r.id;
 }
 
+export interface IntakeJob {
+  /** Envelope recipients this job handles; absent = every recipient of the message. */
+  to?: string[];
+  /** graphile-worker queue: jobs of one queue run one at a time, in order (one per recipient). */
+  queue: string | null;
+}
+
+/**
+ * Stores a raw message and queues its processing jobs in ONE statement (a data-modifying CTE,
+ * atomic without an explicit transaction): one round trip per LMTP/SMTP DATA or HTTP request.
+ */
+export async function insertInboundWithJobs(db: DB, m: { source: string; envelopeFrom: string | null; envelopeTo: string[]; remoteAddress: string | null; raw: Buffer },
+  jobs: IntakeJob[], o: { maxAttempts: number; priority: number }): Promise<string> {
+  const specs = JSON.stringify(jobs.map((j) => ({ to: j.to ?? null, queue: j.queue })));
+  const r = await sql<{ id: string }>`
+    with m as (
+      insert into inbound_message (source, envelope_from, envelope_to, remote_address, raw, size)
+      values (${m.source}, ${m.envelopeFrom}, ${m.envelopeTo}::text[], ${m.remoteAddress}, ${m.raw}, ${m.raw.length})
+      returning id
+    ), j as (
+      select (graphile_worker.add_job(
+        identifier => 'mail-intake',
+        payload => case when s->'to' = 'null'::jsonb then json_build_object('id', m.id) else json_build_object('id', m.id, 'to', s->'to') end,
+        queue_name => s->>'queue',
+        max_attempts => ${o.maxAttempts}::int,
+        priority => ${o.priority}::int
+      )).id as job_id
+      from m cross join jsonb_array_elements(${specs}::jsonb) s
+    )
+    select m.id from m where (select count(*) from j) >= 0`.execute(db);
+  return r.rows[0].id;
+}
+
 export function findInbound(db: DB, id: string) {
   return db.selectFrom('inbound_message').selectAll().where('id', '=', id).executeTakeFirst();
 }
@@ -89,6 +122,35 @@ export async function insertDecision(db: DB, d: NewDecision): Promise<string> {
     details: d.details === undefined ? null : JSON.stringify(d.details),
   }).returning('id').executeTakeFirstOrThrow();
   return r.id;
+}
+
+/**
+ * The decision-log records of one processing run and the message's new state, in one statement.
+ * created_at keeps the order in which they were decided (a microsecond apart).
+ */
+export async function insertDecisionsAndFinish(db: DB, decisions: NewDecision[], finish: { id: string; messageId: string | null } | null): Promise<void> {
+  if (!decisions.length && !finish) return;
+  const rows = JSON.stringify(decisions.map((d) => ({
+    owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
+    object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
+  })));
+  await sql`
+    with d as (
+      insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
+      select x.owner_id, x.inbound_id, x.message_id, x.sender, x.recipient, x.method, x.uid, x.object_id, x.code, x.outcome, x.reason, x.ical, x.details,
+             now() + (n * interval '1 microsecond')
+      from jsonb_populate_recordset(null::mail_decision, ${rows}::jsonb) with ordinality as x(id, owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at, decided_at, n)
+      returning 1
+    )
+    update inbound_message set state = 'processed', processed_at = now(), message_id = ${finish?.messageId ?? null}
+    where id = ${finish?.id ?? null}::uuid and (select count(*) from d) >= 0`.execute(db);
+}
+
+/** Principals (of those given) that already have a decision for this message: a retried job skips them. */
+export async function decidedOwners(db: DB, inboundId: string, ownerIds: string[]): Promise<Set<string>> {
+  if (!ownerIds.length) return new Set();
+  const rows = await db.selectFrom('mail_decision').select('owner_id').distinct().where('inbound_id', '=', inboundId).where('owner_id', 'in', ownerIds).execute();
+  return new Set(rows.map((r) => r.owner_id!).filter(Boolean));
 }
 
 export function listDecisions(db: DB, opts: { ownerId?: string; limit: number; outcome?: string[]; inboundId?: string }) {

@@ -18,6 +18,7 @@ import { busyOf } from './freebusy.js';
 import { setPartstat } from './ical-edits.js';
 import { enqueue } from '../../jobs/queue.js';
 import type { DeliverPayload } from './scheduling.js';
+import { registeredChannels, wantsChannel, type NotificationKind } from '../notify/channels.js';
 
 export interface DeliveryOutcome { result: ApplyResult; row: ObjectRow | null }
 
@@ -34,10 +35,27 @@ export async function notifyJob(ctx: AppContext, db: AppContext['db'], p: { kind
   await enqueue(db, 'notify', { ...p, previousIcal }, { jobKey: key, jobKeyMode: 'preserve_run_at', runAt: new Date(Date.now() + ctx.config.notifyCoalesceSeconds * 1000) });
 }
 
-export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, opts: { trust?: 'enforce' | 'trusted'; acceptPartyCrashers?: boolean; recipientAddress?: string } = {}): Promise<DeliveryOutcome> {
-  const recipient = await principals.findPrincipalById(ctx.db, payload.recipientId);
+/** False when the user's notification settings turn this kind off on every channel (then no job is queued). */
+export function wantsNotification(user: PrincipalRow, kind: NotificationKind): boolean {
+  if (user.kind !== 'user') return false;
+  const names = new Set(['email', 'messenger', ...registeredChannels().map((c) => c.name)]);
+  return [...names].some((c) => wantsChannel(user, kind, c));
+}
+
+export interface DeliverOptions {
+  trust?: 'enforce' | 'trusted';
+  acceptPartyCrashers?: boolean;
+  recipientAddress?: string;
+  /** The recipient and its current copy of the UID (null: none), when the caller just read them. */
+  known?: { recipient: PrincipalRow; existing: ObjectRow | null };
+  /** The recipient's aliases (lower-case), passed on to the write path. */
+  ownerAliases?: readonly string[];
+}
+
+export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, opts: DeliverOptions = {}): Promise<DeliveryOutcome> {
+  const recipient = opts.known?.recipient ?? await principals.findPrincipalById(ctx.db, payload.recipientId);
   if (!recipient || recipient.disabled) return { result: { action: 'ignore', code: 'UNKNOWN_UID', reason: 'The recipient no longer exists or is disabled' }, row: null };
-  const existing = await objects.findByUid(ctx.db, recipient.id, payload.uid);
+  const existing = opts.known ? opts.known.existing ?? undefined : await objects.findByUid(ctx.db, recipient.id, payload.uid);
   const result = apply({ method: payload.method, ical: payload.ical, sender: payload.sender }, existing?.ical ?? null, opts.recipientAddress ?? recipient.email, { trust: opts.trust ?? 'trusted', acceptPartyCrashers: opts.acceptPartyCrashers });
   const actor = schedulerActor(recipient);
   if (result.action === 'ignore' || result.action === 'reject' || !result.newText) {
@@ -51,14 +69,14 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
   const row = await ctx.db.transaction().execute(async (trx) => {
     const calendarId = existing?.calendar_id ?? (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
     // A REPLY changes the organizer's copy: plan again so other attendees see the answer.
-    const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply }, trx);
+    const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}) }, trx);
     if (recipient.kind === 'user') {
       if (isReply && result.reply) {
-        await notifyJob(ctx, trx, { kind: 'reply', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: result.reply.attendee, partstat: result.reply.partstat, ...(result.reply.comment ? { comment: result.reply.comment } : {}) });
+        if (wantsNotification(recipient, 'reply')) await notifyJob(ctx, trx, { kind: 'reply', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: result.reply.attendee, partstat: result.reply.partstat, ...(result.reply.comment ? { comment: result.reply.comment } : {}) });
       } else if (payload.method === 'REQUEST' && (payload.significant || !existing)) {
-        await notifyJob(ctx, trx, { kind: existing ? 'update' : 'invitation', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: payload.sender, previousIcal: existing?.ical ?? null });
+        if (wantsNotification(recipient, existing ? 'update' : 'invitation')) await notifyJob(ctx, trx, { kind: existing ? 'update' : 'invitation', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: payload.sender, previousIcal: existing?.ical ?? null });
       } else if (payload.method === 'CANCEL') {
-        await notifyJob(ctx, trx, { kind: 'cancellation', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: payload.sender });
+        if (wantsNotification(recipient, 'cancellation')) await notifyJob(ctx, trx, { kind: 'cancellation', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: payload.sender });
       }
     }
     return row;

@@ -41,11 +41,28 @@ export function prepareResource(text: string): PreparedResource {
   }
 }
 
-export function indexValues(p: PreparedResource, meta: { name: string; ownerEmail: string; origin: string; actorId: string | null; hasAttachments: boolean }): ObjectValues {
+/**
+ * True when the owner's main address is neither the ORGANIZER nor an ATTENDEE although the object
+ * has attendees: only then can an alias of the owner matter (the caller looks the aliases up).
+ */
+export function ownerUnnamed(p: PreparedResource, ownerEmail: string): boolean {
+  const owner = ownerEmail.toLowerCase();
+  const ix = p.index;
+  return !!ix.organizer && ix.attendees.length > 0 && ix.organizer !== owner && !ix.attendees.some((a) => a.email === owner);
+}
+
+/**
+ * Index columns of a prepared resource. `ownerAliases` (lower-case) are the owner's other addresses
+ * (principal_alias): an invitation addressed to an alias still makes the owner its attendee
+ * (role, my_partstat) — the main address wins when both appear.
+ */
+export function indexValues(p: PreparedResource, meta: { name: string; ownerEmail: string; origin: string; actorId: string | null; hasAttachments: boolean; ownerAliases?: readonly string[] }): ObjectValues {
   const ix = p.index;
   const owner = meta.ownerEmail.toLowerCase();
-  const me = ix.attendees.find((a) => a.email === owner);
-  const role: ObjectValues['role'] = !ix.organizer || !ix.attendees.length ? 'none' : ix.organizer === owner ? 'organizer' : me ? 'attendee' : 'none';
+  const aliases = meta.ownerAliases?.length ? new Set(meta.ownerAliases.map((a) => a.toLowerCase())) : null;
+  const mine = (email: string | null | undefined) => !!email && (email === owner || !!aliases?.has(email));
+  const me = ix.attendees.find((a) => a.email === owner) ?? (aliases ? ix.attendees.find((a) => aliases.has(a.email)) : undefined);
+  const role: ObjectValues['role'] = !ix.organizer || !ix.attendees.length ? 'none' : mine(ix.organizer) ? 'organizer' : me ? 'attendee' : 'none';
   return {
     name: meta.name,
     uid: ix.uid,

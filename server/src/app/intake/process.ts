@@ -7,17 +7,18 @@
  */
 import ICAL from 'ical.js';
 import type { AppContext } from '../context.js';
-import type { PrincipalRow } from '../../store/schema.js';
+import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
+import * as principals from '../../store/principals.js';
 import * as objects from '../../store/objects.js';
 import { extractCalendarParts, normalizeRecipient, type CalendarPart, type InboundMail } from '../../integrations/mail/index.js';
 import { deliverMessage, notifyJob } from '../events/deliver.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
-import { findInbound, finishInbound, insertDecision, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, type NewDecision } from '../../store/mail.js';
+import { findInbound, insertDecisionsAndFinish, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, type NewDecision } from '../../store/mail.js';
 import { enqueue } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
 import type { ImipPayload } from '../events/scheduling.js';
 import { authVerdict, decideTrust, ORGANIZER_SIDE, ATTENDEE_SIDE, type TrustPolicy } from './policy.js';
-import { isBounceAddress, principalForAddress } from './receive.js';
+import { isBounceAddress } from './receive.js';
 
 export interface PartFacts { organizer: string | null; sentBy: string | null; attendees: string[]; uid: string | null }
 
@@ -45,33 +46,45 @@ export function partFacts(ical: string): PartFacts {
   return facts;
 }
 
-interface Recipient { principal: PrincipalRow; addresses: Set<string> }
-
-async function addressesOf(ctx: AppContext, p: PrincipalRow, extra: string[]): Promise<Set<string>> {
-  const aliases = await ctx.db.selectFrom('principal_alias').select('email').where('principal_id', '=', p.id).execute();
-  return new Set([p.email.toLowerCase(), ...aliases.map((a) => a.email.toLowerCase()), ...extra.map((e) => e.toLowerCase())]);
+interface Recipient {
+  principal: PrincipalRow;
+  /** The owner's addresses known so far (main, envelope forms, aliases once loaded), lower-case. */
+  addresses: Set<string>;
+  aliasesLoaded: boolean;
 }
 
-async function resolveRecipients(ctx: AppContext, envelopeTo: string[], mail: InboundMail): Promise<Recipient[]> {
-  const byId = new Map<string, Recipient>();
-  const add = async (addr: string) => {
-    if (!addr || isBounceAddress(ctx, addr)) return;
-    const p = await principalForAddress(ctx, addr);
-    if (!p) return;
-    const r = byId.get(p.id);
-    if (r) { r.addresses.add(addr.toLowerCase()); r.addresses.add(normalizeRecipient(addr)); }
-    else byId.set(p.id, { principal: p, addresses: await addressesOf(ctx, p, [addr, normalizeRecipient(addr)]) });
-  };
-  if (envelopeTo.length) {
-    for (const a of envelopeTo) await add(a);
-  } else {
-    // HTTP intake without an envelope: the header recipients and every internal address named in the calendar.
-    for (const a of [...mail.to, ...mail.cc]) await add(a.address);
+/** The principal_alias rows of a recipient, loaded only when the calendar names none of its known addresses. */
+async function loadAliases(ctx: AppContext, r: Recipient): Promise<void> {
+  if (r.aliasesLoaded) return;
+  r.aliasesLoaded = true;
+  const aliases = await ctx.db.selectFrom('principal_alias').select('email').where('principal_id', '=', r.principal.id).execute();
+  for (const a of aliases) r.addresses.add(a.email.toLowerCase());
+}
+
+/**
+ * Envelope recipients (else, for HTTP intake without an envelope, the header recipients and
+ * every internal address named in the calendar) → principals, in one lookup.
+ */
+async function resolveRecipients(ctx: AppContext, envelopeTo: string[], mail: InboundMail, facts: (p: CalendarPart) => PartFacts): Promise<Recipient[]> {
+  const candidates: string[] = [];
+  if (envelopeTo.length) candidates.push(...envelopeTo);
+  else {
+    for (const a of [...mail.to, ...mail.cc]) candidates.push(a.address);
     for (const part of mail.parts) {
-      const f = partFacts(part.ical);
-      const method = part.method ?? '';
-      for (const a of ATTENDEE_SIDE.has(method) ? [f.organizer ?? ''] : f.attendees) await add(a);
+      const f = facts(part);
+      candidates.push(...(ATTENDEE_SIDE.has(part.method ?? '') ? [f.organizer ?? ''] : f.attendees));
     }
+  }
+  const list = [...new Set(candidates.map((a) => a.trim().replace(/^<|>$/g, '').toLowerCase()).filter((a) => a && !isBounceAddress(ctx, a)))];
+  if (!list.length) return [];
+  const found = await principals.resolveAddresses(ctx.db, [...list, ...list.map(normalizeRecipient)]);
+  const byId = new Map<string, Recipient>();
+  for (const addr of list) {
+    const p = found.get(addr) ?? found.get(normalizeRecipient(addr));
+    if (!p || p.disabled || p.kind === 'group') continue;
+    const r = byId.get(p.id);
+    if (r) { r.addresses.add(addr); r.addresses.add(normalizeRecipient(addr)); }
+    else byId.set(p.id, { principal: p, addresses: new Set([p.email.toLowerCase(), addr, normalizeRecipient(addr)]), aliasesLoaded: false });
   }
   return [...byId.values()];
 }
@@ -82,32 +95,54 @@ function senderAddresses(mail: InboundMail): string[] {
 
 export interface ProcessSummary { decisions: number; applied: number }
 
-export async function processInbound(ctx: AppContext, id: string): Promise<ProcessSummary | null> {
+/**
+ * Processes one stored message: every recipient, or (`to`) only the given envelope recipients —
+ * a message for several users is split into one job per user, each in that user's queue. The
+ * decision-log records and the message's state are written together at the end.
+ */
+export async function processInbound(ctx: AppContext, id: string, opts: { to?: string[] } = {}): Promise<ProcessSummary | null> {
   const row = await findInbound(ctx.db, id);
-  if (!row || row.state !== 'queued') return null;
+  if (!row) return null;
+  const partial = !!opts.to;
+  if (!partial && row.state !== 'queued') return null;
   const mail = await extractCalendarParts(row.raw, { maxBytes: ctx.config.intakeMaxBytes });
+  // Each calendar part is parsed once for its ORGANIZER/ATTENDEE facts, whatever the number of recipients.
+  const factsCache = new Map<CalendarPart, PartFacts>();
+  const facts = (p: CalendarPart) => {
+    let f = factsCache.get(p);
+    if (!f) factsCache.set(p, (f = partFacts(p.ical)));
+    return f;
+  };
+  const envelopeTo = opts.to ?? row.envelope_to;
   const summary: ProcessSummary = { decisions: 0, applied: 0 };
   const base = { inboundId: id, messageId: mail.messageId, sender: mail.from?.address?.toLowerCase() ?? row.envelope_from ?? null };
+  const pending: NewDecision[] = [];
   const decide = async (d: Omit<NewDecision, 'inboundId' | 'messageId' | 'sender'>) => {
     summary.decisions++;
     if (d.outcome === 'applied') summary.applied++;
-    await insertDecision(ctx.db, { ...base, ...d });
+    pending.push({ ...base, ...d });
   };
   try {
     if (mail.dsn) {
       await handleBounce(ctx, mail, decide);
     } else if (!mail.parts.length) {
-      await decide({ ownerId: null, recipient: row.envelope_to.join(', ') || null, method: null, uid: null, code: 'NO_CALENDAR', outcome: 'rejected',
+      await decide({ ownerId: null, recipient: envelopeTo.join(', ') || null, method: null, uid: null, code: 'NO_CALENDAR', outcome: 'rejected',
         reason: mail.errors.length ? `No usable calendar part: ${mail.errors.join('; ')}` : 'The message has no text/calendar part or .ics attachment' });
     } else {
-      const recipients = await resolveRecipients(ctx, row.envelope_to, mail);
+      let recipients = await resolveRecipients(ctx, envelopeTo, mail, facts);
+      if (partial && recipients.length) {
+        // A retried split job: recipients already decided for this message are done.
+        const done = await decidedOwners(ctx.db, id, recipients.map((r) => r.principal.id));
+        recipients = recipients.filter((r) => !done.has(r.principal.id));
+        if (!recipients.length) return summary;
+      }
       if (!recipients.length) {
-        await decide({ ownerId: null, recipient: row.envelope_to.join(', ') || mail.to.map((a) => a.address).join(', ') || null, method: mail.parts[0].method, uid: mail.parts[0].uid,
+        await decide({ ownerId: null, recipient: envelopeTo.join(', ') || mail.to.map((a) => a.address).join(', ') || null, method: mail.parts[0].method, uid: mail.parts[0].uid,
           code: 'UNKNOWN_RECIPIENT', outcome: 'rejected', reason: 'No recipient of this message is a user of this calendar' });
       }
-      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, r, decide);
+      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, facts(part), r, decide);
     }
-    await finishInbound(ctx.db, id, 'processed', mail.messageId);
+    await insertDecisionsAndFinish(ctx.db, pending, { id, messageId: mail.messageId });
   } catch (e) {
     // The job retries; after the last attempt the message stays 'queued' for an admin to look at.
     ctx.log.warn({ inbound: id, err: (e as Error).message }, 'mail intake processing failed');
@@ -118,9 +153,8 @@ export async function processInbound(ctx: AppContext, id: string): Promise<Proce
 
 type Decide = (d: Omit<NewDecision, 'inboundId' | 'messageId' | 'sender'>) => Promise<void>;
 
-async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, r: Recipient, decide: Decide) {
+async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, facts: PartFacts, r: Recipient, decide: Decide) {
   const method = (part.method ?? '').toUpperCase();
-  const facts = partFacts(part.ical);
   const uid = part.uid ?? facts.uid;
   const base = { ownerId: r.principal.id, method: method || null, uid };
   if (!ORGANIZER_SIDE.has(method) && !ATTENDEE_SIDE.has(method)) {
@@ -129,7 +163,12 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
   }
   const organizerSide = ORGANIZER_SIDE.has(method);
   // The recipient's own address as the calendar names it (an alias, a +tag address, the main one).
-  const named = organizerSide ? facts.attendees.find((a) => r.addresses.has(a)) : (facts.organizer && r.addresses.has(facts.organizer) ? facts.organizer : undefined);
+  const nameIn = () => organizerSide ? facts.attendees.find((a) => r.addresses.has(a)) : (facts.organizer && r.addresses.has(facts.organizer) ? facts.organizer : undefined);
+  let named = nameIn();
+  if (!named) {
+    await loadAliases(ctx, r);
+    named = nameIn();
+  }
   const recipientAddress = named ?? r.principal.email.toLowerCase();
   const senders = senderAddresses(mail);
   let identityMatches = false;
@@ -170,14 +209,19 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
     return decide({ ...base, recipient: recipientAddress, objectId: existing?.id ?? null, code: verdict.code, outcome: hold ? 'held' : 'rejected',
       reason: hold ? `Held as an unverified invitation: ${verdict.reason}` : verdict.reason, ...(hold ? { ical: part.ical, details: { recipientAddress, sender: speaker } } : {}) });
   }
-  await applyVerified(ctx, r.principal, { method, ical: part.ical, sender: speaker, uid, recipientAddress: target }, decide, 'enforce');
+  const ownerAliases = [...r.addresses].filter((a) => a !== r.principal.email.toLowerCase());
+  await applyVerified(ctx, r.principal, { method, ical: part.ical, sender: speaker, uid, recipientAddress: target }, decide, 'enforce', undefined,
+    { recipient: r.principal, existing: existing ?? null, ownerAliases });
 }
 
 /** Applies a message whose sender is trusted (or that the user accepted) and records the result. */
-export async function applyVerified(ctx: AppContext, recipient: PrincipalRow, m: { method: string; ical: string; sender: string; uid: string | null; recipientAddress: string }, decide: Decide, trust: 'enforce' | 'trusted', acceptedFrom?: string) {
+export async function applyVerified(ctx: AppContext, recipient: PrincipalRow, m: { method: string; ical: string; sender: string; uid: string | null; recipientAddress: string }, decide: Decide, trust: 'enforce' | 'trusted', acceptedFrom?: string,
+  known?: { recipient: PrincipalRow; existing: ObjectRow | null; ownerAliases: string[] }) {
   const base = { ownerId: recipient.id, method: m.method, uid: m.uid, recipient: m.recipientAddress };
+  // The recipient and its copy were just read by the caller (same job, same recipient queue): not read again.
   const out = await deliverMessage(ctx, { recipientId: recipient.id, uid: m.uid ?? '', method: m.method as ImipPayload['method'], sender: m.sender, ical: m.ical, significant: true },
-    { trust, acceptPartyCrashers: ctx.config.intakeAcceptPartyCrashers, recipientAddress: m.recipientAddress });
+    { trust, acceptPartyCrashers: ctx.config.intakeAcceptPartyCrashers, recipientAddress: m.recipientAddress,
+      ...(known ? { known: { recipient: known.recipient, existing: known.existing }, ownerAliases: known.ownerAliases } : {}) });
   const res = out.result;
   const objectId = out.row?.id ?? null;
   const details = acceptedFrom ? { acceptedFrom } : undefined;
