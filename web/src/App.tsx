@@ -62,7 +62,11 @@ function Shell({ me, setMe, lang, setLang, prefs, setPrefs }: { me: Me; setMe(m:
   }, [t, toasts.push]);
   useEffect(() => { reloadCalendars(); }, [reloadCalendars]);
 
-  const refreshInvitations = useCallback(() => { api.invitations().then((r) => setInvCount(r.items.length)).catch(() => {}); }, []);
+  const [heldCount, setHeldCount] = useState(0);
+  const refreshInvitations = useCallback(() => {
+    api.invitations().then((r) => setInvCount(r.items.length)).catch(() => {});
+    api.intakeHeld().then((r) => setHeldCount(r.items.length)).catch(() => {});
+  }, []);
   useEffect(() => { refreshInvitations(); const h = setInterval(refreshInvitations, 60000); return () => clearInterval(h); }, [refreshInvitations]);
 
   const hiddenIds = useMemo(() => {
@@ -109,7 +113,7 @@ function Shell({ me, setMe, lang, setLang, prefs, setPrefs }: { me: Me; setMe(m:
           </form>
           <nav className="top-actions" aria-label={t('menu')}>
             <button type="button" className="btn ghost" onClick={() => setPanel('invitations')}>
-              <span aria-hidden="true">✉</span> <span className="label">{t('invitations')}</span>{invCount > 0 && <span className="badge" aria-label={`(${invCount})`}>{invCount}</span>}
+              <span aria-hidden="true">✉</span> <span className="label">{t('invitations')}</span>{invCount + heldCount > 0 && <span className="badge" aria-label={`(${invCount + heldCount})`}>{invCount + heldCount}</span>}
             </button>
             <button type="button" className="btn ghost" onClick={() => setPanel('settings')}><span aria-hidden="true">⚙</span> <span className="label">{t('settings')}</span></button>
             <button type="button" className="btn ghost" onClick={signOut} title={me.user.email}><span className="avatar" aria-hidden="true">{(me.user.name || me.user.email).slice(0, 1).toUpperCase()}</span> <span className="label">{t('signOut')}</span></button>
@@ -126,7 +130,7 @@ function Shell({ me, setMe, lang, setLang, prefs, setPrefs }: { me: Me; setMe(m:
       {editor && <Suspense fallback={<div className="boot overlay">{t('loading')}</div>}><EventEditor req={editor} onClose={() => setEditor(null)} /></Suspense>}
       {panel === 'settings' && <Suspense fallback={<div className="boot overlay">{t('loading')}</div>}><SettingsPanel onClose={() => setPanel(null)} /></Suspense>}
       {panel === 'trash' && <TrashPanel onClose={() => setPanel(null)} />}
-      {panel === 'invitations' && <InvitationsPanel onClose={() => { setPanel(null); refreshInvitations(); }} />}
+      {panel === 'invitations' && <InvitationsPanel initialTab={invCount === 0 && heldCount > 0 ? 'email' : 'waiting'} onClose={() => { setPanel(null); refreshInvitations(); }} />}
       {panel === 'import' && <ImportExportPanel onClose={() => setPanel(null)} />}
       {panel && typeof panel === 'object' && <SearchPanel initial={panel.search} onClose={() => setPanel(null)} />}
       <Toasts items={toasts.items} dismiss={toasts.dismiss} t={t} />

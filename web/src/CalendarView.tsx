@@ -163,6 +163,8 @@ export const CalendarView = forwardRef<CalendarHandle>(function CalendarView(_pr
   }, []);
 
   const refetch = useCallback(() => { cache.current = null; inflight.current = null; fc.current?.getApi().refetchEvents(); }, []);
+  // Other parts of the page (and the benchmark) can ask for fresh data without a handle.
+  useEffect(() => { window.addEventListener('calendula:refetch', refetch); return () => window.removeEventListener('calendula:refetch', refetch); }, [refetch]);
   useImperativeHandle(ref, () => ({ refetch, gotoDate: (d: string) => fc.current?.getApi().gotoDate(wallToDate(d.slice(0, 10))) }), [refetch]);
   // Calendar visibility, zone or display preferences changed: re-read (from cache when it covers the range).
   const refetchKey = `${visibleKey}|${tz}|${prefs.declined}|${colorKey}|${lang}`;

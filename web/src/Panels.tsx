@@ -1,11 +1,11 @@
 import { useEffect, useRef, useState } from 'react';
 import { api, ApiError } from './api/client';
-import type { EventDetail, ImportStatus, Occurrence, Partstat, TrashItem } from './api/types';
-import { errMessage, formatRange, Modal, PartstatBadge, useApp, type AppCtx } from './ui';
+import type { EventDetail, ImportStatus, IntakeDecision, Occurrence, Partstat, TrashItem } from './api/types';
+import { dtf, errMessage, formatRange, Modal, PartstatBadge, Tabs, tabPanelProps, useApp, type AppCtx } from './ui';
 import { ScopeDialog } from './CalendarView';
 import { fromRRule, summarize } from './recurrence';
 import { toWall } from './tz';
-import type { Key } from './i18n';
+import { EN_KEYS, type Key } from './i18n';
 
 /** Delete with an Undo toast. A whole event goes to the trash (undo = restore); a part of a series is undone by putting the old rule back. */
 export async function deleteWithUndo(app: AppCtx, occ: Pick<Occurrence, 'id' | 'recurrenceId' | 'recurring'>, scope: 'this' | 'following' | 'all') {
@@ -133,9 +133,10 @@ function OccList({ items, after }: { items: Occurrence[]; after?(o: Occurrence):
   );
 }
 
-export function InvitationsPanel({ onClose }: { onClose(): void }) {
+export function InvitationsPanel({ onClose, initialTab = 'waiting' }: { onClose(): void; initialTab?: 'waiting' | 'email' }) {
   const app = useApp();
   const { t } = app;
+  const [tab, setTab] = useState<'waiting' | 'email'>(initialTab);
   const [items, setItems] = useState<Occurrence[] | null>(null);
   const [error, setError] = useState('');
   const load = () => api.invitations().then((r) => setItems(r.items)).catch((e) => setError(errMessage(e)));
@@ -143,21 +144,126 @@ export function InvitationsPanel({ onClose }: { onClose(): void }) {
   const quick = async (o: Occurrence, ps: Partstat) => {
     try { await api.respond(o.id, ps); app.toast(t('yourAnswer', { answer: t(`ps_${ps}` as Key) })); app.refetch(); load(); } catch (e) { setError(errMessage(e)); }
   };
+  const name = (o: Occurrence) => (o.busyOnly ? t('busy') : o.summary || t('noTitle'));
   return (
-    <Modal title={t('invitationsWaiting')} onClose={onClose} wide>
-      {error && <p className="form-error" role="alert">{error}</p>}
-      {!items ? <p className="muted">{t('loading')}</p> : items.length === 0 ? <p className="muted">{t('noInvitations')}</p> : (
-        <OccList items={items} after={(o) => (
-          <span className="row">
-            <button type="button" className="btn small" onClick={() => quick(o, 'ACCEPTED')}>✓ {t('accept')}</button>
-            <button type="button" className="btn small" onClick={() => quick(o, 'TENTATIVE')}>? {t('maybe')}</button>
-            <button type="button" className="btn small" onClick={() => quick(o, 'DECLINED')}>✕ {t('decline')}</button>
-          </span>
-        )} />
-      )}
+    <Modal title={t('invitations')} onClose={onClose} wide className="invitations">
+      <Tabs<'waiting' | 'email'> id="inv" label={t('invitations')} value={tab} onChange={setTab} tabs={[{ key: 'waiting', label: t('invTabWaiting') }, { key: 'email', label: t('invTabEmail') }]} />
+      {tab === 'waiting' && <div {...tabPanelProps('inv', 'waiting')}>
+        <h3 className="sr-only">{t('invitationsWaiting')}</h3>
+        {error && <p className="form-error" role="alert">{error}</p>}
+        {!items ? <p className="muted">{t('loading')}</p> : items.length === 0 ? <p className="muted">{t('noInvitations')}</p> : (
+          <OccList items={items} after={(o) => (
+            <span className="row" role="group" aria-label={name(o)}>
+              <button type="button" className="btn small" onClick={() => quick(o, 'ACCEPTED')}>✓ {t('accept')}</button>
+              <button type="button" className="btn small" onClick={() => quick(o, 'TENTATIVE')}>? {t('maybe')}</button>
+              <button type="button" className="btn small" onClick={() => quick(o, 'DECLINED')}>✕ {t('decline')}</button>
+            </span>
+          )} />
+        )}
+      </div>}
+      {tab === 'email' && <div {...tabPanelProps('inv', 'email')}><FromEmail /></div>}
     </Modal>
   );
 }
+
+/** The summary and start of a held message's calendar text (unfolded; first VEVENT). */
+export function icalGist(ical: string | null | undefined): { summary?: string; start?: string } {
+  if (!ical) return {};
+  const text = ical.replace(/\r?\n[ \t]/g, '');
+  const body = text.slice(Math.max(0, text.indexOf('BEGIN:VEVENT')));
+  const prop = (name: string) => new RegExp(`^${name}(;[^:\\r\\n]*)?:(.*)$`, 'm').exec(body);
+  const sum = prop('SUMMARY')?.[2]?.replace(/\\([,;\\])/g, '$1').replace(/\\n/gi, ' ').trim();
+  const ds = prop('DTSTART');
+  let start: string | undefined;
+  if (ds) {
+    const m = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?/.exec(ds[2].trim());
+    if (m) start = m[4] ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[7] ? 'Z' : ''}` : `${m[1]}-${m[2]}-${m[3]}`;
+  }
+  return { summary: sum || undefined, start };
+}
+
+function FromEmail() {
+  const app = useApp();
+  const { t, tz, lang } = app;
+  const [held, setHeld] = useState<(IntakeDecision & { gist?: { summary?: string; start?: string } })[] | null>(null);
+  const [log, setLog] = useState<IntakeDecision[] | null>(null);
+  const [limit, setLimit] = useState(30);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState('');
+  const loc = lang === 'ru' ? 'ru-RU' : 'en-GB';
+  const load = async () => {
+    try {
+      const [h, d] = await Promise.all([api.intakeHeld(), api.intakeDecisions(limit)]);
+      setLog(d.items);
+      const withGist = await Promise.all(h.items.slice(0, 20).map(async (x) => ({ ...x, gist: icalGist((await api.intakeDecision(x.id).catch(() => null))?.ical) })));
+      setHeld([...withGist, ...h.items.slice(20)]);
+    } catch (e) { setError(errMessage(e)); }
+  };
+  useEffect(() => { load(); }, [limit]);
+  const act = async (d: IntakeDecision, what: 'accept' | 'discard') => {
+    setBusy(d.id); setError('');
+    try {
+      await (what === 'accept' ? api.acceptHeld(d.id) : api.discardHeld(d.id));
+      app.toast(t(what === 'accept' ? 'heldAccepted' : 'heldDiscarded'));
+      if (what === 'accept') app.refetch();
+      await load();
+    } catch (e) { setError(errMessage(e)); }
+    setBusy('');
+  };
+  const when = (iso: string) => dtf(loc, { dateStyle: 'medium', timeStyle: 'short', timeZone: tz }).format(new Date(iso));
+  const startText = (s?: string) => !s ? '' : s.length === 10 ? dtf(loc, { dateStyle: 'full', timeZone: 'UTC' }).format(new Date(s + 'T00:00:00Z'))
+    : s.endsWith('Z') ? when(s) : s.replace('T', ' ').slice(0, 16);
+  const method = (m: string | null) => t((m && `m_${m.toUpperCase()}` in EN_KEYS ? `m_${m.toUpperCase()}` : 'm_unknown') as Key);
+  const reasonText = (d: IntakeDecision) => (`ic_${d.code}` in EN_KEYS ? t(`ic_${d.code}` as Key) : d.reason);
+  return (
+    <>
+      {error && <p className="form-error" role="alert">{error}</p>}
+      <section aria-labelledby="held-h" className="held">
+        <h3 id="held-h">{t('heldTitle')}</h3>
+        <p className="hint">{t('heldHint')}</p>
+        {!held ? <p className="muted">{t('loading')}</p> : held.length === 0 ? <p className="muted">{t('noHeld')}</p> : (
+          <ul className="held-list">{held.map((d) => {
+            const title = d.gist?.summary || method(d.method);
+            return (
+              <li key={d.id} className="held-item" data-uid={d.uid ?? ''}>
+                <div className="held-main">
+                  <span className="occ-title">{title}</span>
+                  {d.gist?.start && <span className="muted small">{startText(d.gist.start)}</span>}
+                  <span className="small">{t('fromSender', { sender: d.sender ?? '?' })}{d.recipient ? ` ${t('toRecipient', { recipient: d.recipient })}` : ''} · {when(d.createdAt)}</span>
+                  <span className="small reason"><span className="tag">{t(`o_${d.outcome}` as Key)}</span> {reasonText(d)}</span>
+                </div>
+                <span className="row" role="group" aria-label={title}>
+                  <button type="button" className="btn small primary" disabled={busy === d.id} onClick={() => act(d, 'accept')}>✓ {d.outcome === 'counter' ? t('acceptNewTime') : t('accept')}</button>
+                  <button type="button" className="btn small" disabled={busy === d.id} onClick={() => act(d, 'discard')}>✕ {d.outcome === 'counter' ? t('declineProposal') : t('discard')}</button>
+                </span>
+              </li>
+            );
+          })}</ul>
+        )}
+      </section>
+      <section aria-labelledby="log-h" className="decision-log">
+        <h3 id="log-h">{t('decisionLog')}</h3>
+        <p className="hint">{t('decisionLogHint')}</p>
+        {!log ? <p className="muted">{t('loading')}</p> : log.length === 0 ? <p className="muted">{t('noDecisions')}</p> : (
+          <table className="log-table">
+            <thead><tr><th scope="col">{t('dlWhen')}</th><th scope="col">{t('dlWhat')}</th><th scope="col">{t('from')}</th><th scope="col">{t('dlStatus')}</th><th scope="col">{t('reason')}</th></tr></thead>
+            <tbody>{log.map((d) => (
+              <tr key={d.id} data-outcome={d.outcome}>
+                <td className="nowrap">{when(d.createdAt)}</td>
+                <td>{method(d.method)}</td>
+                <td className="break">{d.sender ?? '—'}</td>
+                <td><span className={`outcome o-${d.outcome}`}><span aria-hidden="true">{OUTCOME_ICON[d.outcome] ?? '•'} </span>{t(`o_${d.outcome}` as Key)}</span></td>
+                <td>{reasonText(d)} <code className="muted small">{d.code}</code></td>
+              </tr>
+            ))}</tbody>
+          </table>
+        )}
+        {log && log.length >= limit && limit < 500 && <button type="button" className="link-btn" onClick={() => setLimit(Math.min(500, limit * 3))}>{t('showMoreDecisions')}</button>}
+      </section>
+    </>
+  );
+}
+const OUTCOME_ICON: Record<string, string> = { applied: '✓', accepted: '✓', ignored: '–', rejected: '✕', discarded: '✕', held: '⏸', counter: '↔', bounce: '⚠' };
 
 export function SearchPanel({ initial, onClose }: { initial: string; onClose(): void }) {
   const { t } = useApp();

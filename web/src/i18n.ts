@@ -61,8 +61,27 @@ const en = {
   conflictField_summary: 'Title', conflictField_start: 'Start', conflictField_end: 'End', conflictField_location: 'Location', conflictField_description: 'Description', conflictField_attendees: 'Participants', conflictField_rrule: 'Repeat', conflictField_other: 'Other details',
   duplicate: 'Duplicate', moveTo: 'Move to calendar', view: 'View',
   skipToCalendar: 'Skip to calendar',
+  invTabWaiting: 'Waiting for my answer', invTabEmail: 'From e-mail',
+  heldTitle: 'Held invitations', heldHint: 'These came by e-mail from a sender that could not be verified as the organizer. Nothing was added to your calendar until you decide.',
+  noHeld: 'No e-mail invitations are held for you.', discard: 'Discard', heldAccepted: 'Added to your calendar', heldDiscarded: 'Discarded',
+  acceptNewTime: 'Accept the new time', declineProposal: 'Decline the proposal', fromSender: 'From {sender}', toRecipient: 'to {recipient}',
+  decisionLog: 'What happened to calendar e-mail', decisionLogHint: 'Every invitation, answer or cancellation that arrived by e-mail, and why it was applied or not.',
+  noDecisions: 'No calendar e-mail has arrived yet.', reason: 'Reason', showMoreDecisions: 'Show more',
+  o_applied: 'Applied', o_ignored: 'Ignored', o_rejected: 'Rejected', o_held: 'Waiting for you', o_accepted: 'Accepted by you', o_discarded: 'Discarded by you', o_counter: 'New time proposed', o_bounce: 'Not delivered',
+  m_REQUEST: 'Invitation', m_REPLY: 'Answer', m_CANCEL: 'Cancellation', m_COUNTER: 'New time proposal', m_REFRESH: 'Update request', m_ADD: 'Added occurrence', m_DECLINECOUNTER: 'Proposal declined', m_unknown: 'Message',
+  ic_NOT_ORGANIZER: 'The sender is not the organizer of this meeting.', ic_NOT_AUTHENTICATED: 'The sender’s domain could not be verified (no DKIM or SPF pass).',
+  ic_AUTH_FAILED: 'The message failed sender verification (DKIM, SPF or DMARC).', ic_UNKNOWN_CORRESPONDENT: 'You have not corresponded with this sender before.',
+  ic_ORGANIZER_MISMATCH: 'The organizer differs from the organizer of the event you already have.',
+  msgLinked: 'Messenger linked as {id}.', msgLinkedSince: 'Linked {when}.', msgUnlink: 'Unlink messenger', msgUnlinked: 'Messenger unlinked',
+  msgBotOff: 'The messenger bot is not set up on this server.', msgHowLink: 'To link it, open VK Teams and send /start to the calendar bot as {id}.',
+  deliveryLog: 'Delivery log', deliveryHint: 'Notifications and invitations sent on your behalf, newest first.', noDeliveries: 'Nothing has been sent yet.',
+  dlWhen: 'When', dlTo: 'To', dlChannel: 'Channel', dlWhat: 'What', dlStatus: 'Status', dlAttempts: 'attempts: {n}',
+  st_sent: 'Sent', st_delivered: 'Delivered', st_failed: 'Failed', st_pending: 'Queued', st_queued: 'Queued', st_bounced: 'Bounced', st_skipped: 'Skipped',
+  editorTabs: 'Editor sections', timeOf: '{field} — time', reminderN: 'Reminder {n}', reminderUnit: 'Reminder {n}: unit', reminderHow: 'Reminder {n}: how to remind',
 };
 export type Key = keyof typeof en;
+/** The set of keys, to check a key built at run time (e.g. from a server code) before translating it. */
+export const EN_KEYS: Record<string, string> = en;
 
 const ru: Record<Key, string> = {
   appName: 'Calendula',
@@ -124,6 +143,23 @@ const ru: Record<Key, string> = {
   conflictField_summary: 'Название', conflictField_start: 'Начало', conflictField_end: 'Конец', conflictField_location: 'Место', conflictField_description: 'Описание', conflictField_attendees: 'Участники', conflictField_rrule: 'Повтор', conflictField_other: 'Прочее',
   duplicate: 'Копировать', moveTo: 'Перенести в календарь', view: 'Вид',
   skipToCalendar: 'Перейти к календарю',
+  invTabWaiting: 'Ждут моего ответа', invTabEmail: 'Из почты',
+  heldTitle: 'Задержанные приглашения', heldHint: 'Эти приглашения пришли по почте от отправителя, которого не удалось подтвердить как организатора. В календарь ничего не добавлено, пока вы не решите.',
+  noHeld: 'Задержанных приглашений из почты нет.', discard: 'Отбросить', heldAccepted: 'Добавлено в календарь', heldDiscarded: 'Отброшено',
+  acceptNewTime: 'Принять новое время', declineProposal: 'Отклонить предложение', fromSender: 'От {sender}', toRecipient: 'для {recipient}',
+  decisionLog: 'Что стало с календарными письмами', decisionLogHint: 'Все приглашения, ответы и отмены, пришедшие по почте, и почему они применены или нет.',
+  noDecisions: 'Календарных писем пока не было.', reason: 'Причина', showMoreDecisions: 'Показать ещё',
+  o_applied: 'Применено', o_ignored: 'Пропущено', o_rejected: 'Отклонено', o_held: 'Ждёт вашего решения', o_accepted: 'Принято вами', o_discarded: 'Отброшено вами', o_counter: 'Предложено другое время', o_bounce: 'Не доставлено',
+  m_REQUEST: 'Приглашение', m_REPLY: 'Ответ', m_CANCEL: 'Отмена', m_COUNTER: 'Предложение времени', m_REFRESH: 'Запрос обновления', m_ADD: 'Добавлено повторение', m_DECLINECOUNTER: 'Предложение отклонено', m_unknown: 'Письмо',
+  ic_NOT_ORGANIZER: 'Отправитель — не организатор этой встречи.', ic_NOT_AUTHENTICATED: 'Домен отправителя не подтверждён (нет DKIM или SPF).',
+  ic_AUTH_FAILED: 'Письмо не прошло проверку отправителя (DKIM, SPF или DMARC).', ic_UNKNOWN_CORRESPONDENT: 'Вы раньше не переписывались с этим отправителем.',
+  ic_ORGANIZER_MISMATCH: 'Организатор отличается от организатора уже существующего события.',
+  msgLinked: 'Мессенджер привязан как {id}.', msgLinkedSince: 'Привязан {when}.', msgUnlink: 'Отвязать мессенджер', msgUnlinked: 'Мессенджер отвязан',
+  msgBotOff: 'Бот мессенджера на этом сервере не настроен.', msgHowLink: 'Чтобы привязать, откройте VK Teams и отправьте /start боту календаря от имени {id}.',
+  deliveryLog: 'Журнал доставки', deliveryHint: 'Уведомления и приглашения, отправленные от вашего имени, новые сверху.', noDeliveries: 'Пока ничего не отправлено.',
+  dlWhen: 'Когда', dlTo: 'Кому', dlChannel: 'Канал', dlWhat: 'Что', dlStatus: 'Статус', dlAttempts: 'попыток: {n}',
+  st_sent: 'Отправлено', st_delivered: 'Доставлено', st_failed: 'Ошибка', st_pending: 'В очереди', st_queued: 'В очереди', st_bounced: 'Возвращено', st_skipped: 'Пропущено',
+  editorTabs: 'Разделы редактора', timeOf: '{field} — время', reminderN: 'Напоминание {n}', reminderUnit: 'Напоминание {n}: единица', reminderHow: 'Напоминание {n}: способ',
 };
 
 const dicts: Record<Lang, Record<Key, string>> = { en, ru };

@@ -122,3 +122,26 @@ export function useDebounced<T>(value: T, ms: number): T {
   useEffect(() => { const h = setTimeout(() => setV(value), ms); return () => clearTimeout(h); }, [value, ms]);
   return v;
 }
+
+/** WAI-ARIA tabs: one tab stop (roving tabindex), arrows / Home / End move between tabs. The
+ *  panels are rendered by the caller with `tabPanelProps(id, tab)`. */
+export function Tabs<K extends string>({ id, tabs, value, onChange, label }: { id: string; tabs: { key: K; label: ReactNode }[]; value: K; onChange(k: K): void; label: string }) {
+  const refs = useRef<(HTMLButtonElement | null)[]>([]);
+  const move = (i: number) => { const n = tabs.length; const j = (i + n) % n; onChange(tabs[j].key); refs.current[j]?.focus(); };
+  return (
+    <div className="tabs" role="tablist" aria-label={label}>
+      {tabs.map((x, i) => (
+        <button key={x.key} ref={(el) => { refs.current[i] = el; }} type="button" role="tab" id={`${id}-tab-${x.key}`} aria-controls={`${id}-panel-${x.key}`}
+          aria-selected={value === x.key} tabIndex={value === x.key ? 0 : -1} className={`tab ${value === x.key ? 'active' : ''}`}
+          onClick={() => onChange(x.key)}
+          onKeyDown={(e) => {
+            if (e.key === 'ArrowRight') { e.preventDefault(); move(i + 1); }
+            else if (e.key === 'ArrowLeft') { e.preventDefault(); move(i - 1); }
+            else if (e.key === 'Home') { e.preventDefault(); move(0); }
+            else if (e.key === 'End') { e.preventDefault(); move(tabs.length - 1); }
+          }}>{x.label}</button>
+      ))}
+    </div>
+  );
+}
+export const tabPanelProps = (id: string, key: string) => ({ role: 'tabpanel', id: `${id}-panel-${key}`, 'aria-labelledby': `${id}-tab-${key}` } as const);

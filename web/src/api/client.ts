@@ -3,7 +3,7 @@
 // templates from this file and compare them with the paths of /api/openapi.json.
 import type {
   AppPassword, Attachment, Calendar, DirectoryEntry, EventDetail, EventInput, FreeBusyItem, ImportStatus,
-  Lease, Me, Occurrence, Partstat, Scope, Settings, Share, Slot, TrashItem,
+  Lease, Me, Occurrence, Partstat, Scope, Settings, Share, Slot, TrashItem, IntakeDecision, VkteamsLink, Delivery,
 } from './types';
 
 export const API_BASE = '/api/v1';
@@ -56,6 +56,9 @@ export const api = {
   // settings
   settings: () => call<Settings>('GET', '/settings'),
   updateSettings: (patch: Partial<Omit<Settings, 'vkteamsId'>>) => call<Settings>('PATCH', '/settings', { body: patch }),
+  vkteams: () => call<VkteamsLink>('GET', '/settings/vkteams'),
+  unlinkVkteams: () => call<VkteamsLink>('DELETE', '/settings/vkteams'),
+  deliveries: (limit = 50) => call<{ items: Delivery[] }>('GET', '/deliveries', { query: { limit: String(limit) } }),
   // calendars
   calendars: () => call<{ items: Calendar[] }>('GET', '/calendars'),
   createCalendar: (b: { name: string; color?: string }) => call<Calendar>('POST', '/calendars', { body: b }),
@@ -94,6 +97,12 @@ export const api = {
     call<{ slots: Slot[] }>('POST', '/find-time', { body: b }),
   attachmentUrl: (id: string) => url('/attachments/:id', { id }),
   deleteAttachment: (id: string) => call<void>('DELETE', '/attachments/:id', { params: { id } }),
+  // incoming e-mail invitations (mail intake)
+  intakeDecisions: (limit = 50, outcome?: string) => call<{ items: IntakeDecision[] }>('GET', '/intake/decisions', { query: { limit: String(limit), outcome } }),
+  intakeDecision: (id: string) => call<IntakeDecision & { ical: string | null }>('GET', '/intake/decisions/:id', { params: { id } }),
+  intakeHeld: () => call<{ items: IntakeDecision[] }>('GET', '/intake/held'),
+  acceptHeld: (id: string) => call<{ ok: boolean; decision?: IntakeDecision }>('POST', '/intake/held/:id/accept', { params: { id } }),
+  discardHeld: (id: string) => call<{ ok: boolean; decision?: IntakeDecision }>('POST', '/intake/held/:id/discard', { params: { id } }),
   // credentials
   appPasswords: () => call<{ items: AppPassword[] }>('GET', '/app-passwords'),
   createAppPassword: (name: string) => call<AppPassword>('POST', '/app-passwords', { body: { name } }),

@@ -72,3 +72,19 @@ export interface BusyPeriod { start: string; end: string; type: 'BUSY' | 'BUSY-T
 export interface FreeBusyItem { email: string; name?: string; timezone: string; workingHours: WorkingHours | null; busy: BusyPeriod[]; error?: string }
 export interface Slot { start: string; end: string }
 export interface ImportStatus { state: string; total: number; done: number; imported: number; failed: number; errors: { uid?: string; message: string }[] }
+
+/** One inbound e-mail decision (GET /intake/decisions, /intake/held): what the mail intake did with a message and why. */
+export type IntakeOutcome = 'applied' | 'ignored' | 'rejected' | 'held' | 'accepted' | 'discarded' | 'counter' | 'bounce' | string;
+export interface IntakeDecision {
+  id: string; ownerId: string | null; inboundId: string | null; messageId: string | null;
+  sender: string | null; recipient: string | null; method: string | null; uid: string | null; objectId: string | null;
+  code: string; outcome: IntakeOutcome; reason: string; details: unknown; createdAt: string; decidedAt: string | null;
+}
+/** VK Teams bot link state (GET/DELETE /settings/vkteams). */
+export interface VkteamsLink { botEnabled: boolean; vkteamsId: string; mapped: boolean; linked: boolean; linkedAt: string | null }
+/** One delivery attempt of my notifications and invitations (GET /deliveries). */
+export interface Delivery {
+  id: string; ownerId: string | null; channel: string; kind: string; key: string; messageId: string | null;
+  recipient: string; uid: string | null; objectId: string | null; method: string | null;
+  status: string; attempts: number; response: string | null; createdAt: string; updatedAt: string;
+}

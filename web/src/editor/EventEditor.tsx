@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, ApiError, uploadAttachment } from '../api/client';
 import type { Alarm, Attachment, Attendee, EventDetail, EventInput, Scope } from '../api/types';
-import { errMessage, Modal, useApp, type EditorRequest } from '../ui';
+import { errMessage, Modal, Tabs, tabPanelProps, useApp, type EditorRequest } from '../ui';
 import { ScopeDialog } from '../CalendarView';
 import { allZones, fromWall, toWall, addDaysDay, wallToDate, dateToDay } from '../tz';
 import { defaultRule, fromRRule, summarize, toRRule, WEEKDAYS, type Rule, type Weekday } from '../recurrence';
@@ -222,10 +222,7 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
       <button type="submit" form="event-form" className="btn primary" disabled={saving || readOnly}>{t('save')}</button>
     </>}>
       {holder && <div className="banner warn lease-banner" role="alert"><span aria-hidden="true">⚠ </span>{t('editingBy', { name: holder })}</div>}
-      <div className="tabs" role="tablist">
-        <button type="button" role="tab" aria-selected={tab === 'details'} className={`tab ${tab === 'details' ? 'active' : ''}`} onClick={() => setTab('details')}>{t('details')}</button>
-        <button type="button" role="tab" aria-selected={tab === 'schedule'} className={`tab ${tab === 'schedule' ? 'active' : ''}`} onClick={() => setTab('schedule')}>{t('scheduling')}</button>
-      </div>
+      <Tabs<'details' | 'schedule'> id="ed" label={t('editorTabs')} value={tab} onChange={setTab} tabs={[{ key: 'details', label: t('details') }, { key: 'schedule', label: t('scheduling') }]} />
       <form id="event-form" onSubmit={submit} className="editor-form">
         <fieldset disabled={readOnly} className="bare">
           <label className="field"><span className="sr-only">{t('title')}</span>
@@ -233,14 +230,15 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
           </label>
           <div className="when-grid">
             <label className="field">{t('start')}<input type="date" name="startDay" required value={f.startDay} onChange={(e) => e.target.value && setStartDay(e.target.value)} /></label>
-            {!f.allDay && <label className="field"><span className="sr-only">{t('start')}</span><input type="time" name="startTime" aria-label={`${t('start')} — time`} required value={f.startTime} onChange={(e) => e.target.value && setStartTime(e.target.value)} /></label>}
+            {!f.allDay && <label className="field"><span className="sr-only">{t('start')}</span><input type="time" name="startTime" aria-label={t('timeOf', { field: t('start') })} required value={f.startTime} onChange={(e) => e.target.value && setStartTime(e.target.value)} /></label>}
             <span aria-hidden="true" className="dash">–</span>
             <label className="field">{t('end')}<input type="date" name="endDay" required value={f.endDay} onChange={(e) => set('endDay', e.target.value)} /></label>
-            {!f.allDay && <label className="field"><span className="sr-only">{t('end')}</span><input type="time" name="endTime" aria-label={`${t('end')} — time`} required value={f.endTime} onChange={(e) => set('endTime', e.target.value)} /></label>}
+            {!f.allDay && <label className="field"><span className="sr-only">{t('end')}</span><input type="time" name="endTime" aria-label={t('timeOf', { field: t('end') })} required value={f.endTime} onChange={(e) => set('endTime', e.target.value)} /></label>}
             <label className="check"><input type="checkbox" name="allDay" checked={f.allDay} onChange={(e) => set('allDay', e.target.checked)} /> {t('allDay')}</label>
             {!f.allDay && <label className="field tz">{t('timezone')}
               <select value={f.timezone} onChange={(e) => set('timezone', e.target.value)}>{(zones.includes(f.timezone) ? zones : [f.timezone, ...zones]).map((z) => <option key={z}>{z}</option>)}</select></label>}
           </div>
+          <div {...tabPanelProps('ed', tab)} className="tab-panel">
           {tab === 'schedule' ? (
             <>
               <Participants attendees={f.attendees} setAttendees={(a) => set('attendees', a)} errors={peopleErrors} organizerEmail={me.user.email} />
@@ -266,13 +264,13 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
               <fieldset className="reminders"><legend>{t('reminders')}</legend>
                 {f.reminders.map((r, i) => (
                   <div className="row" key={i}>
-                    <input type="number" min={0} max={999} aria-label={`${t('reminders')} ${i + 1}`} value={r.amount} onChange={(e) => set('reminders', f.reminders.map((x, j) => (j === i ? { ...x, amount: Number(e.target.value) } : x)))} />
-                    <select aria-label={`${t('reminders')} ${i + 1} — unit`} value={r.unit} onChange={(e) => set('reminders', f.reminders.map((x, j) => (j === i ? { ...x, unit: e.target.value as Rem['unit'] } : x)))}>
+                    <input type="number" min={0} max={999} aria-label={t('reminderN', { n: i + 1 })} value={r.amount} onChange={(e) => set('reminders', f.reminders.map((x, j) => (j === i ? { ...x, amount: Number(e.target.value) } : x)))} />
+                    <select aria-label={t('reminderUnit', { n: i + 1 })} value={r.unit} onChange={(e) => set('reminders', f.reminders.map((x, j) => (j === i ? { ...x, unit: e.target.value as Rem['unit'] } : x)))}>
                       <option value="minutes">{t('minutes')}</option><option value="hours">{t('hours')}</option><option value="days">{t('days')}</option></select>
                     <span>{t('before')}</span>
-                    <select aria-label={`${t('reminders')} ${i + 1} — channel`} value={r.action} onChange={(e) => set('reminders', f.reminders.map((x, j) => (j === i ? { ...x, action: e.target.value as Rem['action'] } : x)))}>
+                    <select aria-label={t('reminderHow', { n: i + 1 })} value={r.action} onChange={(e) => set('reminders', f.reminders.map((x, j) => (j === i ? { ...x, action: e.target.value as Rem['action'] } : x)))}>
                       <option value="DISPLAY">{t('rPopup')}</option><option value="EMAIL">{t('rEmail')}</option></select>
-                    <button type="button" className="icon-btn small" aria-label={t('removeItem', { name: `${t('reminders')} ${i + 1}` })} onClick={() => set('reminders', f.reminders.filter((_, j) => j !== i))}>✕</button>
+                    <button type="button" className="icon-btn small" aria-label={t('removeItem', { name: t('reminderN', { n: i + 1 }) })} onClick={() => set('reminders', f.reminders.filter((_, j) => j !== i))}>✕</button>
                   </div>
                 ))}
                 <button type="button" className="link-btn" onClick={() => set('reminders', [...f.reminders, { amount: 15, unit: 'minutes', action: 'DISPLAY' }])}>＋ {t('addReminder')}</button>
@@ -289,6 +287,7 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
               </fieldset>
             </>
           )}
+          </div>
         </fieldset>
         {error && <p className="form-error" role="alert">{error}</p>}
       </form>

@@ -75,7 +75,7 @@ export function Participants({ attendees, setAttendees, errors, organizerEmail }
             <span className="tag">{kindLabel(a.cutype)}</span>
             <PartstatBadge ps={a.partstat} />
             {a.cutype !== 'ROOM' && (
-              <label className="small"><input type="checkbox" checked={a.role === 'OPT-PARTICIPANT'} onChange={(e) => setAttendees(attendees.map((x, i) => (i === idx ? { ...x, role: e.target.checked ? 'OPT-PARTICIPANT' : 'REQ-PARTICIPANT' } : x)))} /> {t('optional')}</label>
+              <label className="small"><input type="checkbox" aria-label={`${t('optional')}: ${a.name || a.email}`} checked={a.role === 'OPT-PARTICIPANT'} onChange={(e) => setAttendees(attendees.map((x, i) => (i === idx ? { ...x, role: e.target.checked ? 'OPT-PARTICIPANT' : 'REQ-PARTICIPANT' } : x)))} /> {t('optional')}</label>
             )}
             <button type="button" className="icon-btn small" aria-label={t('removeItem', { name: a.name || a.email })} onClick={() => setAttendees(attendees.filter((_, i) => i !== idx))}>✕</button>
             {errors[a.email.toLowerCase()] && <span className="form-error block" role="alert">{errors[a.email.toLowerCase()]}</span>}

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client';
-import type { AppPassword, Reminder, Settings } from '../api/types';
-import { errMessage, Modal, useApp } from '../ui';
+import type { AppPassword, Delivery, Reminder, Settings, VkteamsLink } from '../api/types';
+import { dtf, errMessage, Modal, useApp } from '../ui';
 import { allZones } from '../tz';
 import type { Key, Lang } from '../i18n';
 
@@ -19,7 +19,13 @@ export default function SettingsPanel({ onClose }: { onClose(): void }) {
   const [uiLang, setUiLang] = useState<Lang>(lang);
   const [declined, setDeclined] = useState(prefs.declined);
   const [second, setSecond] = useState(prefs.secondZone);
-  useEffect(() => { api.settings().then(setS).catch(() => {}); }, []);
+  const [link, setLink] = useState<VkteamsLink | null>(null);
+  useEffect(() => { api.settings().then(setS).catch(() => {}); api.vkteams().then(setLink).catch(() => {}); }, []);
+  // Messenger delivery needs a linked chat (the user sent /start to the bot).
+  const messengerOn = !!link?.linked;
+  const unlink = async () => {
+    try { setLink(await api.unlinkVkteams()); app.toast(t('msgUnlinked')); } catch (err) { setError(errMessage(err)); }
+  };
 
   const save = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -68,10 +74,10 @@ export default function SettingsPanel({ onClose }: { onClose(): void }) {
         {defCal && <fieldset><legend>{t('defaultReminders', { name: defCal.name })}</legend>
           {rem.map((r, i) => (
             <div className="row" key={i}>
-              <input type="number" min={0} max={40320} aria-label={`${t('reminders')} ${i + 1} (${t('minutes')})`} value={r.minutesBefore} onChange={(e) => setRem(rem.map((x, j) => (j === i ? { ...x, minutesBefore: Number(e.target.value) } : x)))} />
+              <input type="number" min={0} max={40320} aria-label={`${t('reminderN', { n: i + 1 })} (${t('minutes')})`} value={r.minutesBefore} onChange={(e) => setRem(rem.map((x, j) => (j === i ? { ...x, minutesBefore: Number(e.target.value) } : x)))} />
               <span>{t('minutes')} {t('before')}</span>
-              <select aria-label={`${t('reminders')} ${i + 1} — channel`} value={r.action} onChange={(e) => setRem(rem.map((x, j) => (j === i ? { ...x, action: e.target.value as Reminder['action'] } : x)))}><option value="DISPLAY">{t('rPopup')}</option><option value="EMAIL">{t('rEmail')}</option></select>
-              <button type="button" className="icon-btn small" aria-label={t('removeItem', { name: `${t('reminders')} ${i + 1}` })} onClick={() => setRem(rem.filter((_, j) => j !== i))}>✕</button>
+              <select aria-label={t('reminderHow', { n: i + 1 })} value={r.action} onChange={(e) => setRem(rem.map((x, j) => (j === i ? { ...x, action: e.target.value as Reminder['action'] } : x)))}><option value="DISPLAY">{t('rPopup')}</option><option value="EMAIL">{t('rEmail')}</option></select>
+              <button type="button" className="icon-btn small" aria-label={t('removeItem', { name: t('reminderN', { n: i + 1 }) })} onClick={() => setRem(rem.filter((_, j) => j !== i))}>✕</button>
             </div>
           ))}
           <button type="button" className="link-btn" onClick={() => setRem([...rem, { minutesBefore: 15, action: 'DISPLAY' }])}>＋ {t('addReminder')}</button>
@@ -82,12 +88,17 @@ export default function SettingsPanel({ onClose }: { onClose(): void }) {
             <tbody>{KINDS.map((k) => (
               <tr key={k}><th scope="row">{t(`nk_${k}` as Key)}</th>
                 {(['email', 'messenger'] as const).map((ch) => (
-                  <td key={ch}><input type="checkbox" aria-label={`${t(`nk_${k}` as Key)}: ${t(`ch_${ch}` as Key)}`} checked={(s.notifications[k] ?? []).includes(ch)} disabled={ch === 'messenger' && !s.vkteamsId}
+                  <td key={ch}><input type="checkbox" aria-label={`${t(`nk_${k}` as Key)}: ${t(`ch_${ch}` as Key)}`} checked={(s.notifications[k] ?? []).includes(ch)} disabled={ch === 'messenger' && !messengerOn}
                     onChange={(e) => { const cur = s.notifications[k] ?? []; setS({ ...s, notifications: { ...s.notifications, [k]: e.target.checked ? [...cur, ch] : cur.filter((x) => x !== ch) } }); }} /></td>
                 ))}</tr>
             ))}</tbody>
           </table>
-          {!s.vkteamsId && <p className="hint">{t('messengerNotLinked')}</p>}
+          <div className="link-state" role="status" aria-live="polite">
+            {!link ? null : !link.botEnabled ? <p className="hint">{t('msgBotOff')}</p> : link.linked ? <>
+              <p className="hint"><span aria-hidden="true">✓ </span>{t('msgLinked', { id: link.vkteamsId })}{link.linkedAt ? ' ' + t('msgLinkedSince', { when: dtf(loc, { dateStyle: 'medium', timeStyle: 'short', timeZone: app.tz }).format(new Date(link.linkedAt)) }) : ''}</p>
+              <button type="button" className="btn small" onClick={unlink}>{t('msgUnlink')}</button>
+            </> : <p className="hint">{t('messengerNotLinked')} {t('msgHowLink', { id: link.vkteamsId })}</p>}
+          </div>
         </fieldset>
         <fieldset><legend>{t('display')}</legend>
           <div className="row wrap">
@@ -98,6 +109,7 @@ export default function SettingsPanel({ onClose }: { onClose(): void }) {
         {error && <p className="form-error" role="alert">{error}</p>}
       </form>
       <AppPasswords />
+      <DeliveryLog />
     </Modal>
   );
 }
@@ -140,5 +152,36 @@ function AppPasswords() {
       <details><summary>{t('apple')}</summary><ol><li>{t('ap1')}</li><li>{t('ap2')}</li><li>{t('ap3')}</li></ol></details>
       <details><summary>{t('davx5')}</summary><ol><li>{t('dx1')}</li><li>{t('dx2')}</li><li>{t('dx3')}</li></ol></details>
     </section>
+  );
+}
+
+/** My delivery log (GET /deliveries), loaded when the section is opened. */
+function DeliveryLog() {
+  const { t, lang, tz } = useApp();
+  const [items, setItems] = useState<Delivery[] | null>(null);
+  const [error, setError] = useState('');
+  const loc = lang === 'ru' ? 'ru-RU' : 'en-GB';
+  const channel = (c: string) => (c === 'vkteams' || c === 'messenger' || c === 'bot' ? t('ch_messenger') : c === 'email' || c === 'imip' || c === 'mail' ? t('ch_email') : c);
+  const status = (x: string) => { const k = `st_${x}` as Key; const v = t(k); return v === k ? x : v; };
+  return (
+    <details className="delivery-log" onToggle={(e) => { if ((e.target as HTMLDetailsElement).open && !items) api.deliveries(50).then((r) => setItems(r.items)).catch((err) => setError(errMessage(err))); }}>
+      <summary><h3 className="inline-h">{t('deliveryLog')}</h3></summary>
+      <p className="hint">{t('deliveryHint')}</p>
+      {error && <p className="form-error" role="alert">{error}</p>}
+      {!items ? (!error && <p className="muted">{t('loading')}</p>) : items.length === 0 ? <p className="muted">{t('noDeliveries')}</p> : (
+        <table className="log-table">
+          <thead><tr><th scope="col">{t('dlWhen')}</th><th scope="col">{t('dlTo')}</th><th scope="col">{t('dlChannel')}</th><th scope="col">{t('dlWhat')}</th><th scope="col">{t('dlStatus')}</th></tr></thead>
+          <tbody>{items.map((d) => (
+            <tr key={d.id}>
+              <td className="nowrap">{dtf(loc, { dateStyle: 'short', timeStyle: 'short', timeZone: tz }).format(new Date(d.createdAt))}</td>
+              <td className="break">{d.recipient}</td>
+              <td>{channel(d.channel)}</td>
+              <td>{d.method ?? d.kind}</td>
+              <td><span className={`outcome ${d.status === 'failed' || d.status === 'bounced' ? 'o-rejected' : d.status === 'sent' || d.status === 'delivered' ? 'o-applied' : 'o-ignored'}`}>{status(d.status)}</span>{d.attempts > 1 ? <span className="muted small"> · {t('dlAttempts', { n: d.attempts })}</span> : null}{d.response && d.status !== 'sent' ? <div className="muted small break">{d.response}</div> : null}</td>
+            </tr>
+          ))}</tbody>
+        </table>
+      )}
+    </details>
   );
 }
