@@ -11,7 +11,7 @@ import { processInbound } from '../app/intake/process.js';
 
 export function deliveryHandlers(ctx: AppContext): Record<'imip-send' | 'notify' | 'reminder' | 'mail-intake', JobHandler> {
   return {
-    'imip-send': async (payload) => { await sendImip(ctx, payload); },
+    'imip-send': async (payload, h) => { await sendImip(ctx, payload, h.attempts); },
     notify: async (payload, h) => { await sendNotification(ctx, payload, h.jobId); },
     reminder: async (payload) => { await fireReminder(ctx, payload); },
     'mail-intake': async (payload) => { await processInbound(ctx, payload.id, Array.isArray(payload.to) ? { to: payload.to } : {}); },

@@ -47,17 +47,18 @@ function startWorkerProcess(): ChildProcess & { out: () => string } {
   };
   delete e.TEST_DATABASE_URL;
   delete e.VITEST;
-  const child = spawn(process.execPath, [resolve(root, 'bin/calendula.mjs'), 'start', '--roles', 'worker'], { cwd: root, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prof = process.env.CALENDULA_CRASH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CALENDULA_CRASH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...prof, resolve(root, 'bin/calendula.mjs'), 'start', '--roles', 'worker'], { cwd: root, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => { out += d; if (out.length > 200_000) out = out.slice(-100_000); });
   child.stderr!.on('data', (d) => { out += d; if (out.length > 200_000) out = out.slice(-100_000); });
   return Object.assign(child, { out: () => out });
 }
 
-async function kill(child: ChildProcess) {
+async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL') {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
+  child.kill(signal);
   await exited;
 }
 
@@ -115,7 +116,7 @@ describe('crash safety', () => {
       const missing = expected.filter((id) => !sink.counts.has(id));
       throw new Error(`${(e as Error).message}; ${missing.length} missing, e.g. ${missing.slice(0, 3).join(' ')}\n${child.out().slice(-3000)}`);
     } finally {
-      await kill(child);
+      await kill(child, process.env.CALENDULA_CRASH_PROFILE ? 'SIGTERM' : 'SIGKILL');
     }
     const seconds = (Date.now() - t0) / 1000;
     const total = expected.reduce((s, id) => s + (sink.counts.get(id) ?? 0), 0);

@@ -9,11 +9,13 @@
  */
 import ICAL from 'ical.js';
 import type { AppContext } from '../context.js';
+import type { PrincipalRow } from '../../store/schema.js';
 import * as principals from '../../store/principals.js';
 import * as objects from '../../store/objects.js';
 import { composeImip, isPermanentMailError } from '../../integrations/mail/index.js';
-import { attachTimezones, indexResource } from '../../lib/ical/index.js';
-import { setScheduleStatus } from '../../lib/itip/index.js';
+import { attachTimezones, indexResource, type ResourceIndex } from '../../lib/ical/index.js';
+import { normalizeAddress, setScheduleStatus } from '../../lib/itip/index.js';
+import { parseCalendar, schedulable, serialize } from '../../lib/itip/model.js';
 import type { ImipPayload } from '../events/scheduling.js';
 import { mailer, mailDomain } from './mailer.js';
 import { lockUid } from '../events/write.js';
@@ -41,16 +43,46 @@ export function imipMessageId(ctx: AppContext, deliveryId: string): string {
 
 export type ImipOutcome = 'sent' | 'already-sent' | 'failed' | 'skipped';
 
-export async function sendImip(ctx: AppContext, p: ImipPayload): Promise<ImipOutcome> {
-  const owner = await principals.findPrincipalById(ctx.db, p.ownerId);
+/**
+ * A fan-out sends the same iCalendar text to every attendee: its index and its VTIMEZONE-complete
+ * form are computed once per text (a few recent texts are kept).
+ */
+const prepared = new Map<string, { ix: ResourceIndex | null; ical: string }>();
+function prepare(text: string) {
+  let v = prepared.get(text);
+  if (v) return v;
+  let ix: ResourceIndex | null;
+  try { ix = indexResource(text); } catch { ix = null; }
+  v = { ix, ical: withTimezones(text) };
+  if (prepared.size >= 32) prepared.delete(prepared.keys().next().value!);
+  prepared.set(text, v);
+  return v;
+}
+
+/** Senders change rarely; a fan-out looks the same one up for every message. */
+const owners = new Map<string, { at: number; row: Promise<PrincipalRow | undefined> }>();
+function ownerOf(ctx: AppContext, id: string) {
+  const hit = owners.get(id);
+  if (hit && Date.now() - hit.at < 5000) return hit.row;
+  const row = principals.findPrincipalById(ctx.db, id);
+  if (owners.size > 1000) owners.clear();
+  owners.set(id, { at: Date.now(), row });
+  row.catch(() => owners.delete(id));
+  return row;
+}
+
+/**
+ * `attempt` is the job's attempt number: on the first attempt of a job nothing can have been
+ * sent for its deliveryId yet, so the delivery-log check is skipped (a job taken by a worker
+ * that crashed runs again with a higher attempt number and is checked).
+ */
+export async function sendImip(ctx: AppContext, p: ImipPayload, attempt?: number): Promise<ImipOutcome> {
+  const [owner, sent] = await Promise.all([ownerOf(ctx, p.ownerId), attempt === 1 ? false : alreadySent(ctx.db, 'imip', p.deliveryId)]);
   if (!owner) return 'skipped';
   const recipient = p.recipient.toLowerCase();
   const log = { ownerId: owner.id, channel: 'imip', kind: `imip-${p.method.toLowerCase()}`, deliveryKey: p.deliveryId, recipient, uid: p.uid, method: p.method, messageId: imipMessageId(ctx, p.deliveryId) };
-  if (await alreadySent(ctx.db, 'imip', p.deliveryId)) return 'already-sent';
-  let ix;
-  try { ix = indexResource(p.ical); } catch { ix = null; }
-  const ical = withTimezones(p.ical);
-  const row = await objects.findByUid(ctx.db, owner.id, p.uid);
+  if (sent) return 'already-sent';
+  const { ix, ical } = prepare(p.ical);
   const options = composeImip({
     method: p.method as never, ical,
     from: { email: ctx.config.mailFrom, name: owner.name || owner.email }, replyTo: { email: owner.email, name: owner.name || undefined },
@@ -68,7 +100,7 @@ export async function sendImip(ctx: AppContext, p: ImipPayload): Promise<ImipOut
     if (r.rejected?.length) {
       const why = r.rejectedErrors?.[0]?.response ?? 'recipient refused';
       await recordDelivery(ctx.db, { ...log, status: 'failed', response: why });
-      await permanentFailure(ctx, p, owner.id, row?.id ?? null, why);
+      await permanentFailure(ctx, p, owner.id, null, why);
       return 'failed';
     }
     await recordDelivery(ctx.db, { ...log, status: 'sent', response: r.response });
@@ -78,7 +110,7 @@ export async function sendImip(ctx: AppContext, p: ImipPayload): Promise<ImipOut
     const why = (e as Error).message ?? String(e);
     if (isPermanentMailError(e)) {
       await recordDelivery(ctx.db, { ...log, status: 'failed', response: why });
-      await permanentFailure(ctx, p, owner.id, row?.id ?? null, why);
+      await permanentFailure(ctx, p, owner.id, null, why);
       ctx.log.warn({ uid: p.uid, to: p.recipient, err: why }, 'iMIP delivery failed permanently');
       return 'failed';
     }
@@ -96,16 +128,69 @@ export async function permanentFailure(ctx: AppContext, p: { ownerId: string; ui
   await enqueue(ctx.db, 'notify', payload);
 }
 
-/** Writes SCHEDULE-STATUS for the attendee back onto the organizer's copy (RFC 6638 §7.3). */
-export async function markStatus(ctx: AppContext, p: { ownerId: string; uid: string; method: string; recipient: string }, status: string) {
-  if (p.method !== 'REQUEST' && p.method !== 'CANCEL' && p.method !== 'ADD') return;
+/**
+ * Writes SCHEDULE-STATUS for the attendee back onto the organizer's copy (RFC 6638 §7.3).
+ * Concurrent deliveries of one event are group-committed: while one write of the organizer's
+ * copy runs, the statuses that arrive meanwhile are collected and written together by the next
+ * one (a 1,000-attendee fan-out rewrites the event a few dozen times, not 1,000 times). Each
+ * caller still waits until its own status is stored.
+ */
+export function markStatus(ctx: AppContext, p: { ownerId: string; uid: string; method: string; recipient: string }, status: string): Promise<void> {
+  if (p.method !== 'REQUEST' && p.method !== 'CANCEL' && p.method !== 'ADD') return Promise.resolve();
+  const key = `${p.ownerId}\n${p.uid}`;
+  let s = statusWrites.get(key);
+  if (!s) statusWrites.set(key, (s = { running: false, next: null }));
+  if (!s.next) {
+    let resolve!: () => void, reject!: (e: unknown) => void;
+    const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+    s.next = { statuses: new Map(), promise, resolve, reject };
+  }
+  s.next.statuses.set(p.recipient.toLowerCase(), status);
+  const promise = s.next.promise;
+  if (!s.running) void runStatusWrites(ctx, key, p.ownerId, p.uid);
+  return promise;
+}
+
+interface StatusBatch { statuses: Map<string, string>; promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }
+const statusWrites = new Map<string, { running: boolean; next: StatusBatch | null }>();
+
+async function runStatusWrites(ctx: AppContext, key: string, ownerId: string, uid: string) {
+  const s = statusWrites.get(key)!;
+  s.running = true;
+  while (s.next) {
+    const batch = s.next;
+    s.next = null;
+    try {
+      await writeStatuses(ctx, ownerId, uid, batch.statuses);
+      batch.resolve();
+    } catch (e) {
+      batch.reject(e);
+    }
+  }
+  s.running = false;
+  statusWrites.delete(key);
+}
+
+async function writeStatuses(ctx: AppContext, ownerId: string, uid: string, statuses: Map<string, string>) {
   await ctx.db.transaction().execute(async (trx) => {
-    await lockUid(trx, p.uid);
-    const row = await objects.findByUid(trx, p.ownerId, p.uid);
+    await lockUid(trx, uid);
+    const row = await objects.findByUid(trx, ownerId, uid);
     if (!row || row.role !== 'organizer') return;
-    const text = setScheduleStatus(row.ical, p.recipient, status);
-    if (text !== row.ical) await objects.updateObject(trx, p.ownerId, row.id, { ical: text, etag: etagOf(text) });
+    const text = statuses.size === 1 ? setScheduleStatus(row.ical, ...[...statuses][0]) : setScheduleStatuses(row.ical, statuses);
+    if (text !== row.ical) await objects.updateObject(trx, ownerId, row.id, { ical: text, etag: etagOf(text) });
   });
+}
+
+/** SCHEDULE-STATUS for many attendees in one parse and one serialisation (as setScheduleStatus does for one). */
+function setScheduleStatuses(text: string, statuses: Map<string, string>): string {
+  const cal = parseCalendar(text);
+  for (const c of schedulable(cal)) {
+    for (const a of c.getAllProperties('attendee')) {
+      const st = statuses.get(normalizeAddress(String(a.getFirstValue() ?? '')));
+      if (st !== undefined) a.setParameter('schedule-status', st);
+    }
+  }
+  return serialize(cal);
 }
 
 export { eventUrl };

@@ -157,13 +157,31 @@ export function oneLine(s: string, max = 200): string {
 
 const LOCALES: Record<Lang, string> = { ru: 'ru-RU', en: 'en-GB' };
 
+const zoneOk = new Map<string, string>();
 function validZone(timeZone: string): string {
+  let z = zoneOk.get(timeZone);
+  if (z) return z;
   try {
     new Intl.DateTimeFormat('en', { timeZone });
-    return timeZone;
+    z = timeZone;
   } catch {
-    return 'UTC';
+    z = 'UTC';
   }
+  if (zoneOk.size > 1000) zoneOk.clear();
+  zoneOk.set(timeZone, z);
+  return z;
+}
+
+// Intl.DateTimeFormat construction is expensive (a fan-out formats the same dates thousands of times).
+const formats = new Map<string, Intl.DateTimeFormat>();
+function dtf(lang: Lang, o: Intl.DateTimeFormatOptions & { timeZone: string }): Intl.DateTimeFormat {
+  const key = `${lang}|${o.dateStyle ?? ''}|${o.timeStyle ?? ''}|${o.timeZone}`;
+  let f = formats.get(key);
+  if (!f) {
+    if (formats.size > 1000) formats.clear();
+    formats.set(key, (f = new Intl.DateTimeFormat(LOCALES[lang], o)));
+  }
+  return f;
 }
 
 export type DateInput = Date | string | number;
@@ -181,19 +199,19 @@ export function formatRange(lang: Lang, timeZone: string, start: DateInput, end:
   let e = end === undefined ? undefined : toDate(end);
   if (allDay) {
     if (e) e = new Date(Math.max(s.getTime(), e.getTime() - 86_400_000));
-    const fmt = new Intl.DateTimeFormat(LOCALES[lang], { dateStyle: 'full', timeZone: zone });
+    const fmt = dtf(lang, { dateStyle: 'full', timeZone: zone });
     const text = e && e.getTime() !== s.getTime() ? fmt.formatRange(s, e) : fmt.format(s);
     return `${text} (${t(lang, 'allDay')})`;
   }
-  const fmt = new Intl.DateTimeFormat(LOCALES[lang], { dateStyle: 'full', timeStyle: 'short', timeZone: zone });
+  const fmt = dtf(lang, { dateStyle: 'full', timeStyle: 'short', timeZone: zone });
   const text = e && e.getTime() > s.getTime() ? fmt.formatRange(s, e) : fmt.format(s);
   return `${text} (${zone})`;
 }
 
 export function formatDateTime(lang: Lang, timeZone: string, d: DateInput): string {
-  return new Intl.DateTimeFormat(LOCALES[lang], { dateStyle: 'medium', timeStyle: 'short', timeZone: validZone(timeZone) }).format(toDate(d));
+  return dtf(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone: validZone(timeZone) }).format(toDate(d));
 }
 
 export function formatTime(lang: Lang, timeZone: string, d: DateInput): string {
-  return new Intl.DateTimeFormat(LOCALES[lang], { timeStyle: 'short', timeZone: validZone(timeZone) }).format(toDate(d));
+  return dtf(lang, { timeStyle: 'short', timeZone: validZone(timeZone) }).format(toDate(d));
 }

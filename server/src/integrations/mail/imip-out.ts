@@ -45,7 +45,20 @@ export interface ImipParams extends CommonParams {
   attendeeName?: string;
 }
 
-function icalFacts(ical: string): { method: string | null; sequence: number; partstat: string | null; uid: string | null } {
+type Facts = { method: string | null; sequence: number; partstat: string | null; uid: string | null };
+// A fan-out composes the same calendar text for every attendee: parse it once.
+const factsCache = new Map<string, Facts>();
+function icalFacts(ical: string): Facts {
+  let f = factsCache.get(ical);
+  if (!f) {
+    f = parseFacts(ical);
+    if (factsCache.size >= 32) factsCache.delete(factsCache.keys().next().value!);
+    factsCache.set(ical, f);
+  }
+  return f;
+}
+
+function parseFacts(ical: string): Facts {
   try {
     const root = new ICAL.Component(ICAL.parse(ical) as unknown[]);
     const ev = root.getFirstSubcomponent('vevent') ?? root.getFirstSubcomponent('vtodo');
