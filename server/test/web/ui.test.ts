@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { makeUser, signInHeaders } from '../support/harness.js';
 import { hasChromium, CHROMIUM, launch, signedIn, startWebEnv, type WebEnv } from './support.js';
+import { receiveMail } from '../../src/app/intake/receive.js';
 
 if (!hasChromium) console.warn(`[web e2e] SKIPPED: ${CHROMIUM} not found (install with: apt-get install -y chromium)`);
 
@@ -222,6 +223,144 @@ describe.skipIf(!hasChromium)('web UI end to end', { timeout: 90_000 }, () => {
     await expect(page.locator('dialog.event-view h2').innerText()).resolves.toContain(payload);
     await expect(page.locator('img[src="x"]').count()).resolves.toBe(0);
     await expect(page.evaluate(() => (window as any).__xss)).resolves.toBeUndefined();
+    await context.close();
+  });
+  it('a held e-mail invitation is accepted from Invitations → From e-mail; the decision log shows why it was held', async () => {
+    // An invitation for Clara sent by an assistant, not by the organizer: the intake holds it.
+    const day = today.replace(/-/g, '');
+    const ical = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Partner//EN', 'METHOD:REQUEST', 'BEGIN:VEVENT', 'UID:partner-kickoff-1@partner.org', 'DTSTAMP:20300101T000000Z',
+      `DTSTART:${day}T070000Z`, `DTEND:${day}T073000Z`, 'SUMMARY:Partner kick-off', 'SEQUENCE:0', 'ORGANIZER;CN=CEO:mailto:ceo@partner.org',
+      'ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:clara@example.com', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+    const raw = ['From: Assistant <assistant@partner.org>', 'To: clara@example.com', 'Subject: Invitation: Partner kick-off', `Message-ID: <kickoff-${Date.now()}@partner.org>`,
+      'MIME-Version: 1.0', 'Content-Type: text/calendar; method=REQUEST; charset=utf-8', '', ical].join('\r\n');
+    await receiveMail(env.ctx, Buffer.from(raw), { from: 'assistant@partner.org', to: ['clara@example.com'] }, 'http');
+    const ch = await signInHeaders(env.app, 'clara@example.com');
+    const held = await until(async () => (await api(ch, 'GET', '/intake/held')).body.items.find((d: any) => d.uid === 'partner-kickoff-1@partner.org'));
+    expect(held.outcome).toBe('held');
+
+    const { context, page } = await signedIn(browser, env.base, 'clara@example.com');
+    await page.getByRole('button', { name: /Invitations/ }).first().click();
+    const dlg = page.locator('dialog.invitations');
+    await dlg.getByRole('tab', { name: 'From e-mail' }).click();
+    const item = dlg.locator('.held-item', { hasText: 'Partner kick-off' });
+    await item.waitFor();
+    await item.getByText('From assistant@partner.org').waitFor();
+    await dlg.locator('.decision-log tr[data-outcome="held"]').first().waitFor();
+    await item.getByRole('button', { name: /Accept/ }).click();
+    await page.getByText('Added to your calendar').first().waitFor();
+    await dlg.locator('.decision-log tr[data-outcome="accepted"]').first().waitFor();
+    await expect(dlg.locator('.held-item', { hasText: 'Partner kick-off' }).count()).resolves.toBe(0);
+    expect((await eventsBetween(ch, today, addDays(today, 1))).some((e) => e.summary === 'Partner kick-off')).toBe(true);
+    await page.keyboard.press('Escape');
+    await page.locator('.fc-event', { hasText: 'Partner kick-off' }).first().waitFor();
+    await context.close();
+
+    // The same screen in Russian.
+    const ru = await signedIn(browser, env.base, 'clara@example.com', { locale: 'ru-RU' });
+    await ru.page.getByRole('button', { name: /Приглашения/ }).first().click();
+    await ru.page.locator('dialog.invitations').getByRole('tab', { name: 'Из почты' }).click();
+    await ru.page.locator('dialog.invitations .decision-log').getByText('Принято вами').first().waitFor();
+    await ru.context.close();
+  });
+
+  it('settings: messenger channel stays disabled until the messenger is linked; the delivery log opens', async () => {
+    const { context, page } = await signedIn(browser, env.base, 'anna@example.com');
+    await page.getByRole('button', { name: /Settings/ }).first().click();
+    const dlg = page.locator('dialog.settings');
+    await dlg.locator('.link-state p').first().waitFor();
+    const link = (await api(anna, 'GET', '/settings/vkteams')).body;
+    expect(link.linked).toBe(false);
+    await expect(dlg.getByRole('checkbox', { name: 'Invitations: Messenger' }).isDisabled()).resolves.toBe(true);
+    await expect(dlg.getByRole('checkbox', { name: 'Invitations: E-mail' }).isDisabled()).resolves.toBe(false);
+    await dlg.getByText('Delivery log').click();
+    await dlg.locator('.delivery-log').getByText(/Nothing has been sent yet|Sent|Queued|Failed|Delivered|Skipped/).first().waitFor();
+    await context.close();
+  });
+
+  it('accessibility: keyboard-only event editor, named controls, visible focus, focus trapped in dialogs, Escape closes', async () => {
+    const { context, page } = await signedIn(browser, env.base, 'anna@example.com');
+    const cdp = await context.newCDPSession(page);
+    const unnamed = async () => {
+      const { nodes } = await cdp.send('Accessibility.getFullAXTree') as { nodes: any[] };
+      const roles = new Set(['button', 'textbox', 'searchbox', 'combobox', 'checkbox', 'radio', 'spinbutton', 'listbox', 'tab', 'slider', 'link', 'switch', 'menuitem']);
+      return nodes.filter((n) => !n.ignored && roles.has(n.role?.value) && !String(n.name?.value ?? '').trim()).map((n) => `${n.role.value}#${n.backendDOMNodeId}`);
+    };
+    await expect(unnamed()).resolves.toEqual([]);
+
+    // Open the editor from the keyboard: the title field has focus.
+    await page.getByRole('button', { name: 'New event' }).focus();
+    await page.keyboard.press('Enter');
+    const dlg = page.locator('dialog.editor');
+    await dlg.waitFor();
+    await expect(page.evaluate(() => (document.activeElement as HTMLInputElement).name)).resolves.toBe('summary');
+    await expect(unnamed()).resolves.toEqual([]);
+
+    // Tab through every control: focus stays inside the dialog and is always visible.
+    const seen = new Set<string>();
+    for (let i = 0; i < 80; i++) {
+      await page.keyboard.press('Tab');
+      const st = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const dialog = document.querySelector('dialog.editor')!;
+        const target = el.classList.contains('sr-only') ? el.parentElement! : el;
+        const cs = getComputedStyle(target);
+        const visible = (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2) || (cs.boxShadow !== 'none' && cs.boxShadow !== '');
+        return { inside: dialog.contains(el), visible, id: `${el.tagName}.${(el as HTMLInputElement).name || el.getAttribute('aria-label') || el.textContent?.trim().slice(0, 20)}` };
+      });
+      expect(st.inside, `focus left the dialog at ${st.id}`).toBe(true);
+      expect(st.visible, `no visible focus on ${st.id}`).toBe(true);
+      seen.add(st.id);
+    }
+    expect(seen.size).toBeGreaterThan(15);
+
+    // Tabs: arrow keys move between Details and Scheduling assistant.
+    await dlg.getByRole('tab', { name: 'Details' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await expect(dlg.getByRole('tab', { name: 'Scheduling assistant' }).getAttribute('aria-selected')).resolves.toBe('true');
+    await page.keyboard.press('ArrowLeft');
+    await expect(dlg.getByRole('tab', { name: 'Details' }).getAttribute('aria-selected')).resolves.toBe('true');
+
+    // Contrast spot-check of the text in the editor (WCAG AA: 4.5:1, 3:1 for large text).
+    const low = await page.evaluate(() => {
+      const lum = (c: number[]) => { const f = (v: number) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+      const rgb = (s: string) => (s.match(/[\d.]+/g) ?? []).map(Number);
+      const bgOf = (el: Element | null): number[] => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length >= 3 && (c[3] ?? 1) > 0.9) return c; } return [255, 255, 255]; };
+      const out: string[] = [];
+      const walker = document.createTreeWalker(document.querySelector('dialog.editor')!, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement!;
+        if (!n.textContent!.trim() || el.closest('.sr-only, [aria-hidden="true"], option, [disabled]')) continue;
+        const r = el.getBoundingClientRect();
+        if (!r.width || !r.height) continue;
+        const cs = getComputedStyle(el);
+        const a = lum(rgb(cs.color)), b = lum(bgOf(el));
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        const large = parseFloat(cs.fontSize) >= 24 || (parseFloat(cs.fontSize) >= 18.5 && Number(cs.fontWeight) >= 700);
+        if (ratio < (large ? 3 : 4.5)) out.push(`${n.textContent!.trim().slice(0, 30)} (${ratio.toFixed(2)})`);
+      }
+      return out;
+    });
+    expect(low).toEqual([]);
+
+    // Save with Enter from the title; then Escape closes a dialog and gives focus back.
+    await dlg.getByLabel('Title').fill('Keyboard only');
+    await dlg.getByLabel('Title').press('Enter');
+    await page.getByText('Saved').first().waitFor();
+    await page.locator('.fc-event', { hasText: 'Keyboard only' }).first().waitFor();
+    const ev = page.locator('.fc-event', { hasText: 'Keyboard only' }).first();
+    await ev.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('dialog.event-view').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('dialog.event-view').waitFor({ state: 'detached' });
+    await expect(page.evaluate(() => document.activeElement?.classList.contains('fc-event'))).resolves.toBe(true);
+
+    await page.getByRole('button', { name: 'New event' }).focus();
+    await page.keyboard.press('Enter');
+    await dlg.waitFor();
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'detached' });
+    await expect(page.evaluate(() => document.activeElement?.textContent?.includes('New event'))).resolves.toBe(true);
     await context.close();
   });
 });
