@@ -101,6 +101,20 @@ export async function insertInboundWithJobs(db: DB, m: { source: string; envelop
   return r.rows[0].id;
 }
 
+/**
+ * The recipient's live copy of a UID and its default calendar, in one query (intake needs both:
+ * the copy to decide, the calendar to put a new event in).
+ */
+export async function intakeTarget(db: DB, ownerId: string, uid: string): Promise<{ existing: Selectable<Database['calendar_object']> | null; defaultCalendarId: string | null }> {
+  const r = await sql<Selectable<Database['calendar_object']> & { default_calendar_id: string | null }>`
+    select d.id as default_calendar_id, o.*
+    from (select 1) one
+    left join lateral (select id from calendar where owner_id = ${ownerId} and is_default limit 1) d on true
+    left join lateral (select * from calendar_object where owner_id = ${ownerId} and uid = ${uid} and deleted_at is null order by created_at limit 1) o on true`.execute(db);
+  const { default_calendar_id, ...row } = r.rows[0];
+  return { existing: row.id ? row : null, defaultCalendarId: default_calendar_id };
+}
+
 export function findInbound(db: DB, id: string) {
   return db.selectFrom('inbound_message').selectAll().where('id', '=', id).executeTakeFirst();
 }

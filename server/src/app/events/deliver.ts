@@ -46,8 +46,8 @@ export interface DeliverOptions {
   trust?: 'enforce' | 'trusted';
   acceptPartyCrashers?: boolean;
   recipientAddress?: string;
-  /** The recipient and its current copy of the UID (null: none), when the caller just read them. */
-  known?: { recipient: PrincipalRow; existing: ObjectRow | null };
+  /** The recipient, its current copy of the UID (null: none) and its default calendar, when the caller just read them. */
+  known?: { recipient: PrincipalRow; existing: ObjectRow | null; defaultCalendarId?: string | null };
   /** The recipient's aliases (lower-case), passed on to the write path. */
   ownerAliases?: readonly string[];
 }
@@ -67,7 +67,7 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
   }
   const isReply = payload.method === 'REPLY';
   const row = await ctx.db.transaction().execute(async (trx) => {
-    const calendarId = existing?.calendar_id ?? (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
+    const calendarId = existing?.calendar_id ?? opts.known?.defaultCalendarId ?? (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
     // A REPLY changes the organizer's copy: plan again so other attendees see the answer.
     const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}) }, trx);
     if (recipient.kind === 'user') {

@@ -13,7 +13,7 @@ import * as objects from '../../store/objects.js';
 import { extractCalendarParts, normalizeRecipient, type CalendarPart, type InboundMail } from '../../integrations/mail/index.js';
 import { deliverMessage, notifyJob } from '../events/deliver.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
-import { findInbound, insertDecisionsAndFinish, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, type NewDecision } from '../../store/mail.js';
+import { findInbound, intakeTarget, insertDecisionsAndFinish, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, type NewDecision } from '../../store/mail.js';
 import { enqueue } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
 import type { ImipPayload } from '../events/scheduling.js';
@@ -185,7 +185,9 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
     if (hit) speaker = hit;
     identityWhy = hit ? `sender ${hit} is the answering attendee` : `sender ${senders.join(', ') || '(none)'} is not the attendee ${facts.attendees.join(', ') || '(none)'}`;
   }
-  const existing = uid ? await objects.findByUid(ctx.db, r.principal.id, uid) : undefined;
+  // The copy of this UID and the default calendar in one query (deliverMessage needs both and does not read them again).
+  const target0 = uid ? await intakeTarget(ctx.db, r.principal.id, uid) : { existing: null, defaultCalendarId: null };
+  const existing = target0.existing ?? undefined;
   // Someone else's UID: never hold it for acceptance either (UID guessing must change nothing).
   if (organizerSide && existing?.organizer && facts.organizer && normalizeAddress(existing.organizer) !== facts.organizer) {
     return decide({ ...base, recipient: recipientAddress, objectId: existing.id, code: 'ORGANIZER_MISMATCH', outcome: 'rejected',
@@ -211,17 +213,17 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
   }
   const ownerAliases = [...r.addresses].filter((a) => a !== r.principal.email.toLowerCase());
   await applyVerified(ctx, r.principal, { method, ical: part.ical, sender: speaker, uid, recipientAddress: target }, decide, 'enforce', undefined,
-    { recipient: r.principal, existing: existing ?? null, ownerAliases });
+    { recipient: r.principal, existing: existing ?? null, defaultCalendarId: target0.defaultCalendarId, ownerAliases });
 }
 
 /** Applies a message whose sender is trusted (or that the user accepted) and records the result. */
 export async function applyVerified(ctx: AppContext, recipient: PrincipalRow, m: { method: string; ical: string; sender: string; uid: string | null; recipientAddress: string }, decide: Decide, trust: 'enforce' | 'trusted', acceptedFrom?: string,
-  known?: { recipient: PrincipalRow; existing: ObjectRow | null; ownerAliases: string[] }) {
+  known?: { recipient: PrincipalRow; existing: ObjectRow | null; defaultCalendarId: string | null; ownerAliases: string[] }) {
   const base = { ownerId: recipient.id, method: m.method, uid: m.uid, recipient: m.recipientAddress };
   // The recipient and its copy were just read by the caller (same job, same recipient queue): not read again.
   const out = await deliverMessage(ctx, { recipientId: recipient.id, uid: m.uid ?? '', method: m.method as ImipPayload['method'], sender: m.sender, ical: m.ical, significant: true },
     { trust, acceptPartyCrashers: ctx.config.intakeAcceptPartyCrashers, recipientAddress: m.recipientAddress,
-      ...(known ? { known: { recipient: known.recipient, existing: known.existing }, ownerAliases: known.ownerAliases } : {}) });
+      ...(known ? { known: { recipient: known.recipient, existing: known.existing, defaultCalendarId: known.defaultCalendarId }, ownerAliases: known.ownerAliases } : {}) });
   const res = out.result;
   const objectId = out.row?.id ?? null;
   const details = acceptedFrom ? { acceptedFrom } : undefined;
