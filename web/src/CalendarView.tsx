@@ -322,7 +322,7 @@ export function ScopeDialog({ title, recurring, warn, onCancel, onChoose, questi
   return (
     <Modal title={title} onClose={onCancel} footer={<>
       <button type="button" className="btn" onClick={onCancel}>{t('cancel')}</button>
-      <button type="button" className="btn primary" autoFocus onClick={() => onChoose(recurring ? scope : 'all')}>{t('apply')}</button>
+      <button type="button" className="btn primary" autoFocus data-autofocus="" onClick={() => onChoose(recurring ? scope : 'all')}>{t('apply')}</button>
     </>}>
       {recurring && (
         <fieldset className="radios">

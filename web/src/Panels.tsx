@@ -282,7 +282,7 @@ export function SearchPanel({ initial, onClose }: { initial: string; onClose(): 
   return (
     <Modal title={t('search')} onClose={onClose} wide>
       <form className="row wrap" onSubmit={run} role="search">
-        <label className="field grow">{t('search')}<input type="search" value={q} onChange={(e) => setQ(e.target.value)} autoFocus /></label>
+        <label className="field grow">{t('search')}<input type="search" value={q} onChange={(e) => setQ(e.target.value)} autoFocus data-autofocus="" /></label>
         <label className="field">{t('from')}<input type="date" value={from} onChange={(e) => setFrom(e.target.value)} /></label>
         <label className="field">{t('to')}<input type="date" value={to} onChange={(e) => setTo(e.target.value)} /></label>
         <button type="submit" className="btn primary">{t('search')}</button>

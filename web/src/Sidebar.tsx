@@ -87,7 +87,7 @@ function CalendarDialog({ cal, onClose }: { cal?: Calendar; onClose(): void }) {
   return (
     <Modal title={cal ? cal.name : t('newCalendar')} onClose={onClose}>
       <form onSubmit={save} className="stack">
-        <label className="field">{t('name')}<input required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoFocus /></label>
+        <label className="field">{t('name')}<input required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoFocus data-autofocus="" /></label>
         <fieldset className="colors"><legend>{t('color')}</legend>
           {PALETTE.map((c) => (
             <label key={c} className="color-opt" title={c}>

@@ -42,13 +42,29 @@ export function Modal({ title, onClose, children, wide, footer, className }: { t
   const { t } = useApp() ?? { t: (k: Key) => k };
   useEffect(() => {
     const d = ref.current!;
-    if (!d.open) d.showModal();
     const prev = document.activeElement as HTMLElement | null;
+    if (!d.open) d.showModal();
+    // autoFocus cannot work inside a dialog that was closed when React mounted it: focus the
+    // marked control, else the first control of the body (not the close button in the header).
+    const first = d.querySelector<HTMLElement>('[data-autofocus]')
+      ?? d.querySelector<HTMLElement>('.modal-body :is(input, select, textarea, button, a[href], [tabindex="0"]):not([disabled]):not([type="hidden"])');
+    if (first && !first.closest('.sr-only')) first.focus();
     return () => { prev?.focus?.(); };
   }, []);
   return (
     <dialog ref={ref} className={`modal ${wide ? 'wide' : ''} ${className ?? ''}`} aria-labelledby={id}
       onCancel={(e) => { e.preventDefault(); onClose(); }}
+      onKeyDown={(e) => {
+        // Keep Tab inside the dialog (a modal <dialog> alone lets it move on to the browser's UI).
+        if (e.key !== 'Tab') return;
+        const d = e.currentTarget as HTMLDialogElement;
+        if (d.querySelector('dialog[open]')) return; // a nested dialog handles its own keys
+        const els = [...d.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => !el.closest('[disabled], [inert]') && (el.offsetParent !== null || el.classList.contains('sr-only')));
+        if (!els.length) return;
+        const first = els[0], last = els[els.length - 1];
+        if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+        else if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
+      }}
       onMouseDown={(e) => { if (e.target === ref.current) onClose(); }}>
       <div className="modal-head">
         <h2 id={id}>{title}</h2>
@@ -59,6 +75,8 @@ export function Modal({ title, onClose, children, wide, footer, className }: { t
     </dialog>
   );
 }
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 export interface ToastItem { id: number; msg: string; action?: { label: string; run(): void }; error?: boolean }
 export function useToasts() {

@@ -270,8 +270,8 @@ describe.skipIf(!hasChromium)('web UI end to end', { timeout: 90_000 }, () => {
     await dlg.locator('.link-state p').first().waitFor();
     const link = (await api(anna, 'GET', '/settings/vkteams')).body;
     expect(link.linked).toBe(false);
-    await expect(dlg.getByRole('checkbox', { name: 'Invitations: Messenger' }).isDisabled()).resolves.toBe(true);
-    await expect(dlg.getByRole('checkbox', { name: 'Invitations: E-mail' }).isDisabled()).resolves.toBe(false);
+    await expect(dlg.getByRole('checkbox', { name: 'Invitations: Messenger', exact: true }).isDisabled()).resolves.toBe(true);
+    await expect(dlg.getByRole('checkbox', { name: 'Invitations: E-mail', exact: true }).isDisabled()).resolves.toBe(false);
     await dlg.getByText('Delivery log').click();
     await dlg.locator('.delivery-log').getByText(/Nothing has been sent yet|Sent|Queued|Failed|Delivered|Skipped/).first().waitFor();
     await context.close();
@@ -326,6 +326,7 @@ describe.skipIf(!hasChromium)('web UI end to end', { timeout: 90_000 }, () => {
       const rgb = (s: string) => (s.match(/[\d.]+/g) ?? []).map(Number);
       const bgOf = (el: Element | null): number[] => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length >= 3 && (c[3] ?? 1) > 0.9) return c; } return [255, 255, 255]; };
       const out: string[] = [];
+      let checked = 0;
       const walker = document.createTreeWalker(document.querySelector('dialog.editor')!, NodeFilter.SHOW_TEXT);
       for (let n = walker.nextNode(); n; n = walker.nextNode()) {
         const el = n.parentElement!;
@@ -336,11 +337,13 @@ describe.skipIf(!hasChromium)('web UI end to end', { timeout: 90_000 }, () => {
         const a = lum(rgb(cs.color)), b = lum(bgOf(el));
         const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
         const large = parseFloat(cs.fontSize) >= 24 || (parseFloat(cs.fontSize) >= 18.5 && Number(cs.fontWeight) >= 700);
+        checked++;
         if (ratio < (large ? 3 : 4.5)) out.push(`${n.textContent!.trim().slice(0, 30)} (${ratio.toFixed(2)})`);
       }
-      return out;
+      return { out, checked };
     });
-    expect(low).toEqual([]);
+    expect(low.out).toEqual([]);
+    expect(low.checked).toBeGreaterThan(15);
 
     // Save with Enter from the title; then Escape closes a dialog and gives focus back.
     await dlg.getByLabel('Title').fill('Keyboard only');

@@ -226,7 +226,7 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
       <form id="event-form" onSubmit={submit} className="editor-form">
         <fieldset disabled={readOnly} className="bare">
           <label className="field"><span className="sr-only">{t('title')}</span>
-            <input className="title-input" name="summary" placeholder={t('title')} aria-label={t('title')} value={f.summary} onChange={(e) => set('summary', e.target.value)} maxLength={500} autoFocus={!isEdit} />
+            <input className="title-input" name="summary" placeholder={t('title')} aria-label={t('title')} value={f.summary} onChange={(e) => set('summary', e.target.value)} maxLength={500} autoFocus={!isEdit} data-autofocus={!isEdit ? "" : undefined} />
           </label>
           <div className="when-grid">
             <label className="field">{t('start')}<input type="date" name="startDay" required value={f.startDay} onChange={(e) => e.target.value && setStartDay(e.target.value)} /></label>
