@@ -20,23 +20,27 @@ const RANK: Record<BusyType, number> = { 'BUSY-TENTATIVE': 1, BUSY: 2, 'BUSY-UNA
 
 /** Merges overlapping periods; where they overlap the stronger type wins. Pure. */
 export function mergePeriods(input: Period[]): Period[] {
-  const points = [...input].filter((p) => p.end > p.start).sort((a, b) => a.start - b.start);
-  if (!points.length) return [];
-  // Sweep over boundaries keeping the strongest active type.
-  const bounds = [...new Set(points.flatMap((p) => [p.start, p.end]))].sort((a, b) => a - b);
+  // Sweep over start/end boundaries, counting how many periods of each type are open; between
+  // two boundaries the strongest open type wins. O(n log n).
+  const edges: [number, number, number][] = []; // [time, +1|-1, rank]
+  for (const p of input) if (p.end > p.start) edges.push([p.start, 1, RANK[p.type]], [p.end, -1, RANK[p.type]]);
+  if (!edges.length) return [];
+  edges.sort((x, y) => x[0] - y[0]);
+  const open = [0, 0, 0, 0];
+  const byRank: BusyType[] = ['BUSY', 'BUSY-TENTATIVE', 'BUSY', 'BUSY-UNAVAILABLE'];
   const out: Period[] = [];
-  for (let i = 0; i < bounds.length - 1; i++) {
-    const a = bounds[i];
-    const b = bounds[i + 1];
-    let best: BusyType | null = null;
-    for (const p of points) {
-      if (p.start > a) break;
-      if (p.end > a && (!best || RANK[p.type] > RANK[best])) best = p.type;
-    }
-    if (!best) continue;
+  let i = 0;
+  while (i < edges.length) {
+    const t = edges[i][0];
+    for (; i < edges.length && edges[i][0] === t; i++) open[edges[i][2]] += edges[i][1];
+    if (i >= edges.length) break;
+    const next = edges[i][0];
+    const rank = open[3] > 0 ? 3 : open[2] > 0 ? 2 : open[1] > 0 ? 1 : 0;
+    if (!rank) continue;
+    const type = byRank[rank];
     const last = out.at(-1);
-    if (last && last.end === a && last.type === best) last.end = b;
-    else out.push({ start: a, end: b, type: best });
+    if (last && last.end === t && last.type === type) last.end = next;
+    else out.push({ start: t, end: next, type });
   }
   return out;
 }

@@ -29,37 +29,39 @@ export function parseRange(from: string, to: string): { from: Date; to: Date } {
   return { from: f, to: t };
 }
 
-const dateOrInstant = (d: Date, allDay: boolean) => (allDay ? d.toISOString().slice(0, 10) : d.toISOString());
 
 type Row = Pick<ObjectRow, 'id' | 'calendar_id' | 'uid' | 'etag' | 'ical' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments'>;
 
 /** Occurrences of one row in [from, to). Recurring rows need `occs` (see expandSeries) or their ical. */
-export function occurrencesOf(row: Row, cal: { color: string; access: Access }, from: Date, to: Date, tz: string, occs?: Occurrence[]): OccurrenceJson[] {
+export function occurrencesOf(row: Row, cal: { color: string; access: Access }, from: Date, to: Date, tz: string, occs?: Occurrence[], out: OccurrenceJson[] = []): OccurrenceJson[] {
   const hidden = hidesDetails(row, cal.access);
-  const base = {
-    id: row.id, calendarId: row.calendar_id, uid: row.uid, timezone: null,
-    color: cal.color, myPartstat: row.my_partstat, isOrganizer: row.role === 'organizer',
-    editable: (cal.access === 'owner' || cal.access === 'read-write') && row.role !== 'attendee',
-    recurring: row.recurring, attendeeCount: (row as { attendee_count?: number }).attendee_count ?? row.attendees.length, hasAttachments: hidden ? false : row.has_attachments,
-    visibility: row.class ?? 'PUBLIC',
-    ...(hidden ? { busyOnly: true } : {}),
+  const editable = (cal.access === 'owner' || cal.access === 'read-write') && row.role !== 'attendee';
+  const attendeeCount = (row as { attendee_count?: number }).attendee_count ?? row.attendees.length;
+  const visibility = row.class ?? 'PUBLIC';
+  // One flat literal per occurrence (no spreads): this runs for every item of every listing.
+  const make = (recurrenceId: string | null, start: Date, end: Date, allDay: boolean, summary: string | null, location: string | null, status: string | null, transp: string | null): OccurrenceJson => {
+    const o: OccurrenceJson = {
+      id: row.id, calendarId: row.calendar_id, uid: row.uid, recurrenceId,
+      start: allDay ? start.toISOString().slice(0, 10) : start.toISOString(), end: allDay ? end.toISOString().slice(0, 10) : end.toISOString(), allDay, timezone: null,
+      summary: hidden ? '' : (summary ?? ''), location: hidden ? '' : (location ?? ''), status: status ?? 'CONFIRMED', transparency: transp ?? 'OPAQUE',
+      visibility, color: cal.color, myPartstat: row.my_partstat, isOrganizer: row.role === 'organizer', editable,
+      recurring: row.recurring, attendeeCount, hasAttachments: hidden ? false : row.has_attachments,
+    };
+    if (hidden) o.busyOnly = true;
+    return o;
   };
-  const text = (s: string | null | undefined) => (hidden ? '' : (s ?? ''));
   if (!row.recurring) {
-    if (!row.first_start) return [];
+    if (!row.first_start) return out;
     const end = row.last_end ?? row.first_start;
     // The span index is closed at both ends: drop events that only touch the range's start.
-    if (row.first_start >= to || (end <= from && !(end.getTime() === row.first_start.getTime() && row.first_start >= from))) return [];
-    return [{
-      ...base, recurrenceId: null, start: dateOrInstant(row.first_start, row.all_day), end: dateOrInstant(end, row.all_day), allDay: row.all_day,
-      summary: text(row.summary), location: text(row.location), status: row.status ?? 'CONFIRMED', transparency: row.transp ?? 'OPAQUE',
-    }];
+    if (row.first_start >= to || (end <= from && !(end.getTime() === row.first_start.getTime() && row.first_start >= from))) return out;
+    out.push(make(null, row.first_start, end, row.all_day, row.summary, row.location, row.status, row.transp));
+    return out;
   }
-  const list = occs ?? expandSeries(row.etag, row.ical, from, to, tz);
-  return list.map((o) => ({
-    ...base, recurrenceId: o.recurrenceId, start: dateOrInstant(o.start, o.allDay), end: dateOrInstant(o.end, o.allDay), allDay: o.allDay,
-    summary: text(o.summary), location: text(o.location), status: o.status ?? row.status ?? 'CONFIRMED', transparency: o.transp ?? row.transp ?? 'OPAQUE',
-  }));
+  for (const o of occs ?? expandSeries(row.etag, row.ical, from, to, tz)) {
+    out.push(make(o.recurrenceId, o.start, o.end, o.allDay, o.summary, o.location, o.status ?? row.status, o.transp ?? row.transp));
+  }
+  return out;
 }
 
 function groupByOwner(cals: CalendarView[] | (CalendarView & { access: Access })[]) {
@@ -92,7 +94,7 @@ export async function listOccurrences(ctx: AppContext, actor: Actor, q: { from: 
     const texts = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
     for (const r of rows) {
       const occs = r.recurring ? expandSeries(r.etag, texts.get(r.id) ?? '', q.from, q.to, tz) : undefined;
-      out.push(...occurrencesOf({ ...r, ical: '' }, byId.get(r.calendar_id)!, q.from, q.to, tz, occs));
+      occurrencesOf(r as unknown as Row, byId.get(r.calendar_id)!, q.from, q.to, tz, occs, out);
     }
   }
   out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));

@@ -35,7 +35,16 @@ const EventInput = Type.Object(eventFields, { additionalProperties: false });
 const EventPatch = Type.Partial(Type.Object(eventFields), { additionalProperties: false });
 const Scope = Type.Union([Type.Literal('this'), Type.Literal('following'), Type.Literal('all')]);
 const Detail = Type.Object({}, { additionalProperties: true });
-const OccurrenceList = Type.Object({ items: Type.Array(Type.Object({}, { additionalProperties: true })) });
+const NStr = Type.Union([Type.String(), Type.Null()]);
+/** One occurrence in a listing: a fixed shape, so the response is serialised by a compiled serialiser. */
+const Occurrence = Type.Object({
+  id: Type.String(), calendarId: Type.String(), uid: Type.String(), recurrenceId: NStr, start: Type.String(), end: Type.String(),
+  allDay: Type.Boolean(), timezone: NStr, summary: Type.String(), location: Type.String(), status: Type.String(), transparency: Type.String(),
+  visibility: Type.String(), color: Type.String(), myPartstat: NStr, isOrganizer: Type.Boolean(), editable: Type.Boolean(),
+  recurring: Type.Boolean(), attendeeCount: Type.Integer(), hasAttachments: Type.Boolean(), busyOnly: Type.Optional(Type.Boolean()),
+});
+const OccurrenceList = Type.Object({ items: Type.Array(Occurrence) });
+const TrashList = Type.Object({ items: Type.Array(Type.Object({}, { additionalProperties: true })) });
 const Range = { from: Type.String({ maxLength: 40 }), to: Type.String({ maxLength: 40 }) };
 
 function ifMatch(req: FastifyRequest): string | null {
@@ -67,7 +76,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
 
   app.get('/invitations', { schema: { tags: ['events'], summary: 'Invitations waiting for my answer', response: { 200: OccurrenceList, ...errors(401) } } }, async (req) => ({ items: await queries.invitations(ctx, actorOf(req), tz(req)) }));
 
-  app.get('/trash', { schema: { tags: ['events'], summary: 'Deleted events (restorable for 30 days)', response: { 200: OccurrenceList, ...errors(401) } } }, async (req) => {
+  app.get('/trash', { schema: { tags: ['events'], summary: 'Deleted events (restorable for 30 days)', response: { 200: TrashList, ...errors(401) } } }, async (req) => {
     const rows = await objects.trashOf(ctx.db, actorOf(req).userId!, new Date(Date.now() - 30 * 86400_000));
     return { items: rows.map((r) => ({ id: r.id, calendarId: r.calendar_id, uid: r.uid, summary: r.summary, start: r.first_start?.toISOString() ?? null, recurring: r.recurring, deletedAt: r.deleted_at!.toISOString() })) };
   });
