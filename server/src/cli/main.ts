@@ -131,6 +131,56 @@ export async function main(argv: string[]) {
     console.log(`revoked ${id}`);
   }));
 
+  // The local outbox: mail written to <data dir>/outbox when no SMTP_URL is configured.
+  const outbox = program.command('outbox').description('Read the local mail outbox (used when no SMTP_URL is configured)');
+  outbox.command('list').description('List outbox messages, newest first')
+    .option('--limit <n>', 'at most n messages', '50')
+    .option('--json', 'print JSON')
+    .action(async (o: { limit: string; json?: boolean }) => {
+      const { readdir, stat, readFile } = await import('node:fs/promises');
+      const { join } = await import('node:path');
+      const dir = join(loadConfig().dataDir, 'outbox');
+      const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.eml'));
+      const items = await Promise.all(names.map(async (name) => {
+        const p = join(dir, name);
+        const st = await stat(p);
+        const head = (await readFile(p)).subarray(0, 16384).toString('utf8').split(/\r?\n\r?\n/)[0].replace(/\r?\n[ \t]+/g, ' ');
+        const h = (k: string) => new RegExp(`^${k}:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
+        return { name, size: st.size, modifiedAt: st.mtime.toISOString(), to: h('To'), subject: h('Subject'), t: st.mtimeMs };
+      }));
+      items.sort((a, b) => b.t - a.t);
+      const shown = items.slice(0, Number(o.limit) || 50).map(({ t: _t, ...rest }) => rest);
+      if (o.json) console.log(JSON.stringify(shown, null, 2));
+      else if (!shown.length) console.log(`the outbox (${dir}) is empty`);
+      else for (const i of shown) console.log(`${i.modifiedAt}\t${i.name}\t${i.to}\t${i.subject}`);
+    });
+  outbox.command('show <name>').description('Print one outbox message (the raw message/rfc822 text)').action(async (name: string) => {
+    const { readFile } = await import('node:fs/promises');
+    const { join, basename } = await import('node:path');
+    if (basename(name) !== name || !name.endsWith('.eml')) throw new DomainError('BAD_REQUEST', 'expected a file name from `calendula outbox list` (…eml)');
+    const body = await readFile(join(loadConfig().dataDir, 'outbox', name)).catch(() => null);
+    if (!body) throw new DomainError('NOT_FOUND', `no outbox message ${name}`);
+    process.stdout.write(body);
+  });
+
+  program.command('deliveries').description('Show the delivery log (every e-mail, iMIP and messenger delivery attempt), newest first')
+    .option('--status <status>', 'only sent, retrying or failed')
+    .option('--uid <uid>', 'only deliveries about this event UID')
+    .option('--user <email>', 'only deliveries of this user (as organizer or recipient)')
+    .option('--limit <n>', 'at most n rows', '50')
+    .option('--json', 'print JSON')
+    .action((o: { status?: string; uid?: string; user?: string; limit: string; json?: boolean }) => withRuntime(async (rt) => {
+      const { listDeliveries } = await import('../store/mail.js');
+      if (o.status && !['sent', 'retrying', 'failed'].includes(o.status)) throw new DomainError('BAD_REQUEST', '--status is one of sent, retrying, failed');
+      const ownerId = o.user ? (await findUser(rt, o.user)).id : undefined;
+      const rows = await listDeliveries(rt.ctx.db, { limit: Math.min(Number(o.limit) || 50, 10_000), status: o.status, uid: o.uid, ownerId });
+      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+      if (!rows.length) return console.log('no deliveries');
+      for (const r of rows) {
+        console.log([r.updated_at.toISOString(), r.status, r.channel, r.kind, r.recipient, `attempts=${r.attempts}`, r.message_id ?? '', (r.response ?? '').replace(/\s+/g, ' ').slice(0, 120)].join('\t'));
+      }
+    }));
+
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {

@@ -13,7 +13,7 @@ import type { PrincipalRow } from '../../store/schema.js';
 import * as principals from '../../store/principals.js';
 import * as objects from '../../store/objects.js';
 import { composeImip, isPermanentMailError } from '../../integrations/mail/index.js';
-import { attachTimezones, indexResource, type ResourceIndex } from '../../lib/ical/index.js';
+import { attachTimezones, indexResource, referencedTzids, type ResourceIndex } from '../../lib/ical/index.js';
 import { normalizeAddress, setScheduleStatus } from '../../lib/itip/index.js';
 import { parseCalendar, schedulable, serialize } from '../../lib/itip/model.js';
 import type { ImipPayload } from '../events/scheduling.js';
@@ -24,12 +24,26 @@ import { alreadySent, recordDelivery } from '../../store/mail.js';
 import { enqueue } from '../../jobs/queue.js';
 import { eventUrl, type NotifyPayload } from './notifications.js';
 
-/** Adds the VTIMEZONE of every TZID used (canonical data when the calendar lacks one). */
+/**
+ * Adds the VTIMEZONE of every TZID used (canonical data when the calendar lacks one). A label
+ * such as "(GMT +01:00)" that names no zone gets a fixed-offset VTIMEZONE under that label, so
+ * the message still satisfies RFC 5546 §3.1 and the receiver sees the right time.
+ */
 export function withTimezones(ical: string): string {
   try {
     const cal = new ICAL.Component(ICAL.parse(ical) as never);
     const before = cal.getAllSubcomponents('vtimezone').length;
     attachTimezones(cal, [], true);
+    const have = new Set(cal.getAllSubcomponents('vtimezone').map((z) => String(z.getFirstPropertyValue('tzid'))));
+    for (const tzid of referencedTzids(cal)) {
+      if (have.has(tzid)) continue;
+      const m = /(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?/i.exec(tzid) ?? (/^\(?\s*(?:GMT|UTC)\s*\)?/i.test(tzid) ? ['', '+', '0', '0'] : null);
+      if (!m) continue;
+      const off = `${m[1]}${m[2].padStart(2, '0')}${(m[3] ?? '00').padStart(2, '0')}`;
+      cal.addSubcomponent(new ICAL.Component(ICAL.parse(['BEGIN:VTIMEZONE', `TZID:${tzid}`, 'BEGIN:STANDARD', 'DTSTART:19700101T000000', `TZOFFSETFROM:${off}`, `TZOFFSETTO:${off}`,
+        'END:STANDARD', 'END:VTIMEZONE'].join('\r\n')) as never));
+      have.add(tzid);
+    }
     if (cal.getAllSubcomponents('vtimezone').length === before) return ical;
     return cal.toString().replace(/\r?\n/g, '\r\n');
   } catch {
