@@ -33,7 +33,8 @@ function newest(dir: string): number {
 /** Builds the web UI when a source under web/ is newer than web/dist/index.html. */
 export function ensureWebBuilt(): void {
   const built = existsSync('web/dist/index.html') ? statSync('web/dist/index.html').mtimeMs : 0;
-  if (newest('web') > built) execSync('npx vite build web --logLevel warn', { stdio: 'inherit' });
+  // NODE_ENV=production: under vitest NODE_ENV is "test", and Vite would bundle React's development build.
+  if (newest('web') > built) execSync('npx vite build web --logLevel warn', { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
 }
 
 export interface WebEnv { ctx: AppContext; app: FastifyInstance; base: string; close(): Promise<void> }
