@@ -14,6 +14,6 @@ export function deliveryHandlers(ctx: AppContext): Record<'imip-send' | 'notify'
     'imip-send': async (payload, h) => { await sendImip(ctx, payload, h.attempts); },
     notify: async (payload, h) => { await sendNotification(ctx, payload, h.jobId); },
     reminder: async (payload) => { await fireReminder(ctx, payload); },
-    'mail-intake': async (payload) => { await processInbound(ctx, payload.id, Array.isArray(payload.to) ? { to: payload.to } : {}); },
+    'mail-intake': async (payload) => { await processInbound(ctx, payload.id, { ...(Array.isArray(payload.to) ? { to: payload.to } : {}), ...(typeof payload.queue === 'string' ? { queue: payload.queue } : {}) }); },
   };
 }

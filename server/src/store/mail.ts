@@ -90,7 +90,7 @@ export async function insertInboundWithJobs(db: DB, m: { source: string; envelop
     ), j as (
       select (graphile_worker.add_job(
         identifier => 'mail-intake',
-        payload => case when s->'to' = 'null'::jsonb then json_build_object('id', m.id) else json_build_object('id', m.id, 'to', s->'to') end,
+        payload => case when s->'to' = 'null'::jsonb then json_build_object('id', m.id, 'queue', s->>'queue') else json_build_object('id', m.id, 'to', s->'to', 'queue', s->>'queue') end,
         queue_name => s->>'queue',
         max_attempts => ${o.maxAttempts}::int,
         priority => ${o.priority}::int

@@ -100,7 +100,27 @@ export interface ProcessSummary { decisions: number; applied: number }
  * a message for several users is split into one job per user, each in that user's queue. The
  * decision-log records and the message's state are written together at the end.
  */
-export async function processInbound(ctx: AppContext, id: string, opts: { to?: string[] } = {}): Promise<ProcessSummary | null> {
+export function processInbound(ctx: AppContext, id: string, opts: { to?: string[]; queue?: string } = {}): Promise<ProcessSummary | null> {
+  return inOrder(opts.queue, () => processOne(ctx, id, opts));
+}
+
+/**
+ * Jobs of one recipient queue run one after the other, in the order the worker started them.
+ * graphile-worker 0.17.3 promises this for named queues, but its local queue (batch fetch) can
+ * hand out several jobs of one queue at once (graphile/worker#621, fixed in 0.18); this keeps
+ * the order within a worker process. Entered synchronously when the job starts.
+ */
+const chains = new Map<string, Promise<unknown>>();
+function inOrder<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!key) return fn();
+  const run = (chains.get(key) ?? Promise.resolve()).then(fn, fn);
+  const tail = run.then(() => undefined, () => undefined);
+  chains.set(key, tail);
+  void tail.then(() => { if (chains.get(key) === tail) chains.delete(key); });
+  return run;
+}
+
+async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }): Promise<ProcessSummary | null> {
   const row = await findInbound(ctx.db, id);
   if (!row) return null;
   const partial = !!opts.to;
