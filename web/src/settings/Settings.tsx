@@ -88,7 +88,7 @@ export default function SettingsPanel({ onClose }: { onClose(): void }) {
             <tbody>{KINDS.map((k) => (
               <tr key={k}><th scope="row">{t(`nk_${k}` as Key)}</th>
                 {(['email', 'messenger'] as const).map((ch) => (
-                  <td key={ch}><input type="checkbox" aria-label={`${t(`nk_${k}` as Key)}: ${t(`ch_${ch}` as Key)}`} checked={(s.notifications[k] ?? []).includes(ch)} disabled={ch === 'messenger' && !messengerOn}
+                  <td key={ch}><input type="checkbox" aria-label={`${t(`nk_${k}` as Key)}: ${t(`ch_${ch}` as Key)}`} checked={(ch !== 'messenger' || messengerOn) && (s.notifications[k] ?? []).includes(ch)} disabled={ch === 'messenger' && !messengerOn}
                     onChange={(e) => { const cur = s.notifications[k] ?? []; setS({ ...s, notifications: { ...s.notifications, [k]: e.target.checked ? [...cur, ch] : cur.filter((x) => x !== ch) } }); }} /></td>
                 ))}</tr>
             ))}</tbody>
