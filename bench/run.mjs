@@ -29,8 +29,10 @@ for (const arg of names) {
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.mjs') && !f.startsWith('_') && (!only || f === `${only}.mjs`)).sort()) {
     log(`${name}/${file}`);
     try {
+      // A module with a default export returns rows; one without is a self-running script that
+      // prints its own table when imported (e.g. bench/web/run.mjs), or a helper.
       const mod = await import(pathToFileURL(join(dir, file)).href);
-      rows.push(...(await mod.default(log)));
+      if (typeof mod.default === 'function') rows.push(...(await mod.default(log)));
     } catch (e) {
       failed = true;
       rows.push({ bench: `${name}/${file}`, metric: 'error', value: String(e?.message ?? e).slice(0, 200), unit: '' });
