@@ -11,8 +11,14 @@ import { compileResource, type CompiledSeries } from '../../lib/ical/index.js';
 /** Estimated heap bytes per character of iCalendar text, and per entry (key, map slot, wrappers). */
 const BYTES_PER_CHAR = 34;
 const BYTES_PER_ENTRY = 1_024;
-/** Default budget: ~64 MB of compiled series (≈ 4,000 typical recurring events). */
-const DEFAULT_BUDGET = 64 * 1024 * 1024;
+/**
+ * Default budget: ~24 MB of compiled series (≈ 1,500 typical recurring events). Range listing and
+ * free/busy mostly hit the expansion memo (expansions.ts), which needs a compiled series only once
+ * per etag and zone; in the core benchmark 64 MB instead of 24 MB added ~130 MB to the peak RSS
+ * (garbage of re-compiles aside, the compiled objects live long enough to reach the old
+ * generation) without making free/busy or listing measurably faster.
+ */
+const DEFAULT_BUDGET = 24 * 1024 * 1024;
 
 interface Entry { c: CompiledSeries; w: number }
 const cache = new Map<string, Entry>();

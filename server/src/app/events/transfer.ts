@@ -22,6 +22,8 @@ import { calendarFor } from '../calendars.js';
 import ICAL from 'ical.js';
 
 const MAX_IMPORT_BYTES = 50 * 1024 * 1024;
+/** Job priority of imports (lower runs first; scheduling deliveries are -10, most jobs 0). */
+export const IMPORT_PRIORITY = -5;
 
 export async function startImport(ctx: AppContext, actor: Actor, calendarId: string, text: string) {
   const cal = await writableCalendar(ctx, actor, calendarId);
@@ -29,7 +31,9 @@ export async function startImport(ctx: AppContext, actor: Actor, calendarId: str
   if (Buffer.byteLength(text) > MAX_IMPORT_BYTES) throw new DomainError('TOO_LARGE', 'The file is larger than 50 MB');
   return ctx.db.transaction().execute(async (trx) => {
     const run = await trx.insertInto('import_run').values({ owner_id: cal.owner_id, calendar_id: cal.id, errors: JSON.stringify([]), source: text }).returning(['id']).executeTakeFirstOrThrow();
-    await enqueue(trx, 'import-ics', { ownerId: cal.owner_id, importId: run.id, actorId: actor.userId, via: actor.via }, { maxAttempts: 3 });
+    // Someone is watching the progress: start before the notification backlog (priority 0) that a
+    // burst of meetings leaves, after scheduling deliveries (-10). One job, one worker slot.
+    await enqueue(trx, 'import-ics', { ownerId: cal.owner_id, importId: run.id, actorId: actor.userId, via: actor.via }, { maxAttempts: 3, priority: IMPORT_PRIORITY });
     return run.id;
   });
 }
