@@ -1,0 +1,115 @@
+// Issue 5 delivery benchmarks on the real built server (roles api,worker) with a local SMTP sink:
+// - fan-out: one meeting with 1,000 external attendees → all accepted by the sink (< 10 s);
+// - sustained delivery (≥ 300 messages/s): meetings with many external attendees, back to back;
+// - reminders: BENCH_MAIL_BURST reminders due in the same minute (the issue asks 100,000 with
+//   p99 lateness < 30 s; default here 5,000 — creating the events through the API dominates the
+//   run time), and 1,000 reminders spread over a minute (median lateness < 1 s).
+// Lateness = arrival at the sink − the planned firing time (from the reminder's Message-ID).
+// Env: BENCH_MAIL_FANOUT (1000), BENCH_MAIL_SUSTAINED (3000), BENCH_MAIL_BURST (5000),
+// BENCH_MAIL_STEADY (1000), BENCH_MAIL_PER (attendees per sustained meeting, 300), DATABASE_URL (system PostgreSQL; else embedded), CALENDULA_WORKER_CONCURRENCY (16).
+import { rmSync } from 'node:fs';
+import { benchDatabase, ensureBuilt, freePort, percentile, signIn, startServer, tempDataDir } from '../platform/_server.mjs';
+import { startSink } from './_sink.mjs';
+
+const FANOUT = Number(process.env.BENCH_MAIL_FANOUT ?? 1000);
+const SUSTAINED = Number(process.env.BENCH_MAIL_SUSTAINED ?? 3000);
+const BURST = Number(process.env.BENCH_MAIL_BURST ?? 5000);
+const STEADY = Number(process.env.BENCH_MAIL_STEADY ?? 1000);
+const utc = (ms) => new Date(ms).toISOString().slice(0, 19);
+
+export default async function run(log) {
+  ensureBuilt();
+  const sink = await startSink();
+  const dataDir = tempDataDir();
+  const db = await benchDatabase();
+  const port = await freePort();
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    SMTP_URL: sink.url, CALENDULA_MAIL_DOMAINS: 'example.com', CALENDULA_MAIL_FROM: 'calendar@example.com',
+    CALENDULA_WORKER_CONCURRENCY: process.env.CALENDULA_WORKER_CONCURRENCY ?? '16', CALENDULA_SMTP_MAX_CONNECTIONS: process.env.CALENDULA_SMTP_MAX_CONNECTIONS ?? '8',
+  });
+  const server = startServer({ port, dataDir, databaseUrl: db?.url, roles: 'api,worker' });
+  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+  Object.assign(process.env, saved);
+  const rows = [];
+  try {
+    await server.ready();
+    const s = await signIn(port);
+    const headers = { 'content-type': 'application/json', cookie: s.cookie, 'x-csrf-token': s.csrf };
+    const api = async (method, path, body) => {
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${(await r.text()).slice(0, 300)}`);
+      return r.json();
+    };
+    const cal = (await api('GET', '/calendars')).items[0].id;
+    const meeting = (i, n, prefix) => ({ calendarId: cal, event: { summary: `Bench ${prefix} ${i}`, timezone: 'Europe/Moscow', start: utc(Date.UTC(2031, 0, 1 + (i % 300), 10)), end: utc(Date.UTC(2031, 0, 1 + (i % 300), 11)),
+      attendees: Array.from({ length: n }, (_, k) => ({ email: `${prefix}${i}.${k}@d${k % 50}.example.org` })) } });
+
+    // Fan-out.
+    let base = sink.messages.length;
+    let t0 = Date.now();
+    await api('POST', '/events', meeting(0, FANOUT, 'f'));
+    const created = Date.now() - t0;
+    await sink.waitFor(() => sink.messages.length - base >= FANOUT, 120_000, 'fan-out');
+    const fanoutS = (sink.messages[base + FANOUT - 1].at - t0) / 1000;
+    log(`fan-out: ${FANOUT} messages in ${fanoutS.toFixed(2)} s (the create request took ${created} ms)`);
+    rows.push({ bench: 'mail/delivery', metric: `fan-out: 1 meeting, ${FANOUT} external attendees → all at the sink`, value: fanoutS, unit: 's', target: '< 10', pass: fanoutS < 10 });
+
+    // Sustained: meetings of 300 attendees back to back.
+    base = sink.messages.length;
+    const per = Number(process.env.BENCH_MAIL_PER ?? 300);
+    const meetings = Math.ceil(SUSTAINED / per);
+    t0 = Date.now();
+    for (let i = 0; i < meetings; i++) await api('POST', '/events', meeting(i + 1, per, 's'));
+    const total = meetings * per;
+    await sink.waitFor(() => sink.messages.length - base >= total, 300_000, 'sustained');
+    const first = sink.messages[base].at;
+    const last = sink.messages[base + total - 1].at;
+    const rate = total / ((last - first) / 1000);
+    log(`sustained: ${total} messages, first→last ${((last - first) / 1000).toFixed(1)} s, end to end ${((last - t0) / 1000).toFixed(1)} s`);
+    rows.push({ bench: 'mail/delivery', metric: `sustained delivery (${total} iMIP messages, ${per}-attendee meetings)`, value: rate, unit: 'msg/s', target: '>= 300', pass: rate >= 300 });
+
+    // Reminders due in one minute.
+    const reminders = async (n, label, check) => {
+      // Create the events first (concurrently), with firing times spread over one minute that
+      // starts after the creation is expected to be done.
+      const createRate = 150; // events/s, conservative
+      const windowStart = Date.now() + Math.ceil(n / createRate) * 1000 + 15_000;
+      const fireOf = (i) => Math.floor(windowStart / 1000) * 1000 + Math.floor((i * 60_000) / n / 1000) * 1000;
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < n; i = next++) {
+          const fire = fireOf(i);
+          const start = fire + 10 * 60_000;
+          await api('POST', '/events', { calendarId: cal, event: { summary: `Rem ${label} ${i}`, timezone: 'UTC', start: utc(start), end: utc(start + 1800_000), alarms: [{ action: 'EMAIL', trigger: '-PT10M' }] } });
+        }
+      };
+      const tc = Date.now();
+      await Promise.all(Array.from({ length: 6 }, worker));
+      const createdIn = (Date.now() - tc) / 1000;
+      if (Date.now() > windowStart) log(`WARNING: creating ${n} events took ${createdIn.toFixed(0)} s, past the firing window`);
+      const b = sink.messages.length;
+      await sink.waitFor(() => sink.messages.slice(b).filter((m) => m.messageId.startsWith('<rem.')).length >= n, windowStart + 60_000 - Date.now() + 600_000, `${label} reminders`);
+      const late = sink.messages.slice(b).filter((m) => m.messageId.startsWith('<rem.')).map((m) => m.at - Number(/^<rem\.[^.]+\.(\d+)\./.exec(m.messageId)[1])).sort((x, y) => x - y);
+      log(`${label}: ${n} reminders (events created in ${createdIn.toFixed(1)} s); lateness p50 ${percentile(late, 50)} ms, p99 ${percentile(late, 99)} ms, max ${late.at(-1)} ms`);
+      check(late);
+    };
+    await reminders(STEADY, 'steady', (late) => {
+      rows.push({ bench: 'mail/delivery', metric: `${STEADY} reminders spread over a minute: lateness p50`, value: percentile(late, 50), unit: 'ms', target: '< 1000', pass: percentile(late, 50) < 1000 });
+      rows.push({ bench: 'mail/delivery', metric: `${STEADY} reminders spread over a minute: lateness p99`, value: percentile(late, 99), unit: 'ms' });
+    });
+    await reminders(BURST, 'burst', (late) => {
+      rows.push({ bench: 'mail/delivery', metric: `${BURST} reminders due in the same minute: lateness p50`, value: percentile(late, 50), unit: 'ms' });
+      rows.push({ bench: 'mail/delivery', metric: `${BURST} reminders due in the same minute: lateness p99`, value: percentile(late, 99), unit: 'ms', target: '< 30000', pass: percentile(late, 99) < 30_000 });
+    });
+    return rows;
+  } catch (e) {
+    log(server.output().slice(-3000));
+    throw e;
+  } finally {
+    await server.stop();
+    await sink.close();
+    await db?.drop().catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
