@@ -122,7 +122,9 @@ export async function startWorker(opts: { connectionString: string; handlers: Re
     logger: gwLog,
     taskList,
     crontab: opts.crontab ?? '',
-    preset: { worker: { localQueue: { size: 25 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } as any,
+    // No localQueue: in graphile-worker 0.17.3 it lets jobs of one named queue run at the same
+    // time (graphile/worker#621), and per-recipient queues must run in order.
+    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } } as any,
   });
   return {
     stop: async () => {
