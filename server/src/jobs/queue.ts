@@ -118,13 +118,13 @@ export async function startWorker(opts: { connectionString: string; handlers: Re
     events: events as any,
     concurrency: opts.concurrency,
     noHandleSignals: true,
-    pollInterval: 1000,
+    pollInterval: 200,
     logger: gwLog,
     taskList,
     crontab: opts.crontab ?? '',
     // No localQueue: in graphile-worker 0.17.3 it lets jobs of one named queue run at the same
     // time (graphile/worker#621), and per-recipient queues must run in order.
-    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } } as any,
+    preset: { worker: { completeJobBatchDelay: -1, failJobBatchDelay: -1 } } as any,
   });
   return {
     stop: async () => {

@@ -4,6 +4,7 @@
  * (one ordered queue per recipient) or by iMIP to external addresses. Queued in the writer's
  * transaction, so a committed change can never lose its messages.
  */
+import { createHash } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import { DomainError } from '../../domain/errors.js';
@@ -124,7 +125,9 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
       const cosmetic = m.method === 'REQUEST' && !m.significantChange && partstatOnly;
       jobs.push({
         // Calendar state first: copies and answers jump ahead of mail and bot messages (lower runs first).
-        name: 'schedule-deliver', payload, queue: `deliver:${principal.id}`, priority: -10,
+        // One ordered queue per (recipient, UID): messages about one event apply in order, and
+        // different events (and recipients) are delivered in parallel.
+        name: 'schedule-deliver', payload, queue: `deliver:${principal.id}:${createHash('sha1').update(m.uid).digest('base64url').slice(0, 16)}`, priority: -10,
         // Answer-only updates to other attendees are coalesced: the last one wins.
         ...(cosmetic ? { jobKey: `refresh:${m.uid}:${principal.id}`, runAt: new Date(now + 2000) } : {}),
       });
