@@ -37,8 +37,7 @@ const utc = (d: Date) => d.toISOString().slice(0, 19);
 /** Message-IDs of the imip-send jobs still queued (what must arrive). */
 async function queuedImipIds(uids?: string[]): Promise<string[]> {
   const r = await sql<{ id: string; uid: string }>`select j.payload->>'deliveryId' as id, j.payload->>'uid' as uid from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'imip-send'`.execute(env.ctx.db);
-  if (uids) r.rows = r.rows.filter((x) => uids.includes(x.uid));
-  return r.rows.map((x) => `<imip.${x.id}@example.com>`);
+  return r.rows.filter((x) => !uids || uids.includes(x.uid)).map((x) => `<imip.${x.id}@example.com>`);
 }
 
 function startWorkerProcess(): ChildProcess & { out: () => string } {
