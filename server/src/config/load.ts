@@ -37,6 +37,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const known = new Set(Object.keys(settings));
     for (const k of Object.keys(file)) if (!known.has(k)) throw new ConfigError(`unknown key "${k}" in ${env.CALENDULA_CONFIG}`);
   }
+  // Older or alternative names of a setting's variable (the first one set wins).
+  const ALIASES: Record<string, string[]> = { MAIL_FROM: ['CALENDULA_MAIL_FROM'] };
+  for (const [name, alts] of Object.entries(ALIASES)) {
+    if (env[name] === undefined) for (const a of alts) if (env[a] !== undefined) { env = { ...env, [name]: env[a] }; break; }
+  }
   const out: Record<string, unknown> = {};
   for (const [key, def] of Object.entries(settings)) {
     const v = coerce(def.env, def.kind, env[def.env]) ?? coerce(key, def.kind, file[key]) ?? def.default;

@@ -46,7 +46,7 @@ export const settings = {
   oidcAllowInsecure: s('OIDC_ALLOW_INSECURE', 'bool', false, 'Allow an http:// issuer (tests and labs only).'),
   mailDomains: s('CALENDULA_MAIL_DOMAINS', 'list', [], "The organisation's own mail domains (comma-separated). Addresses there must be known users, groups or rooms."),
   smtpUrl: s('SMTP_URL', 'string', undefined, 'Outgoing SMTP relay, e.g. smtp://user:pass@relay:587. Unset: mail goes to the local outbox in the data dir.', true),
-  mailFrom: s('CALENDULA_MAIL_FROM', 'string', 'calendar@localhost', 'From address of notification e-mails.'),
+  mailFrom: s('MAIL_FROM', 'string', 'calendar@localhost', 'From address of notification e-mails (CALENDULA_MAIL_FROM is read too).'),
   smtpMaxConnections: s('CALENDULA_SMTP_MAX_CONNECTIONS', 'int', 5, 'Pooled SMTP connections per worker process.'),
   smtpRatePerDomain: s('CALENDULA_SMTP_RATE_PER_DOMAIN', 'int', 0, 'Outgoing messages per second per recipient domain and worker process (0 = no limit). Messages over the rate wait; they are not refused.'),
   smtpRateLimits: s('CALENDULA_SMTP_RATE_LIMITS', 'list', [], 'Per-domain exceptions to CALENDULA_SMTP_RATE_PER_DOMAIN, as domain=messages-per-second (e.g. gmail.com=20,yandex.ru=10).'),

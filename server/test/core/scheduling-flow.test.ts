@@ -109,7 +109,7 @@ describe('jobs in the writer transaction (no worker)', () => {
     const boris = await principals.findPrincipalByEmail(q.ctx.db, 'boris@example.com');
     const del = js.filter((j) => j.task_identifier === 'schedule-deliver');
     expect(del).toHaveLength(1);
-    expect(del[0].queue_name.startsWith(`deliver:${boris!.id}:`)).toBe(true); // ordered per recipient and UID
+    expect(String(del[0].queue_name).startsWith(`deliver:${boris!.id}:`)).toBe(true); // ordered per recipient and UID
     expect(del[0].payload.recipientId).toBe(boris!.id);
   });
 
