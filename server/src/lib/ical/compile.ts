@@ -59,6 +59,11 @@ export interface CompiledSeries {
   futureOverrides: CompiledOverride[];
   /** All components, master first. */
   components: ICAL.Component[];
+  /**
+   * A VTODO with neither DTSTART nor DUE (RFC 5545 §3.6.2 allows it): no time span, no
+   * occurrences; `master` is then null and the component is only in `components`.
+   */
+  undated: boolean;
   ctx: ZoneContext;
 }
 
@@ -67,12 +72,17 @@ function text(comp: ICAL.Component, name: string): string | null {
   return v === null || v === undefined ? null : String(v);
 }
 
+/** True for a VTODO with neither DTSTART nor DUE: a task without dates (RFC 5545 §3.6.2). */
+function isUndatedTodo(comp: ICAL.Component): boolean {
+  return comp.name === 'vtodo' && !comp.hasProperty('dtstart') && !comp.hasProperty('due');
+}
+
 function compileComponent(comp: ICAL.Component, ctx: ZoneContext, fallbackSpan?: Span): CompiledComponent {
   const isTodo = comp.name === 'vtodo';
   let start = propTime(comp, 'dtstart', ctx);
   const due = isTodo ? propTime(comp, 'due', ctx) : null;
   if (!start) start = due;
-  if (!start) throw new IcalError('INVALID_ICALENDAR', `${comp.name.toUpperCase()} has no DTSTART`);
+  if (!start) throw new IcalError('INVALID_ICALENDAR', `${comp.name.toUpperCase()} has no DTSTART${isTodo ? ' or DUE' : ''}`);
   const endProp = isTodo ? due : propTime(comp, 'dtend', ctx);
   let span: Span;
   const dur = comp.getFirstPropertyValue('duration') as unknown;
@@ -155,14 +165,18 @@ function compileInner(cal: ICAL.Component, wantUid?: string): CompiledSeries {
   if (comps.length === 0) throw new IcalError('INVALID_ICALENDAR', 'No VEVENT or VTODO in the resource');
   const uid = String(comps[0].getFirstPropertyValue('uid') ?? '');
   const masterComp = comps.find((c) => !c.hasProperty('recurrence-id')) ?? null;
-  const master = masterComp ? compileComponent(masterComp, ctx) : null;
-  const ref = master ?? compileComponent(comps[0], ctx);
-  const allDay = ref.start.isDate;
+  // A task without dates has no occurrences: no master to expand (its RRULE, which RFC 5545
+  // §3.8.5.3 does not allow without DTSTART, is ignored) and no time span.
+  const master = masterComp && !isUndatedTodo(masterComp) ? compileComponent(masterComp, ctx) : null;
+  const dated = comps.find((c) => !isUndatedTodo(c));
+  const ref = master ?? (dated ? compileComponent(dated, ctx) : null);
+  const allDay = ref?.start.isDate ?? false;
   const s: CompiledSeries = {
     uid, componentType: (comps[0].name.toUpperCase() as 'VEVENT' | 'VTODO'), master,
-    zone: allDay ? null : ref.start.zone, allDay, floating: !allDay && ref.start.zone === null,
+    zone: allDay || !ref ? null : ref.start.zone, allDay, floating: !!ref && !allDay && ref.start.zone === null,
     rule: null, untilWall: null, rdates: [], exKeys: new Set(), exDates: new Set(), overrides: new Map(),
     futureOverrides: [], components: masterComp ? [masterComp, ...comps.filter((c) => c !== masterComp)] : comps, ctx,
+    undated: !ref,
   };
   if (master) {
     const rr = master.comp.getFirstProperty('rrule');
@@ -204,7 +218,7 @@ function compileInner(cal: ICAL.Component, wantUid?: string): CompiledSeries {
   }
   for (const c of comps) {
     const ridProp = c.getFirstProperty('recurrence-id');
-    if (!ridProp || c === masterComp) continue;
+    if (!ridProp || c === masterComp || isUndatedTodo(c)) continue;
     const v = ridProp.getFirstValue() as unknown;
     if (!(v instanceof ICAL.Time)) continue;
     const rid = timeValue(v, tzidOf(ridProp), ctx);
