@@ -91,6 +91,10 @@ export interface Database {
     outcome: 'applied' | 'ignored' | 'rejected' | 'held' | 'accepted' | 'discarded' | 'counter' | 'bounce';
     reason: string; ical: string | null; details: Json<unknown> | null; created_at: Generated<Date>; decided_at: TsNull;
   };
+  dead_property: {
+    owner_id: string; calendar_id: string | null; object_id: string | null; ns: string; name: string; xml: string;
+    updated_at: Generated<Date>;
+  };
   audit_log: {
     id: Generated<string>; owner_id: string | null; actor_id: string | null; via: string; action: string;
     target: string | null; details: Json<unknown> | null; at: Generated<Date>;

@@ -2,13 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
-  NS_CALDAV, buildMultistatus, clark, el, escapeText, hasPrivilege, needPrivileges, parsePrefer, pruneCalendarData, serializeXml, statusLine,
-  type CalendarDataSpec, type MultistatusOptions, type MultistatusResponse, type Privilege, type PropfindRequest, type PropResult, type QName,
+  NS_CALDAV, buildMultistatus, clark, el, escapeText, hasPrivilege, needPrivileges, parsePrefer, parseXml, pruneCalendarData, serializeXml, statusLine,
+  type CalendarDataSpec, type XmlElement, type MultistatusOptions, type MultistatusResponse, type Privilege, type PropfindRequest, type PropResult, type QName,
 } from '../../lib/dav/index.js';
 import { parseCalendar } from '../../lib/ical/index.js';
 import { DavHttpError } from './errors.js';
 import { href } from './paths.js';
 import { accessOf, CALENDAR_DATA, registry } from './props.js';
+import { deadPropsOf } from '../../store/dead-props.js';
 import type { DavEnv, DavResource, ObjectMeta, Target } from './types.js';
 
 export interface DavRequest {
@@ -50,9 +51,54 @@ export function renderCalendarData(text: string, spec: CalendarDataSpec | null):
   return pruned.toString().replace(/\r?\n/g, '\r\n') + '\r\n';
 }
 
-/** Resolve a property selection for one target; CALDAV:calendar-data is filled from `text`. */
-export async function propsFor(t: Target, sel: PropfindRequest, text?: string, spec: CalendarDataSpec | null = null): Promise<PropResult[]> {
-  const results = await registry.resolve(t, sel);
+/** True when answering `sel` may need stored dead properties (allprop, propname, or a name no live property has). */
+export function wantsDead(sel: PropfindRequest): boolean {
+  return sel.kind !== 'prop' || sel.props.some((p) => !registry.get(p));
+}
+
+/** The id dead properties of a target are stored under, with its owner; null if it holds none. */
+function deadKey(t: Target): { ownerId: string; id: string } | null {
+  if (t.res.kind === 'calendar') return { ownerId: t.res.cal.owner_id, id: t.res.cal.id };
+  if (t.res.kind === 'object') return { ownerId: t.res.cal.owner_id, id: t.res.obj.id };
+  return null;
+}
+
+/** Stored dead properties of several targets (one query per owner), by target path. */
+export async function deadPropsFor(targets: Target[]): Promise<Map<string, XmlElement[]>> {
+  const out = new Map<string, XmlElement[]>();
+  const byOwner = new Map<string, Array<{ id: string; path: string }>>();
+  for (const t of targets) {
+    const k = deadKey(t);
+    if (!k) continue;
+    const list = byOwner.get(k.ownerId) ?? [];
+    list.push({ id: k.id, path: t.res.path });
+    byOwner.set(k.ownerId, list);
+  }
+  const db = targets[0]?.env.ctx.db;
+  for (const [ownerId, list] of byOwner) {
+    const rows = await deadPropsOf(db!, ownerId, list.map((x) => x.id));
+    for (const x of list) {
+      const props = (rows.get(x.id) ?? []).flatMap((r) => {
+        try {
+          return [parseXml(r.xml)];
+        } catch {
+          return [];
+        }
+      });
+      if (props.length) out.set(x.path, props);
+    }
+  }
+  return out;
+}
+
+/**
+ * Resolve a property selection for one target; CALDAV:calendar-data is filled from `text`.
+ * `dead`: the target's stored dead properties when the caller fetched them in bulk (else looked
+ * up here when the selection may need them).
+ */
+export async function propsFor(t: Target, sel: PropfindRequest, text?: string, spec: CalendarDataSpec | null = null, dead?: XmlElement[]): Promise<PropResult[]> {
+  if (dead === undefined && wantsDead(sel) && deadKey(t)) dead = (await deadPropsFor([t])).get(t.res.path) ?? [];
+  const results = await registry.resolve(t, sel, dead);
   if (text === undefined || sel.kind !== 'prop') return results;
   return results.map((r) => (clark(r.prop) === CALENDAR_DATA ? { prop: el(NS_CALDAV, 'calendar-data', [], renderCalendarData(text, spec)), status: 200 } : r));
 }

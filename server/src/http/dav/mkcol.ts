@@ -8,7 +8,7 @@ import { NS_CALDAV, NS_DAV, Preconditions, deepText, parseExtendedMkcol, parseMk
 import { createCalendar, deleteCalendar } from '../../app/calendars.js';
 import { DavHttpError, fail } from './errors.js';
 import { calendarIdFor, href, loadCalendar } from './paths.js';
-import { applyProps, hasPatch } from './proppatch.js';
+import { applyProps, commitProps } from './proppatch.js';
 import type { PatchTarget } from './props.js';
 import { sendMultistatus, type DavRequest } from './common.js';
 import type { DavCalendar } from './types.js';
@@ -50,16 +50,17 @@ export async function mkcol(d: DavRequest, method: 'MKCALENDAR' | 'MKCOL') {
   const created = await createCalendar(d.env.ctx, d.env.actor, { id, name: name.slice(0, 200), components });
   const cal = (await loadCalendar(d.env, created.id)) as DavCalendar;
   const pt: PatchTarget = { env: d.env, res: { kind: 'calendar', path: t.res.path, cal }, patch: {} };
-  const { results, ok } = await applyProps(pt, rest.map((p) => ({ op: 'set' as const, ...p })));
+  const { results, ok, dead } = await applyProps(pt, rest.map((p) => ({ op: 'set' as const, ...p })));
   if (!ok) {
     // RFC 4791 §5.3.1: if a property cannot be set, the whole MKCALENDAR fails.
     await deleteCalendar(d.env.ctx, d.env.actor, created.id);
     return sendMultistatus(d, [{ href: href(t.res.path), props: results }], { minimal: false });
   }
-  if (hasPatch(pt.patch)) {
-    const { updateCalendar } = await import('../../app/calendars.js');
-    const p = pt.patch;
-    await updateCalendar(d.env.ctx, d.env.actor, created.id, { name: p.name, description: p.description, color: p.color, order: p.order, timezone: p.timezone });
+  try {
+    await commitProps(d.env, pt, pt.patch, dead, created.id);
+  } catch (e) {
+    await deleteCalendar(d.env.ctx, d.env.actor, created.id);
+    throw e;
   }
   d.reply.header('location', href(t.res.path.endsWith('/') ? t.res.path : `${t.res.path}/`));
   d.reply.header('cache-control', 'no-cache');

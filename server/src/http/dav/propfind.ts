@@ -4,7 +4,7 @@ import { hasPrivilege } from '../../lib/dav/index.js';
 import { href, homeCalendars, inboxItems, objectsOf, calendarPath, homePath, inboxPath, outboxPath, principalPath } from './paths.js';
 import { accessOf } from './props.js';
 import { DavHttpError } from './errors.js';
-import { fastObjectResponse, fastProps, propsFor, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from './common.js';
+import { deadPropsFor, fastObjectResponse, fastProps, propsFor, sendMultistatus, sendMultistatusParts, wantsData, wantsDead, type DavRequest } from './common.js';
 import type { DavResource, Target } from './types.js';
 
 /** The members of a collection (Depth: 1). */
@@ -75,10 +75,12 @@ export async function propfind(d: DavRequest) {
     return sendMultistatusParts(d, head, parts);
   }
   if (depth !== '0') for (const m of await membersOf(t, data)) targets.push({ env: d.env, res: m });
+  // Dead properties of every target in one query per owner, when the selection may name them.
+  const dead = wantsDead(sel) ? await deadPropsFor(targets) : null;
   const responses: MultistatusResponse[] = [];
   for (const x of targets) {
     const text = data ? await textOf(x) : undefined;
-    responses.push({ href: href(x.res.path), props: await propsFor(x, sel, text) });
+    responses.push({ href: href(x.res.path), props: await propsFor(x, sel, text, null, dead ? (dead.get(x.res.path) ?? []) : undefined) });
   }
   return sendMultistatus(d, responses);
 }
