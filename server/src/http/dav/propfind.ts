@@ -1,11 +1,21 @@
-/** PROPFIND — RFC 4918 §9.1. Depth 0 or 1 (infinity is answered as 1: collections here are flat). */
-import { parseDepth, parsePrefer, parsePropfind, type MultistatusResponse } from '../../lib/dav/index.js';
+/**
+ * PROPFIND — RFC 4918 §9.1. Depth 0 or 1. Depth: infinity is refused with 403
+ * DAV:propfind-finite-depth on the collections above calendars (root, principals, a principal,
+ * the home: walking them would list every calendar's every object); on a calendar or the
+ * schedule inbox, which hold no sub-collections, it means the same as Depth 1. A request
+ * without a Depth header is read as Depth 1 (RFC 4918 would read infinity): simple clients and
+ * scripts that leave it out keep working.
+ */
+import { Preconditions, parseDepth, parsePrefer, parsePropfind, type MultistatusResponse } from '../../lib/dav/index.js';
 import { hasPrivilege } from '../../lib/dav/index.js';
 import { href, homeCalendars, inboxItems, objectsOf, calendarPath, homePath, inboxPath, outboxPath, principalPath } from './paths.js';
 import { accessOf } from './props.js';
-import { DavHttpError } from './errors.js';
+import { DavHttpError, fail } from './errors.js';
 import { deadPropsFor, fastObjectResponse, fastProps, propsFor, sendMultistatus, sendMultistatusParts, wantsData, wantsDead, type DavRequest } from './common.js';
 import type { DavResource, Target } from './types.js';
+
+/** Collections whose members are collections: Depth: infinity is refused there. */
+const ABOVE_CALENDARS = new Set<Target['res']['kind']>(['root', 'principals', 'principal', 'home']);
 
 /** The members of a collection (Depth: 1). */
 export async function membersOf(t: Target, withText = false): Promise<DavResource[]> {
@@ -48,10 +58,13 @@ async function textOf(t: Target): Promise<string | undefined> {
 }
 
 export async function propfind(d: DavRequest) {
-  const depth = parseDepth(d.req.headers.depth, 'infinity');
+  const depth = parseDepth(d.req.headers.depth, '1');
   const sel = parsePropfind(d.body);
   const t = d.target;
   if (t.res.kind === 'null') throw new DavHttpError(404, 'No such resource');
+  if (depth === 'infinity' && ABOVE_CALENDARS.has(t.res.kind)) {
+    fail(Preconditions.propfindFiniteDepth(), 'PROPFIND with Depth: infinity is not supported here; use Depth: 0 or 1');
+  }
   if (t.res.kind === 'object') {
     const a = accessOf(t);
     if (!hasPrivilege(a.level, a.kind, 'read')) throw new DavHttpError(404, 'No such resource');

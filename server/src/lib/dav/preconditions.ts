@@ -44,6 +44,8 @@ export const Preconditions = {
   // RFC 6578 §3.2: invalid or expired token → 403 with DAV:valid-sync-token; the client then
   // restarts with an empty token.
   validSyncToken: () => dav(403, 'valid-sync-token'),
+  // RFC 4918 §9.1: the server refuses Depth: infinity on this collection.
+  propfindFiniteDepth: () => dav(403, 'propfind-finite-depth'),
   // RFC 3253 §3.6
   supportedReport: () => dav(403, 'supported-report'),
   // RFC 6578 §3.6 / RFC 5323 §5.3: result set truncated.
