@@ -83,6 +83,17 @@ describe('dead properties on calendars', () => {
     expect(child(w, 'urn:not-dav', 'x')!.text).toBe('1');
   });
 
+  it('the same local name in many namespaces (litmus propmanyns) keeps them apart', async () => {
+    const nss = Array.from({ length: 10 }, (_, i) => `http://example.com/ns${i}`);
+    const decl = nss.map((u, i) => ` xmlns:n${i}="${u}"`).join('');
+    const r = await proppatch(cal, patch(set(nss.map((_, i) => `<n${i}:somename>value${i}</n${i}:somename>`).join('')), decl));
+    expect(r.propStatus.get('somename')).toMatch(/200/);
+    const got = await dav(env, 'PROPFIND', cal, { user: anna, headers: { depth: '0' }, body: `<D:propfind xmlns:D="DAV:"${decl}><D:prop>${nss.map((_, i) => `<n${i}:somename/>`).join('')}</D:prop></D:propfind>` });
+    const props = got.xml().children[0]!.children.find((c) => c.name === 'propstat')!.children.find((c) => c.name === 'prop')!.children;
+    expect(props.map((p) => `${p.ns}=${p.text}`).sort()).toEqual(nss.map((u, i) => `${u}=value${i}`).sort());
+    await proppatch(cal, patch(remove(nss.map((_, i) => `<n${i}:somename/>`).join('')), decl));
+  });
+
   it('set replaces, remove deletes, set-then-remove in one request removes (document order)', async () => {
     await proppatch(cal, patch(set('<X:rep>one</X:rep>')));
     await proppatch(cal, patch(set('<X:rep>two</X:rep>')));
