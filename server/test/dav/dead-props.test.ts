@@ -207,6 +207,19 @@ describe('dead properties on calendar objects', () => {
   });
 });
 
+describe('dead properties and MOVE', () => {
+  it('an event moved to another calendar of the owner keeps them', async () => {
+    const other = `${anna.home}other/`;
+    expect((await dav(env, 'MKCALENDAR', other, { user: anna })).status).toBe(201);
+    const src = `${cal}mv.ics`;
+    expect((await dav(env, 'PUT', src, { user: anna, body: vevent('mv') })).status).toBe(201);
+    await proppatch(src, patch(set('<X:follows>me</X:follows>')));
+    const r = await dav(env, 'MOVE', src, { user: anna, headers: { destination: `${env.base}${other}mv.ics` } });
+    expect(r.status, r.text).toBe(201);
+    expect(propEl(await propfind(`${other}mv.ics`, '<D:prop><X:follows/></D:prop>'), `${other}mv.ics`, 'follows')!.text).toBe('me');
+  });
+});
+
 describe('no regression for existing clients', () => {
   it('another user\'s home stays invisible', async () => {
     const bob = await davUser(env, 'bob@example.com');
