@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { matchesFilter, type CalendarQueryReport, type CompFilter, type MultistatusResponse } from '../../../lib/dav/index.js';
 import { expandCompiled, parseCalendar } from '../../../lib/ical/index.js';
 import { compiledCached, compiledFor } from '../../../app/events/compiled-cache.js';
+import { expandSeries, hasExpansion } from '../../../app/events/expansions.js';
 import { icalOf } from '../../../store/objects.js';
 import { DavHttpError } from '../errors.js';
 import { href, inboxItems, visibleTo } from '../paths.js';
@@ -29,6 +30,8 @@ function simpleEventFilter(top: CompFilter): CompFilter | null {
 export function overlapUsing(etag: string, ical: string) {
   return (_comp: unknown, start: Date | null, end: Date | null): boolean => {
     try {
+      // Bounded ranges use the per-series expansion cache (expanded once per content hash).
+      if (start && end && (ical || hasExpansion(etag, 'UTC', start, end))) return expandSeries(etag, ical, start, end, 'UTC').length > 0;
       return expandCompiled(compiledFor(etag, ical), start ?? FAR_PAST, end ?? FAR_FUTURE, { limit: 1 }).length > 0;
     } catch {
       return true;
@@ -62,7 +65,8 @@ async function candidates(d: DavRequest, cal: DavCalendar, top: CompFilter, with
   if (tr) q = q.where(sql<boolean>`tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange(${tr.start ?? null}::timestamptz, ${tr.end ?? null}::timestamptz, '[)')`);
   const rows = (await q.orderBy('name').execute()).map((r) => ({ ...r, size: Number(r.size) }));
   if (simple && !withText) {
-    const missing = rows.filter((r) => r.recurring && !compiledCached(r.etag));
+    const known = (etag: string) => compiledCached(etag) || (!!tr?.start && !!tr?.end && hasExpansion(etag, 'UTC', tr.start, tr.end));
+    const missing = rows.filter((r) => r.recurring && !known(r.etag));
     if (missing.length) {
       const texts = await icalOf(d.env.ctx.db, cal.owner_id, missing.map((r) => r.id));
       for (const r of missing) r.ical = texts.get(r.id) ?? '';
@@ -98,7 +102,7 @@ export async function calendarQuery(d: DavRequest, q: CalendarQueryReport) {
     if (simple && t.res.kind !== 'inbox') {
       const tr = simple.timeRange;
       // (A series evicted from the compiled cache since candidates() looked needs its text again.)
-      if (tr && r.recurring && !r.ical && !compiledCached(r.etag)) r.ical = (await icalOf(d.env.ctx.db, r.res.kind === 'object' ? r.res.cal.owner_id : d.env.user.id, [r.id])).get(r.id) ?? '';
+      if (tr && r.recurring && !r.ical && !compiledCached(r.etag) && !(tr.start && tr.end && hasExpansion(r.etag, 'UTC', tr.start, tr.end))) r.ical = (await icalOf(d.env.ctx.db, r.res.kind === 'object' ? r.res.cal.owner_id : d.env.user.id, [r.id])).get(r.id) ?? '';
       match = !tr || !r.recurring || overlapUsing(r.etag, r.ical)(null, tr.start, tr.end);
     } else {
       try {
