@@ -3,7 +3,7 @@
  * object resource and who wrote it, decide which iTIP messages (RFC 5546) go to whom and what the
  * stored copy should become. Pure: no I/O, clock injectable.
  */
-import { isDeliverableAddress, normalizeAddress, propAddress } from './address.js';
+import { isDeliverableAddress, normalizeAddress, propAddress, propAddresses } from './address.js';
 import { planAttendee } from './attendee.js';
 import {
   MASTER, attendeeProp, byKey, dateKeys, fingerprint, organizerAddress, param, parseCalendar,
@@ -104,6 +104,12 @@ function planOrganizer(oldCal: Comp | null, newCal: Comp | null, organizer: stri
   const uid = String(schedulable((newCal ?? oldCal)!)[0].getFirstPropertyValue('uid') ?? '');
   const status = new Map<string, string>();
 
+  // What an attendee sees depends only on which components list them: attendees with the same
+  // components (everyone invited to the whole series) share one view, one decision and one
+  // REQUEST text — a 1,000-attendee meeting is serialised once, not 1,000 times.
+  const oldKeys = keysByAddress(oldCal);
+  const newKeys = keysByAddress(newCal);
+  const groups = new Map<string, Group>();
   for (const [addr, prop] of recipients) {
     if (addr === organizer) continue;
     const agent = param(prop, 'schedule-agent').toUpperCase();
@@ -113,10 +119,14 @@ function planOrganizer(oldCal: Comp | null, newCal: Comp | null, organizer: stri
       continue;
     }
     const forced = force.has(addr) || param(prop, 'schedule-force-send').toUpperCase() === 'REQUEST';
-    const oldView = oldCal ? viewFor(oldCal, addr) : null;
-    const newView = newCal ? viewFor(newCal, addr) : null;
+    const sig = `${forced}\n${oldKeys.get(addr)?.join('\t') ?? '-'}\n${newKeys.get(addr)?.join('\t') ?? '-'}`;
+    let g = groups.get(sig);
+    if (!g) {
+      g = { oldView: oldCal ? viewFor(oldCal, addr) : null, newView: newCal ? viewFor(newCal, addr) : null };
+      groups.set(sig, g);
+    }
     const base = { uid, sender: organizer, recipient: addr, recipientCn: cnOf(prop) };
-    const out = planForAttendee(oldView, newView, oldCal, newCal, addr, forced, now, base);
+    const out = planForAttendee(g, oldCal, newCal, addr, forced, now, base);
     if (out.length) status.set(addr, '1.2');
     messages.push(...out);
   }
@@ -131,10 +141,35 @@ function planOrganizer(oldCal: Comp | null, newCal: Comp | null, organizer: stri
 
 type Base = Pick<ItipMessage, 'uid' | 'sender' | 'recipient' | 'recipientCn'>;
 
+/** Recipients whose views are the same: computed once, shared (views are read, never changed, below). */
+interface Group {
+  oldView: View | null;
+  newView: View | null;
+  requestIcal?: string;
+  decision?: { skip: boolean; cancelled: string[]; onlyCancellations: boolean; significant: boolean };
+}
+
+/** address → the keys (MASTER or RECURRENCE-ID) of the components listing it, in component order. */
+function keysByAddress(cal: Comp | null): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (!cal) return out;
+  for (const [k, c] of byKey(cal)) {
+    for (const p of c.getAllProperties('attendee')) {
+      for (const a of propAddresses(p)) {
+        const ks = out.get(a);
+        if (!ks) out.set(a, [k]);
+        else if (ks.at(-1) !== k) ks.push(k);
+      }
+    }
+  }
+  return out;
+}
+
 function planForAttendee(
-  oldView: View | null, newView: View | null, oldCal: Comp | null, newCal: Comp | null,
+  g: Group, oldCal: Comp | null, newCal: Comp | null,
   addr: string, forced: boolean, now: Date, base: Base,
 ): ItipMessage[] {
+  const { oldView, newView } = g;
   if (!oldView && !newView) return [];
   const seqNow = maxSeq(newCal);
   if (!newView) {
@@ -150,28 +185,14 @@ function planForAttendee(
   const request = (significant: boolean): ItipMessage => ({
     ...base,
     method: 'REQUEST',
-    ical: buildMessage('REQUEST', newCal!, [...newView.values()], now),
+    ical: g.requestIcal ??= buildMessage('REQUEST', newCal!, [...newView.values()], now),
     significantChange: significant,
     recurrenceIds: newView.has(MASTER) ? undefined : [...newView.keys()],
   });
   if (!oldView) return [request(true)];
 
-  const fpOld = fingerprint(oldView, oldCal, { skipProps: ['sequence'] });
-  const fpNew = fingerprint(newView, newCal, { skipProps: ['sequence'] });
-  if (fpOld === fpNew && !forced) return [];
-
-  const cancelled = cancelledInstances(oldView, newView, oldCal, newCal);
-  let onlyCancellations = false;
-  if (cancelled.length) {
-    const sim = new Map([...oldView].map(([k, c]) => [k, c]));
-    simulateCancel(sim, cancelled, oldCal);
-    onlyCancellations = fingerprint(sim, oldCal, { skipProps: ['sequence'] }) === fpNew;
-  }
-  let significant = false;
-  for (const [k, c] of newView) {
-    if (changedFrom(oldView.get(k), c, k, SIGNIFICANT_PROPS, oldCal, newCal!)) significant = true;
-  }
-  for (const k of oldView.keys()) if (!newView.has(k)) significant = true;
+  const { skip, cancelled, onlyCancellations, significant } = g.decision ??= decide(oldView, newView, oldCal, newCal, forced);
+  if (skip) return [];
 
   const out: ItipMessage[] = [];
   // REQUEST first: applying it makes the copy whole, the CANCEL after it is then a no-op.
@@ -185,6 +206,27 @@ function planForAttendee(
     out.push({ ...base, method: 'CANCEL', ical: buildMessage('CANCEL', newCal!, comps, now), significantChange: true, recurrenceIds: cancelled });
   }
   return out;
+}
+
+/** Whether (and what) to send for a change from oldView to newView; the same for every attendee of a group. */
+function decide(oldView: View, newView: View, oldCal: Comp | null, newCal: Comp | null, forced: boolean): NonNullable<Group['decision']> {
+  const fpOld = fingerprint(oldView, oldCal, { skipProps: ['sequence'] });
+  const fpNew = fingerprint(newView, newCal, { skipProps: ['sequence'] });
+  if (fpOld === fpNew && !forced) return { skip: true, cancelled: [], onlyCancellations: false, significant: false };
+
+  const cancelled = cancelledInstances(oldView, newView, oldCal, newCal);
+  let onlyCancellations = false;
+  if (cancelled.length) {
+    const sim = new Map([...oldView].map(([k, c]) => [k, c]));
+    simulateCancel(sim, cancelled, oldCal);
+    onlyCancellations = fingerprint(sim, oldCal, { skipProps: ['sequence'] }) === fpNew;
+  }
+  let significant = false;
+  for (const [k, c] of newView) {
+    if (changedFrom(oldView.get(k), c, k, SIGNIFICANT_PROPS, oldCal, newCal!)) significant = true;
+  }
+  for (const k of oldView.keys()) if (!newView.has(k)) significant = true;
+  return { skip: false, cancelled, onlyCancellations, significant };
 }
 
 /** Instances the attendee could attend before and cannot now (EXDATE, STATUS:CANCELLED, dropped). */

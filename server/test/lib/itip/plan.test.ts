@@ -197,3 +197,36 @@ describe('plan — attendee', () => {
     expect(plan({ oldText: x, newText: x.replace(`PARTSTAT=NEEDS-ACTION:mailto:${A}`, `PARTSTAT=ACCEPTED:mailto:${A}`), actorEmail: A }).messages).toEqual([]);
   });
 });
+
+describe('plan — attendees with the same view share one message text', () => {
+  const D = 'dina@example.com';
+  const series: Ev = { rrule: 'FREQ=DAILY;COUNT=5', attendees: [{ email: A }, { email: B }, { email: D }] };
+  const override: Ev = { rid: '20240611T090000Z', start: '20240611T130000Z', end: '20240611T140000Z', attendees: [{ email: A }, { email: B }] };
+
+  test('whole-series attendees get the same text; one missing from an override gets their own view', () => {
+    const r = plan({ oldText: null, newText: cal(series, override), actorEmail: ORG, now: NOW });
+    const m = byRecipient(r);
+    expect(m[`REQUEST:${A}`].ical).toBe(m[`REQUEST:${B}`].ical);
+    expect(m[`REQUEST:${A}`].ical).toContain('RECURRENCE-ID:20240611T090000Z');
+    expect(m[`REQUEST:${D}`].ical).not.toBe(m[`REQUEST:${A}`].ical);
+    expect(m[`REQUEST:${D}`].ical).not.toContain('RECURRENCE-ID');
+    expect(m[`REQUEST:${D}`].ical).toMatch(/EXDATE[^\r\n]*20240611T090000Z/);
+    // Each recipient's message still applies to their own copy.
+    for (const x of r.messages) expect(apply({ method: x.method, ical: x.ical, sender: ORG }, null, x.recipient).action).toBe('create');
+  });
+
+  test('a 1,000-attendee meeting is serialised once; CANCELs stay per recipient', () => {
+    const many: Ev = { attendees: Array.from({ length: 1000 }, (_, i) => ({ email: `p${i}@partner.org` })) };
+    const first = plan({ oldText: null, newText: cal(many), actorEmail: ORG, now: NOW });
+    expect(first.messages).toHaveLength(1000);
+    expect(new Set(first.messages.map((x) => x.ical)).size).toBe(1);
+    const fewer: Ev = { attendees: many.attendees!.slice(0, 998) };
+    const r = plan({ oldText: first.newText, newText: cal(fewer), actorEmail: ORG, now: LATER });
+    const cancels = r.messages.filter((x) => x.method === 'CANCEL');
+    expect(cancels.map((x) => x.recipient).sort()).toEqual(['p998@partner.org', 'p999@partner.org']);
+    for (const c of cancels) {
+      expect(c.ical.match(/^ATTENDEE/gm)).toHaveLength(1);
+      expect(c.ical).toContain(`mailto:${c.recipient}`);
+    }
+  });
+});
