@@ -33,7 +33,7 @@ import {
   type Change, type RenderedMessage, type RecurrenceView,
 } from '../../integrations/vkteams/index.js';
 import { botConfigured } from './messenger.js';
-import { sendToUser } from './outbox.js';
+import { retractInvitationButtons, sendToUser } from './outbox.js';
 import { ANSWER_OF, answerTokens, eventView, recipientOf, whenOf } from './views.js';
 
 const asDate = (v: unknown): Date | undefined => (v instanceof Date ? v : typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v) : undefined);
@@ -113,6 +113,9 @@ export const messengerNotificationChannel: NotificationChannel = {
   reachable: (user) => user.kind === 'user',
   async send(ctx: AppContext, n: Notification): Promise<ChannelResult> {
     const res = await sendToUser(ctx, n.recipient, { key: n.key, kind: n.kind, objectId: n.event.objectId, render: () => renderNotification(ctx, n.recipient, n) });
+    // A cancellation also edits the earlier invitations: "cancelled", no buttons (the edit job
+    // checks that the whole event is cancelled, not only one occurrence).
+    if (n.kind === 'cancellation' && res.outcome !== 'off') await retractInvitationButtons(ctx, n.recipient.id, n.event.objectId, n.key);
     switch (res.outcome) {
       case 'sent': case 'already-sent': return { messageId: res.msgId, response: res.outcome };
       case 'skipped-unlinked': throw permanent('not linked: the user has not started a dialogue with the VK Teams bot (skipped)', { skipped: true });

@@ -27,14 +27,19 @@ export type CommandKind = 'start' | 'help' | 'unknown' | 'today' | 'tomorrow';
  *  jobs' channel dispatch, see channel.ts.) */
 export interface BotSendPayload { op: 'command'; kind: CommandKind; recipientId: string; key: string; name?: string; at: number }
 
-export interface BotEditPayload { recipientId: string; objectId: string; chatId: string; msgId: string; answer: AnswerCode; key: string }
+/** A 'bot-edit' job: mode 'answer' (default) shows the pressed answer and keeps the buttons;
+ *  'cancelled' marks an invitation of a cancelled event as cancelled and removes its buttons. */
+export interface BotEditPayload { recipientId: string; objectId: string; chatId: string; msgId: string; answer?: AnswerCode; key: string; mode?: 'answer' | 'cancelled' }
 
 export async function enqueueBotSend(db: DB, p: BotSendPayload): Promise<void> {
   await enqueue(db, 'bot-send', p, { jobKey: `bot:${p.recipientId}:${p.key}`, maxAttempts: 25 });
 }
 
 export async function enqueueBotEdit(db: DB, p: BotEditPayload): Promise<void> {
-  await enqueue(db, 'bot-edit', p, { jobKey: `botedit:${p.recipientId}:${p.msgId}`, maxAttempts: 25 });
+  // A cancellation's edit has its own key: a pending answer edit must not replace it (and the
+  // answer edit, if it runs later, sees the cancelled copy and renders the cancellation too).
+  const jobKey = p.mode === 'cancelled' ? `botcancel:${p.recipientId}:${p.msgId}` : `botedit:${p.recipientId}:${p.msgId}`;
+  await enqueue(db, 'bot-edit', p, { jobKey, maxAttempts: 25 });
 }
 
 /** Midnight of the day containing `at` (+ dayOffset days) in time zone tz, as an instant. */
@@ -126,18 +131,32 @@ export async function sendBotMessage(ctx: AppContext, p: BotSendPayload): Promis
   return (await sendToUser(ctx, user, { key: p.key, kind: p.kind, render: () => renderCommand(ctx, user, p) })).outcome;
 }
 
-/** Edits the pressed invitation to show the answer; keeps the buttons so it can be changed. */
+/**
+ * Edits a sent invitation: after a press, to show the answer (the buttons stay so it can be
+ * changed); once the event is cancelled (or the copy deleted), to say so — without buttons.
+ * Whatever the payload's mode, the copy's current state decides: an answer edit that runs after
+ * the cancellation must not bring the buttons back.
+ */
 export async function editAnsweredMessage(ctx: AppContext, p: BotEditPayload): Promise<string> {
   const log = ctx.log.child({ component: 'bot', job: 'bot-edit', userId: p.recipientId, msgId: p.msgId });
   const messenger = messengerFor(ctx);
   if (!messenger) return 'off';
   const user = await principals.findPrincipalById(ctx.db, p.recipientId);
-  const row = user ? await objects.findObject(ctx.db, user.id, p.objectId) : undefined;
+  const row = user ? await objects.findObject(ctx.db, user.id, p.objectId, { includeDeleted: true }) : undefined;
   if (!user || !row) return 'skipped-gone';
+  const cancelled = !!row.deleted_at || row.status === 'CANCELLED';
+  if (p.mode === 'cancelled' && !cancelled) return 'skipped-not-cancelled'; // e.g. only one occurrence was cancelled
   const base = { ownerId: user.id, key: p.key, kind: 'edit', objectId: row.id, chatId: p.chatId, msgId: p.msgId };
-  // Show the answer the copy has now (a later press may have changed it again).
-  const answer = ANSWER_OF[row.my_partstat ?? ''] ?? p.answer;
-  const msg = renderAnsweredInvitation(recipientOf(user), await eventView(ctx, row), answer, answerTokens(ctx, user, row));
+  let msg: RenderedMessage;
+  if (cancelled) {
+    // An explicit empty keyboard removes the buttons.
+    msg = { ...renderCancellation(recipientOf(user), await eventView(ctx, row)), inlineKeyboardMarkup: [] };
+  } else {
+    // Show the answer the copy has now (a later press may have changed it again).
+    const answer = ANSWER_OF[row.my_partstat ?? ''] ?? p.answer;
+    if (!answer) return 'skipped-no-answer';
+    msg = renderAnsweredInvitation(recipientOf(user), await eventView(ctx, row), answer, answerTokens(ctx, user, row));
+  }
   try {
     await messenger.editText({ chatId: p.chatId, msgId: p.msgId, ...msg });
     await recordOutcome(ctx.db, { ...base, outcome: 'sent', attempt: true });
@@ -148,6 +167,23 @@ export async function editAnsweredMessage(ctx: AppContext, p: BotEditPayload): P
     if (!retry) { log.error({ err: describe(e) }, 'VK Teams message edit failed permanently'); return 'failed'; }
     throw e;
   }
+}
+
+/**
+ * The event was cancelled: queue edits of the invitations (and updates, which may carry buttons)
+ * sent to this user about this copy, so they say "cancelled" and lose their buttons.
+ */
+export async function retractInvitationButtons(ctx: AppContext, userId: string, objectId: string, key: string): Promise<number> {
+  const rows = await botDb(ctx.db).selectFrom('bot_message').select(['chat_id', 'msg_id'])
+    .where('owner_id', '=', userId).where('object_id', '=', objectId).where('kind', 'in', ['invitation', 'update'])
+    .where('outcome', '=', 'sent').where('msg_id', 'is not', null).where('chat_id', 'is not', null).execute();
+  const seen = new Set<string>();
+  for (const r of rows) {
+    if (seen.has(r.msg_id!)) continue;
+    seen.add(r.msg_id!);
+    await enqueueBotEdit(ctx.db, { recipientId: userId, objectId, chatId: r.chat_id!, msgId: r.msg_id!, key: `cancel:${key}:${r.msg_id}`, mode: 'cancelled' });
+  }
+  return seen.size;
 }
 
 export function botSendHandlers(ctx: AppContext): Record<'bot-send' | 'bot-edit', JobHandler> {
