@@ -2,6 +2,8 @@
 import type { AppContext } from '../app/context.js';
 import type { JobHandler, JobName } from './queue.js';
 import { deliverMessage } from '../app/events/deliver.js';
+import { runFanout } from '../app/events/fanout.js';
+import { purgeMessages } from '../store/itip-messages.js';
 import { runImport } from '../app/events/transfer.js';
 import { collectGarbage } from '../app/attachments.js';
 import { deliveryHandlers } from './delivery-handlers.js';
@@ -20,9 +22,14 @@ export function jobHandlers(ctx: AppContext): Record<JobName, JobHandler> {
       const rows = await ctx.db.selectFrom('calendar_object').select(['id', 'owner_id']).where('deleted_at', '<', cutoff).limit(5000).execute();
       for (const r of rows) await ctx.db.deleteFrom('calendar_object').where('owner_id', '=', r.owner_id).where('id', '=', r.id).execute();
       await collectGarbage(ctx);
+      // Stored iTIP texts of fan-outs: their jobs have run (or failed for good) long before.
+      await purgeMessages(ctx.db, cutoff);
     },
     'schedule-deliver': async (payload) => {
       await deliverMessage(ctx, payload);
+    },
+    'schedule-fanout': async (payload) => {
+      await runFanout(ctx, payload);
     },
     'import-ics': async (payload) => {
       await runImport(ctx, payload);

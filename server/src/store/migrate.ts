@@ -6,6 +6,7 @@ import * as m0003 from './migrations/0003_mail.js';
 import * as m0005 from './migrations/0005_range_index.js';
 import * as m0006 from './migrations/0006_owner_span_index.js';
 import * as m0007 from './migrations/0007_dead_props.js';
+import * as m0008 from './migrations/0008_itip_message.js';
 
 /** Migrations are listed in code (not read from a folder) so the build needs no file copying. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0005_range_index': m0005,
   '0006_owner_span_index': m0006,
   '0007_dead_props': m0007,
+  '0008_itip_message': m0008,
 };
 
 class ListProvider implements MigrationProvider {

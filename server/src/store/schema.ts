@@ -95,6 +95,8 @@ export interface Database {
     owner_id: string; calendar_id: string | null; object_id: string | null; ns: string; name: string; xml: string;
     updated_at: Generated<Date>;
   };
+  itip_message: { owner_id: string; id: string; uid: string; ical: string; created_at: Generated<Date> };
+  itip_fanout: { owner_id: string; id: string; uid: string; jobs: Json<unknown>; next: Generated<number>; created_at: Generated<Date> };
   audit_log: {
     id: Generated<string>; owner_id: string | null; actor_id: string | null; via: string; action: string;
     target: string | null; details: Json<unknown> | null; at: Generated<Date>;

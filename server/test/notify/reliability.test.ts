@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { createTestEnv, makeUser, signInHeaders, startTestWorker, eventually, type TestEnv } from '../support/harness.js';
 import { startLiteSink, type LiteSink } from './lite-sink.js';
+import { runFanout } from '../../src/app/events/fanout.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MESSAGES = Number(process.env.CALENDULA_CRASH_MESSAGES ?? 5000);
@@ -36,6 +37,11 @@ const utc = (d: Date) => d.toISOString().slice(0, 19);
 
 /** Message-IDs of the imip-send jobs still queued (what must arrive). */
 async function queuedImipIds(uids?: string[]): Promise<string[]> {
+  // Large meetings queue one 'schedule-fanout' job that queues their imip-send jobs: run those now
+  // (safe next to a worker running the same fan-out: each batch is queued exactly once).
+  for (const f of await env.ctx.db.selectFrom('itip_fanout').select(['owner_id', 'id', 'uid']).execute()) {
+    await runFanout(env.ctx, { ownerId: f.owner_id, fanoutId: f.id, uid: f.uid });
+  }
   const r = await sql<{ id: string; uid: string }>`select j.payload->>'deliveryId' as id, j.payload->>'uid' as uid from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'imip-send'`.execute(env.ctx.db);
   return r.rows.filter((x) => !uids || uids.includes(x.uid)).map((x) => `<imip.${x.id}@example.com>`);
 }

@@ -18,6 +18,7 @@ import { busyOf } from './freebusy.js';
 import { setPartstat } from './ical-edits.js';
 import { enqueue } from '../../jobs/queue.js';
 import type { DeliverPayload } from './scheduling.js';
+import { loadMessage } from '../../store/itip-messages.js';
 import { registeredChannels, wantsChannel, type NotificationKind } from '../notify/channels.js';
 
 export interface DeliveryOutcome { result: ApplyResult; row: ObjectRow | null }
@@ -55,8 +56,10 @@ export interface DeliverOptions {
 export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, opts: DeliverOptions = {}): Promise<DeliveryOutcome> {
   const recipient = opts.known?.recipient ?? await principals.findPrincipalById(ctx.db, payload.recipientId);
   if (!recipient || recipient.disabled) return { result: { action: 'ignore', code: 'UNKNOWN_UID', reason: 'The recipient no longer exists or is disabled' }, row: null };
+  const ical = payload.ical ?? (payload.messageId && payload.messageOwnerId ? await loadMessage(ctx.db, payload.messageOwnerId, payload.messageId) : null);
+  if (ical == null) return { result: { action: 'ignore', code: 'UNKNOWN_UID', reason: 'The message is no longer stored' }, row: null };
   const existing = opts.known ? opts.known.existing ?? undefined : await objects.findByUid(ctx.db, recipient.id, payload.uid);
-  const result = apply({ method: payload.method, ical: payload.ical, sender: payload.sender }, existing?.ical ?? null, opts.recipientAddress ?? recipient.email, { trust: opts.trust ?? 'trusted', acceptPartyCrashers: opts.acceptPartyCrashers });
+  const result = apply({ method: payload.method, ical, sender: payload.sender }, existing?.ical ?? null, opts.recipientAddress ?? recipient.email, { trust: opts.trust ?? 'trusted', acceptPartyCrashers: opts.acceptPartyCrashers });
   const actor = schedulerActor(recipient);
   if (result.action === 'ignore' || result.action === 'reject' || !result.newText) {
     if (result.action === 'delete' && existing) {

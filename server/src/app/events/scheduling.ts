@@ -4,7 +4,7 @@
  * (one ordered queue per recipient) or by iMIP to external addresses. Queued in the writer's
  * transaction, so a committed change can never lose its messages.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import { DomainError } from '../../domain/errors.js';
@@ -14,13 +14,21 @@ import * as principals from '../../store/principals.js';
 import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
 import { plan, validateAttendeeChange, normalizeAddress, type ItipMessage } from '../../lib/itip/index.js';
 import type { JobSpec } from '../../jobs/queue.js';
+import { fanoutPending, insertFanout, insertMessages } from '../../store/itip-messages.js';
 
+/**
+ * A job carries the iTIP text itself (`ical`, small writes and mail intake) or a reference to it
+ * in itip_message (`messageId`, owned by `messageOwnerId` / `ownerId`): a fan-out stores each
+ * distinct text once.
+ */
 export interface DeliverPayload {
   recipientId: string;
   uid: string;
   method: ItipMessage['method'];
   sender: string;
-  ical: string;
+  ical?: string;
+  messageId?: string;
+  messageOwnerId?: string;
   significant: boolean;
 }
 
@@ -31,7 +39,9 @@ export interface ImipPayload {
   sender: string;
   recipient: string;
   recipientCn?: string;
-  ical: string;
+  ical?: string;
+  /** In itip_message, owned by ownerId. */
+  messageId?: string;
   significant: boolean;
   /** Stable per delivery: the Message-ID and the idempotency key. */
   deliveryId: string;
@@ -138,5 +148,41 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
       jobs.push({ name: 'imip-send', payload, queue: undefined });
     }
   }
-  return { text, jobs };
+  if (!jobs.length) return { text, jobs };
+  const uid = result.messages[0].uid;
+  // Small meetings queue their deliveries directly — unless a fan-out of this event is still
+  // queueing: then these go through the fan-out queue too, after it (per-recipient order).
+  if (jobs.length <= FANOUT_MIN && !(await fanoutPending(db, p.owner.id, uid))) return { text, jobs };
+  return { text, jobs: [await deferToFanout(db, p.owner.id, uid, jobs)] };
+}
+
+/** Above this many deliveries, a write queues one 'schedule-fanout' job instead of one job each. */
+export const FANOUT_MIN = 20;
+
+export interface FanoutPayload { ownerId: string; fanoutId: string; uid: string }
+
+/**
+ * Stores each distinct message text once (itip_message) and the per-recipient job specs, now
+ * referencing it, in itip_fanout; returns the one job that queues them later in batches. The
+ * writer's transaction then holds a few rows and one job, not a payload per recipient.
+ */
+async function deferToFanout(db: DB, ownerId: string, uid: string, jobs: JobSpec[]): Promise<JobSpec> {
+  const ids = new Map<string, string>();
+  const specs = jobs.map((j) => {
+    const payload = { ...(j.payload as DeliverPayload | ImipPayload) };
+    if (payload.ical !== undefined) {
+      let id = ids.get(payload.ical);
+      if (!id) ids.set(payload.ical, (id = randomUUID()));
+      delete payload.ical;
+      payload.messageId = id;
+      if (j.name === 'schedule-deliver') (payload as DeliverPayload).messageOwnerId = ownerId;
+    }
+    return { ...j, payload };
+  });
+  await insertMessages(db, ownerId, uid, [...ids].map(([ical, id]) => ({ id, ical })));
+  const fanoutId = randomUUID();
+  await insertFanout(db, ownerId, fanoutId, uid, specs);
+  const payload: FanoutPayload = { ownerId, fanoutId, uid };
+  // One queue per (organizer, UID): fan-outs of one event queue their deliveries in order.
+  return { name: 'schedule-fanout', payload, queue: `fanout:${ownerId}:${createHash('sha1').update(uid).digest('base64url').slice(0, 16)}`, priority: -10 };
 }

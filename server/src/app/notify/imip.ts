@@ -21,6 +21,7 @@ import { mailer, mailDomain } from './mailer.js';
 import { lockUid } from '../events/write.js';
 import { etagOf } from '../events/resource.js';
 import { alreadySent, recordDelivery } from '../../store/mail.js';
+import { loadMessage } from '../../store/itip-messages.js';
 import { enqueue } from '../../jobs/queue.js';
 import { eventUrl, type NotifyPayload } from './notifications.js';
 
@@ -96,7 +97,12 @@ export async function sendImip(ctx: AppContext, p: ImipPayload, attempt?: number
   const recipient = p.recipient.toLowerCase();
   const log = { ownerId: owner.id, channel: 'imip', kind: `imip-${p.method.toLowerCase()}`, deliveryKey: p.deliveryId, recipient, uid: p.uid, method: p.method, messageId: imipMessageId(ctx, p.deliveryId) };
   if (sent) return 'already-sent';
-  const { ix, ical } = prepare(p.ical);
+  const text = p.ical ?? (p.messageId ? await loadMessage(ctx.db, p.ownerId, p.messageId) : null);
+  if (text == null) {
+    ctx.log.warn({ uid: p.uid, to: p.recipient, messageId: p.messageId }, 'iMIP message no longer stored; not sent');
+    return 'skipped';
+  }
+  const { ix, ical } = prepare(text);
   const options = composeImip({
     method: p.method as never, ical,
     from: { email: ctx.config.mailFrom, name: owner.name || owner.email }, replyTo: { email: owner.email, name: owner.name || undefined },
