@@ -384,7 +384,11 @@ describe('intake jobs', () => {
         expect(row).toMatchObject({ location: 'Room 2', sequence: 2 });
       }
       // Every message was applied in arrival order: nothing was stale or refused.
-      const ds = await env.ctx.db.selectFrom('mail_decision').select(['uid', 'code', 'outcome']).where('owner_id', '=', dina.id).where('uid', 'in', uids).orderBy('created_at').execute();
+      // (The decision record is written just after the calendar change commits: wait for all nine.)
+      const ds = await eventually(async () => {
+        const r = await env.ctx.db.selectFrom('mail_decision').select(['uid', 'code', 'outcome']).where('owner_id', '=', dina.id).where('uid', 'in', uids).orderBy('created_at').execute();
+        return r.length >= 9 ? r : undefined;
+      }, 10_000, 'nine decisions');
       expect(ds).toHaveLength(9);
       expect(ds.every((d) => d.outcome === 'applied')).toBe(true);
     } finally {
