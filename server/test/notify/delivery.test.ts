@@ -43,7 +43,7 @@ beforeAll(async () => {
   sink = await startSmtpSink({
     rejectRecipient: (a) => (a.startsWith('bad@') ? { code: 550, message: '5.1.1 no such user' } : null),
   });
-  env = await createTestEnv({ mailDomains: ['example.com'], smtpUrl: sink.url, mailFrom: 'calendar@example.com', notifyCoalesceSeconds: 1, dataDir: `/tmp/calendula-notify-${process.pid}` });
+  env = await createTestEnv({ mailDomains: ['example.com'], smtpUrl: sink.url, mailFrom: 'calendar@example.com', notifyCoalesceSeconds: 2, dataDir: `/tmp/calendula-notify-${process.pid}` });
   annaId = (await makeUser(env.ctx, 'anna@example.com', { name: 'Anna', admin: true })).id;
   borisId = (await makeUser(env.ctx, 'boris@example.com', { name: 'Boris' })).id;
   await principals.updatePrincipal(env.ctx.db, borisId, { language: 'ru', timezone: 'Europe/Moscow' });
@@ -111,7 +111,7 @@ describe('invitations', () => {
       expect(r.statusCode, r.body).toBe(200);
     }
     await sink.waitFor(() => mailsTo('boris@example.com').length > before, 15_000);
-    await sleep(2500);
+    await sleep(3500);
     const updates = mailsTo('boris@example.com').slice(before);
     expect(updates.length).toBe(1);
     const text = String(updates[0].parsed.text);
@@ -128,7 +128,7 @@ describe('invitations', () => {
     const count = sink.messages.length;
     const r = await env.app.inject({ method: 'PATCH', url: `/api/v1/events/${ev.id}`, headers: anna, payload: { event: { alarms: [{ action: 'DISPLAY', trigger: '-PT10M' }] } } });
     expect(r.statusCode, r.body).toBe(200);
-    await sleep(2500);
+    await sleep(3500);
     expect(sink.messages.length).toBe(count);
   });
 
