@@ -4,14 +4,14 @@
  */
 import type { AppContext } from '../app/context.js';
 import type { JobHandler } from './queue.js';
-import { sendImip } from '../app/notify/imip.js';
+import { runImipJob } from '../app/notify/imip.js';
 import { sendNotification } from '../app/notify/notifications.js';
 import { fireReminder } from '../app/notify/reminders.js';
 import { processInbound } from '../app/intake/process.js';
 
 export function deliveryHandlers(ctx: AppContext): Record<'imip-send' | 'notify' | 'reminder' | 'mail-intake', JobHandler> {
   return {
-    'imip-send': async (payload, h) => { await sendImip(ctx, payload, h.attempts); },
+    'imip-send': async (payload, h) => { await runImipJob(ctx, payload, h.attempts); },
     notify: async (payload, h) => { await sendNotification(ctx, payload, h.jobId); },
     reminder: async (payload) => { await fireReminder(ctx, payload); },
     'mail-intake': async (payload) => { await processInbound(ctx, payload.id, { ...(Array.isArray(payload.to) ? { to: payload.to } : {}), ...(typeof payload.queue === 'string' ? { queue: payload.queue } : {}) }); },

@@ -31,6 +31,26 @@ export async function alreadySent(db: DB, channel: string, deliveryKey: string):
   return r?.status === 'sent' || r?.status === 'failed';
 }
 
+/** The delivery keys (of those given) already sent or permanently failed: one query for a batch. */
+export async function alreadySentMany(db: DB, channel: string, deliveryKeys: string[]): Promise<Set<string>> {
+  if (!deliveryKeys.length) return new Set();
+  const rows = await db.selectFrom('delivery_log').select(['delivery_key', 'status']).where('channel', '=', channel).where('delivery_key', 'in', deliveryKeys).execute();
+  return new Set(rows.filter((r) => r.status === 'sent' || r.status === 'failed').map((r) => r.delivery_key));
+}
+
+/** recordDelivery for many deliveries in one statement (each row upserted as recordDelivery does). */
+export async function recordDeliveries(db: DB, entries: DeliveryEntry[]): Promise<void> {
+  if (!entries.length) return;
+  await db.insertInto('delivery_log').values(entries.map((e) => ({
+    owner_id: e.ownerId, channel: e.channel, kind: e.kind, delivery_key: e.deliveryKey, message_id: e.messageId ?? null,
+    recipient: e.recipient, uid: e.uid ?? null, object_id: e.objectId ?? null, method: e.method ?? null, status: e.status,
+    response: e.response ? e.response.slice(0, 1000) : null,
+  }))).onConflict((oc) => oc.columns(['channel', 'delivery_key']).doUpdateSet({
+    status: sql`excluded.status`, response: sql`excluded.response`, attempts: sql`delivery_log.attempts + 1`, updated_at: new Date(),
+    message_id: sql`excluded.message_id`,
+  })).execute();
+}
+
 /** Records an attempt: one row per delivery, updated by each attempt (attempts counts them). */
 export async function recordDelivery(db: DB, e: DeliveryEntry): Promise<void> {
   const response = e.response ? e.response.slice(0, 1000) : null;

@@ -42,7 +42,8 @@ async function queuedImipIds(uids?: string[]): Promise<string[]> {
   for (const f of await env.ctx.db.selectFrom('itip_fanout').select(['owner_id', 'id', 'uid']).execute()) {
     await runFanout(env.ctx, { ownerId: f.owner_id, fanoutId: f.id, uid: f.uid });
   }
-  const r = await sql<{ id: string; uid: string }>`select j.payload->>'deliveryId' as id, j.payload->>'uid' as uid from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'imip-send'`.execute(env.ctx.db);
+  const r = await sql<{ id: string; uid: string }>`select coalesce(r->>'deliveryId', j.payload::jsonb->>'deliveryId') as id, j.payload::jsonb->>'uid' as uid from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+    left join lateral jsonb_array_elements(coalesce(j.payload::jsonb->'recipients', '[null]'::jsonb)) r on true where t.identifier = 'imip-send'`.execute(env.ctx.db);
   return r.rows.filter((x) => !uids || uids.includes(x.uid)).map((x) => `<imip.${x.id}@example.com>`);
 }
 

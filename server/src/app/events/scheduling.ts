@@ -47,6 +47,51 @@ export interface ImipPayload {
   deliveryId: string;
 }
 
+/** One recipient of a batched iMIP job: its own address, name and stable deliveryId. */
+export interface ImipRecipient { recipient: string; recipientCn?: string; deliveryId: string }
+
+/**
+ * An 'imip-send' job for several external recipients of the same stored message (a fan-out
+ * queues one per IMIP_BATCH recipients). Each recipient keeps its own deliveryId (Message-ID and
+ * idempotency key), so a retried batch re-sends only the ones not yet logged as done.
+ */
+export interface ImipBatchPayload extends Omit<ImipPayload, 'recipient' | 'recipientCn' | 'deliveryId'> {
+  recipients: ImipRecipient[];
+}
+
+/** External recipients per 'imip-send' job queued by a fan-out. */
+export const IMIP_BATCH = 50;
+
+/**
+ * Merges the fan-out's single-recipient 'imip-send' specs that share one stored message (same
+ * messageId, method and UID) into batch jobs of at most `size` recipients. Other specs keep their
+ * order; batches follow them (iMIP jobs have no queue, so their relative order does not matter).
+ */
+export function batchImipSpecs(specs: JobSpec[], size = IMIP_BATCH): JobSpec[] {
+  const out: JobSpec[] = [];
+  const groups = new Map<string, { base: ImipPayload; spec: JobSpec; recipients: ImipRecipient[] }>();
+  for (const j of specs) {
+    const p = j.payload as ImipPayload;
+    if (j.name !== 'imip-send' || !p.messageId || p.ical !== undefined || j.queue || j.jobKey || j.runAt) { out.push(j); continue; }
+    const key = `${p.messageId}\n${p.method}\n${p.uid}\n${p.ownerId}\n${p.sender}\n${p.significant}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { base: p, spec: j, recipients: [] }));
+    g.recipients.push({ recipient: p.recipient, ...(p.recipientCn !== undefined ? { recipientCn: p.recipientCn } : {}), deliveryId: p.deliveryId });
+  }
+  for (const g of groups.values()) {
+    const { recipient: _r, recipientCn: _c, deliveryId: _d, ...rest } = g.base;
+    for (let i = 0; i < g.recipients.length; i += size) {
+      const recipients = g.recipients.slice(i, i + size);
+      if (recipients.length === 1) {
+        out.push({ ...g.spec, payload: { ...rest, ...recipients[0] } satisfies ImipPayload });
+      } else {
+        out.push({ ...g.spec, payload: { ...rest, recipients } satisfies ImipBatchPayload });
+      }
+    }
+  }
+  return out;
+}
+
 /** Unfolded lines without the parts that change when only answers change. */
 function answerNeutral(text: string): string {
   return text.replace(/\r?\n[ \t]/g, '').split(/\r?\n/)
@@ -181,7 +226,7 @@ async function deferToFanout(db: DB, ownerId: string, uid: string, jobs: JobSpec
   });
   await insertMessages(db, ownerId, uid, [...ids].map(([ical, id]) => ({ id, ical })));
   const fanoutId = randomUUID();
-  await insertFanout(db, ownerId, fanoutId, uid, specs);
+  await insertFanout(db, ownerId, fanoutId, uid, batchImipSpecs(specs));
   const payload: FanoutPayload = { ownerId, fanoutId, uid };
   // One queue per (organizer, UID): fan-outs of one event queue their deliveries in order.
   return { name: 'schedule-fanout', payload, queue: `fanout:${ownerId}:${createHash('sha1').update(uid).digest('base64url').slice(0, 16)}`, priority: -10 };

@@ -16,11 +16,11 @@ import { composeImip, isPermanentMailError } from '../../integrations/mail/index
 import { attachTimezones, indexResource, referencedTzids, type ResourceIndex } from '../../lib/ical/index.js';
 import { normalizeAddress, setScheduleStatus } from '../../lib/itip/index.js';
 import { parseCalendar, schedulable, serialize } from '../../lib/itip/model.js';
-import type { ImipPayload } from '../events/scheduling.js';
+import type { ImipBatchPayload, ImipPayload, ImipRecipient } from '../events/scheduling.js';
 import { mailer, mailDomain } from './mailer.js';
 import { lockUid } from '../events/write.js';
 import { etagOf } from '../events/resource.js';
-import { alreadySent, recordDelivery } from '../../store/mail.js';
+import { alreadySent, alreadySentMany, recordDeliveries, recordDelivery, type DeliveryEntry } from '../../store/mail.js';
 import { loadMessage } from '../../store/itip-messages.js';
 import { enqueue } from '../../jobs/queue.js';
 import { eventUrl, type NotifyPayload } from './notifications.js';
@@ -102,19 +102,7 @@ export async function sendImip(ctx: AppContext, p: ImipPayload, attempt?: number
     ctx.log.warn({ uid: p.uid, to: p.recipient, messageId: p.messageId }, 'iMIP message no longer stored; not sent');
     return 'skipped';
   }
-  const { ix, ical } = prepare(text);
-  const options = composeImip({
-    method: p.method as never, ical,
-    from: { email: ctx.config.mailFrom, name: owner.name || owner.email }, replyTo: { email: owner.email, name: owner.name || undefined },
-    envelopeFrom: ctx.config.mailFrom,
-    to: [{ email: p.recipient, name: p.recipientCn }], lang: owner.language, timezone: owner.timezone,
-    messageId: `imip.${p.deliveryId}@${mailDomain(ctx)}`, threadId: `${p.uid}@${mailDomain(ctx)}`,
-    summary: ix?.summary ?? '', start: ix?.firstStart ?? new Date(), end: ix?.lastEnd ?? undefined, allDay: ix?.allDay,
-    location: ix?.location ?? undefined, organizerName: owner.name || owner.email, attendeeName: owner.name || owner.email,
-  });
-  // The ORGANIZER/attendee address is the user's own; Sender tells MUAs who sent it on their behalf.
-  options.from = { address: owner.email, name: owner.name || owner.email };
-  options.sender = ctx.config.mailFrom;
+  const options = imipOptions(ctx, p, owner, text, p);
   try {
     const r = await mailer(ctx).send(options);
     if (r.rejected?.length) {
@@ -139,6 +127,105 @@ export async function sendImip(ctx: AppContext, p: ImipPayload, attempt?: number
   }
 }
 
+/** The mail of one recipient (its own Message-ID from its deliveryId; the text prepared once). */
+function imipOptions(ctx: AppContext, p: Omit<ImipPayload, 'recipient' | 'recipientCn' | 'deliveryId'>, owner: PrincipalRow, text: string, r: ImipRecipient) {
+  const { ix, ical } = prepare(text);
+  const options = composeImip({
+    method: p.method as never, ical,
+    from: { email: ctx.config.mailFrom, name: owner.name || owner.email }, replyTo: { email: owner.email, name: owner.name || undefined },
+    envelopeFrom: ctx.config.mailFrom,
+    to: [{ email: r.recipient, name: r.recipientCn }], lang: owner.language, timezone: owner.timezone,
+    messageId: `imip.${r.deliveryId}@${mailDomain(ctx)}`, threadId: `${p.uid}@${mailDomain(ctx)}`,
+    summary: ix?.summary ?? '', start: ix?.firstStart ?? new Date(), end: ix?.lastEnd ?? undefined, allDay: ix?.allDay,
+    location: ix?.location ?? undefined, organizerName: owner.name || owner.email, attendeeName: owner.name || owner.email,
+  });
+  // The ORGANIZER/attendee address is the user's own; Sender tells MUAs who sent it on their behalf.
+  options.from = { address: owner.email, name: owner.name || owner.email };
+  options.sender = ctx.config.mailFrom;
+  return options;
+}
+
+/** Messages of one batch job in flight at a time (the pooled transport and per-domain limits queue the rest). */
+export const IMIP_BATCH_CONCURRENCY = 8;
+
+/** The 'imip-send' job: a batch payload (`recipients`) or the single-recipient one. */
+export async function runImipJob(ctx: AppContext, p: ImipPayload | ImipBatchPayload, attempt?: number): Promise<ImipOutcome[]> {
+  if ('recipients' in p && Array.isArray(p.recipients)) return sendImipBatch(ctx, p, attempt);
+  return [await sendImip(ctx, p as ImipPayload, attempt)];
+}
+
+/**
+ * Delivers one stored message to several external recipients, up to IMIP_BATCH_CONCURRENCY at a
+ * time over the pooled transport. Per recipient, as sendImip: the delivery log is checked first
+ * (on a retry), the Message-ID comes from its own deliveryId, the attempt is logged. The log rows
+ * and the SCHEDULE-STATUS write-back of the whole batch are one statement each. When some
+ * recipient failed temporarily the job throws after logging: the retry skips every recipient
+ * already sent or permanently failed.
+ */
+export async function sendImipBatch(ctx: AppContext, p: ImipBatchPayload, attempt?: number): Promise<ImipOutcome[]> {
+  const keys = p.recipients.map((r) => r.deliveryId);
+  const [owner, sent] = await Promise.all([ownerOf(ctx, p.ownerId), attempt === 1 ? new Set<string>() : alreadySentMany(ctx.db, 'imip', keys)]);
+  if (!owner) return p.recipients.map(() => 'skipped');
+  const outcomes: ImipOutcome[] = p.recipients.map((r) => (sent.has(r.deliveryId) ? 'already-sent' : 'skipped'));
+  const todo = p.recipients.map((r, i) => ({ r, i })).filter(({ r }) => !sent.has(r.deliveryId));
+  if (!todo.length) return outcomes;
+  const text = p.ical ?? (p.messageId ? await loadMessage(ctx.db, p.ownerId, p.messageId) : null);
+  if (text == null) {
+    ctx.log.warn({ uid: p.uid, to: todo.map(({ r }) => r.recipient), messageId: p.messageId }, 'iMIP message no longer stored; not sent');
+    return outcomes;
+  }
+  const logs: DeliveryEntry[] = [];
+  const failures: { recipient: string; why: string }[] = [];
+  let temporary: unknown = null;
+  const entry = (r: ImipRecipient) => ({ ownerId: owner.id, channel: 'imip', kind: `imip-${p.method.toLowerCase()}`, deliveryKey: r.deliveryId, recipient: r.recipient.toLowerCase(), uid: p.uid, method: p.method, messageId: imipMessageId(ctx, r.deliveryId) });
+  let next = 0;
+  const worker = async () => {
+    for (let k = next++; k < todo.length; k = next++) {
+      const { r, i } = todo[k];
+      try {
+        const res = await mailer(ctx).send(imipOptions(ctx, p, owner, text, r));
+        if (res.rejected?.length) {
+          const why = res.rejectedErrors?.[0]?.response ?? 'recipient refused';
+          logs.push({ ...entry(r), status: 'failed', response: why });
+          failures.push({ recipient: r.recipient, why });
+          outcomes[i] = 'failed';
+        } else {
+          logs.push({ ...entry(r), status: 'sent', response: res.response });
+          outcomes[i] = 'sent';
+        }
+      } catch (e) {
+        const why = (e as Error).message ?? String(e);
+        if (isPermanentMailError(e)) {
+          logs.push({ ...entry(r), status: 'failed', response: why });
+          failures.push({ recipient: r.recipient, why });
+          outcomes[i] = 'failed';
+          ctx.log.warn({ uid: p.uid, to: r.recipient, err: why }, 'iMIP delivery failed permanently');
+        } else {
+          logs.push({ ...entry(r), status: 'retrying', response: why });
+          temporary ??= e;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IMIP_BATCH_CONCURRENCY, todo.length) }, worker));
+  await recordDeliveries(ctx.db, logs);
+  const statuses = new Map<string, string>();
+  if (p.method === 'REQUEST' || p.method === 'CANCEL') for (const l of logs) if (l.status === 'sent') statuses.set(l.recipient, '1.1');
+  for (const f of failures) statuses.set(f.recipient.toLowerCase(), '5.1');
+  if (statuses.size) await markStatuses(ctx, p, statuses);
+  if (failures.length) {
+    const row = await objects.findByUid(ctx.db, owner.id, p.uid);
+    if (row) {
+      for (const f of failures) {
+        const payload: NotifyPayload = { kind: 'delivery-failed', recipientId: owner.id, ownerId: owner.id, objectId: row.id, failure: { recipient: f.recipient, status: '5.1', response: f.why } };
+        await enqueue(ctx.db, 'notify', payload);
+      }
+    }
+  }
+  if (temporary) throw temporary; // temporary: the queue retries with back-off; sent ones are skipped then
+  return outcomes;
+}
+
 /** SCHEDULE-STATUS 5.1 on the organizer's copy and a 'delivery-failed' notification to its owner. */
 export async function permanentFailure(ctx: AppContext, p: { ownerId: string; uid: string; method: string; recipient: string }, ownerId: string, objectId: string | null, why: string, status = '5.1') {
   await markStatus(ctx, p, status);
@@ -156,6 +243,11 @@ export async function permanentFailure(ctx: AppContext, p: { ownerId: string; ui
  * caller still waits until its own status is stored.
  */
 export function markStatus(ctx: AppContext, p: { ownerId: string; uid: string; method: string; recipient: string }, status: string): Promise<void> {
+  return markStatuses(ctx, p, new Map([[p.recipient.toLowerCase(), status]]));
+}
+
+/** markStatus for several attendees of one event (a batch job): written together. */
+export function markStatuses(ctx: AppContext, p: { ownerId: string; uid: string; method: string }, statuses: Map<string, string>): Promise<void> {
   if (p.method !== 'REQUEST' && p.method !== 'CANCEL' && p.method !== 'ADD') return Promise.resolve();
   const key = `${p.ownerId}\n${p.uid}`;
   let s = statusWrites.get(key);
@@ -165,7 +257,7 @@ export function markStatus(ctx: AppContext, p: { ownerId: string; uid: string; m
     const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
     s.next = { statuses: new Map(), promise, resolve, reject };
   }
-  s.next.statuses.set(p.recipient.toLowerCase(), status);
+  for (const [r, st] of statuses) s.next.statuses.set(r.toLowerCase(), st);
   const promise = s.next.promise;
   if (!s.running) void runStatusWrites(ctx, key, p.ownerId, p.uid);
   return promise;
