@@ -137,18 +137,6 @@ export async function busyOf(ctx: AppContext, who: PrincipalRow, from: Date, to:
   return (await busyOfMany(ctx, [who], from, to, excludeUid)).get(who.id)!;
 }
 
-/** Principals by address (aliases too), in one query for the direct matches. */
-async function principalsByEmail(ctx: AppContext, emails: string[]): Promise<Map<string, PrincipalRow>> {
-  const out = new Map<string, PrincipalRow>();
-  for (const p of await principals.findPrincipalsByEmails(ctx.db, emails)) out.set(p.email.toLowerCase(), p);
-  for (const e of emails) {
-    if (out.has(e)) continue;
-    const alias = await principals.findPrincipalByEmail(ctx.db, e);
-    if (alias) out.set(e, alias);
-  }
-  return out;
-}
-
 export interface FreeBusyItem {
   email: string; name?: string; kind?: string; timezone?: string; workingHours?: WorkingHours;
   busy: { start: string; end: string; type: BusyType }[]; error?: string;
@@ -159,7 +147,7 @@ export async function freeBusy(ctx: AppContext, actor: Actor, emails: string[], 
   if (emails.length > 200) throw invalid('At most 200 attendees per free/busy request');
   void actor;
   const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
-  const found = await principalsByEmail(ctx, list);
+  const found = await principals.resolveAddresses(ctx.db, list);
   const usable = [...found.values()].filter((p) => p.kind !== 'group' && !p.disabled);
   const busyById = await busyOfMany(ctx, usable, from, to);
   const out: FreeBusyItem[] = [];
@@ -231,7 +219,7 @@ export async function findTime(ctx: AppContext, actor: Actor, input: { attendees
   const me = await principals.findPrincipalById(ctx.db, actor.userId!);
   const emails = [...new Set([...(me ? [me.email] : []), ...input.attendees].map((e) => e.toLowerCase()))];
   const roomEmails = [...new Set((input.rooms ?? []).map((e) => e.toLowerCase()))];
-  const found = await principalsByEmail(ctx, [...emails, ...roomEmails]);
+  const found = await principals.resolveAddresses(ctx.db, [...emails, ...roomEmails]);
   for (const r of roomEmails) if (found.get(r)?.kind !== 'room') throw invalid(`${r} is not a room`);
   // external people and groups: their time is unknown here
   const known = emails.map((e) => found.get(e)).filter((p): p is PrincipalRow => !!p && p.kind !== 'group');

@@ -106,16 +106,14 @@ export function onlyAnswersChanged(oldText: string | null, newText: string | nul
 
 /**
  * Address checks (the reference's mailapi): syntax for every new attendee; an address in the
- * organisation's own domains must be a known user, group or room.
+ * organisation's own domains must be a known user, group or room. `known` holds the resolved ones.
  */
-export async function checkAttendeeAddresses(ctx: AppContext, db: DB, emails: string[]): Promise<Map<string, PrincipalRow>> {
-  const known = await principals.resolveAddresses(db, emails);
+export function checkAttendeeAddresses(ctx: AppContext, emails: Iterable<string>, known: Map<string, PrincipalRow>): void {
   for (const e of emails) {
     if (known.has(e)) continue;
     if (!isValidEmail(e)) throw new DomainError('INVALID_ADDRESS', `"${e}" is not a valid e-mail address`, { email: e });
     if (isInternal(e, ctx.config.mailDomains)) throw new DomainError('UNKNOWN_ADDRESS', `No user, group or room has the address ${e}`, { email: e });
   }
-  return known;
 }
 
 let deliveryCounter = 0;
@@ -162,11 +160,7 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
   const known = new Map([...(p.known ?? []), ...(missing.length ? await principals.resolveAddresses(db, missing) : [])]);
   if (interactive) {
     const isNew = (r: string) => !p.previous?.attendees.includes(r) || result.messages.some((m) => m.method === 'REPLY');
-    for (const e of recipients) {
-      if (known.has(e) || !isNew(e)) continue;
-      if (!isValidEmail(e)) throw new DomainError('INVALID_ADDRESS', `"${e}" is not a valid e-mail address`, { email: e });
-      if (isInternal(e, ctx.config.mailDomains)) throw new DomainError('UNKNOWN_ADDRESS', `No user, group or room has the address ${e}`, { email: e });
-    }
+    checkAttendeeAddresses(ctx, recipients.filter(isNew), known);
   }
   const partstatOnly = onlyAnswersChanged(oldText, p.text);
   const jobs: JobSpec[] = [];
