@@ -7,7 +7,8 @@
 //    p99 < 1 s after the write (measured with database timestamps)
 //  - import a 10,000-event .ics: < 20 s
 //  - RSS of the server process: < 300 MB (sampled throughout)
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { benchDatabase, embeddedUrl, ensureBuilt, freePort, percentile, rssMb, signIn, startServer, tempDataDir } from '../platform/_server.mjs';
 
@@ -15,7 +16,16 @@ const USERS = Number(process.env.BENCH_CORE_USERS ?? 100);
 const MAIN_EVENTS = Number(process.env.BENCH_CORE_EVENTS ?? 10_000);
 const TOTAL_EVENTS = Number(process.env.BENCH_CORE_TOTAL ?? 100_000);
 const CREATES = Number(process.env.BENCH_CORE_CREATES ?? 300);
+// BENCH_CORE_SKIP=create,import skips those phases (e.g. to measure only the read side and RSS).
+const SKIP = new Set((process.env.BENCH_CORE_SKIP ?? '').split(',').map((x) => x.trim()).filter(Boolean));
 const DAY = 86_400_000;
+
+/** CPU seconds (user + system) the server process has used so far (Linux /proc, 10 ms ticks). */
+const cpuSecs = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const [utime, stime] = f.slice(f.lastIndexOf(')') + 2).split(' ').slice(11, 13).map(Number);
+  return (utime + stime) / 100;
+};
 
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,6 +81,8 @@ export default async function run(log) {
   const server = startServer({ port, dataDir, databaseUrl: db?.url, roles: 'api,worker' });
   const rows = [];
   let maxRss = 0;
+  const phaseRss = [];
+  const load0 = loadavg()[0];
   const sampler = setInterval(() => { try { maxRss = Math.max(maxRss, rssMb(server.child.pid)); } catch { /* gone */ } }, 200);
   try {
     await server.ready();
@@ -78,6 +90,7 @@ export default async function run(log) {
     log('seeding…');
     const s = await seed(url);
     log(`seeded ${s.n} events in ${Math.round(s.ms)} ms`);
+    phaseRss.push(`seed ${Math.round(maxRss)}`);
     const base = `http://127.0.0.1:${port}/api/v1`;
     const admin = await signIn(port);
     const u0 = s.byEmail.get('u0@bench.example');
@@ -95,28 +108,38 @@ export default async function run(log) {
     for (const [label, days, n, target] of [['week', 7, 300, 15], ['month', 30, 200, 30]]) {
       const lat = [];
       let items = 0;
+      const c0 = cpuSecs(server.child.pid);
       for (let i = 0; i < n; i++) {
         const f = rangeStart();
         const [ms, body] = await get(`/events?from=${f.toISOString()}&to=${new Date(f.getTime() + days * DAY).toISOString()}`);
         lat.push(ms);
         items += JSON.parse(body).items.length;
       }
+      const cpu = ((cpuSecs(server.child.pid) - c0) * 1000) / n;
       const st = stats(lat);
       rows.push({ bench: `core: list a ${label} (GET /events, ${Math.round(items / n)} occurrences avg)`, metric: 'p50 / p99', value: `${st.p50.toFixed(1)} / ${st.p99.toFixed(1)}`, unit: 'ms', target: `p99 < ${target} ms`, pass: st.p99 < target });
+      rows.push({ bench: `core: list a ${label}, server CPU per request`, metric: 'CPU', value: cpu, unit: 'ms' });
+      phaseRss.push(`listing ${label} ${Math.round(maxRss)}`);
     }
 
     const fbUsers = [...s.byEmail.keys()].slice(0, 50);
     const fbLat = [];
-    for (let i = 0; i < 40; i++) { const f = rangeStart(); fbLat.push((await post('/freebusy', { attendees: fbUsers, from: f.toISOString(), to: new Date(f.getTime() + 30 * DAY).toISOString() }))[0]); }
+    let c0 = 0;
+    for (let i = 0; i < 40; i++) {
+      if (i === 5) c0 = cpuSecs(server.child.pid); const f = rangeStart(); fbLat.push((await post('/freebusy', { attendees: fbUsers, from: f.toISOString(), to: new Date(f.getTime() + 30 * DAY).toISOString() }))[0]); }
+    const fbCpu = ((cpuSecs(server.child.pid) - c0) * 1000) / 35;
     const fb = stats(fbLat.slice(5));
     rows.push({ bench: 'core: free/busy of 50 users over a month', metric: 'p50 / p99', value: `${fb.p50.toFixed(1)} / ${fb.p99.toFixed(1)}`, unit: 'ms', target: '< 50 ms', pass: fb.p99 < 50 });
+    rows.push({ bench: 'core: free/busy, server CPU per request', metric: 'CPU', value: fbCpu, unit: 'ms' });
 
     const ftLat = [];
     for (let i = 0; i < 40; i++) { const f = rangeStart(); ftLat.push((await post('/find-time', { attendees: fbUsers.slice(1, 10), durationMinutes: 60, from: f.toISOString(), to: new Date(f.getTime() + 14 * DAY).toISOString(), count: 5 }))[0]); }
     const ft = stats(ftLat.slice(5));
     rows.push({ bench: 'core: find-a-time, 10 users over two weeks', metric: 'p50 / p99', value: `${ft.p50.toFixed(1)} / ${ft.p99.toFixed(1)}`, unit: 'ms', target: '< 100 ms', pass: ft.p99 < 100 });
+    phaseRss.push(`free/busy ${Math.round(maxRss)}`);
 
-    // Creates with 10 internal attendees, sequential.
+    // Creates with 10 internal attendees, sequential (BENCH_CORE_SKIP=create skips this block).
+    if (!SKIP.has('create')) {
     const cal = JSON.parse((await get('/calendars'))[1]).items.find((c) => c.isDefault).id;
     const attendees = fbUsers.slice(1, 11).map((email) => ({ email }));
     const uids = [];
@@ -173,7 +196,11 @@ export default async function run(log) {
     const lg2 = stats(lag2);
     rows.push({ bench: `core: all 10 attendee copies present after the write (${PACE} creates/s steady)`, metric: 'p50 / p99', value: `${lg2.p50.toFixed(0)} / ${lg2.p99.toFixed(0)}`, unit: 'ms', target: 'p99 < 1000 ms', pass: lg2.p99 < 1000 });
 
-    // Import of a 10,000-event .ics into a new calendar.
+    phaseRss.push(`creates ${Math.round(maxRss)}`);
+    } // create
+
+    // Import of a 10,000-event .ics into a new calendar (BENCH_CORE_SKIP=import skips this block).
+    if (!SKIP.has('import')) {
     const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//bench//EN'];
     for (let i = 0; i < 10_000; i++) {
       const st = new Date(now + (i % 365) * DAY + (i % 9) * 3600_000).toISOString().replace(/[-:]/g, '').slice(0, 15) + 'Z';
@@ -194,7 +221,11 @@ export default async function run(log) {
     }
     const importSecs = (performance.now() - ti) / 1000;
     rows.push({ bench: `core: import a 10,000-event .ics (${st.imported} imported, ${st.failed} failed)`, metric: 'time', value: importSecs, unit: 's', target: '< 20 s', pass: importSecs < 20 && st.imported === 10_000 });
+    phaseRss.push(`import ${Math.round(maxRss)}`);
+    } // import
     rows.push({ bench: 'core: server process (api+worker) during all of the above', metric: 'max RSS', value: maxRss, unit: 'MB', target: '< 300 MB', pass: maxRss < 300 });
+    rows.push({ bench: 'core: peak RSS by phase (MB)', metric: 'RSS', value: phaseRss.join(', '), unit: '' });
+    rows.push({ bench: 'core: load average (1 min) at start / end', metric: 'load', value: `${load0.toFixed(2)} / ${loadavg()[0].toFixed(2)}`, unit: '' });
     rows.push({ bench: `core: seed (${s.n.toLocaleString('en-US')} events, bulk SQL)`, metric: 'time', value: s.ms / 1000, unit: 's' });
     return rows;
   } finally {
