@@ -16,9 +16,20 @@ const USERS = Number(process.env.BENCH_CORE_USERS ?? 100);
 const MAIN_EVENTS = Number(process.env.BENCH_CORE_EVENTS ?? 10_000);
 const TOTAL_EVENTS = Number(process.env.BENCH_CORE_TOTAL ?? 100_000);
 const CREATES = Number(process.env.BENCH_CORE_CREATES ?? 300);
-// BENCH_CORE_SKIP=create,import skips those phases (e.g. to measure only the read side and RSS).
+// BENCH_CORE_SKIP=create,import skips those phases (e.g. to measure only the read side and RSS);
+// BENCH_CORE_SKIP=list,freebusy,import runs only the creates.
 const SKIP = new Set((process.env.BENCH_CORE_SKIP ?? '').split(',').map((x) => x.trim()).filter(Boolean));
+// BENCH_CORE_WORKER=separate: the worker role runs in a process of its own, so the CPU of the
+// organizer side (api) and of the deliveries (worker) are measured apart.
+const SEPARATE_WORKER = process.env.BENCH_CORE_WORKER === 'separate';
 const DAY = 86_400_000;
+
+/** CPU seconds of the PostgreSQL backends serving the bench database (summed over its sessions now open). */
+async function pgCpu(c) {
+  const pids = (await c.query('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+  return new Map(pids.map((p) => { try { return [p, cpuSecs(p)]; } catch { return [p, 0]; } }));
+}
+const pgCpuDelta = (a, b) => [...b].reduce((sum, [p, v]) => sum + v - (a.get(p) ?? 0), 0);
 
 /** CPU seconds (user + system) the server process has used so far (Linux /proc, 10 ms ticks). */
 const cpuSecs = (pid) => {
@@ -78,7 +89,8 @@ export default async function run(log) {
   const db = await benchDatabase();
   const dataDir = tempDataDir();
   const port = await freePort();
-  const server = startServer({ port, dataDir, databaseUrl: db?.url, roles: 'api,worker' });
+  const server = startServer({ port, dataDir, databaseUrl: db?.url, roles: SEPARATE_WORKER ? 'api' : 'api,worker' });
+  let worker = null;
   const rows = [];
   let maxRss = 0;
   const phaseRss = [];
@@ -86,6 +98,7 @@ export default async function run(log) {
   const sampler = setInterval(() => { try { maxRss = Math.max(maxRss, rssMb(server.child.pid)); } catch { /* gone */ } }, 200);
   try {
     await server.ready();
+    if (SEPARATE_WORKER) worker = startServer({ port: await freePort(), dataDir, databaseUrl: db?.url, roles: 'worker' });
     const url = db?.url ?? embeddedUrl(dataDir);
     log('seeding…');
     const s = await seed(url);
@@ -105,7 +118,7 @@ export default async function run(log) {
 
     // Warm-up (JIT, caches, connection pool).
     for (let i = 0; i < 30; i++) { const f = rangeStart(); await get(`/events?from=${f.toISOString()}&to=${new Date(f.getTime() + 7 * DAY).toISOString()}`); }
-    for (const [label, days, n, target] of [['week', 7, 300, 15], ['month', 30, 200, 30]]) {
+    for (const [label, days, n, target] of SKIP.has('list') ? [] : [['week', 7, 300, 15], ['month', 30, 200, 30]]) {
       const lat = [];
       let items = 0;
       const c0 = cpuSecs(server.child.pid);
@@ -123,6 +136,7 @@ export default async function run(log) {
     }
 
     const fbUsers = [...s.byEmail.keys()].slice(0, 50);
+    if (!SKIP.has('freebusy')) {
     const fbLat = [];
     let c0 = 0;
     for (let i = 0; i < 40; i++) {
@@ -137,12 +151,18 @@ export default async function run(log) {
     const ft = stats(ftLat.slice(5));
     rows.push({ bench: 'core: find-a-time, 10 users over two weeks', metric: 'p50 / p99', value: `${ft.p50.toFixed(1)} / ${ft.p99.toFixed(1)}`, unit: 'ms', target: '< 100 ms', pass: ft.p99 < 100 });
     phaseRss.push(`free/busy ${Math.round(maxRss)}`);
+    } // freebusy
 
     // Creates with 10 internal attendees, sequential (BENCH_CORE_SKIP=create skips this block).
     if (!SKIP.has('create')) {
     const cal = JSON.parse((await get('/calendars'))[1]).items.find((c) => c.isDefault).id;
     const attendees = fbUsers.slice(1, 11).map((email) => ({ email }));
     const uids = [];
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    // CPU from the first create until every copy exists: api (organizer side), worker, PostgreSQL.
+    const apiPid = server.child.pid, workerPid = worker?.child.pid;
+    const cpu0 = { api: cpuSecs(apiPid), worker: workerPid ? cpuSecs(workerPid) : 0, pg: await pgCpu(c) };
     const tc = performance.now();
     for (let i = 0; i < CREATES; i++) {
       const d = new Date(now + (30 + (i % 200)) * DAY);
@@ -151,9 +171,8 @@ export default async function run(log) {
       uids.push(JSON.parse(body).uid);
     }
     const createSecs = (performance.now() - tc) / 1000;
+    const apiCreateCpu = cpuSecs(apiPid) - cpu0.api;
     rows.push({ bench: `core: create with 10 internal attendees (${CREATES} sequential, HTTP)`, metric: 'throughput', value: CREATES / createSecs, unit: '/s', target: '≥ 300/s', pass: CREATES / createSecs >= 300 });
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
     const deadline = Date.now() + 120_000;
     let lag;
     for (;;) {
@@ -164,13 +183,19 @@ export default async function run(log) {
       await new Promise((res) => setTimeout(res, 250));
     }
     const lg = stats(lag);
+    const cpu1 = { api: cpuSecs(apiPid), worker: workerPid ? cpuSecs(workerPid) : 0, pg: await pgCpu(c) };
+    const perCreate = (x) => ((x * 1000) / CREATES).toFixed(2);
+    rows.push({ bench: SEPARATE_WORKER ? 'core: CPU per create, api process during the creates / worker process until all copies exist / PostgreSQL backends'
+      : 'core: CPU per create, server (api+worker) during the creates / until all copies exist / PostgreSQL backends',
+    metric: 'CPU ms', value: SEPARATE_WORKER ? `${perCreate(apiCreateCpu)} / ${perCreate(cpu1.worker - cpu0.worker)} / ${perCreate(pgCpuDelta(cpu0.pg, cpu1.pg))}`
+      : `${perCreate(apiCreateCpu)} / ${perCreate(cpu1.api - cpu0.api)} / ${perCreate(pgCpuDelta(cpu0.pg, cpu1.pg))}`, unit: '' });
     rows.push({ bench: `core: all 10 attendee copies present after the write (after the ${CREATES}-create burst)`, metric: 'p50 / p99', value: `${lg.p50.toFixed(0)} / ${lg.p99.toFixed(0)}`, unit: 'ms', target: 'p99 < 1000 ms', pass: lg.p99 < 1000 });
 
     // The same latency at a steady pace (the backlog of the burst drained first): PACED creates at PACE/s.
     const PACE = Number(process.env.BENCH_CORE_PACE ?? 4);
     const PACED = Number(process.env.BENCH_CORE_PACED ?? 40);
     for (const t0 = Date.now(); Date.now() - t0 < 120_000;) {
-      const q = await c.query(`select count(*)::int n from graphile_worker.jobs where task_identifier = 'schedule-deliver'`);
+      const q = await c.query(`select count(*)::int n from graphile_worker.jobs where task_identifier like 'schedule-%'`);
       if (q.rows[0].n === 0) break;
       await new Promise((res) => setTimeout(res, 500));
     }
@@ -230,6 +255,7 @@ export default async function run(log) {
     return rows;
   } finally {
     clearInterval(sampler);
+    await worker?.stop();
     await server.stop();
     if (db) await db.drop();
     rmSync(dataDir, { recursive: true, force: true });
