@@ -7,6 +7,7 @@ import * as m0005 from './migrations/0005_range_index.js';
 import * as m0006 from './migrations/0006_owner_span_index.js';
 import * as m0007 from './migrations/0007_dead_props.js';
 import * as m0008 from './migrations/0008_itip_message.js';
+import * as m0009 from './migrations/0009_reminder.js';
 
 /** Migrations are listed in code (not read from a folder) so the build needs no file copying. */
 const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0006_owner_span_index': m0006,
   '0007_dead_props': m0007,
   '0008_itip_message': m0008,
+  '0009_reminder': m0009,
 };
 
 class ListProvider implements MigrationProvider {
