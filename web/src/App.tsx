@@ -1,5 +1,5 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { api, ApiError, setCsrf } from './api/client';
+import { api, ApiError, setApiLang, setCsrf } from './api/client';
 import type { Calendar, Me, Occurrence } from './api/types';
 import { detectLang, translator, type Lang } from './i18n';
 import { browserZone } from './tz';
@@ -19,6 +19,7 @@ export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [lang, setLangState] = useState<Lang>(() => (prefs.langChosen && localStorage.getItem('calendula.lang') as Lang) || detectLang());
   const t = useMemo(() => translator(lang), [lang]);
+  setApiLang(lang);
   useEffect(() => { document.documentElement.lang = lang; document.title = 'Calendula'; }, [lang]);
 
   useEffect(() => {

@@ -21,6 +21,10 @@ function csrf(): string | undefined {
   return m ? decodeURIComponent(m[1]) : csrfToken;
 }
 
+/** The UI language, sent as Accept-Language so the server's error messages match the UI. */
+let uiLang: string | undefined;
+export function setApiLang(lang: string) { uiLang = lang; }
+
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 interface Opts { params?: Record<string, string>; query?: Record<string, string | undefined>; body?: unknown; headers?: Record<string, string>; raw?: BodyInit; signal?: AbortSignal }
 
@@ -31,7 +35,7 @@ export function url(template: string, params: Record<string, string> = {}, query
 }
 
 async function call<T>(method: Method, template: string, o: Opts = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json', ...o.headers };
+  const headers: Record<string, string> = { accept: 'application/json', ...(uiLang ? { 'accept-language': uiLang } : {}), ...o.headers };
   let body: BodyInit | undefined = o.raw;
   if (o.body !== undefined) { headers['content-type'] = 'application/json'; body = JSON.stringify(o.body); }
   if (method !== 'GET') { const t = csrf(); if (t) headers['x-csrf-token'] = t; }

@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type ErrorCode } from '../../domain/errors.js';
+import { errorText, langFromAcceptLanguage } from '../../domain/error-text.js';
 
 const STATUS: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
@@ -37,7 +38,15 @@ export function statusOf(code: ErrorCode): number {
   return STATUS[code] ?? 400;
 }
 
+/**
+ * The message is in the language the client asked for (Accept-Language: the web UI sends its own
+ * language); English is the default and the throw site's own text.
+ */
 export function sendError(reply: FastifyReply, status: number, error: string, message: string, details?: unknown) {
+  const lang = langFromAcceptLanguage(reply.request?.headers['accept-language']);
+  const facts = Array.isArray(details) ? (details[0] as Record<string, unknown> | undefined) : (details as Record<string, unknown> | undefined);
+  message = errorText(error, message, facts, lang);
+  if (error === 'INTERNAL_ERROR' && lang === 'ru') message = `Внутренняя ошибка сервера; идентификатор запроса ${reply.request.id}`;
   return reply.status(status).type('application/json; charset=utf-8').send(details === undefined ? { error, message } : { error, message, details });
 }
 
