@@ -97,6 +97,11 @@ export interface Database {
   };
   itip_message: { owner_id: string; id: string; uid: string; ical: string; created_at: Generated<Date> };
   itip_fanout: { owner_id: string; id: string; uid: string; jobs: Json<unknown>; next: Generated<number>; created_at: Generated<Date> };
+  reminder: {
+    owner_id: string; object_id: string; fire_at: Date; occurrence_start: Date; recurrence_id: Generated<string>; action: Generated<string>;
+    etag: string; basis: string; single: Generated<boolean>; due_at: Date; gen: Generated<string>; claimed_by: string | null;
+    attempts: Generated<number>; last_error: string | null;
+  };
   audit_log: {
     id: Generated<string>; owner_id: string | null; actor_id: string | null; via: string; action: string;
     target: string | null; details: Json<unknown> | null; at: Generated<Date>;

@@ -39,8 +39,10 @@ async function copyOf(userId: string, uid: string) {
 }
 
 async function pendingReminder(objectId: string): Promise<ReminderPayload | undefined> {
-  const r = await sql<{ payload: ReminderPayload }>`select payload from graphile_worker._private_jobs where key = ${'rem:' + objectId}`.execute(env.ctx.db);
-  return r.rows[0]?.payload;
+  // The planned reminder row (migration 0009), as the payload fireReminder takes.
+  const r = await sql<{ owner_id: string; object_id: string; fire_at: Date; occurrence_start: Date; recurrence_id: string; action: string; etag: string }>`select * from reminder where object_id = ${objectId}`.execute(env.ctx.db);
+  const x = r.rows[0];
+  return x && { ownerId: x.owner_id, objectId: x.object_id, fireAt: x.fire_at.toISOString(), occurrenceStart: x.occurrence_start.toISOString(), recurrenceId: x.recurrence_id, action: x.action, etag: x.etag };
 }
 
 async function press(chat: string, msg: SentRecord, button: number) {

@@ -143,16 +143,16 @@ describe('bulk import', () => {
     const inc = await anna.api.get(`/calendars/${cal}/changes?since=${seq0}&limit=10000`);
     if (inc.statusCode === 200) expect(new Set(inc.json().changes.map((c: { uid: string }) => c.uid)).size).toBe(N - INVALID.size);
 
-    // Reminders: one job per alarmed object (keyed rem:<id>), none for the others.
-    const rem = (await jobs(env, 'reminder')).filter((j) => j.payload.ownerId === anna.id);
-    const keyed = new Set(rem.map((j) => j.key));
+    // Reminders: one planned reminder row per alarmed object, none for the others.
+    const rem = await env.ctx.db.selectFrom('reminder').selectAll().where('owner_id', '=', anna.id).execute();
+    const keyed = new Set(rem.map((j) => j.object_id));
     const alarmed = rows.filter((r) => r.has_alarms);
     expect(alarmed.length).toBeGreaterThan(300);
-    for (const r of alarmed) expect(keyed.has(`rem:${r.id}`), r.uid).toBe(true);
-    for (const r of rows.filter((x) => !x.has_alarms)) expect(keyed.has(`rem:${r.id}`), r.uid).toBe(false);
-    const j20 = rem.find((j) => j.key === `rem:${byUid.get('bulk-140@test')!.id}`)!;
-    expect(j20.payload.etag).toBe(byUid.get('bulk-140@test')!.etag);
-    expect(new Date(j20.payload.fireAt).getTime()).toBe(new Date(j20.payload.occurrenceStart).getTime() - 15 * 60_000);
+    for (const r of alarmed) expect(keyed.has(r.id), r.uid).toBe(true);
+    for (const r of rows.filter((x) => !x.has_alarms)) expect(keyed.has(r.id), r.uid).toBe(false);
+    const j20 = rem.find((j) => j.object_id === byUid.get('bulk-140@test')!.id)!;
+    expect(j20.etag).toBe(byUid.get('bulk-140@test')!.etag);
+    expect(j20.fire_at.getTime()).toBe(j20.occurrence_start.getTime() - 15 * 60_000);
   }, 180_000);
 
   it('re-import updates instead of duplicating, keeps ids, logs one put per object again', async () => {

@@ -16,7 +16,7 @@ import { createTestEnv, eventually, makeUser, startTestWorker, type TestEnv } fr
 import { create, ev, user, type TestUser } from './_helpers.js';
 
 /** Per-user tables: each carries owner_id (or principal_id / grantee) as its distribution key. */
-const PER_USER = ['calendar_object', 'calendar_change', 'calendar', 'calendar_share', 'attachment', 'attachment_use', 'import_run', 'session', 'app_password', 'api_token', 'audit_log', 'dead_property'];
+const PER_USER = ['calendar_object', 'calendar_change', 'calendar', 'calendar_share', 'attachment', 'attachment_use', 'import_run', 'session', 'app_password', 'api_token', 'audit_log', 'dead_property', 'reminder'];
 /** The column that is the owner key, when it is not owner_id. */
 const KEY: Record<string, RegExp> = {
   // Sessions and API tokens are found by the hash of the secret the client presents, before the

@@ -118,9 +118,27 @@ describe('invitations', () => {
     expect(text).toMatch(/10:00/); // the original time …
     expect(text).toMatch(/16:00/); // … to the newest
     await sink.waitFor(() => mailsTo('ext@partner.org').length > extBefore);
-    const last = mailsTo('ext@partner.org').at(-1)!;
+    await sleep(1000);
+    // Externals too get one REQUEST for the window, carrying the newest state.
+    const extUpdates = mailsTo('ext@partner.org').slice(extBefore);
+    expect(extUpdates.length).toBe(1);
+    const last = extUpdates[0];
     expect(methodOf(last)).toBe('REQUEST');
+    expect(checkImip(calOf(last)!)).toEqual([]);
     expect(Number(/^SEQUENCE:(\d+)/m.exec(calOf(last)!)?.[1])).toBeGreaterThan(0);
+    expect(calOf(last)).toMatch(/DTSTART;TZID=Europe\/Moscow:20310304T160000/);
+  });
+
+  it('an update followed by a cancellation within the window: the external attendee gets only the CANCEL', async () => {
+    const created = await env.app.inject({ method: 'POST', url: '/api/v1/events', headers: anna, payload: { calendarId: annaCal, event: { summary: 'Short-lived', start: '2031-05-06T10:00:00', end: '2031-05-06T11:00:00', timezone: 'Europe/Moscow', attendees: [{ email: 'late@partner.org' }] } } });
+    expect(created.statusCode, created.body).toBe(201);
+    const id = created.json().id;
+    await sink.waitFor(() => mailsTo('late@partner.org').length === 1);
+    expect((await env.app.inject({ method: 'PATCH', url: `/api/v1/events/${id}`, headers: anna, payload: { event: { start: '2031-05-06T12:00:00', end: '2031-05-06T13:00:00', timezone: 'Europe/Moscow' } } })).statusCode).toBe(200);
+    expect((await env.app.inject({ method: 'DELETE', url: `/api/v1/events/${id}`, headers: anna })).statusCode).toBeLessThan(300);
+    await sink.waitFor(() => mailsTo('late@partner.org').length >= 2);
+    await sleep(3500); // past the 2 s window: the pending update must not follow the CANCEL
+    expect(mailsTo('late@partner.org').map(methodOf)).toEqual(['REQUEST', 'CANCEL']);
   });
 
   it('own changes that concern nobody else send nothing', async () => {
@@ -218,8 +236,7 @@ describe('reminders', () => {
   async function reminderFor(objectId: string): Promise<ReminderPayload> {
     const row = (await objects.findObject(env.ctx.db, annaId, objectId))!;
     const owner = (await principals.findPrincipalById(env.ctx.db, annaId))!;
-    const jobs = await planReminders(env.ctx, env.ctx.db, row, compiledFor(row.etag, row.ical), owner);
-    return jobs[0].payload as ReminderPayload;
+    return (await planReminders(env.ctx, env.ctx.db, row, compiledFor(row.etag, row.ical), owner))!;
   }
 
   it('fires once at the right time through the real queue', async () => {
@@ -264,8 +281,8 @@ describe('reminders', () => {
     const p = await reminderFor(ev.id);
     expect(await fireReminder(env.ctx, p)).toBe('sent');
     const { sql } = await import('kysely');
-    const next = (await sql<{ payload: ReminderPayload }>`select payload from graphile_worker._private_jobs where key = ${`rem:${ev.id}`}`.execute(env.ctx.db)).rows[0];
-    expect(new Date(next!.payload.fireAt!).getTime()).toBe(new Date(p.fireAt!).getTime() + 86400_000);
+    const next = (await sql<{ fire_at: Date }>`select fire_at from reminder where owner_id = ${annaId} and object_id = ${ev.id}`.execute(env.ctx.db)).rows[0];
+    expect(next!.fire_at.getTime()).toBe(new Date(p.fireAt!).getTime() + 86400_000);
   });
 });
 

@@ -179,8 +179,8 @@ describe('reminders and restarts', () => {
     const start = new Date(Math.ceil((Date.now() + 60_000) / 1000) * 1000);
     const lead = Math.round((start.getTime() - Date.now() - 6000) / 1000);
     const ev = await createEvent({ summary: 'Survives restarts', start: utc(start), end: utc(new Date(start.getTime() + 3600_000)), alarms: [{ action: 'EMAIL', trigger: `-PT${lead}S` }] });
-    const job = await sql<{ run_at: Date }>`select run_at from graphile_worker._private_jobs where key = ${`rem:${ev.id}`}`.execute(env.ctx.db);
-    const due = new Date(job.rows[0].run_at).getTime();
+    const job = await sql<{ fire_at: Date }>`select fire_at from reminder where object_id = ${ev.id}`.execute(env.ctx.db);
+    const due = new Date(job.rows[0].fire_at).getTime();
     const before = sink.messages.length;
     let child = startWorkerProcess();
     await sleep(2500);
@@ -205,13 +205,15 @@ describe('reminders and restarts', () => {
         const start = new Date(Math.ceil((Date.now() + 60_000) / 1000) * 1000);
         const lead = Math.round((start.getTime() - Date.now() - 4000) / 1000);
         const ev = await createEvent({ summary, start: utc(start), end: utc(new Date(start.getTime() + 3600_000)), alarms: [{ action: 'EMAIL', trigger: `-PT${lead}S` }] });
-        const job = (await sql<{ run_at: Date; payload: unknown }>`select run_at, payload from graphile_worker._private_jobs where key = ${`rem:${ev.id}`}`.execute(env.ctx.db)).rows[0];
-        return { ev, start, due: new Date(job.run_at).getTime(), payload: job.payload };
+        const job = (await sql<{ owner_id: string; fire_at: Date; occurrence_start: Date; etag: string }>`select owner_id, fire_at, occurrence_start, etag from reminder where object_id = ${ev.id}`.execute(env.ctx.db)).rows[0];
+        const payload = { ownerId: job.owner_id, objectId: ev.id, fireAt: job.fire_at.toISOString(), occurrenceStart: job.occurrence_start.toISOString(), etag: job.etag };
+        return { ev, start, due: job.fire_at.getTime(), payload };
       };
       const moved = await mk('Moved away');
       const cancelled = await mk('Called off');
-      // The planned jobs are also kept as stale copies under other keys (as if a worker had taken
-      // them before the change): the handler must re-check the event and send nothing.
+      // The planned reminders are also queued as stale 'reminder' jobs (as if a worker had taken
+      // them before the change, or jobs queued before the reminder table): the handler must
+      // re-check the event and send nothing. The reminder rows themselves go through the sweeper.
       const { enqueue } = await import('../../src/jobs/queue.js');
       await enqueue(env.ctx.db, 'reminder', moved.payload, { jobKey: `stale:${moved.ev.id}`, runAt: new Date(moved.due) });
       await enqueue(env.ctx.db, 'reminder', cancelled.payload, { jobKey: `stale:${cancelled.ev.id}`, runAt: new Date(cancelled.due) });
@@ -228,9 +230,9 @@ describe('reminders and restarts', () => {
       const remLog = await env.ctx.db.selectFrom('delivery_log').select('object_id').where('kind', '=', 'reminder').where('object_id', 'in', [moved.ev.id, cancelled.ev.id]).execute();
       expect(remLog).toEqual([]);
       // The moved one is planned for its new time; the cancelled one has no reminder left.
-      const next = (await sql<{ run_at: Date }>`select run_at from graphile_worker._private_jobs where key = ${`rem:${moved.ev.id}`}`.execute(env.ctx.db)).rows[0];
-      expect(new Date(next.run_at).getTime()).toBe(moved.due + 86400_000);
-      expect((await sql`select 1 from graphile_worker._private_jobs where key = ${`rem:${cancelled.ev.id}`}`.execute(env.ctx.db)).rows.length).toBe(0);
+      const next = (await sql<{ fire_at: Date }>`select fire_at from reminder where object_id = ${moved.ev.id}`.execute(env.ctx.db)).rows[0];
+      expect(next.fire_at.getTime()).toBe(moved.due + 86400_000);
+      expect((await sql`select 1 from reminder where object_id = ${cancelled.ev.id}`.execute(env.ctx.db)).rows.length).toBe(0);
     } finally {
       await worker.stop();
     }

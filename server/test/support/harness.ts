@@ -85,7 +85,11 @@ export async function signInHeaders(app: FastifyInstance, email: string, passwor
 export async function startTestWorker(env: TestEnv, concurrency = 4) {
   const { startWorker } = await import('../../src/jobs/queue.js');
   const { jobHandlers } = await import('../../src/jobs/handlers.js');
-  return startWorker({ connectionString: env.url, handlers: jobHandlers(env.ctx), concurrency, log: env.ctx.log });
+  const { startReminderSweeper } = await import('../../src/app/notify/reminders.js');
+  const worker = await startWorker({ connectionString: env.url, handlers: jobHandlers(env.ctx), concurrency, log: env.ctx.log });
+  // As in the worker role: the reminder sweeper runs next to the job queue.
+  const sweeper = startReminderSweeper(env.ctx, { pollMs: 100 });
+  return { stop: async () => { await sweeper.stop(); await worker.stop(); } };
 }
 
 /** Polls until the predicate holds (or fails after the timeout). */

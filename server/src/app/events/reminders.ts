@@ -1,14 +1,16 @@
 /**
- * Reminder planning (flow 5). Each object has at most one pending reminder job, keyed by the
- * object (`rem:<id>`), for its next firing: any change re-plans it by replacing the job. The
- * handler re-reads the event when due, checks it is still valid, delivers, and plans the next.
+ * Reminder planning (flow 5). Each object has at most one planned reminder — a row of the
+ * `reminder` table keyed by (owner, object) holding its next firing — written in the same
+ * transaction as the event: any change re-plans it by replacing the row. The worker's reminder
+ * sweeper (app/notify/reminders.ts) takes due rows in batches, checks each is still valid,
+ * delivers, and plans the next.
  */
 import type { AppContext } from '../context.js';
 import type { DB } from '../../store/db.js';
 import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
 import { alarmTriggers, type CompiledSeries } from '../../lib/ical/index.js';
 import { expandCompiled } from '../../lib/ical/expand.js';
-import { removeJob, type JobSpec } from '../../jobs/queue.js';
+import { deleteReminders, saveReminders, type ReminderPlanRow } from '../../store/reminders.js';
 
 export interface ReminderPayload {
   ownerId: string;
@@ -53,25 +55,62 @@ export function nextFiring(compiled: CompiledSeries, defaults: Reminder[], after
   return best;
 }
 
+export interface PlannedFiring extends NextFiring {
+  /** No firing can follow this one (not recurring, no second alarm): nothing to plan after it. */
+  single: boolean;
+}
+
+export function isRecurring(c: CompiledSeries): boolean {
+  return !!c.rule || c.rdates.length > 0 || c.overrides.size > 0 || c.components.length > 1;
+}
+
+/** nextFiring, plus whether another firing can follow it. */
+export function planFiring(compiled: CompiledSeries, defaults: Reminder[], after: Date, tz: string, firstStart?: Date | null): PlannedFiring | null {
+  const next = nextFiring(compiled, defaults, after, tz, firstStart);
+  if (!next) return null;
+  return { ...next, single: !isRecurring(compiled) && !nextFiring(compiled, defaults, next.fireAt, tz, firstStart) };
+}
+
 /**
- * The reminder job for an object's next firing (replacing the pending one). `known` saves the
- * calendar read when the caller already has its default reminders, and the job removal when
- * there cannot be a pending reminder (a new object).
+ * What a plan was computed from: the event text (etag), the owner's zone (floating times), and —
+ * only for events without their own VALARMs — the calendar's default reminders. The same basis at
+ * firing time means the same plan, so the sweeper need not re-parse the event to validate it.
  */
-export async function planReminders(ctx: AppContext, db: DB, row: ObjectRow, compiled: CompiledSeries, owner: PrincipalRow, after = new Date(), known?: { defaultReminders: Reminder[]; isNew: boolean }): Promise<JobSpec[]> {
-  const key = `rem:${row.id}`;
-  const inactive = row.status === 'CANCELLED' || row.my_partstat === 'DECLINED' || owner.kind !== 'user';
-  const defaults = inactive ? [] : known ? known.defaultReminders
-    : ((await db.selectFrom('calendar').select(['default_reminders']).where('owner_id', '=', row.owner_id).where('id', '=', row.calendar_id).executeTakeFirst())?.default_reminders as Reminder[] | undefined) ?? [];
-  const next = inactive ? null : nextFiring(compiled, defaults, after, owner.timezone, row.first_start);
-  if (!next) {
-    if (!known?.isNew) await removeJob(db, key);
-    return [];
-  }
-  const payload: ReminderPayload = {
-    ownerId: row.owner_id, objectId: row.id, fireAt: next.fireAt.toISOString(), occurrenceStart: next.occurrenceStart.toISOString(),
-    recurrenceId: next.recurrenceId, action: next.action, etag: row.etag,
+export function reminderBasis(etag: string, tz: string, hasOwnAlarms: boolean, defaults: Reminder[]): string {
+  return hasOwnAlarms ? `${etag}|${tz}` : `${etag}|${tz}|${JSON.stringify(defaults.map((d) => [d.minutesBefore, d.action]))}`;
+}
+
+export function planRow(row: Pick<ObjectRow, 'owner_id' | 'id' | 'etag' | 'has_alarms'>, tz: string, defaults: Reminder[], f: PlannedFiring): ReminderPlanRow {
+  return {
+    ownerId: row.owner_id, objectId: row.id, fireAt: f.fireAt, occurrenceStart: f.occurrenceStart, recurrenceId: f.recurrenceId, action: f.action,
+    etag: row.etag, basis: reminderBasis(row.etag, tz, row.has_alarms, defaults), single: f.single,
   };
+}
+
+export function isActive(row: Pick<ObjectRow, 'status' | 'my_partstat' | 'deleted_at'>, owner: Pick<PrincipalRow, 'kind' | 'disabled'>): boolean {
+  return !row.deleted_at && row.status !== 'CANCELLED' && row.my_partstat !== 'DECLINED' && owner.kind === 'user' && !owner.disabled;
+}
+
+export function toPayload(p: ReminderPlanRow): ReminderPayload {
+  return { ownerId: p.ownerId, objectId: p.objectId, fireAt: p.fireAt.toISOString(), occurrenceStart: p.occurrenceStart.toISOString(), recurrenceId: p.recurrenceId, action: p.action, etag: p.etag };
+}
+
+/**
+ * Plans the object's next reminder (replacing the planned one) in `db` — the caller's
+ * transaction for writes. `known` saves the calendar read when the caller already has its default
+ * reminders, and the delete when there cannot be a planned reminder (a new object).
+ */
+export async function planReminders(ctx: AppContext, db: DB, row: ObjectRow, compiled: CompiledSeries, owner: PrincipalRow, after = new Date(), known?: { defaultReminders: Reminder[]; isNew: boolean }): Promise<ReminderPayload | null> {
+  const inactive = !isActive(row, owner);
+  const defaults = inactive || row.has_alarms ? [] : known ? known.defaultReminders
+    : ((await db.selectFrom('calendar').select(['default_reminders']).where('owner_id', '=', row.owner_id).where('id', '=', row.calendar_id).executeTakeFirst())?.default_reminders as Reminder[] | undefined) ?? [];
+  const next = inactive ? null : planFiring(compiled, defaults, after, owner.timezone, row.first_start);
   void ctx;
-  return [{ name: 'reminder', payload, jobKey: key, runAt: next.fireAt, maxAttempts: 10 }];
+  if (!next) {
+    if (!known?.isNew) await deleteReminders(db, row.owner_id, [row.id]);
+    return null;
+  }
+  const plan = planRow(row, owner.timezone, defaults, next);
+  await saveReminders(db, [plan]);
+  return toPayload(plan);
 }

@@ -13,7 +13,8 @@ import type { BulkValues } from '../../store/objects-bulk.js';
 import * as principals from '../../store/principals.js';
 import { enqueue, enqueueMany, type JobSpec } from '../../jobs/queue.js';
 import { prepareResource, indexValues, type PreparedResource } from './resource.js';
-import { nextFiring, type NextFiring, type ReminderPayload } from './reminders.js';
+import { planFiring, planRow, type PlannedFiring } from './reminders.js';
+import { deleteReminders, saveReminders, type ReminderPlanRow } from '../../store/reminders.js';
 import { attachmentIdsIn, syncAttachmentUses } from '../attachments.js';
 import { splitResources, parseCalendar, serializeComponent, IcalError } from '../../lib/ical/index.js';
 import { writableCalendar } from './access.js';
@@ -216,7 +217,7 @@ const RETRY_CHUNK = 50;
  * time) and its next reminder. The compiled ical.js form is dropped right away, so a chunk waiting
  * on the database holds a few KB per item rather than tens.
  */
-interface Prepared { uid: string; values: ObjectValues; next: NextFiring | null }
+interface Prepared { uid: string; values: ObjectValues; next: PlannedFiring | null }
 interface Failure { uid?: string; message: string }
 interface ImportTarget { ownerId: string; calendarId: string; owner: PrincipalRow; defaults: Reminder[]; actor: Actor }
 
@@ -315,7 +316,7 @@ export function prepareItem(p: PreparedResource, t: ImportTarget | null, now: Da
   const hasAttachments = /^ATTACH[;:]/m.test(p.text);
   const values = indexValues(p, { name: '', ownerEmail: t?.owner.email ?? '', origin: t?.actor.via ?? 'import', actorId: t?.actor.userId ?? null, hasAttachments });
   const active = !!t && t.owner.kind === 'user' && values.status !== 'CANCELLED' && values.my_partstat !== 'DECLINED';
-  const next = active && (values.has_alarms || t.defaults.length) ? nextFiring(p.compiled, t.defaults, now, t.owner.timezone, values.first_start) : null;
+  const next = active && (values.has_alarms || t.defaults.length) ? planFiring(p.compiled, values.has_alarms ? [] : t.defaults, now, t.owner.timezone, values.first_start) : null;
   return { uid: values.uid, values, next };
 }
 
@@ -366,7 +367,8 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
   const updates: BulkValues[] = [];
   const changes: { id: string; name: string; uid: string }[] = [];
   const jobs: JobSpec[] = [];
-  const removeKeys: string[] = [];
+  const reminders: ReminderPlanRow[] = [];
+  const removeIds: string[] = [];
   const attachmentRows: { id: string; ical: string; has_attachments: boolean }[] = [];
   for (const it of todo) {
     const ex = byUid.get(it.uid);
@@ -384,10 +386,9 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
     if ((v.has_attachments && attachmentIdsIn(v.ical).length) || ex?.has_attachments) attachmentRows.push({ id: v.id, ical: v.ical, has_attachments: v.has_attachments });
     const next = it.next;
     if (next) {
-      const payload: ReminderPayload = { ownerId: t.ownerId, objectId: v.id, fireAt: next.fireAt.toISOString(), occurrenceStart: next.occurrenceStart.toISOString(), recurrenceId: next.recurrenceId, action: next.action, etag: v.etag };
-      jobs.push({ name: 'reminder', payload, jobKey: `rem:${v.id}`, runAt: next.fireAt, maxAttempts: 10 });
+      reminders.push(planRow({ owner_id: t.ownerId, id: v.id, etag: v.etag, has_alarms: v.has_alarms }, t.owner.timezone, v.has_alarms ? [] : t.defaults, next));
     } else if (ex) {
-      removeKeys.push(`rem:${v.id}`);
+      removeIds.push(v.id);
     }
   }
   await bulk.insertObjects(trx, t.ownerId, t.calendarId, inserts);
@@ -395,7 +396,8 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
   if (n !== updates.length) throw new Error(`bulk import: ${updates.length - n} objects changed under the import`);
   await bulk.logChanges(trx, t.ownerId, t.calendarId, changes, 'put');
   for (const a of attachmentRows) await syncAttachmentUses(trx, { ...a, owner_id: t.ownerId } as ObjectRow);
-  if (removeKeys.length) await sql`select count(graphile_worker.remove_job(k)) from unnest(${removeKeys}::text[]) k`.execute(trx);
+  await deleteReminders(trx, t.ownerId, removeIds);
+  await saveReminders(trx, reminders);
   await enqueueMany(trx, jobs);
   return { written: changes.length, failed, deferred };
 }

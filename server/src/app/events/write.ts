@@ -15,6 +15,7 @@ import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
 import { indexValues, ownerUnnamed, prepareResource } from './resource.js';
 import { planScheduling } from './scheduling.js';
 import { planReminders } from './reminders.js';
+import { deleteReminders } from '../../store/reminders.js';
 import { enqueueMany, type JobSpec } from '../../jobs/queue.js';
 import { syncAttachmentUses } from '../attachments.js';
 
@@ -117,7 +118,8 @@ export async function saveObject(ctx: AppContext, actor: Actor, input: SaveInput
       }
       row = inserted;
     }
-    jobs = jobs.concat(await planReminders(ctx, trx, row, finalRes.compiled, owner, new Date(), { defaultReminders: row.defaultReminders, isNew: !existing }));
+    // The reminder row is written in this transaction too: never lost, never stale.
+    await planReminders(ctx, trx, row, finalRes.compiled, owner, new Date(), { defaultReminders: row.defaultReminders, isNew: !existing });
     if (row.has_attachments || existing?.has_attachments) await syncAttachmentUses(trx, row);
     await enqueueMany(trx, jobs);
     return { row, created: !existing, previous: existing ?? null };
@@ -151,7 +153,7 @@ export async function trashObjectWithScheduling(ctx: AppContext, actor: Actor, o
     let jobs: JobSpec[] = [];
     if (opts.schedule !== false) jobs = (await planScheduling(ctx, trx, { owner, previous: row, text: null, actor, enforceAttendeeRules: false })).jobs;
     const trashed = await objects.trashObject(trx, ownerId, id, actor.userId);
-    jobs.push({ name: 'reminder', payload: { ownerId, objectId: id }, jobKey: `rem:${id}`, runAt: new Date() });
+    await deleteReminders(trx, ownerId, [id]);
     await enqueueMany(trx, jobs);
     return trashed!;
   };

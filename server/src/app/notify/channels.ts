@@ -29,7 +29,7 @@
 import type { AppContext } from '../context.js';
 import type { PrincipalRow } from '../../store/schema.js';
 import type { Change } from '../../integrations/mail/index.js';
-import { alreadySent, recordDelivery } from '../../store/mail.js';
+import { alreadySent, alreadySentMany, recordDelivery, recordDeliveries, type DeliveryEntry } from '../../store/mail.js';
 import { isPermanentMailError } from '../../integrations/mail/index.js';
 
 export const NOTIFICATION_KINDS = ['invitation', 'update', 'cancellation', 'reply', 'reminder', 'counter', 'delivery-failed'] as const;
@@ -127,5 +127,73 @@ export async function dispatch(ctx: AppContext, n: Notification): Promise<Record
     }
   }
   if (retry) throw retry;
+  return out;
+}
+
+export interface BatchDispatchResult {
+  status: Record<string, DispatchStatus>;
+  /** A temporary failure on some channel: retry this notification later (what went out is logged). */
+  retry?: unknown;
+}
+
+/**
+ * dispatch() for many notifications at once (the reminder sweeper): per channel, one idempotency
+ * query for the whole batch, up to `concurrency` sends in flight (the SMTP pool queues the rest),
+ * and one delivery-log statement per `logEvery` finished sends.
+ */
+export async function dispatchMany(ctx: AppContext, ns: Notification[], opts: { concurrency?: number; logEvery?: number } = {}): Promise<BatchDispatchResult[]> {
+  const out: BatchDispatchResult[] = ns.map(() => ({ status: {} }));
+  const concurrency = Math.max(1, opts.concurrency ?? 16);
+  const logEvery = Math.max(1, opts.logEvery ?? 100);
+  for (const c of channels.values()) {
+    const todo: number[] = [];
+    for (let i = 0; i < ns.length; i++) {
+      const n = ns[i];
+      if (n.recipient.disabled || n.recipient.kind !== 'user') continue;
+      if (!wantsChannel(n.recipient, n.kind, c.name)) { out[i].status[c.name] = 'not-wanted'; continue; }
+      if (!c.reachable(n.recipient)) { out[i].status[c.name] = 'unreachable'; continue; }
+      todo.push(i);
+    }
+    const done = await alreadySentMany(ctx.db, c.name, [...new Set(todo.map((i) => ns[i].key))]);
+    const seen = new Set<string>();
+    const send = todo.filter((i) => {
+      const k = ns[i].key;
+      if (done.has(k) || seen.has(k)) { out[i].status[c.name] = 'already-sent'; return false; }
+      seen.add(k);
+      return true;
+    });
+    let pending: DeliveryEntry[] = [];
+    let flushing: Promise<void> = Promise.resolve();
+    const flush = () => {
+      if (!pending.length) return flushing;
+      const rows = pending;
+      pending = [];
+      flushing = flushing.then(() => recordDeliveries(ctx.db, rows));
+      flushing.catch(() => {}); // awaited at the end of the channel; no unhandled rejection meanwhile
+      return flushing;
+    };
+    let next = 0;
+    const lane = async () => {
+      for (let j = next++; j < send.length; j = next++) {
+        const i = send[j];
+        const n = ns[i];
+        const base = { ownerId: n.recipient.id, channel: c.name, kind: n.kind, deliveryKey: n.key, recipient: c.name === 'email' ? n.recipient.email.toLowerCase() : n.recipient.id, uid: n.event.uid, objectId: n.event.objectId };
+        try {
+          const r = await c.send(ctx, n);
+          pending.push({ ...base, status: 'sent', messageId: r.messageId ?? null, response: r.response ?? null });
+          out[i].status[c.name] = 'sent';
+        } catch (e) {
+          const permanent = isPermanent(e);
+          pending.push({ ...base, status: permanent ? 'failed' : 'retrying', response: (e as Error).message ?? String(e) });
+          out[i].status[c.name] = 'failed';
+          if (!permanent) out[i].retry ??= e;
+          ctx.log.warn({ channel: c.name, kind: n.kind, to: n.recipient.id, err: (e as Error).message, permanent }, 'notification delivery failed');
+        }
+        if (pending.length >= logEvery) void flush();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, send.length) }, lane));
+    await flush();
+  }
   return out;
 }
