@@ -10,10 +10,12 @@ const quiet = process.argv.includes('--quiet');
 const log = (m) => { if (!quiet) console.error(`[calendula] ${m}`); };
 const run = (cmd) => execSync(cmd, { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] });
 
-const lockHash = createHash('sha256')
+// patches/ (patch-package, applied by npm's postinstall) counts too: a changed patch reinstalls.
+const hash = createHash('sha256')
   .update(readFileSync('package.json'))
-  .update(existsSync('package-lock.json') ? readFileSync('package-lock.json') : '')
-  .digest('hex');
+  .update(existsSync('package-lock.json') ? readFileSync('package-lock.json') : '');
+if (existsSync('patches')) for (const f of readdirSync('patches').sort()) hash.update(f).update(readFileSync(join('patches', f)));
+const lockHash = hash.digest('hex');
 const stampFile = 'node_modules/.calendula-install';
 if (!existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== lockHash) {
   log('installing dependencies (npm ci)…');

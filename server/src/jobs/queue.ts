@@ -4,6 +4,8 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 export interface EnqueueOptions {
   /** Run no earlier than this. */
@@ -81,8 +83,36 @@ export function checkCatalogue(handlers: Record<string, JobHandler>, names: read
 
 export interface RunningWorker { stop(): Promise<void> }
 
-export async function startWorker(opts: { connectionString: string; handlers: Record<string, JobHandler>; concurrency: number; log: Logger; names?: readonly string[]; crontab?: string }): Promise<RunningWorker> {
+/** Jobs fetched per batch: one per worker, so none waits in the local queue while a worker is idle. */
+export function localQueueSize(concurrency: number): number {
+  return Math.max(1, concurrency);
+}
+
+/**
+ * Whether node_modules/graphile-worker carries our patch (patches/graphile-worker+0.17.3.patch,
+ * applied by patch-package on install). Without it a batch fetch can run two jobs of one named
+ * queue at once, so the worker then fetches one job at a time instead (slower, still in order).
+ */
+export function queuePatchApplied(): boolean {
+  try {
+    const file = createRequire(import.meta.url).resolve('graphile-worker/dist/sql/getJobs.js');
+    return readFileSync(file, 'utf8').includes('Calendula patch');
+  } catch {
+    return false;
+  }
+}
+
+export async function startWorker(opts: {
+  connectionString: string; handlers: Record<string, JobHandler>; concurrency: number; log: Logger; names?: readonly string[]; crontab?: string;
+  /** Local queue size; default `localQueueSize(concurrency)` when the patch is applied, else none (tests set it). */
+  localQueue?: number;
+}): Promise<RunningWorker> {
   checkCatalogue(opts.handlers, opts.names);
+  let localSize = opts.localQueue ?? localQueueSize(opts.concurrency);
+  if (opts.localQueue === undefined && !queuePatchApplied()) {
+    opts.log.warn({ component: 'jobs' }, 'graphile-worker is not patched (run `npm ci`, which applies patches/): jobs are fetched one at a time');
+    localSize = -1;
+  }
   const { run, Logger: GwLogger } = await import('graphile-worker');
   const gwLog = new GwLogger(() => (level, message) => {
     if (level === 'error') opts.log.error({ component: 'jobs' }, message);
@@ -122,9 +152,20 @@ export async function startWorker(opts: { connectionString: string; handlers: Re
     logger: gwLog,
     taskList,
     crontab: opts.crontab ?? '',
-    // No localQueue: in graphile-worker 0.17.3 it lets jobs of one named queue run at the same
-    // time (graphile/worker#621), and per-recipient queues must run in order.
-    preset: { worker: { completeJobBatchDelay: -1, failJobBatchDelay: -1 } } as any,
+    // The pool fetches up to `concurrency` jobs in one statement and hands them to its workers
+    // (one fetch query per batch instead of one per job and per idle worker). graphile-worker
+    // 0.17.3 alone would let such a batch hold several jobs of one named queue and run them at
+    // once (graphile/worker#621); patches/graphile-worker+0.17.3.patch keeps only the first job
+    // per named queue in a batch (the 0.18 fix) and fetches again when a queued job completes.
+    // refetchDelay: after a fetch that found nothing, wait 25–75 ms before the next one, so a
+    // burst of new jobs for one busy (locked) queue does not cost one empty fetch each.
+    preset: {
+      worker: {
+        completeJobBatchDelay: -1,
+        failJobBatchDelay: -1,
+        ...(localSize >= 1 ? { localQueue: { size: localSize, refetchDelay: { durationMs: 50, threshold: 0 } } } : {}),
+      },
+    } as any,
   });
   return {
     stop: async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createTestEnv, eventually, type TestEnv } from '../support/harness.js';
-import { enqueueMany, startWorker, checkCatalogue, JOB_NAMES } from '../../src/jobs/queue.js';
+import { sql } from 'kysely';
+import { enqueue, enqueueMany, startWorker, checkCatalogue, queuePatchApplied, JOB_NAMES } from '../../src/jobs/queue.js';
 import { jobHandlers } from '../../src/jobs/handlers.js';
 
 let env: TestEnv;
@@ -35,6 +36,78 @@ describe('job queue', () => {
       await eventually(async () => order.length === 20 && parallelSeen === 10, 20_000, 'all jobs');
       expect(maxActive).toBe(1);
       expect(order).toEqual([...Array(20).keys()]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('node_modules/graphile-worker carries the one-job-per-named-queue patch (patches/, applied on npm ci)', () => {
+    expect(queuePatchApplied()).toBe(true);
+  });
+
+  // graphile/worker#621: with the local queue (batch fetch) on, 0.17.3 hands several jobs of one
+  // named queue to different workers at once. The patch keeps one job per named queue per batch.
+  it('with the local queue on, a backlog in ONE named queue never runs two at once and runs in order', async () => {
+    const N = 30;
+    // The backlog exists before the worker starts, so its first batch fetch sees all of it.
+    for (let i = 0; i < N; i++) await enqueue(env.ctx.db, 't-backlog', { i }, { queue: 'intake:backlog' });
+    let active = 0;
+    let maxActive = 0;
+    const order: number[] = [];
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((r) => { releaseFirst = r; });
+    let firstStarted = false;
+    const worker = await startWorker({
+      connectionString: env.url, concurrency: 8, localQueue: 8, log: pino({ level: 'silent' }), names: ['t-backlog'],
+      handlers: {
+        't-backlog': async (p: { i: number }) => {
+          active++;
+          maxActive = Math.max(maxActive, active);
+          if (order.length === 0 && !firstStarted) {
+            firstStarted = true;
+            await firstHeld;
+          } else {
+            await new Promise((r) => setImmediate(r));
+          }
+          order.push(p.i);
+          active--;
+        },
+      },
+    });
+    try {
+      await eventually(async () => firstStarted, 20_000, 'the first job to start');
+      // While the first job runs, the local queue holds no other job of its queue (locked_at is
+      // set only on the job in flight); unpatched, the whole batch of 8 is locked.
+      const locked = await sql<{ n: string }>`
+        select count(*) as n from graphile_worker._private_jobs j join graphile_worker._private_job_queues q on q.id = j.job_queue_id
+        where q.queue_name = 'intake:backlog' and j.locked_at is not null`.execute(env.ctx.db);
+      expect(Number(locked.rows[0].n)).toBe(1);
+      releaseFirst();
+      await eventually(async () => order.length === N, 30_000, 'the whole backlog');
+      expect(maxActive).toBe(1);
+      expect(order).toEqual([...Array(N).keys()]);
+    } finally {
+      releaseFirst();
+      await worker.stop();
+    }
+  });
+
+  it('with the local queue on, different named queues still run in parallel', async () => {
+    // Queue A's job waits until queue B's job has started: it can only finish if both run at once.
+    let bStarted = false;
+    const done: string[] = [];
+    const worker = await startWorker({
+      connectionString: env.url, concurrency: 4, localQueue: 4, log: pino({ level: 'silent' }), names: ['t-a', 't-b'],
+      handlers: {
+        't-a': async () => { await eventually(async () => bStarted, 20_000, 'queue B to start'); done.push('a'); },
+        't-b': async () => { bStarted = true; await new Promise((r) => setImmediate(r)); done.push('b'); },
+      },
+    });
+    try {
+      await enqueue(env.ctx.db, 't-a', {}, { queue: 'par:a' });
+      await enqueue(env.ctx.db, 't-b', {}, { queue: 'par:b' });
+      await eventually(async () => done.length === 2, 30_000, 'both jobs');
+      expect(done.sort()).toEqual(['a', 'b']);
     } finally {
       await worker.stop();
     }

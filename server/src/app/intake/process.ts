@@ -106,9 +106,10 @@ export function processInbound(ctx: AppContext, id: string, opts: { to?: string[
 
 /**
  * Jobs of one recipient queue run one after the other, in the order the worker started them.
- * graphile-worker 0.17.3 promises this for named queues, but its local queue (batch fetch) can
- * hand out several jobs of one queue at once (graphile/worker#621, fixed in 0.18); this keeps
- * the order within a worker process. Entered synchronously when the job starts.
+ * graphile-worker promises this for named queues; 0.17.3's local queue (batch fetch) broke it
+ * (graphile/worker#621), which patches/graphile-worker+0.17.3.patch fixes. This second guard
+ * keeps the order within a worker process should the patch be missing (it costs nothing when
+ * jobs already arrive one at a time). Entered synchronously when the job starts.
  */
 const chains = new Map<string, Promise<unknown>>();
 function inOrder<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
