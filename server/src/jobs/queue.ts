@@ -32,11 +32,13 @@ export async function enqueue(db: Kysely<any>, name: string, payload: unknown, o
   )`.execute(db);
 }
 
-export interface JobSpec extends Omit<EnqueueOptions, 'jobKeyMode'> { name: string; payload: unknown }
+export interface JobSpec extends EnqueueOptions { name: string; payload: unknown }
 
 /**
  * Many jobs in one statement (graphile_worker.add_jobs): a meeting with many attendees queues its
- * deliveries without one round trip each. Keys here use replace semantics.
+ * deliveries without one round trip each. Keys use replace semantics unless a spec asks for
+ * 'preserve_run_at' (a coalescing window: the first job of the window keeps its time, later ones
+ * only replace the payload); those go in a second add_jobs call with job_key_preserve_run_at.
  */
 export async function enqueueMany(db: Kysely<any>, jobs: JobSpec[]): Promise<void> {
   if (!jobs.length) return;
@@ -44,13 +46,24 @@ export async function enqueueMany(db: Kysely<any>, jobs: JobSpec[]): Promise<voi
     const j = jobs[0];
     return enqueue(db, j.name, j.payload, j);
   }
-  const specs = jobs.map((j) => ({
-    identifier: j.name, payload: j.payload ?? {}, queue_name: j.queue ?? null, run_at: j.runAt?.toISOString() ?? null,
-    max_attempts: j.maxAttempts ?? 25, job_key: j.jobKey ?? null, priority: j.priority ?? 0, flags: null,
-  }));
-  await sql`select 1 from graphile_worker.add_jobs(
-    array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${JSON.stringify(specs)}::json) x)
-  )`.execute(db);
+  const keep = (j: JobSpec) => !!j.jobKey && j.jobKeyMode === 'preserve_run_at';
+  const preserve = jobs.filter(keep);
+  const rest = preserve.length ? jobs.filter((j) => !keep(j)) : jobs;
+  for (const [group, keepRunAt] of [[rest, false], [preserve, true]] as const) {
+    if (!group.length) continue;
+    if (group.some((j) => j.jobKeyMode === 'unsafe_dedupe')) {
+      for (const j of group) await enqueue(db, j.name, j.payload, j);
+      continue;
+    }
+    const specs = group.map((j) => ({
+      identifier: j.name, payload: j.payload ?? {}, queue_name: j.queue ?? null, run_at: j.runAt?.toISOString() ?? null,
+      max_attempts: j.maxAttempts ?? 25, job_key: j.jobKey ?? null, priority: j.priority ?? 0, flags: null,
+    }));
+    await sql`select 1 from graphile_worker.add_jobs(
+      array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${JSON.stringify(specs)}::json) x),
+      ${keepRunAt}
+    )`.execute(db);
+  }
 }
 
 export async function removeJob(db: Kysely<any>, jobKey: string): Promise<void> {

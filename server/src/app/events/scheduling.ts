@@ -15,6 +15,7 @@ import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
 import { plan, validateAttendeeChange, normalizeAddress, type ItipMessage } from '../../lib/itip/index.js';
 import type { JobSpec } from '../../jobs/queue.js';
 import { fanoutPending, insertFanout, insertMessages } from '../../store/itip-messages.js';
+import { batchDeliverSpecs, deliverQueue, DELIVER_BATCH } from './deliver-batch.js';
 
 /**
  * A job carries the iTIP text itself (`ical`, small writes and mail intake) or a reference to it
@@ -45,6 +46,11 @@ export interface ImipPayload {
   significant: boolean;
   /** Stable per delivery: the Message-ID and the idempotency key. */
   deliveryId: string;
+  /**
+   * A coalesced update: build the REQUEST from the organizer's copy as it is when the job runs
+   * (no `ical`); nothing is sent if the recipient is no longer invited or the event is gone.
+   */
+  current?: boolean;
 }
 
 /** One recipient of a batched iMIP job: its own address, name and stable deliveryId. */
@@ -174,25 +180,43 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
       const cosmetic = m.method === 'REQUEST' && !m.significantChange && partstatOnly;
       jobs.push({
         // Calendar state first: copies and answers jump ahead of mail and bot messages (lower runs first).
-        // One ordered queue per (recipient, UID): messages about one event apply in order, and
-        // different events (and recipients) are delivered in parallel.
-        name: 'schedule-deliver', payload, queue: `deliver:${principal.id}:${createHash('sha1').update(m.uid).digest('base64url').slice(0, 16)}`, priority: -10,
+        // One ordered queue per UID: messages about one event apply in order for every recipient
+        // (all copies of a UID are written under one lock anyway), different events in parallel.
+        name: 'schedule-deliver', payload, queue: deliverQueue(m.uid), priority: -10,
         // Answer-only updates to other attendees are coalesced: the last one wins.
         ...(cosmetic ? { jobKey: `refresh:${m.uid}:${principal.id}`, runAt: new Date(now + 2000) } : {}),
       });
     } else if (!principal) {
       if (m.method === 'REQUEST' && partstatOnly) continue; // external attendees are not mailed about others' answers
       const deliveryId = `${now.toString(36)}.${(deliveryCounter++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+      // Updates to someone already invited are coalesced (issue 5 §3): one job per (event,
+      // recipient) that keeps the first update's time and sends the organizer's state as it is
+      // when the window closes. Invitations, cancellations and replies go out at once.
+      const update = m.method === 'REQUEST' && !!oldText && !!p.previous?.attendees.includes(to) && ctx.config.notifyCoalesceSeconds > 0;
+      if (update) {
+        const payload: ImipPayload = { ownerId: p.owner.id, uid: m.uid, method: m.method, sender: ownerEmail, recipient: to, recipientCn: m.recipientCn, significant: m.significantChange, deliveryId, current: true };
+        jobs.push({ name: 'imip-send', payload, jobKey: imipUpdateKey(p.owner.id, m.uid, to), jobKeyMode: 'preserve_run_at', runAt: new Date(now + ctx.config.notifyCoalesceSeconds * 1000) });
+        continue;
+      }
       const payload: ImipPayload = { ownerId: p.owner.id, uid: m.uid, method: m.method, sender: ownerEmail, recipient: to, recipientCn: m.recipientCn, ical: m.ical, significant: m.significantChange, deliveryId };
       jobs.push({ name: 'imip-send', payload, queue: undefined });
     }
   }
   if (!jobs.length) return { text, jobs };
   const uid = result.messages[0].uid;
-  // Small meetings queue their deliveries directly — unless a fan-out of this event is still
-  // queueing: then these go through the fan-out queue too, after it (per-recipient order).
-  if (jobs.length <= FANOUT_MIN && !(await fanoutPending(db, p.owner.id, uid))) return { text, jobs };
-  return { text, jobs: [await deferToFanout(db, p.owner.id, uid, jobs)] };
+  // Rooms keep one job each: their auto-answer runs under a per-room lock (deliver.ts).
+  const rooms = new Set([...known.values()].filter((x) => x.kind === 'room').map((x) => x.id));
+  const isRoom = (id: string) => rooms.has(id);
+  // Small meetings queue their deliveries directly (all internal copies in one batched job) —
+  // unless a fan-out of this event is still queueing: then these go through the fan-out queue
+  // too, after it (per-recipient order).
+  if (jobs.length <= FANOUT_MIN && !(await fanoutPending(db, p.owner.id, uid))) return { text, jobs: batchDeliverSpecs(jobs, isRoom) };
+  return { text, jobs: [await deferToFanout(db, p.owner.id, uid, jobs, isRoom)] };
+}
+
+/** The job key of the coalesced update of one event for one external recipient. */
+export function imipUpdateKey(ownerId: string, uid: string, recipient: string): string {
+  return `imip-update:${ownerId}:${createHash('sha1').update(uid).digest('base64url').slice(0, 16)}:${recipient}`;
 }
 
 /** Above this many deliveries, a write queues one 'schedule-fanout' job instead of one job each. */
@@ -205,7 +229,7 @@ export interface FanoutPayload { ownerId: string; fanoutId: string; uid: string 
  * referencing it, in itip_fanout; returns the one job that queues them later in batches. The
  * writer's transaction then holds a few rows and one job, not a payload per recipient.
  */
-async function deferToFanout(db: DB, ownerId: string, uid: string, jobs: JobSpec[]): Promise<JobSpec> {
+async function deferToFanout(db: DB, ownerId: string, uid: string, jobs: JobSpec[], isRoom: (id: string) => boolean): Promise<JobSpec> {
   const ids = new Map<string, string>();
   const specs = jobs.map((j) => {
     const payload = { ...(j.payload as DeliverPayload | ImipPayload) };
@@ -220,7 +244,7 @@ async function deferToFanout(db: DB, ownerId: string, uid: string, jobs: JobSpec
   });
   await insertMessages(db, ownerId, uid, [...ids].map(([ical, id]) => ({ id, ical })));
   const fanoutId = randomUUID();
-  await insertFanout(db, ownerId, fanoutId, uid, batchImipSpecs(specs));
+  await insertFanout(db, ownerId, fanoutId, uid, batchImipSpecs(batchDeliverSpecs(specs, isRoom, DELIVER_BATCH)));
   const payload: FanoutPayload = { ownerId, fanoutId, uid };
   // One queue per (organizer, UID): fan-outs of one event queue their deliveries in order.
   return { name: 'schedule-fanout', payload, queue: `fanout:${ownerId}:${createHash('sha1').update(uid).digest('base64url').slice(0, 16)}`, priority: -10 };

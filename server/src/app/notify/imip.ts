@@ -14,9 +14,9 @@ import * as principals from '../../store/principals.js';
 import * as objects from '../../store/objects.js';
 import { composeImip, isPermanentMailError } from '../../integrations/mail/index.js';
 import { attachTimezones, indexResource, referencedTzids, type ResourceIndex } from '../../lib/ical/index.js';
-import { normalizeAddress, setScheduleStatus } from '../../lib/itip/index.js';
+import { normalizeAddress, plan, setScheduleStatus } from '../../lib/itip/index.js';
 import { parseCalendar, schedulable, serialize } from '../../lib/itip/model.js';
-import type { ImipBatchPayload, ImipPayload, ImipRecipient } from '../events/scheduling.js';
+import { messageStamp, type ImipBatchPayload, type ImipPayload, type ImipRecipient } from '../events/scheduling.js';
 import { mailer, mailDomain } from './mailer.js';
 import { lockUid } from '../events/write.js';
 import { etagOf } from '../events/resource.js';
@@ -97,9 +97,9 @@ export async function sendImip(ctx: AppContext, p: ImipPayload, attempt?: number
   const recipient = p.recipient.toLowerCase();
   const log = { ownerId: owner.id, channel: 'imip', kind: `imip-${p.method.toLowerCase()}`, deliveryKey: p.deliveryId, recipient, uid: p.uid, method: p.method, messageId: imipMessageId(ctx, p.deliveryId) };
   if (sent) return 'already-sent';
-  const text = p.ical ?? (p.messageId ? await loadMessage(ctx.db, p.ownerId, p.messageId) : null);
+  const text = p.current ? await currentRequest(ctx, owner, p) : p.ical ?? (p.messageId ? await loadMessage(ctx.db, p.ownerId, p.messageId) : null);
   if (text == null) {
-    ctx.log.warn({ uid: p.uid, to: p.recipient, messageId: p.messageId }, 'iMIP message no longer stored; not sent');
+    if (!p.current) ctx.log.warn({ uid: p.uid, to: p.recipient, messageId: p.messageId }, 'iMIP message no longer stored; not sent');
     return 'skipped';
   }
   const options = imipOptions(ctx, p, owner, text, p);
@@ -125,6 +125,20 @@ export async function sendImip(ctx: AppContext, p: ImipPayload, attempt?: number
     await recordDelivery(ctx.db, { ...log, status: 'retrying', response: why });
     throw e; // temporary: the queue retries with back-off
   }
+}
+
+/**
+ * The REQUEST a coalesced update sends: the organizer's copy as it is now, as RFC 5546 §3.2.2
+ * has the organizer send it to this attendee (only the instances they are invited to, the
+ * current SEQUENCE, a fresh DTSTAMP). Null when there is nothing to send any more: the event
+ * was deleted or cancelled (its CANCEL went out at once) or the recipient is no longer invited.
+ */
+async function currentRequest(ctx: AppContext, owner: PrincipalRow, p: ImipPayload): Promise<string | null> {
+  const row = await objects.findByUid(ctx.db, owner.id, p.uid);
+  if (!row || row.status === 'CANCELLED' || row.role !== 'organizer') return null;
+  const to = normalizeAddress(p.recipient);
+  const planned = plan({ oldText: null, newText: row.ical, actorEmail: owner.email, isOrganizerCopy: true, now: messageStamp(row.ical) });
+  return planned.messages.find((m) => m.method === 'REQUEST' && normalizeAddress(m.recipient) === to)?.ical ?? null;
 }
 
 /** The mail of one recipient (its own Message-ID from its deliveryId; the text prepared once). */
