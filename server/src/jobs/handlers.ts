@@ -2,6 +2,7 @@
 import type { AppContext } from '../app/context.js';
 import type { JobHandler, JobName } from './queue.js';
 import { deliverMessage } from '../app/events/deliver.js';
+import { deliverBatch, isBatchPayload } from '../app/events/deliver-batch.js';
 import { runFanout } from '../app/events/fanout.js';
 import { purgeMessages } from '../store/itip-messages.js';
 import { runImport } from '../app/events/transfer.js';
@@ -25,8 +26,10 @@ export function jobHandlers(ctx: AppContext): Record<JobName, JobHandler> {
       // Stored iTIP texts of fan-outs: their jobs have run (or failed for good) long before.
       await purgeMessages(ctx.db, cutoff);
     },
+    // One recipient, or (payload.items) every internal recipient of one write, set-based.
     'schedule-deliver': async (payload) => {
-      await deliverMessage(ctx, payload);
+      if (isBatchPayload(payload)) await deliverBatch(ctx, payload);
+      else await deliverMessage(ctx, payload);
     },
     'schedule-fanout': async (payload) => {
       await runFanout(ctx, payload);

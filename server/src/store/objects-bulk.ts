@@ -11,6 +11,7 @@
 import { sql } from 'kysely';
 import type { DB } from './db.js';
 import type { ObjectValues } from './objects.js';
+import type { ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
 
 export type BulkValues = ObjectValues & { id: string };
@@ -83,4 +84,104 @@ export async function logChanges(db: DB, ownerId: string, calendarId: string, ch
     select ${ownerId}::uuid, ${calendarId}::uuid, ${first.toString()}::bigint + c.i, c.id, c.name, c.uid, ${kind}
     from json_to_recordset(${JSON.stringify(changes.map((c, i) => ({ i, id: c.id, name: c.name, uid: c.uid })))}::json) as c(i int, id uuid, name text, uid text)`.execute(db);
   return r.sync_seq;
+}
+
+/*
+ * Copies of ONE UID in MANY owners' calendars (the batched scheduling delivery: one organizer
+ * write reaching every internal attendee). Each row carries its own owner_id and calendar_id;
+ * every statement still filters by owner_id (the join on the row's owner). On Citus this is one
+ * multi-shard transaction per delivery batch (docs/scaling.md).
+ */
+
+export type CopyValues = BulkValues & { owner_id: string; calendar_id: string };
+
+/** Each owner's live copy of a UID (the oldest when an owner has several, as findByUid). */
+export async function liveCopiesOfUid(db: DB, ownerIds: string[], uid: string): Promise<ObjectRow[]> {
+  if (!ownerIds.length) return [];
+  const r = await sql<ObjectRow>`select distinct on (owner_id) * from calendar_object
+    where owner_id = any(${ownerIds}::uuid[]) and uid = ${uid} and deleted_at is null
+    order by owner_id, created_at`.execute(db);
+  return r.rows;
+}
+
+/** The default calendar (id, default reminders) of each owner that has one. */
+export async function defaultCalendarsOf(db: DB, ownerIds: string[]): Promise<Map<string, { id: string; default_reminders: Reminder[] }>> {
+  if (!ownerIds.length) return new Map();
+  const r = await sql<{ owner_id: string; id: string; default_reminders: Reminder[] | null }>`select owner_id, id, default_reminders from calendar
+    where owner_id = any(${ownerIds}::uuid[]) and is_default`.execute(db);
+  return new Map(r.rows.map((x) => [x.owner_id, { id: x.id, default_reminders: x.default_reminders ?? [] }]));
+}
+
+function copyPayload(rows: CopyValues[]): string {
+  return JSON.stringify(rows.map((r) => {
+    const o: Record<string, unknown> = { id: r.id, owner_id: r.owner_id, calendar_id: r.calendar_id };
+    for (const c of COLS) o[c] = r[c];
+    return o;
+  }));
+}
+
+/**
+ * One multi-row INSERT of new copies; returns the rows written. A row whose UID or name is
+ * already taken in its calendar is skipped (ON CONFLICT DO NOTHING) — the caller sees it missing.
+ */
+export async function insertCopies(db: DB, rows: CopyValues[]): Promise<ObjectRow[]> {
+  if (!rows.length) return [];
+  const cols = sql.raw(COLS.join(', '));
+  const vcols = sql.raw(COLS.map((c) => `v.${c}`).join(', '));
+  const r = await sql<ObjectRow>`insert into calendar_object (id, owner_id, calendar_id, ${cols}, created_at, updated_at)
+    select v.id, v.owner_id, v.calendar_id, ${vcols}, now(), now()
+    from json_populate_recordset(null::calendar_object, ${copyPayload(rows)}::json) v
+    on conflict do nothing
+    returning *`.execute(db);
+  return r.rows;
+}
+
+/** One UPDATE … FROM of existing copies (by owner and id; name, uid and calendar stay). Returns the rows written. */
+export async function updateCopies(db: DB, rows: CopyValues[]): Promise<ObjectRow[]> {
+  if (!rows.length) return [];
+  const set = sql.raw(COLS.filter((c) => c !== 'name' && c !== 'uid').map((c) => `${c} = v.${c}`).join(', '));
+  const r = await sql<ObjectRow>`update calendar_object o set ${set}, updated_at = now()
+    from json_populate_recordset(null::calendar_object, ${copyPayload(rows)}::json) v
+    where o.owner_id = v.owner_id and o.id = v.id and o.deleted_at is null
+    returning o.*`.execute(db);
+  return r.rows;
+}
+
+/**
+ * Locks calendars in key order (FOR NO KEY UPDATE, what the sync_seq update takes) — before any
+ * copy is inserted: an insert's foreign-key check takes KEY SHARE on its calendar in row order,
+ * and two batches over the same attendees upgrading those to FOR UPDATE deadlocked.
+ */
+export async function lockCalendars(db: DB, keys: { owner_id: string; calendar_id: string }[]): Promise<void> {
+  if (!keys.length) return;
+  const json = JSON.stringify(keys.map((k) => ({ owner_id: k.owner_id, calendar_id: k.calendar_id })));
+  await sql`select 1 from calendar c
+    join (select distinct x.owner_id, x.calendar_id from json_to_recordset(${json}::json) as x(owner_id uuid, calendar_id uuid)) k on c.owner_id = k.owner_id and c.id = k.calendar_id
+    order by c.owner_id, c.id for no key update of c`.execute(db);
+}
+
+/**
+ * One 'put' change per written copy, in the change logs of their calendars (locked beforehand
+ * with lockCalendars): each calendar's sync_seq advances by its number of changes and the entries
+ * take the numbers in between (monotonic in commit order, as logChange). Returns each calendar's
+ * default reminders.
+ */
+export async function logCopyChanges(db: DB, changes: { owner_id: string; calendar_id: string; id: string; name: string; uid: string }[]): Promise<Map<string, Reminder[]>> {
+  if (!changes.length) return new Map();
+  bumpCalendarGeneration();
+  const json = JSON.stringify(changes.map((c, i) => ({ i, owner_id: c.owner_id, calendar_id: c.calendar_id, id: c.id, name: c.name, uid: c.uid })));
+  const r = await sql<{ owner_id: string; id: string; default_reminders: Reminder[] | null }>`
+    with ch as (select * from json_to_recordset(${json}::json) as x(i int, owner_id uuid, calendar_id uuid, id uuid, name text, uid text)),
+    n as (select owner_id, calendar_id, count(*)::bigint as k from ch group by owner_id, calendar_id),
+    up as (
+      update calendar c set sync_seq = c.sync_seq + n.k, updated_at = now()
+      from n where c.owner_id = n.owner_id and c.id = n.calendar_id
+      returning c.owner_id, c.id, c.sync_seq, n.k, c.default_reminders
+    ), ins as (
+      insert into calendar_change (owner_id, calendar_id, seq, object_id, name, uid, kind)
+      select ch.owner_id, ch.calendar_id, up.sync_seq - up.k + row_number() over (partition by ch.owner_id, ch.calendar_id order by ch.i), ch.id, ch.name, ch.uid, 'put'
+      from ch join up on up.owner_id = ch.owner_id and up.id = ch.calendar_id
+    )
+    select owner_id, id, default_reminders from up`.execute(db);
+  return new Map(r.rows.map((x) => [`${x.owner_id}/${x.id}`, x.default_reminders ?? []]));
 }

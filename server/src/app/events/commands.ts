@@ -216,15 +216,21 @@ export async function respond(ctx: AppContext, actor: Actor, id: string, input: 
   requireWrite(acc);
   const { row } = acc;
   const owner = await ownerOf(ctx, row.owner_id);
-  if (row.role !== 'attendee') throw new DomainError('CONFLICT', row.role === 'organizer' ? 'You organise this event' : 'You are not invited to this event');
-  if (row.status === 'CANCELLED') throw new DomainError('CONFLICT', 'This event was cancelled');
-  let text = row.ical;
-  if (input.recurrenceId) {
-    const s = compileResource(text);
-    if (!s.overrides.has(input.recurrenceId)) text = ical(() => addOverride(text, input.recurrenceId!, {}));
-  }
-  text = ical(() => setPartstat(text, owner.email, input.partstat, { recurrenceId: input.recurrenceId ?? undefined, comment: input.comment?.slice(0, 1000) }));
-  const { row: saved } = await saveObject(ctx, actor, { ownerId: row.owner_id, calendarId: row.calendar_id, existingId: row.id, ical: text });
+  // Read-modify-write under the UID lock: an organizer's update delivered meanwhile is not lost.
+  const saved = await ctx.db.transaction().execute(async (trx) => {
+    await lockUid(trx, acc.row.uid);
+    const row = await objects.findObject(trx, acc.row.owner_id, acc.row.id, { forUpdate: true });
+    if (!row) throw new DomainError('NOT_FOUND', 'The event no longer exists');
+    if (row.role !== 'attendee') throw new DomainError('CONFLICT', row.role === 'organizer' ? 'You organise this event' : 'You are not invited to this event');
+    if (row.status === 'CANCELLED') throw new DomainError('CONFLICT', 'This event was cancelled');
+    let text = row.ical;
+    if (input.recurrenceId) {
+      const s = compileResource(text);
+      if (!s.overrides.has(input.recurrenceId)) text = ical(() => addOverride(text, input.recurrenceId!, {}));
+    }
+    text = ical(() => setPartstat(text, owner.email, input.partstat, { recurrenceId: input.recurrenceId ?? undefined, comment: input.comment?.slice(0, 1000) }));
+    return (await saveObject(ctx, actor, { ownerId: row.owner_id, calendarId: row.calendar_id, existingId: row.id, ical: text }, trx)).row;
+  });
   await audit(ctx, actor, 'event.respond', row.id, { partstat: input.partstat, recurrenceId: input.recurrenceId ?? null }, row.owner_id);
   return saved;
 }

@@ -1,0 +1,231 @@
+/**
+ * Batched internal delivery: ONE 'schedule-deliver' job carries every internal recipient of one
+ * organizer write (or of one slice of a fan-out) and writes all their copies set-based, instead
+ * of one full write per attendee (RFC 6638 §3.2 semantics, applied by lib/itip as deliverMessage).
+ *
+ * One transaction: the per-UID lock (the same key as every write of the UID, so an attendee's own
+ * answer and this update never interleave), one read of the existing copies and default
+ * calendars, a multi-row insert and a multi-row update, one change-log statement for all the
+ * calendars (locked in key order), and the reminder and notification jobs in one add_jobs each.
+ * Whatever the set-based path does not cover (rooms — their auto-answer needs the per-room lock —,
+ * replies, deletions, disabled or unknown recipients, UID/name clashes) goes through
+ * deliverMessage, one by one, after the batch commits; a retried job re-applies nothing that is
+ * already in place (the same message is stale, RFC 5546 §2.1.5), so retries are idempotent.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { DB } from '../../store/db.js';
+import * as bulk from '../../store/objects-bulk.js';
+import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
+import { apply, type ItipMessage } from '../../lib/itip/index.js';
+import { enqueueMany, type JobSpec } from '../../jobs/queue.js';
+import { ensureDefaultCalendar } from '../calendars.js';
+import { syncAttachmentUses } from '../attachments.js';
+import { indexValues, ownerUnnamed, prepareResource, type PreparedResource } from './resource.js';
+import { isActive, planFiring, planRow } from './reminders.js';
+import { deleteReminders, saveReminders, type ReminderPlanRow } from '../../store/reminders.js';
+import { deliverMessage, wantsNotification } from './deliver.js';
+import type { DeliverPayload } from './scheduling.js';
+
+export interface DeliverBatchItem { recipientId: string; method: ItipMessage['method']; significant: boolean; /** index into texts / messageIds */ m: number }
+
+/** The payload of a batched 'schedule-deliver' job (told apart from a single one by `items`). */
+export interface DeliverBatchPayload {
+  uid: string;
+  sender: string;
+  /** The distinct message texts, inline … */
+  texts?: string[];
+  /** … or stored once in itip_message (a fan-out), owned by messageOwnerId. */
+  messageIds?: string[];
+  messageOwnerId?: string;
+  items: DeliverBatchItem[];
+}
+
+export function isBatchPayload(p: unknown): p is DeliverBatchPayload {
+  return !!p && Array.isArray((p as DeliverBatchPayload).items);
+}
+
+/**
+ * The one queue of every internal delivery about a UID (single or batched): they run one at a
+ * time, in the order queued, so every recipient sees the messages of one event in order.
+ */
+export function deliverQueue(uid: string): string {
+  return `deliver:${createHash('sha1').update(uid).digest('base64url').slice(0, 16)}`;
+}
+
+/** Recipients per batched job in a fan-out (the whole list when the write queues directly). */
+export const DELIVER_BATCH = 50;
+
+/**
+ * Merges a write's plain 'schedule-deliver' specs (no job key or delay; not rooms) into batched
+ * ones of at most `size` recipients, in place of the first of them (queue order is kept). A lone
+ * delivery stays a single job.
+ */
+export function batchDeliverSpecs(specs: JobSpec[], isRoom: (recipientId: string) => boolean, size = Number.MAX_SAFE_INTEGER): JobSpec[] {
+  const plain = (j: JobSpec) => j.name === 'schedule-deliver' && !j.jobKey && !j.runAt && !isBatchPayload(j.payload) && !isRoom((j.payload as DeliverPayload).recipientId);
+  const group = specs.filter(plain);
+  if (group.length < 2) return specs;
+  const batches: JobSpec[] = [];
+  for (let i = 0; i < group.length; i += size) {
+    const slice = group.slice(i, i + size).map((j) => j.payload as DeliverPayload);
+    const first = slice[0];
+    const stored = first.messageId !== undefined;
+    const refs: string[] = [];
+    const index = new Map<string, number>();
+    const items = slice.map((p) => {
+      const ref = (stored ? p.messageId : p.ical) ?? '';
+      let m = index.get(ref);
+      if (m === undefined) { index.set(ref, (m = refs.length)); refs.push(ref); }
+      return { recipientId: p.recipientId, method: p.method, significant: p.significant, m };
+    });
+    const payload: DeliverBatchPayload = { uid: first.uid, sender: first.sender, ...(stored ? { messageIds: refs, messageOwnerId: first.messageOwnerId } : { texts: refs }), items };
+    batches.push({ ...specs.find((j) => j.payload === first)!, payload });
+  }
+  const out: JobSpec[] = [];
+  let placed = false;
+  for (const j of specs) {
+    if (!plain(j)) { out.push(j); continue; }
+    if (!placed) { out.push(...batches); placed = true; }
+  }
+  return out;
+}
+
+interface Planned {
+  item: DeliverBatchItem;
+  recipient: PrincipalRow;
+  existing: ObjectRow | null;
+  prepared: PreparedResource;
+  values: bulk.CopyValues;
+}
+
+async function loadTexts(db: DB, p: DeliverBatchPayload): Promise<(string | null)[]> {
+  if (p.texts) return p.texts;
+  if (!p.messageIds?.length || !p.messageOwnerId) return [];
+  const rows = await db.selectFrom('itip_message').select(['id', 'ical']).where('owner_id', '=', p.messageOwnerId).where('id', 'in', p.messageIds).execute();
+  const byId = new Map(rows.map((r) => [r.id, r.ical]));
+  return p.messageIds.map((id) => byId.get(id) ?? null);
+}
+
+export interface BatchOutcome { written: number; skipped: number; single: number }
+
+export async function deliverBatch(ctx: AppContext, p: DeliverBatchPayload): Promise<BatchOutcome> {
+  const ids = [...new Set(p.items.map((i) => i.recipientId))];
+  const recipients = new Map((await ctx.db.selectFrom('principal').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
+  const texts = await loadTexts(ctx.db, p);
+  // The set-based path: enabled users receiving a REQUEST or CANCEL. The rest, one by one.
+  const setBased = (i: DeliverBatchItem) => {
+    const r = recipients.get(i.recipientId);
+    return !!r && !r.disabled && r.kind === 'user' && (i.method === 'REQUEST' || i.method === 'CANCEL') && texts[i.m] != null;
+  };
+  const single: DeliverBatchItem[] = p.items.filter((i) => !setBased(i));
+  let written = 0;
+  let skipped = 0;
+  const batchItems = p.items.filter(setBased);
+  if (batchItems.length) {
+    await ctx.db.transaction().execute(async (trx) => {
+      await bulk.lockUids(trx, [p.uid]);
+      const owners = batchItems.map((i) => i.recipientId);
+      const existing = new Map((await bulk.liveCopiesOfUid(trx, owners, p.uid)).map((r) => [r.owner_id, r]));
+      const needCal = owners.filter((o) => !existing.has(o));
+      const defaults = await bulk.defaultCalendarsOf(trx, needCal);
+      const preparedByText = new Map<string, PreparedResource>();
+      const planned: Planned[] = [];
+      const aliasOwners: string[] = [];
+      for (const item of batchItems) {
+        const recipient = recipients.get(item.recipientId)!;
+        const ex = existing.get(recipient.id) ?? null;
+        const result = apply({ method: item.method, ical: texts[item.m]!, sender: p.sender }, ex?.ical ?? null, recipient.email, { trust: 'trusted' });
+        if (result.action === 'delete') { single.push(item); continue; }
+        if (result.action === 'ignore' || result.action === 'reject' || !result.newText || result.newText === ex?.ical) { skipped++; continue; }
+        let prepared = preparedByText.get(result.newText);
+        if (!prepared) preparedByText.set(result.newText, (prepared = prepareResource(result.newText)));
+        let calendarId = ex?.calendar_id ?? defaults.get(recipient.id)?.id;
+        if (!calendarId) calendarId = (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
+        const name = ex?.name ?? `${encodeURIComponent(prepared.index.uid).slice(0, 200)}.ics`;
+        if (ownerUnnamed(prepared, recipient.email)) aliasOwners.push(recipient.id);
+        planned.push({ item, recipient, existing: ex, prepared, values: { id: ex?.id ?? randomUUID(), owner_id: recipient.id, calendar_id: calendarId, ...indexValues(prepared, { name, ownerEmail: recipient.email, origin: 'scheduler', actorId: recipient.id, hasAttachments: /^ATTACH[;:]/m.test(prepared.text) }) } });
+      }
+      if (aliasOwners.length) {
+        // An invitation addressed to an alias: the index still has to recognise the owner.
+        const aliases = await trx.selectFrom('principal_alias').select(['principal_id', 'email']).where('principal_id', 'in', aliasOwners).execute();
+        for (const x of planned) {
+          if (!aliasOwners.includes(x.recipient.id)) continue;
+          const mine = aliases.filter((a) => a.principal_id === x.recipient.id).map((a) => a.email.toLowerCase());
+          x.values = { ...x.values, ...indexValues(x.prepared, { name: x.values.name, ownerEmail: x.recipient.email, origin: 'scheduler', actorId: x.recipient.id, hasAttachments: x.values.has_attachments, ownerAliases: mine }) };
+        }
+      }
+      // Deliveries keep the Schedule-Tag unless the organizer changed something (RFC 6638 §3.2.10).
+      for (const x of planned) if (x.existing && x.existing.sequence === x.values.sequence) x.values.schedule_tag = x.existing.schedule_tag;
+      await bulk.lockCalendars(trx, planned.map((x) => x.values));
+      const rows = [
+        ...(await bulk.updateCopies(trx, planned.filter((x) => x.existing).map((x) => x.values))),
+        ...(await bulk.insertCopies(trx, planned.filter((x) => !x.existing).map((x) => x.values))),
+      ];
+      const byOwner = new Map(rows.map((r) => [r.owner_id, r]));
+      // Not written (a name or UID clash in the calendar, or the copy went away): the single path decides.
+      for (const x of planned) if (!byOwner.has(x.recipient.id)) single.push(x.item);
+      const done = planned.filter((x) => byOwner.has(x.recipient.id));
+      const reminders = await bulk.logCopyChanges(trx, rows.map((r) => ({ owner_id: r.owner_id, calendar_id: r.calendar_id, id: r.id, name: r.name, uid: r.uid })));
+      const jobs: JobSpec[] = [];
+      const updates: { key: string; spec: JobSpec }[] = [];
+      const plans: ReminderPlanRow[] = [];
+      const unplanned: ObjectRow[] = [];
+      const now = new Date();
+      for (const x of done) {
+        const row = byOwner.get(x.recipient.id)!;
+        // The copy's next reminder (as planReminders does for one write), saved below in one statement.
+        const defaults = !isActive(row, x.recipient) || row.has_alarms ? [] : reminders.get(`${row.owner_id}/${row.calendar_id}`) ?? [];
+        const next = isActive(row, x.recipient) ? planFiring(x.prepared.compiled, defaults, now, x.recipient.timezone, row.first_start) : null;
+        if (next) plans.push(planRow(row, x.recipient.timezone, defaults, next));
+        else if (x.existing) unplanned.push(row);
+        if (row.has_attachments || x.existing?.has_attachments) await syncAttachmentUses(trx, row);
+        // Notifications, as deliverMessage queues them.
+        const base = { recipientId: x.recipient.id, ownerId: x.recipient.id, objectId: row.id, from: p.sender };
+        if (x.item.method === 'REQUEST' && (x.item.significant || !x.existing)) {
+          const kind = x.existing ? 'update' : 'invitation';
+          if (!wantsNotification(x.recipient, kind)) continue;
+          if (kind === 'invitation') jobs.push({ name: 'notify', payload: { kind, ...base, previousIcal: null } });
+          else updates.push({ key: `notify:update:${x.recipient.id}:${row.id}`, spec: { name: 'notify', payload: { kind, ...base, previousIcal: x.existing!.ical } } });
+        } else if (x.item.method === 'CANCEL' && wantsNotification(x.recipient, 'cancellation')) {
+          jobs.push({ name: 'notify', payload: { kind: 'cancellation', ...base } });
+        }
+      }
+      await saveReminders(trx, plans);
+      for (const row of unplanned) await deleteReminders(trx, row.owner_id, [row.id]);
+      await enqueueMany(trx, jobs);
+      if (updates.length) await queueCoalescedUpdates(ctx, trx, updates);
+      written = done.length;
+    });
+  }
+  // The rest through the full single path (each its own transaction), in the order given.
+  for (const item of single) {
+    const text = texts[item.m];
+    const payload: DeliverPayload = { recipientId: item.recipientId, uid: p.uid, method: item.method, sender: p.sender, significant: item.significant,
+      ...(text != null ? { ical: text } : p.messageIds ? { messageId: p.messageIds[item.m], messageOwnerId: p.messageOwnerId } : {}) };
+    await deliverMessage(ctx, payload);
+  }
+  return { written, skipped, single: single.length };
+}
+
+/**
+ * Update notifications are coalesced per (recipient, event) as notifyJob does: the pending job's
+ * payload is replaced but its run time and its oldest "previous" version are kept, so the mail
+ * shows old → newest. One read of the pending payloads, one add_jobs for all.
+ */
+async function queueCoalescedUpdates(ctx: AppContext, db: DB, updates: { key: string; spec: JobSpec }[]): Promise<void> {
+  const keys = updates.map((u) => u.key);
+  // (graphile-worker's public `jobs` view has no payload column; _private_jobs is its table.)
+  const pending = await sql<{ key: string; payload: { previousIcal?: string | null } }>`select key, payload from graphile_worker._private_jobs where key = any(${keys}::text[]) and locked_at is null`.execute(db);
+  const previous = new Map(pending.rows.map((r) => [r.key, r.payload?.previousIcal]));
+  const runAt = new Date(Date.now() + ctx.config.notifyCoalesceSeconds * 1000).toISOString();
+  const specs = updates.map((u) => {
+    const payload = u.spec.payload as { previousIcal?: string | null };
+    const prev = previous.has(u.key) ? previous.get(u.key) : payload.previousIcal;
+    return { identifier: 'notify', payload: { ...payload, previousIcal: prev ?? null }, queue_name: null, run_at: runAt, max_attempts: 25, job_key: u.key, priority: 0, flags: null };
+  });
+  await sql`select 1 from graphile_worker.add_jobs(
+    array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${JSON.stringify(specs)}::json) x),
+    true
+  )`.execute(db);
+}
