@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
+import type { DB } from '../../store/db.js';
 import type { Actor } from '../../domain/actor.js';
 import * as objects from '../../store/objects.js';
 import * as principals from '../../store/principals.js';
@@ -51,6 +52,11 @@ export interface DeliverOptions {
   known?: { recipient: PrincipalRow; existing: ObjectRow | null; defaultCalendarId?: string | null };
   /** The recipient's aliases (lower-case), passed on to the write path. */
   ownerAliases?: readonly string[];
+  /**
+   * Runs inside the write transaction, after the object and its notification job: a caller's own
+   * record of the outcome (mail intake's decision log) commits with the calendar change.
+   */
+  beforeCommit?: (trx: DB, out: DeliveryOutcome) => Promise<void>;
 }
 
 export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, opts: DeliverOptions = {}): Promise<DeliveryOutcome> {
@@ -82,6 +88,7 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
         if (wantsNotification(recipient, 'cancellation')) await notifyJob(ctx, trx, { kind: 'cancellation', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: payload.sender });
       }
     }
+    if (opts.beforeCommit) await opts.beforeCommit(trx, { result, row });
     return row;
   });
   if (recipient.kind === 'room' && payload.method === 'REQUEST' && row.status !== 'CANCELLED') await roomDecision(ctx, recipient, row);

@@ -11,7 +11,8 @@ import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
 import * as principals from '../../store/principals.js';
 import * as objects from '../../store/objects.js';
 import { extractCalendarParts, normalizeRecipient, type CalendarPart, type InboundMail } from '../../integrations/mail/index.js';
-import { deliverMessage, notifyJob } from '../events/deliver.js';
+import { deliverMessage, notifyJob, type DeliveryOutcome } from '../events/deliver.js';
+import type { DB } from '../../store/db.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
 import { findInbound, intakeTarget, insertDecisionsAndFinish, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, type NewDecision } from '../../store/mail.js';
 import { enqueue } from '../../jobs/queue.js';
@@ -138,6 +139,8 @@ async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }):
   const summary: ProcessSummary = { decisions: 0, applied: 0 };
   const base = { inboundId: id, messageId: mail.messageId, sender: mail.from?.address?.toLowerCase() ?? row.envelope_from ?? null };
   const pending: NewDecision[] = [];
+  const finish = { id, messageId: mail.messageId };
+  let finished = false;
   const decide = async (d: Omit<NewDecision, 'inboundId' | 'messageId' | 'sender'>) => {
     summary.decisions++;
     if (d.outcome === 'applied') summary.applied++;
@@ -161,9 +164,13 @@ async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }):
         await decide({ ownerId: null, recipient: envelopeTo.join(', ') || mail.to.map((a) => a.address).join(', ') || null, method: mail.parts[0].method, uid: mail.parts[0].uid,
           code: 'UNKNOWN_RECIPIENT', outcome: 'rejected', reason: 'No recipient of this message is a user of this calendar' });
       }
-      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, facts(part), r, decide);
+      // One calendar part for one user (the usual invitation): its decision record and the
+      // message's state are written in the calendar write's own transaction (one commit less).
+      const single = mail.parts.length === 1 && recipients.length === 1 && recipients[0].principal.kind === 'user';
+      const finishIn = single ? async (trx: DB) => { await insertDecisionsAndFinish(trx, pending, finish); finished = true; } : undefined;
+      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, facts(part), r, decide, finishIn);
     }
-    await insertDecisionsAndFinish(ctx.db, pending, { id, messageId: mail.messageId });
+    if (!finished) await insertDecisionsAndFinish(ctx.db, pending, finish);
   } catch (e) {
     // The job retries; after the last attempt the message stays 'queued' for an admin to look at.
     ctx.log.warn({ inbound: id, err: (e as Error).message }, 'mail intake processing failed');
@@ -174,7 +181,10 @@ async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }):
 
 type Decide = (d: Omit<NewDecision, 'inboundId' | 'messageId' | 'sender'>) => Promise<void>;
 
-async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, facts: PartFacts, r: Recipient, decide: Decide) {
+/** Writes the pending decision records and finishes the message inside the given transaction. */
+type FinishIn = (trx: DB) => Promise<void>;
+
+async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, facts: PartFacts, r: Recipient, decide: Decide, finishIn?: FinishIn) {
   const method = (part.method ?? '').toUpperCase();
   const uid = part.uid ?? facts.uid;
   const base = { ownerId: r.principal.id, method: method || null, uid };
@@ -234,20 +244,33 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
   }
   const ownerAliases = [...r.addresses].filter((a) => a !== r.principal.email.toLowerCase());
   await applyVerified(ctx, r.principal, { method, ical: part.ical, sender: speaker, uid, recipientAddress: target }, decide, 'enforce', undefined,
-    { recipient: r.principal, existing: existing ?? null, defaultCalendarId: target0.defaultCalendarId, ownerAliases });
+    { recipient: r.principal, existing: existing ?? null, defaultCalendarId: target0.defaultCalendarId, ownerAliases }, finishIn);
 }
 
 /** Applies a message whose sender is trusted (or that the user accepted) and records the result. */
 export async function applyVerified(ctx: AppContext, recipient: PrincipalRow, m: { method: string; ical: string; sender: string; uid: string | null; recipientAddress: string }, decide: Decide, trust: 'enforce' | 'trusted', acceptedFrom?: string,
-  known?: { recipient: PrincipalRow; existing: ObjectRow | null; defaultCalendarId: string | null; ownerAliases: string[] }) {
+  known?: { recipient: PrincipalRow; existing: ObjectRow | null; defaultCalendarId: string | null; ownerAliases: string[] }, finishIn?: FinishIn) {
   const base = { ownerId: recipient.id, method: m.method, uid: m.uid, recipient: m.recipientAddress };
+  const details = acceptedFrom ? { acceptedFrom } : undefined;
+  // A plain outcome (not a counter-proposal or refresh, which queue more work afterwards) is
+  // recorded inside the write transaction when the caller allows it: see processOne.
+  let decidedInTrx = false;
+  const beforeCommit = finishIn
+    ? async (trx: DB, o: DeliveryOutcome) => {
+      if (o.result.code === 'COUNTER_PROPOSAL' || o.result.code === 'REFRESH_REQUESTED') return;
+      await decide(plainDecision(base, o, details));
+      await finishIn(trx);
+      decidedInTrx = true;
+    }
+    : undefined;
   // The recipient and its copy were just read by the caller (same job, same recipient queue): not read again.
   const out = await deliverMessage(ctx, { recipientId: recipient.id, uid: m.uid ?? '', method: m.method as ImipPayload['method'], sender: m.sender, ical: m.ical, significant: true },
     { trust, acceptPartyCrashers: ctx.config.intakeAcceptPartyCrashers, recipientAddress: m.recipientAddress,
-      ...(known ? { known: { recipient: known.recipient, existing: known.existing, defaultCalendarId: known.defaultCalendarId }, ownerAliases: known.ownerAliases } : {}) });
+      ...(known ? { known: { recipient: known.recipient, existing: known.existing, defaultCalendarId: known.defaultCalendarId }, ownerAliases: known.ownerAliases } : {}),
+      ...(beforeCommit ? { beforeCommit } : {}) });
+  if (decidedInTrx) return;
   const res = out.result;
   const objectId = out.row?.id ?? null;
-  const details = acceptedFrom ? { acceptedFrom } : undefined;
   if (res.code === 'COUNTER_PROPOSAL' && res.counterProposal && out.row) {
     const cp = res.counterProposal;
     await decide({ ...base, objectId, code: res.code, outcome: 'counter', reason: res.reason, ical: m.ical, details: { ...cp, ical: undefined } });
@@ -263,8 +286,13 @@ export async function applyVerified(ctx: AppContext, recipient: PrincipalRow, m:
     }
     return decide({ ...base, objectId, code: res.code, outcome: 'applied', reason: `${res.reason} The current version was sent again to ${res.refreshFor}.`, details });
   }
-  const outcome = res.action === 'create' || res.action === 'update' || res.action === 'delete' ? 'applied' : res.action === 'ignore' ? 'ignored' : 'rejected';
-  await decide({ ...base, objectId, code: res.code, outcome, reason: res.reason, details });
+  await decide(plainDecision(base, out, details));
+}
+
+function plainDecision(base: { ownerId: string; method: string; uid: string | null; recipient: string }, out: DeliveryOutcome, details: { acceptedFrom: string } | undefined) {
+  const res = out.result;
+  const outcome = res.action === 'create' || res.action === 'update' || res.action === 'delete' ? 'applied' as const : res.action === 'ignore' ? 'ignored' as const : 'rejected' as const;
+  return { ...base, objectId: out.row?.id ?? null, code: res.code, outcome, reason: res.reason, details };
 }
 
 /** A DSN for an invitation we sent: SCHEDULE-STATUS 5.x on the attendee, the organizer told. */
