@@ -65,7 +65,9 @@ export function startServer({ port, dataDir, databaseUrl, roles, logLevel = 'war
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
   const args = [join(root, 'bin/calendula.mjs'), 'start', ...(roles ? ['--roles', roles] : [])];
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_SERVER_NODE_ARGS: extra node flags for the server only (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
