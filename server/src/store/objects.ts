@@ -43,13 +43,38 @@ export async function logChangeWithCalendar(db: DB, ownerId: string, calendarId:
 
 export type WrittenRow = ObjectRow & { defaultReminders: Reminder[] };
 
-/** Inserts a new object; undefined when its UID or name is already taken in the calendar (nothing written). */
+const INSERT_COLS = ['name', 'uid', 'component', 'ical', 'etag', 'schedule_tag', 'first_start', 'last_end', 'recurring', 'all_day', 'organizer', 'role', 'my_partstat',
+  'status', 'transp', 'class', 'summary', 'location', 'description', 'attendees', 'sequence', 'has_alarms', 'has_attachments', 'origin', 'updated_by'] as const;
+
+/**
+ * Inserts a new object and its change-log entry in ONE statement (a data-modifying CTE; the
+ * calendar row is locked by its update exactly as logChange does); undefined when its UID or
+ * name is already taken in the calendar (nothing written).
+ */
 export async function insertObject(db: DB, ownerId: string, calendarId: string, v: ObjectValues): Promise<WrittenRow | undefined> {
-  const row = await db.insertInto('calendar_object').values({ ...v, owner_id: ownerId, calendar_id: calendarId, updated_at: new Date() })
-    .onConflict((oc) => oc.doNothing()).returningAll().executeTakeFirst();
+  bumpCalendarGeneration();
+  const json = JSON.stringify(Object.fromEntries(INSERT_COLS.map((c) => [c, v[c]])));
+  const cols = sql.raw(INSERT_COLS.join(', '));
+  const vcols = sql.raw(INSERT_COLS.map((c) => `v.${c}`).join(', '));
+  const r = await sql<ObjectRow & { default_reminders: Reminder[] | null }>`
+    with ins as (
+      insert into calendar_object (owner_id, calendar_id, ${cols}, updated_at)
+      select ${ownerId}::uuid, ${calendarId}::uuid, ${vcols}, now() from json_populate_record(null::calendar_object, ${json}::json) v
+      on conflict do nothing
+      returning *
+    ), c as (
+      update calendar set sync_seq = sync_seq + 1, updated_at = now()
+      where owner_id = ${ownerId} and id = ${calendarId} and exists (select 1 from ins)
+      returning sync_seq, default_reminders
+    ), ch as (
+      insert into calendar_change (owner_id, calendar_id, seq, object_id, name, uid, kind)
+      select ins.owner_id, ins.calendar_id, c.sync_seq, ins.id, ins.name, ins.uid, 'put' from ins, c
+    )
+    select ins.*, c.default_reminders from ins, c`.execute(db);
+  const row = r.rows[0];
   if (!row) return undefined;
-  const { defaultReminders } = await logChangeWithCalendar(db, ownerId, calendarId, row, 'put');
-  return Object.assign(row, { defaultReminders });
+  const { default_reminders, ...rest } = row;
+  return Object.assign(rest as ObjectRow, { defaultReminders: default_reminders ?? [] });
 }
 
 export async function updateObject(db: DB, ownerId: string, id: string, v: Partial<ObjectValues> & { calendar_id?: string }): Promise<WrittenRow> {

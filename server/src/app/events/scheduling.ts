@@ -140,7 +140,7 @@ export function messageStamp(previous: string | null, now = Date.now()): Date {
   return new Date(Math.max(now, last + 1000));
 }
 
-export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow> }): Promise<{ text: string; jobs: JobSpec[] }> {
+export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean }): Promise<{ text: string; jobs: JobSpec[] }> {
   const ownerEmail = p.owner.email.toLowerCase();
   const oldText = p.previous?.ical ?? null;
   if (p.enforceAttendeeRules && p.previous?.role === 'attendee' && p.text) {
@@ -210,7 +210,8 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
   // Small meetings queue their deliveries directly (all internal copies in one batched job) —
   // unless a fan-out of this event is still queueing: then these go through the fan-out queue
   // too, after it (per-recipient order).
-  if (jobs.length <= FANOUT_MIN && !(await fanoutPending(db, p.owner.id, uid))) return { text, jobs: batchDeliverSpecs(jobs, isRoom) };
+  // (A UID the server just made cannot have a fan-out yet: no lookup.)
+  if (jobs.length <= FANOUT_MIN && (p.freshUid || !(await fanoutPending(db, p.owner.id, uid)))) return { text, jobs: batchDeliverSpecs(jobs, isRoom) };
   return { text, jobs: [await deferToFanout(db, p.owner.id, uid, jobs, isRoom)] };
 }
 

@@ -93,7 +93,7 @@ export async function saveObject(ctx: AppContext, actor: Actor, input: SaveInput
     let text = prepared.text;
     let jobs: JobSpec[] = [...(input.extraJobs ?? [])];
     if (input.schedule !== false) {
-      const planned = await planScheduling(ctx, trx, { owner, previous: existing ?? null, text, actor, enforceAttendeeRules: !!input.enforceAttendeeRules, known: input.knownPrincipals });
+      const planned = await planScheduling(ctx, trx, { owner, previous: existing ?? null, text, actor, enforceAttendeeRules: !!input.enforceAttendeeRules, known: input.knownPrincipals, freshUid: !!input.freshUid && !existing });
       text = planned.text;
       jobs = jobs.concat(planned.jobs);
     }
