@@ -54,6 +54,10 @@ export default async function run(log) {
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: lmtpPort, lmtp: true, pool: true, maxConnections: 8, maxMessages: Infinity, ignoreTLS: true });
     const sentAt = new Map();
     const pgPids = postgresPids(dataDir);
+    // Write transactions (each one a WAL flush at commit) per message: the difference of the
+    // transaction id counter (each probe uses one id itself).
+    const xid = async () => Number((await db.query('select txid_current() as x')).rows[0].x);
+    const xid0 = await xid();
     const cpu0 = { server: cpuMs([server.child.pid]), pg: cpuMs(pgPids) };
     const load0 = loadavg()[0];
     const t0 = performance.now();
@@ -87,6 +91,7 @@ export default async function run(log) {
     // CPU per message until everything is visible (notifications still queued are not counted):
     // a measure that does not depend on what else the shared machine is doing.
     const cpu1 = { server: cpuMs([server.child.pid]), pg: cpuMs(postgresPids(dataDir)) };
+    const writesPerMessage = (await xid() - xid0 - 1) / rows.length;
     const notifyLeft = Number((await db.query("select count(*) as n from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'notify'")).rows[0].n);
     const lat = rows.map((r) => Number(r.at) - (sentAt.get(r.uid) ?? Number(r.at))).sort((a, b) => a - b);
     transport.close();
@@ -104,6 +109,7 @@ export default async function run(log) {
       { bench: 'mail/intake', metric: 'intake-to-visible p99', value: Math.round(percentile(lat, 99)), unit: 'ms', target: '< 2000', pass: percentile(lat, 99) < 2000 },
       { bench: 'mail/intake', metric: 'server CPU per message', value: (cpu1.server - cpu0.server) / rows.length, unit: 'ms' },
       { bench: 'mail/intake', metric: 'PostgreSQL CPU per message', value: (cpu1.pg - cpu0.pg) / rows.length, unit: 'ms' },
+      { bench: 'mail/intake', metric: 'write transactions per message', value: writesPerMessage, unit: '' },
       { bench: 'mail/intake', metric: 'server + PostgreSQL CPU per message incl. notifications', value: (cpu2.server - cpu0.server + cpu2.pg - cpu0.pg) / rows.length, unit: 'ms' },
     ];
   } finally {

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, signInHeaders, startTestWorker, eventually, type TestEnv } from '../support/harness.js';
 import { receiveMail } from '../../src/app/intake/receive.js';
@@ -354,3 +355,32 @@ function encode1251(s: string): Buffer {
   }
   return Buffer.from(out);
 }
+
+describe('the decision record commits with the calendar change', () => {
+  it('if the record cannot be written, no event appears and the message stays queued; the retry applies it once, with its record', async () => {
+    const anna = users['anna@example.com'];
+    const uid = `atomic-${Date.now()}@partner.org`;
+    const raw = Buffer.from(mail('org@partner.org', anna.email, 'REQUEST', invite(uid, 'org@partner.org', anna.email)));
+    const id = await receiveMail(env.ctx, raw, { from: 'org@partner.org', to: [anna.email] }, 'http');
+    // The decision log refuses writes for a moment (a trigger in this test's own database).
+    await sql`create function test_refuse_decision() returns trigger language plpgsql as $$ begin raise exception 'decision log unavailable'; end $$`.execute(env.ctx.db);
+    await sql`create trigger test_refuse_decision before insert on mail_decision for each statement execute function test_refuse_decision()`.execute(env.ctx.db);
+    try {
+      await expect(processInbound(env.ctx, id)).rejects.toThrow(/decision log unavailable/);
+    } finally {
+      await sql`drop trigger test_refuse_decision on mail_decision`.execute(env.ctx.db);
+      await sql`drop function test_refuse_decision()`.execute(env.ctx.db);
+    }
+    expect(await objects.findByUid(env.ctx.db, anna.id, uid)).toBeUndefined();
+    const before = await env.ctx.db.selectFrom('inbound_message').select('state').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(before.state).toBe('queued');
+    // The job's retry.
+    await processInbound(env.ctx, id);
+    const copy = await objects.findByUid(env.ctx.db, anna.id, uid);
+    expect(copy?.my_partstat).toBe('NEEDS-ACTION');
+    const decisions = await listDecisions(env.ctx.db, { inboundId: id, limit: 20 });
+    expect(decisions.map((d) => [d.outcome, d.object_id])).toEqual([['applied', copy!.id]]);
+    const after = await env.ctx.db.selectFrom('inbound_message').select('state').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(after.state).toBe('processed');
+  });
+});
