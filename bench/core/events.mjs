@@ -44,7 +44,7 @@ const stats = (xs) => {
 };
 
 /** Users u0…u{USERS-1}@bench.example with a default calendar; events spread over now ± 180 days. */
-async function seed(url) {
+export async function seed(url) {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   const t0 = performance.now();

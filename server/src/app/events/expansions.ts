@@ -6,7 +6,8 @@
  */
 import type { Occurrence } from '../../lib/ical/index.js';
 import { expandCompiled } from '../../lib/ical/expand.js';
-import { compiledFor } from './compiled-cache.js';
+import { compileResource } from '../../lib/ical/index.js';
+import { compiledCached, compiledFor } from './compiled-cache.js';
 
 const YEAR = 366 * 86_400_000;
 const MAX_PER_SERIES = 3000;
@@ -59,19 +60,25 @@ function remember(key: string, e: Expanded) {
   }
 }
 
-/** The series' occurrences overlapping [from, to), sorted by start. `ical` may be '' when hasExpansion() said so. */
-export function expandSeries(etag: string, ical: string, from: Date, to: Date, tz: string): Occurrence[] {
+/**
+ * The memoised expansion of a series that covers [from, to) (all its occurrences in a window of
+ * at least that range, sorted by start), computing it from `ical` when needed; null when it is not
+ * known, the text does not compile, or the series is too dense to memoise (see expandSeries).
+ */
+export function seriesWindow(etag: string, ical: string, from: Date, to: Date, tz: string, opts: { memo?: boolean } = {}): { from: number; to: number; occs: readonly Occurrence[] } | null {
   const key = keyOf(etag, tz);
   const f = from.getTime();
   const t = to.getTime();
   const hit = cache.get(key);
-  if (hit && hit.from <= f && hit.to >= t) return slice(hit, f, t);
-  if (!ical) return [];
+  if (hit && hit.from <= f && hit.to >= t) return hit;
+  if (!ical) return null;
   let compiled;
   try {
-    compiled = compiledFor(etag, ical);
+    // A caller that keeps its own memo of the result (free/busy) compiles without caching: the
+    // compiled objects then die young instead of taking the LRU slots the listings use.
+    compiled = opts.memo === false ? (compiledCached(etag) ?? compileResource(ical)) : compiledFor(etag, ical);
   } catch {
-    return [];
+    return null;
   }
   // Expand a window covering the request and a year either side of today, once.
   const now = Date.now();
@@ -81,17 +88,25 @@ export function expandSeries(etag: string, ical: string, from: Date, to: Date, t
   try {
     occs = expandCompiled(compiled, new Date(wf), new Date(wt), { defaultTz: tz, limit: MAX_PER_SERIES + 1 });
   } catch {
+    return null;
+  }
+  if (occs.length > MAX_PER_SERIES) return null;
+  const e: Expanded = { from: wf, to: wt, occs, starts: occs.map((o) => o.start.getTime()) };
+  if (opts.memo !== false) remember(key, e);
+  return e;
+}
+
+/** The series' occurrences overlapping [from, to), sorted by start. `ical` may be '' when hasExpansion() said so. */
+export function expandSeries(etag: string, ical: string, from: Date, to: Date, tz: string): Occurrence[] {
+  const f = from.getTime();
+  const t = to.getTime();
+  const e = seriesWindow(etag, ical, from, to, tz);
+  if (e) return slice(e as Expanded, f, t);
+  if (!ical) return [];
+  // Very dense series (e.g. every 5 minutes) or a failed expansion: expand only what was asked for.
+  try {
+    return expandCompiled(compiledFor(etag, ical), from, to, { defaultTz: tz, limit: 2000 });
+  } catch {
     return [];
   }
-  if (occs.length > MAX_PER_SERIES) {
-    // Very dense series (e.g. every 5 minutes): expand only what was asked for.
-    try {
-      return expandCompiled(compiled, from, to, { defaultTz: tz, limit: 2000 });
-    } catch {
-      return [];
-    }
-  }
-  const e: Expanded = { from: wf, to: wt, occs, starts: occs.map((o) => o.start.getTime()) };
-  remember(key, e);
-  return slice(e, f, t);
 }
