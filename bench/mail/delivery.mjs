@@ -6,7 +6,9 @@
 //   run time), and 1,000 reminders spread over a minute (median lateness < 1 s).
 // Lateness = arrival at the sink − the planned firing time (from the reminder's Message-ID).
 // Env: BENCH_MAIL_FANOUT (1000), BENCH_MAIL_SUSTAINED (3000), BENCH_MAIL_BURST (5000),
-// BENCH_MAIL_STEADY (1000) — 0 skips that part (fan-out only: BENCH_MAIL_SUSTAINED=0 BENCH_MAIL_BURST=0 BENCH_MAIL_STEADY=0), BENCH_MAIL_PER (attendees per sustained meeting, 300), DATABASE_URL (system PostgreSQL; else embedded), CALENDULA_WORKER_CONCURRENCY (16).
+// BENCH_MAIL_STEADY (1000) — 0 skips that part (fan-out only: BENCH_MAIL_SUSTAINED=0 BENCH_MAIL_BURST=0 BENCH_MAIL_STEADY=0), BENCH_MAIL_PER (attendees per sustained meeting, 300), DATABASE_URL (system PostgreSQL; else embedded), CALENDULA_WORKER_CONCURRENCY (16),
+// CALENDULA_SMTP_MAX_CONNECTIONS (8), BENCH_MAIL_WORKERS (extra worker-only processes, 0), BENCH_MAIL_SEED_ABOVE (5000: larger
+// reminder bursts are copied in SQL from 60 API-created events), BENCH_SERVER_NODE_ARGS (e.g. --cpu-prof for the server).
 import { rmSync } from 'node:fs';
 import { benchDatabase, ensureBuilt, freePort, percentile, signIn, startServer, tempDataDir } from '../platform/_server.mjs';
 import { startSink } from './_sink.mjs';
@@ -17,8 +19,8 @@ const BURST = Number(process.env.BENCH_MAIL_BURST ?? 5000);
 const STEADY = Number(process.env.BENCH_MAIL_STEADY ?? 1000);
 const utc = (ms) => new Date(ms).toISOString().slice(0, 19);
 
-/** CPU time (ms) so far of the server process, of PostgreSQL backends on the bench database, and of this process (the sink). */
-async function cpuNow(serverPid, url) {
+/** CPU time (ms) so far of the server processes, of PostgreSQL backends on the bench database, and of this process (the sink). */
+async function cpuNow(serverPids, url) {
   const { readFileSync } = await import('node:fs');
   const ticks = (pid) => {
     try {
@@ -36,7 +38,7 @@ async function cpuNow(serverPid, url) {
     for (const p of pids) pg[p] = ticks(p);
   }
   const u = process.cpuUsage();
-  return { server: ticks(serverPid), pg, bench: (u.user + u.system) / 1000 };
+  return { server: serverPids.reduce((a, p) => a + ticks(p), 0), pg, bench: (u.user + u.system) / 1000 };
 }
 
 /**
@@ -88,6 +90,9 @@ export default async function run(log) {
     CALENDULA_WORKER_CONCURRENCY: process.env.CALENDULA_WORKER_CONCURRENCY ?? '16', CALENDULA_SMTP_MAX_CONNECTIONS: process.env.CALENDULA_SMTP_MAX_CONNECTIONS ?? '8',
   });
   const server = startServer({ port, dataDir, databaseUrl: db?.url, roles: 'api,worker' });
+  // BENCH_MAIL_WORKERS: extra worker-only processes on the same database (the reminder sweeper and
+  // the queue share the work with SKIP LOCKED), e.g. one per CPU.
+  const workers = Array.from({ length: Number(process.env.BENCH_MAIL_WORKERS ?? 0) }, () => startServer({ port: 0, dataDir, databaseUrl: db?.url, roles: 'worker' }));
   for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
   Object.assign(process.env, saved);
   const rows = [];
@@ -158,13 +163,13 @@ export default async function run(log) {
       if (seed) await seedCopies(db.url, ids, n);
       const createdIn = (Date.now() - tc) / 1000;
       if (Date.now() > windowStart) log(`WARNING: creating ${n} events took ${createdIn.toFixed(0)} s, past the firing window`);
-      const cpu0 = await cpuNow(server.child.pid, db?.url);
+      const cpu0 = await cpuNow([server, ...workers].map((x) => x.child.pid), db?.url);
       // Counted incrementally: re-filtering 100,000 arrivals every 20 ms would starve the sink (same process).
       let seen = b;
       let got = 0;
       const arrived = () => { for (; seen < sink.messages.length; seen++) if (sink.messages[seen].messageId.startsWith('<rem.')) got++; return got; };
       await sink.waitFor(() => arrived() >= n, windowStart + 60_000 - Date.now() + 900_000, `${label} reminders`);
-      const cpu1 = await cpuNow(server.child.pid, db?.url);
+      const cpu1 = await cpuNow([server, ...workers].map((x) => x.child.pid), db?.url);
       const late = sink.messages.slice(b).filter((m) => m.messageId.startsWith('<rem.')).map((m) => m.at - Number(/^<rem\.[^.]+\.(\d+)\./.exec(m.messageId)[1])).sort((x, y) => x - y);
       // PostgreSQL: per backend, what it used in between (a backend opened meanwhile counts whole).
       cpu1.pg = Object.entries(cpu1.pg).reduce((a, [pid, t]) => a + t - (cpu0.pg[pid] ?? 0), 0);
@@ -187,6 +192,7 @@ export default async function run(log) {
     log(server.output().slice(-3000));
     throw e;
   } finally {
+    for (const w of workers) await w.stop();
     await server.stop();
     await sink.close();
     await db?.drop().catch(() => {});
