@@ -1,6 +1,7 @@
 /**
  * Internal delivery of an iTIP message to a calendar user's own copy (RFC 6638 §3.2 semantics,
- * applied by lib/itip). Runs as the 'schedule-deliver' job, one ordered queue per recipient.
+ * applied by lib/itip). Runs as the single-recipient 'schedule-deliver' job (rooms, replies,
+ * deletions; one ordered queue per UID — the internal copies of a write go batched, deliver-batch.ts).
  * The same function applies iTIP arriving by e-mail (mail intake) with a trust decision.
  */
 import { sql } from 'kysely';
