@@ -13,6 +13,8 @@ export function deliveryHandlers(ctx: AppContext): Record<'imip-send' | 'notify'
   return {
     'imip-send': async (payload, h) => { await runImipJob(ctx, payload, h.attempts); },
     notify: async (payload, h) => { await sendNotification(ctx, payload, h.jobId); },
+    // Reminder jobs queued before migration 0009 (rem:<object id>): fired once, then planned as a
+    // row of the reminder table, which the worker's sweeper takes in batches (app/notify/reminders.ts).
     reminder: async (payload) => { await fireReminder(ctx, payload); },
     'mail-intake': async (payload) => { await processInbound(ctx, payload.id, { ...(Array.isArray(payload.to) ? { to: payload.to } : {}), ...(typeof payload.queue === 'string' ? { queue: payload.queue } : {}) }); },
   };
