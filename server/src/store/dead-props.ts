@@ -58,3 +58,17 @@ export async function writeDeadProps(db: DB, ownerId: string, r: DeadResource, o
     `.execute(db);
   }
 }
+
+/**
+ * Copies every dead property of one object to another of the same owner (COPY and a renaming
+ * MOVE store the text as a new object: RFC 4918 §9.8.2 — dead properties SHOULD be duplicated on
+ * COPY; §9.9.1 — MOVE MUST move them). Values already on the target are replaced.
+ */
+export async function copyObjectDeadProps(db: DB, ownerId: string, fromObjectId: string, toObjectId: string): Promise<void> {
+  await sql`
+    insert into dead_property (owner_id, calendar_id, object_id, ns, name, xml)
+    select owner_id, null, ${toObjectId}::uuid, ns, name, xml from dead_property
+    where owner_id = ${ownerId} and object_id = ${fromObjectId}
+    on conflict (owner_id, (coalesce(calendar_id, object_id)), ns, name) do update set xml = excluded.xml, updated_at = now()
+  `.execute(db);
+}

@@ -218,6 +218,46 @@ describe('dead properties and MOVE', () => {
     expect(r.status, r.text).toBe(201);
     expect(propEl(await propfind(`${other}mv.ics`, '<D:prop><X:follows/></D:prop>'), `${other}mv.ics`, 'follows')!.text).toBe('me');
   });
+
+  it('a MOVE that renames (same calendar, and into another calendar) carries them to the new name (RFC 4918 §9.9.1)', async () => {
+    const other = `${anna.home}other2/`;
+    expect((await dav(env, 'MKCALENDAR', other, { user: anna })).status).toBe(201);
+    const src = `${cal}rn.ics`;
+    expect((await dav(env, 'PUT', src, { user: anna, body: vevent('rn') })).status).toBe(201);
+    await proppatch(src, patch(set('<X:follows>renamed</X:follows><A:refreshrate>P2D</A:refreshrate>')));
+    let r = await dav(env, 'MOVE', src, { user: anna, headers: { destination: `${env.base}${cal}rn-new.ics` } });
+    expect(r.status, r.text).toBe(201);
+    const got = await propfind(`${cal}rn-new.ics`, '<D:prop><X:follows/><A:refreshrate/></D:prop>');
+    expect(propEl(got, `${cal}rn-new.ics`, 'follows')!.text).toBe('renamed');
+    expect(propEl(got, `${cal}rn-new.ics`, 'refreshrate')!.text).toBe('P2D');
+    expect((await dav(env, 'PROPFIND', src, { user: anna, headers: { depth: '0' } })).status).toBe(404);
+    r = await dav(env, 'MOVE', `${cal}rn-new.ics`, { user: anna, headers: { destination: `${env.base}${other}rn-third.ics` } });
+    expect(r.status, r.text).toBe(201);
+    expect(propEl(await propfind(`${other}rn-third.ics`, '<D:prop><X:follows/></D:prop>'), `${other}rn-third.ics`, 'follows')!.text).toBe('renamed');
+  });
+});
+
+describe('dead properties and COPY', () => {
+  it('a copy gets its own duplicate of them (RFC 4918 §9.8.2); the source keeps its own; Overwrite replaces the target\'s', async () => {
+    const other = `${anna.home}copies/`;
+    expect((await dav(env, 'MKCALENDAR', other, { user: anna })).status).toBe(201);
+    const src = `${cal}cp.ics`;
+    expect((await dav(env, 'PUT', src, { user: anna, body: vevent('cp') })).status).toBe(201);
+    await proppatch(src, patch(set('<X:copied>yes</X:copied>')));
+    const dest = `${other}cp.ics`;
+    let r = await dav(env, 'COPY', src, { user: anna, headers: { destination: `${env.base}${dest}` } });
+    expect(r.status, r.text).toBe(201);
+    expect(propEl(await propfind(dest, '<D:prop><X:copied/></D:prop>'), dest, 'copied')!.text).toBe('yes');
+    // Independent afterwards: changing the copy's leaves the source's alone.
+    await proppatch(dest, patch(set('<X:copied>changed</X:copied><X:only-copy>1</X:only-copy>')));
+    expect(propEl(await propfind(src, '<D:prop><X:copied/></D:prop>'), src, 'copied')!.text).toBe('yes');
+    // COPY again onto the existing copy (Overwrite: T): the target now has the source's set only.
+    r = await dav(env, 'COPY', src, { user: anna, headers: { destination: `${env.base}${dest}`, overwrite: 'T' } });
+    expect(r.status, r.text).toBe(204);
+    const got = await propfind(dest, '<D:prop><X:copied/><X:only-copy/></D:prop>');
+    expect(propEl(got, dest, 'copied')!.text).toBe('yes');
+    expect(got.get(dest)!.propStatus.get('only-copy')).toMatch(/404/);
+  });
 });
 
 describe('no regression for existing clients', () => {

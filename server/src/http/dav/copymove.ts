@@ -10,6 +10,7 @@ import { trashObjectWithScheduling } from '../../app/events/write.js';
 import { DavHttpError, fail } from './errors.js';
 import { href, requestPath, resolvePath } from './paths.js';
 import { storeObject } from './put.js';
+import { copyObjectDeadProps } from '../../store/dead-props.js';
 import { requirePrivilege, type DavRequest } from './common.js';
 import type { DavCalendar, ObjectMeta } from './types.js';
 
@@ -50,18 +51,22 @@ export async function copyMove(d: DavRequest, method: 'COPY' | 'MOVE') {
     await moveEvent(d.env.ctx, d.env.actor, src.obj.id, { calendarId: cal.id });
   } else if (method === 'MOVE') {
     // A rename: the old name disappears (a tombstone for sync), the text is stored under the new one.
+    // Its dead properties go with it (RFC 4918 §9.9.1: MOVE MUST move them), in the same transaction.
     await d.env.ctx.db.transaction().execute(async (trx) => {
       await trashObjectWithScheduling(d.env.ctx, d.env.actor, src.cal.owner_id, src.obj.id, { schedule: false }, trx);
-      await storeObjectIn(d, trx, cal, name, row.ical);
+      const saved = await storeObjectIn(d, trx, cal, name, row.ical);
+      await copyObjectDeadProps(trx, cal.owner_id, src.obj.id, saved.row.id);
     });
   } else {
     if (row.role !== 'none') fail(Preconditions.uniqueSchedulingObjectResource(href(src.path)));
-    await storeObject(d, cal, name, row.ical, null, { ifNoneMatch: false, ifMatch: null, ifScheduleTagMatch: null, schedule: false });
+    const saved = await storeObject(d, cal, name, row.ical, null, { ifNoneMatch: false, ifMatch: null, ifScheduleTagMatch: null, schedule: false });
+    // RFC 4918 §9.8.2: dead properties SHOULD be duplicated on the copy.
+    await copyObjectDeadProps(d.env.ctx.db, cal.owner_id, src.obj.id, saved.row.id);
   }
   return d.reply.status(existing ? 204 : 201).send();
 }
 
 async function storeObjectIn(d: DavRequest, trx: import('../../store/db.js').DB, cal: DavCalendar, name: string, ical: string) {
   const { saveObject } = await import('../../app/events/write.js');
-  await saveObject(d.env.ctx, d.env.actor, { ownerId: cal.owner_id, calendarId: cal.id, name, ical, schedule: false }, trx);
+  return saveObject(d.env.ctx, d.env.actor, { ownerId: cal.owner_id, calendarId: cal.id, name, ical, schedule: false }, trx);
 }
