@@ -6,6 +6,7 @@ import * as objects from '../../store/objects.js';
 import type { ObjectRow } from '../../store/schema.js';
 import { listCalendars } from '../calendars.js';
 import { expandSeries, hasExpansion } from './expansions.js';
+import { isoDate, isoUtc } from './iso.js';
 import type { Occurrence } from '../../lib/ical/index.js';
 import { hidesDetails, type Access } from './access.js';
 import type { CalendarView } from '../../store/calendars.js';
@@ -40,9 +41,11 @@ export function occurrencesOf(row: Row, cal: { color: string; access: Access }, 
   const visibility = row.class ?? 'PUBLIC';
   // One flat literal per occurrence (no spreads): this runs for every item of every listing.
   const make = (recurrenceId: string | null, start: Date, end: Date, allDay: boolean, summary: string | null, location: string | null, status: string | null, transp: string | null): OccurrenceJson => {
+    const s = start.getTime();
+    const e = end.getTime();
     const o: OccurrenceJson = {
       id: row.id, calendarId: row.calendar_id, uid: row.uid, recurrenceId,
-      start: allDay ? start.toISOString().slice(0, 10) : start.toISOString(), end: allDay ? end.toISOString().slice(0, 10) : end.toISOString(), allDay, timezone: null,
+      start: allDay ? isoDate(s) : isoUtc(s), end: allDay ? isoDate(e) : isoUtc(e), allDay, timezone: null,
       summary: hidden ? '' : (summary ?? ''), location: hidden ? '' : (location ?? ''), status: status ?? 'CONFIRMED', transparency: transp ?? 'OPAQUE',
       visibility, color: cal.color, myPartstat: row.my_partstat, isOrganizer: row.role === 'organizer', editable,
       recurring: row.recurring, attendeeCount, hasAttachments: hidden ? false : row.has_attachments,
