@@ -129,17 +129,18 @@ describe('jobs in the writer transaction (no worker)', () => {
     expect(await q.ctx.db.selectFrom('calendar_object').select('id').where('owner_id', '=', qa.id).where('uid', '=', uid).executeTakeFirst()).toBeUndefined();
   });
 
-  it('a VALARM makes a reminder job rem:<id> whose run_at follows the event', async () => {
+  it('a VALARM plans a reminder row (migration 0009) whose firing follows the event', async () => {
     const e = await create(qa, ev('With alarm', '2032-09-01T10:00:00', '2032-09-01T11:00:00', { alarms: [{ action: 'DISPLAY', trigger: '-PT15M' }] }));
-    const rem = async () => (await jobs(q, 'reminder')).filter((j) => j.key === `rem:${e.id}`);
+    const rem = () => q.ctx.db.selectFrom('reminder').selectAll().where('owner_id', '=', qa.id).where('object_id', '=', e.id).execute();
     let r = await rem();
     expect(r).toHaveLength(1);
-    expect(new Date(r[0].run_at).toISOString()).toBe('2032-09-01T09:45:00.000Z');
+    expect(r[0].fire_at.toISOString()).toBe('2032-09-01T09:45:00.000Z');
+    expect(r[0].due_at.toISOString()).toBe('2032-09-01T09:45:00.000Z');
     expect((await qa.api.patch(`/events/${e.id}`, { event: { start: '2032-09-02T12:00:00', end: '2032-09-02T13:00:00' } })).statusCode).toBe(200);
     r = await rem();
     expect(r).toHaveLength(1);
-    expect(new Date(r[0].run_at).toISOString()).toBe('2032-09-02T11:45:00.000Z');
-    // Removing the alarm removes the job.
+    expect(r[0].fire_at.toISOString()).toBe('2032-09-02T11:45:00.000Z');
+    // Removing the alarm removes the row.
     expect((await qa.api.patch(`/events/${e.id}`, { event: { alarms: [] } })).statusCode).toBe(200);
     expect(await rem()).toHaveLength(0);
   });
