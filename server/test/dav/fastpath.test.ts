@@ -1,7 +1,7 @@
 // The fast member renderer (common.ts) must write exactly what the generic registry + serializer write.
 import { describe, expect, it } from 'vitest';
 import { buildMultistatus, NS_CALDAV, NS_DAV, type PropfindRequest } from '../../src/lib/dav/index.js';
-import { fastObjectResponse, fastProps, fastStatusResponse, propsFor } from '../../src/http/dav/common.js';
+import { encodeParts, fastMemberListing, fastObjectResponse, fastProps, fastStatusResponse, memberColumns, propsFor } from '../../src/http/dav/common.js';
 import type { DavCalendar, ObjectMeta, Target } from '../../src/http/dav/types.js';
 
 const obj: ObjectMeta = { id: 'x', name: 'a b&c.ics', etag: 'abc123', schedule_tag: 's', role: 'none', component: 'VEVENT', updated_at: new Date('2030-01-02T03:04:05Z'), class: null, size: 321 };
@@ -27,6 +27,40 @@ describe('fast member responses', () => {
     }
     expect(fastStatusResponse(href, 404)).toBe(inner(buildMultistatus([{ href, status: 404 }])));
   });
+  it('the whole-calendar listing (from memberCells columns) matches the per-object renderer', () => {
+    const base = '/dav/calendars/u@example.com/c/';
+    const members: Array<{ obj: ObjectMeta; text: string }> = [
+      { obj, text },
+      { obj: { ...obj, name: 'plain-Name_1.ics', etag: 'e"<&>' , component: 'VTODO', size: 7 }, text: 'x' },
+      { obj: { ...obj, name: 'Café \u0001 \u0002.ics', etag: 'f00', size: 0 }, text: '' },
+    ];
+    for (const s of [
+      sel([[NS_DAV, 'getetag'], [NS_DAV, 'getcontenttype'], [NS_DAV, 'resourcetype']]),
+      sel([[NS_DAV, 'getlastmodified'], [NS_DAV, 'getcontentlength'], [NS_DAV, 'getetag']]),
+      sel([[NS_DAV, 'resourcetype'], [NS_CALDAV, 'calendar-data'], [NS_DAV, 'getcontenttype']]),
+    ]) {
+      const fast = fastProps(s)!;
+      const cols = memberColumns(fast);
+      const cells = members.flatMap(({ obj: o, text: t }) => [
+        o.name, o.etag,
+        ...(cols.component ? [o.component] : []),
+        ...(cols.size ? [String(o.size)] : []),
+        ...(cols.modified ? [new Date(o.updated_at).toUTCString()] : []),
+        ...(cols.text ? [t] : []),
+      ]);
+      const want = members.map(({ obj: o, text: t }) => fastObjectResponse(base + o.name.split('/').map((x) => encodeURIComponent(x).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%40/g, '@').replace(/%3A/g, ':')).join('/'), o, fast, cols.text ? t : undefined));
+      expect(fastMemberListing(base, fast, cells)).toEqual(want);
+    }
+  });
+
+  it('encodes parts into buffers that concatenate to the UTF-8 text', () => {
+    const parts = Array.from({ length: 3000 }, (_, i) => `<D:response><D:href>/x/${i}-é😀.ics</D:href></D:response>`);
+    const chunks = encodeParts('<head>', parts, '</tail>');
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(`<head>${parts.join('')}</tail>`);
+    expect(Buffer.concat(encodeParts('a', [], 'b')).toString()).toBe('ab');
+  });
+
   it('declines anything else', () => {
     expect(fastProps(sel([[NS_DAV, 'getetag'], [NS_DAV, 'displayname']]))).toBeNull();
     expect(fastProps(sel([[NS_CALDAV, 'schedule-tag']]))).toBeNull();

@@ -11,7 +11,8 @@ import { hasPrivilege } from '../../lib/dav/index.js';
 import { href, homeCalendars, inboxItems, objectsOf, calendarPath, homePath, inboxPath, outboxPath, principalPath } from './paths.js';
 import { accessOf } from './props.js';
 import { DavHttpError, fail } from './errors.js';
-import { deadPropsFor, fastObjectResponse, fastProps, propsFor, sendMultistatus, sendMultistatusParts, wantsData, wantsDead, type DavRequest } from './common.js';
+import { deadPropsFor, fastMemberListing, fastProps, memberColumns, propsFor, sendMultistatus, sendMultistatusParts, wantsData, wantsDead, type DavRequest } from './common.js';
+import { memberCells } from '../../store/dav-members.js';
 import type { DavResource, Target } from './types.js';
 
 /** Collections whose members are collections: Depth: infinity is refused there. */
@@ -76,16 +77,14 @@ export async function propfind(d: DavRequest) {
   // Fast path: a calendar's members with only getetag/getcontenttype/resourcetype/… asked for
   // (what every client's sync loop sends) are rendered straight to strings.
   const fast = depth !== '0' && t.res.kind === 'calendar' ? fastProps(sel) : null;
-  if (fast) {
+  if (fast && t.res.kind === 'calendar') {
     const head: MultistatusResponse[] = [];
     for (const x of targets) head.push({ href: href(x.res.path), props: await propsFor(x, sel) });
-    const base = href(t.res.path);
-    const parts: string[] = [];
-    for (const m of await membersOf(t, data)) {
-      if (m.kind !== 'object') continue;
-      parts.push(fastObjectResponse(base + href(m.obj.name), m.obj, fast, m.obj.ical));
-    }
-    return sendMultistatusParts(d, head, parts);
+    const cal = t.res.cal;
+    const a = accessOf(t);
+    // Free-busy-only grants expose no members (RFC 4791 §6.1.1).
+    const rows = hasPrivilege(a.level, a.kind, 'read') ? await memberCells(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', memberColumns(fast)) : [];
+    return sendMultistatusParts(d, head, fastMemberListing(href(t.res.path), fast, rows), {}, fast.some((p) => p.name === 'calendar-data'));
   }
   if (depth !== '0') for (const m of await membersOf(t, data)) targets.push({ env: d.env, res: m });
   // Dead properties of every target in one query per owner, when the selection may name them.

@@ -12,7 +12,9 @@ import { icalOf } from '../../../store/objects.js';
 import { DavHttpError } from '../errors.js';
 import { href, inboxItems, visibleTo } from '../paths.js';
 import { icalZoneFrom } from '../tz.js';
-import { fastObjectResponse, fastProps, propsFor, requirePrivilege, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
+import { fastMemberListing, fastObjectResponse, fastProps, memberColumns, propsFor, requirePrivilege, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
+import { knownSeriesOverlap, seriesOverlaps } from '../../../app/events/series-overlap.js';
+import { timeRangeCandidates } from '../../../store/dav-members.js';
 import type { DavCalendar, ObjectMeta, Target } from '../types.js';
 
 const FAR_PAST = new Date(Date.UTC(1000, 0, 1));
@@ -75,7 +77,57 @@ async function candidates(d: DavRequest, cal: DavCalendar, top: CompFilter, with
   return rows;
 }
 
+/**
+ * The common client request — "VEVENT overlapping a bounded time range" on a calendar, asking
+ * only for properties the fast renderer writes (not calendar-data) — without building a row
+ * object, a resource or an Occurrence per candidate: the index columns decide single events;
+ * recurring ones are checked against their instance table (app/events/series-overlap.ts), their
+ * text fetched (in one query) only for series not tabled yet. Null when the request is not that.
+ */
+async function simpleRangeQuery(d: DavRequest, q: CalendarQueryReport) {
+  const t = d.target;
+  if (t.res.kind !== 'calendar') return null;
+  const ev = simpleEventFilter(q.filter);
+  const tr = ev?.timeRange;
+  const fast = fastProps(q.props);
+  if (!tr?.start || !tr.end || !fast || wantsData(q.props)) return null;
+  requirePrivilege(t, 'read');
+  const cal = t.res.cal;
+  const cols = memberColumns(fast);
+  const rows = await timeRangeCandidates(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', tr.start, tr.end, cols);
+  const from = tr.start.getTime();
+  const to = tr.end.getTime();
+  const missing = rows.filter((r) => r[3] === true && knownSeriesOverlap(r[2] as string, from, to) === undefined).map((r) => r[0] as string);
+  const texts = missing.length ? await icalOf(d.env.ctx.db, cal.owner_id, missing) : null;
+  const cells: string[] = [];
+  let hits = 0;
+  let truncated = false;
+  for (const r of rows) {
+    if (r[3] === true) {
+      const etag = r[2] as string;
+      let match = knownSeriesOverlap(etag, from, to);
+      if (match === undefined) {
+        try {
+          match = seriesOverlaps(etag, texts?.get(r[0] as string) ?? '', from, to);
+        } catch {
+          match = true; // a series that cannot be expanded is listed rather than hidden (as before)
+        }
+      }
+      if (!match) continue;
+    }
+    if (q.limit !== null && hits >= q.limit) {
+      truncated = true;
+      break;
+    }
+    hits++;
+    for (let i = 1; i < r.length; i++) if (i !== 3) cells.push(r[i] as string);
+  }
+  return sendMultistatusParts(d, [], fastMemberListing(href(t.res.path), fast, cells), truncated ? { truncatedHref: href(t.res.path) } : {}, false);
+}
+
 export async function calendarQuery(d: DavRequest, q: CalendarQueryReport) {
+  const quick = await simpleRangeQuery(d, q);
+  if (quick) return quick;
   const t = d.target;
   const data = wantsData(q.props);
   const floating = icalZoneFrom(q.timezone);

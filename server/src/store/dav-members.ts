@@ -1,0 +1,87 @@
+/**
+ * The member listing of one calendar for CalDAV (PROPFIND Depth 1 of a calendar collection), read
+ * as lean as the asked properties allow. A calendar of 10,000 events is listed on every sync round
+ * of every client, so this is a hot path:
+ * - only the columns the asked properties need;
+ * - without the text: one aggregated value (fields joined by U+0001) instead of one protocol row
+ *   per member — node-postgres spends ~2 µs per field decoding rows, PostgreSQL as little to join
+ *   them (10,000 members: ~20 ms of client CPU as rows, ~7 ms as one value);
+ * - the last-modified date formatted by PostgreSQL (no Date per row);
+ * - no ORDER BY: a listing's order means nothing to WebDAV (RFC 4918 §9.1), and the sort was a
+ *   third of the query's cost.
+ * A name that holds U+0001 itself (or starts with U+0002) comes as U+0002 + its JSON string.
+ *
+ * The size is octet_length(ical): PostgreSQL answers it from the value's header (inline,
+ * compressed or TOAST pointer alike) without reading the text, ~0.2 µs a row — no stored column
+ * is needed for it.
+ */
+import type pg from 'pg';
+
+export interface MemberColumns {
+  component?: boolean;
+  size?: boolean;
+  /** DAV:getlastmodified text (RFC 9110 §5.6.7 IMF-fixdate, as Date#toUTCString writes it). */
+  modified?: boolean;
+  text?: boolean;
+}
+
+const SEP = '\u0001';
+const ESCAPED = '\u0002';
+
+/**
+ * Live members of a calendar as one flat list: per member name, etag, then component / size /
+ * modified / ical — each only when asked, in that order (the stride is 2 + the asked columns).
+ * `publicOnly`: leave out PRIVATE and CONFIDENTIAL objects (a sharee's view).
+ */
+export async function memberCells(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, cols: MemberColumns): Promise<string[]> {
+  const fields: string[] = [];
+  if (cols.component) fields.push('component');
+  if (cols.size) fields.push('octet_length(ical)::text');
+  if (cols.modified) fields.push(`to_char(updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')`);
+  const where = `from calendar_object where owner_id = $1 and calendar_id = $2 and deleted_at is null
+    ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}`;
+  if (cols.text) {
+    const r = await pool.query<string[]>({ text: `select name, etag${fields.map((f) => `, ${f}`).join('')}, ical ${where}`, values: [ownerId, calendarId], rowMode: 'array' });
+    return r.rows.flat();
+  }
+  const name = `case when strpos(name, E'\\x01') = 0 and left(name, 1) <> E'\\x02' then name else E'\\x02' || to_json(name)::text end`;
+  const r = await pool.query<[string | null]>({
+    text: `select string_agg(${[name, 'etag', ...fields].join(` || E'\\x01' || `)}, E'\\x01') ${where}`,
+    values: [ownerId, calendarId],
+    rowMode: 'array',
+  });
+  const all = r.rows[0]?.[0];
+  if (!all) return [];
+  const cells = all.split(SEP);
+  const stride = 2 + fields.length;
+  for (let i = 0; i < cells.length; i += stride) {
+    if (cells[i]!.startsWith(ESCAPED)) cells[i] = JSON.parse(cells[i]!.slice(1)) as string;
+  }
+  return cells;
+}
+
+/**
+ * Candidates of a "VEVENT overlapping [from, to)" calendar-query (RFC 4791 §9.9) in one calendar,
+ * sorted by name, as arrays [id, name, etag, recurring, then the memberCells() columns asked]
+ * (never the text). The bounds are the index columns' (first_start … last_end of the whole
+ * series), so a single event here overlaps; a recurring one still needs its instances checked.
+ * The span overlap is the shape the GiST index (migration 0006) answers.
+ */
+export async function timeRangeCandidates(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, from: Date, to: Date, cols: Omit<MemberColumns, 'text'>): Promise<unknown[][]> {
+  const fields: string[] = [];
+  if (cols.component) fields.push('component');
+  if (cols.size) fields.push('octet_length(ical)::text');
+  if (cols.modified) fields.push(`to_char(updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')`);
+  const r = await pool.query<unknown[]>({
+    text: `select id, name, etag, recurring${fields.map((f) => `, ${f}`).join('')} from calendar_object
+      where owner_id = $1 and calendar_id = $2 and deleted_at is null and component = 'VEVENT'
+        ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}
+        and (first_start < $4 or first_start is null)
+        and (last_end > $3 or last_end is null or (last_end = first_start and first_start >= $3))
+        and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($3::timestamptz, $4::timestamptz, '[)')
+      order by name`,
+    values: [ownerId, calendarId, from, to],
+    rowMode: 'array',
+  });
+  return r.rows;
+}
