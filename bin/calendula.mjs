@@ -39,11 +39,17 @@ if (heapMb > 0) {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : signal ? 143 : 1)));
 } else {
-  if (process.env.CALENDULA_HEAP_CHILD && process.channel) {
-    // The launcher's end of the channel closes only when it dies: if it was killed outright
-    // (SIGKILL, which it cannot relay), the server goes the same way instead of living on orphaned.
-    process.channel.unref();
-    process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  if (process.env.CALENDULA_HEAP_CHILD) {
+    // If the launcher is killed outright (SIGKILL, which it cannot relay), the server goes the same
+    // way instead of living on orphaned: the launcher's end of the IPC channel closes, and as a
+    // second check the parent process id changes (re-parented to init).
+    const parent = process.ppid;
+    const die = () => process.kill(process.pid, 'SIGKILL');
+    if (process.channel) {
+      process.channel.unref();
+      process.on('disconnect', die);
+    }
+    setInterval(() => { if (process.ppid !== parent) die(); }, 1000).unref();
   }
   const { main } = await import(join(root, 'dist/server/src/cli/main.js'));
   await main(argv);
