@@ -22,7 +22,7 @@
 // PUT of new events sequentially and from 8 concurrent clients. Server CPU per operation from
 // /proc/<pid>/stat utime+stime deltas (Calendula: node and PostgreSQL separately), and RSS.
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +124,19 @@ function pssKb(pid) {
   } catch {
     return 0;
   }
+}
+
+/** A process and its direct children (Linux /proc). */
+function withChildren(pid) {
+  const out = [pid];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- servers
@@ -272,8 +285,9 @@ async function startCalendula(log) {
     name: 'Calendula', base, auth, dbKind: db ? 'system' : 'embedded',
     calPath: (n) => `${home}${ids.get(n)}/`,
     refreshPids: async () => { await pgPids.refresh?.(); },
-    pids: () => ({ server: [server.child.pid], postgres: pgPids() }),
-    rss: () => ({ server: statusKb(server.child.pid, 'VmRSS') / 1024, peak: statusKb(server.child.pid, 'VmHWM') / 1024, postgres: pgPids().reduce((a, p) => a + pssKb(p), 0) / 1024 }),
+    // `calendula start` may run the server as a child of a launcher (CALENDULA_HEAP_MB): count both.
+    pids: () => ({ server: withChildren(server.child.pid), postgres: pgPids() }),
+    rss: () => ({ server: withChildren(server.child.pid).reduce((a, p) => a + statusKb(p, 'VmRSS'), 0) / 1024, peak: Math.max(...withChildren(server.child.pid).map((p) => statusKb(p, 'VmHWM'))) / 1024, postgres: pgPids().reduce((a, p) => a + pssKb(p), 0) / 1024 }),
     async seed(n, make) {
       const id = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
       ids.set(n, id);
