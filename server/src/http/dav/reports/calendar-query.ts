@@ -82,7 +82,8 @@ async function candidates(d: DavRequest, cal: DavCalendar, top: CompFilter, with
  * only for properties the fast renderer writes (not calendar-data) — without building a row
  * object, a resource or an Occurrence per candidate: the index columns decide single events;
  * recurring ones are checked against their instance table (app/events/series-overlap.ts), their
- * text fetched (in one query) only for series not tabled yet. Null when the request is not that.
+ * text fetched (in one query) only for series not tabled yet. Null when the request is not that;
+ * else the sent reply, wrapped (a FastifyReply is thenable: awaiting it would wait for the send).
  */
 async function simpleRangeQuery(d: DavRequest, q: CalendarQueryReport) {
   const t = d.target;
@@ -122,12 +123,12 @@ async function simpleRangeQuery(d: DavRequest, q: CalendarQueryReport) {
     hits++;
     for (let i = 1; i < r.length; i++) if (i !== 3) cells.push(r[i] as string);
   }
-  return sendMultistatusParts(d, [], fastMemberListing(href(t.res.path), fast, cells), truncated ? { truncatedHref: href(t.res.path) } : {}, false);
+  return { reply: sendMultistatusParts(d, [], fastMemberListing(href(t.res.path), fast, cells), truncated ? { truncatedHref: href(t.res.path) } : {}, false) };
 }
 
 export async function calendarQuery(d: DavRequest, q: CalendarQueryReport) {
   const quick = await simpleRangeQuery(d, q);
-  if (quick) return quick;
+  if (quick) return quick.reply;
   const t = d.target;
   const data = wantsData(q.props);
   const floating = icalZoneFrom(q.timezone);
