@@ -7,6 +7,7 @@
 //    p99 < 1 s after the write (measured with database timestamps)
 //  - import a 10,000-event .ics: < 20 s
 //  - RSS of the server process: < 300 MB (sampled throughout)
+import { withChildren } from '../_procs.mjs';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
@@ -31,18 +32,7 @@ async function pgCpu(c) {
 }
 const pgCpuDelta = (a, b) => [...b].reduce((sum, [p, v]) => sum + v - (a.get(p) ?? 0), 0);
 
-/** The launched process and its direct children (the launcher runs the server as a child when it caps the heap). */
-const procTree = (pid) => {
-  const out = [pid];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-};
+const procTree = withChildren;
 /** CPU seconds (user + system) a process (or several) has used so far (Linux /proc, 10 ms ticks). */
 const cpuSecs = (pids) => {
   let sum = 0;

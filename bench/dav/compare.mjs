@@ -21,6 +21,7 @@
 // sync-collection incremental (getetag) from a token taken before 10 changes and 5 deletions;
 // PUT of new events sequentially and from 8 concurrent clients. Server CPU per operation from
 // /proc/<pid>/stat utime+stime deltas (Calendula: node and PostgreSQL separately), and RSS.
+import { withChildren } from '../_procs.mjs';
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -126,18 +127,6 @@ function pssKb(pid) {
   }
 }
 
-/** A process and its direct children (Linux /proc). */
-function withChildren(pid) {
-  const out = [pid];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- servers
 

@@ -9,6 +9,7 @@
 // BENCH_MAIL_STEADY (1000) — 0 skips that part (fan-out only: BENCH_MAIL_SUSTAINED=0 BENCH_MAIL_BURST=0 BENCH_MAIL_STEADY=0), BENCH_MAIL_PER (attendees per sustained meeting, 300), DATABASE_URL (system PostgreSQL; else embedded), CALENDULA_WORKER_CONCURRENCY (16),
 // CALENDULA_SMTP_MAX_CONNECTIONS (8), BENCH_MAIL_WORKERS (extra worker-only processes, 0), BENCH_MAIL_SEED_ABOVE (5000: larger
 // reminder bursts are copied in SQL from 60 API-created events), BENCH_SERVER_NODE_ARGS (e.g. --cpu-prof for the server).
+import { withChildren } from '../_procs.mjs';
 import { rmSync } from 'node:fs';
 import { benchDatabase, ensureBuilt, freePort, percentile, signIn, startServer, tempDataDir } from '../platform/_server.mjs';
 import { startSink } from './_sink.mjs';
@@ -163,13 +164,13 @@ export default async function run(log) {
       if (seed) await seedCopies(db.url, ids, n);
       const createdIn = (Date.now() - tc) / 1000;
       if (Date.now() > windowStart) log(`WARNING: creating ${n} events took ${createdIn.toFixed(0)} s, past the firing window`);
-      const cpu0 = await cpuNow([server, ...workers].map((x) => x.child.pid), db?.url);
+      const cpu0 = await cpuNow([server, ...workers].flatMap((x) => withChildren(x.child.pid)), db?.url);
       // Counted incrementally: re-filtering 100,000 arrivals every 20 ms would starve the sink (same process).
       let seen = b;
       let got = 0;
       const arrived = () => { for (; seen < sink.messages.length; seen++) if (sink.messages[seen].messageId.startsWith('<rem.')) got++; return got; };
       await sink.waitFor(() => arrived() >= n, windowStart + 60_000 - Date.now() + 900_000, `${label} reminders`);
-      const cpu1 = await cpuNow([server, ...workers].map((x) => x.child.pid), db?.url);
+      const cpu1 = await cpuNow([server, ...workers].flatMap((x) => withChildren(x.child.pid)), db?.url);
       const late = sink.messages.slice(b).filter((m) => m.messageId.startsWith('<rem.')).map((m) => m.at - Number(/^<rem\.[^.]+\.(\d+)\./.exec(m.messageId)[1])).sort((x, y) => x - y);
       // PostgreSQL: per backend, what it used in between (a backend opened meanwhile counts whole).
       cpu1.pg = Object.entries(cpu1.pg).reduce((a, [pid, t]) => a + t - (cpu0.pg[pid] ?? 0), 0);
