@@ -20,7 +20,9 @@ function reference(p: { zone: string; y: number; m: number; d: number; hh: numbe
     if (!ok) continue;
     const dt = new Date(day);
     const inst = zonedToUtc({ year: dt.getUTCFullYear(), month: dt.getUTCMonth() + 1, day: dt.getUTCDate(), hour: p.hh, minute: p.mm }, p.zone).getTime();
-    if (p.untilMs !== undefined && inst > p.untilMs) break;
+    // DTSTART is always the first instance (RFC 5545 §3.8.5.3), even when UNTIL falls before it
+    // (a late-evening local start whose UTC time is past an UNTIL at midnight UTC).
+    if (p.untilMs !== undefined && inst > p.untilMs && out.length > 0) break;
     if (inst >= endMs) break;
     out.push(inst);
     if (p.count !== undefined && out.length >= p.count) break;
@@ -56,7 +58,8 @@ describe('expansion agrees with a brute-force reference across DST', () => {
         const want = reference({ zone: a.zone, y: a.y, m: a.m, d: a.d, hh: a.hh, mm: a.mm, freq: a.freq, interval: a.interval, byDay, count, untilMs }, endMs);
         expect(got.map((x) => new Date(x).toISOString())).toEqual(want.map((x) => new Date(x).toISOString()));
       }),
-      { numRuns: 150 },
+      // A found case: UNTIL (midnight UTC) before the late-evening New York DTSTART.
+      { numRuns: 150, examples: [[{ zone: 'America/New_York', y: 2010, m: 1, d: 1, hh: 23, mm: 0, freq: 'DAILY', interval: 1, byDay: [], end: { untilDays: 1 } }]] },
     );
   });
 });
