@@ -195,8 +195,12 @@ describe('updates, cancellations and answers in VK Teams', () => {
     expect(edited.text).toContain('Design review');
     const e2 = await eventually(async () => { const e = lastEdit(upd.msgId); return e?.text.includes('Отменено') ? e : undefined; }, 15_000, 'update edited as cancelled');
     expect(e2.keyboard).toEqual([]);
-    const row = await botDb(env.ctx.db).selectFrom('bot_message').selectAll().where('owner_id', '=', ids.boris).where('key', 'like', 'cancel:%').where('msg_id', '=', inv.msgId).executeTakeFirst();
-    expect(row?.outcome).toBe('sent');
+    // The edit reaches the Bot API before its outcome row commits: wait for the record.
+    const row = await eventually(async () => {
+      const r = await botDb(env.ctx.db).selectFrom('bot_message').selectAll().where('owner_id', '=', ids.boris).where('key', 'like', 'cancel:%').where('msg_id', '=', inv.msgId).executeTakeFirst();
+      return r?.outcome === 'sent' ? r : undefined;
+    }, 10_000, 'the cancellation edit recorded as sent');
+    expect(row.outcome).toBe('sent');
 
     // The old buttons (the client may still show them): answered "cancelled", nothing changes.
     const copyBefore = (await copyOf(ids.boris, ev.uid))!;
