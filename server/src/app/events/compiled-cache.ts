@@ -7,6 +7,7 @@
  * could pin hundreds of megabytes while 20,000 small ones are cheap.
  */
 import { compileResource, type CompiledSeries } from '../../lib/ical/index.js';
+import { WeightedLru } from '../../lib/weighted-lru.js';
 
 /** Estimated heap bytes per character of iCalendar text, and per entry (key, map slot, wrappers). */
 const BYTES_PER_CHAR = 34;
@@ -20,10 +21,8 @@ const BYTES_PER_ENTRY = 1_024;
  */
 const DEFAULT_BUDGET = 24 * 1024 * 1024;
 
-interface Entry { c: CompiledSeries; w: number }
-const cache = new Map<string, Entry>();
+const cache = new WeightedLru<string, { c: CompiledSeries; w: number }>(DEFAULT_BUDGET, (e) => e.w);
 let budget = DEFAULT_BUDGET;
-let weight = 0;
 
 /** The estimated heap a compiled series of this text holds. */
 export const estimateWeight = (ical: string) => BYTES_PER_ENTRY + ical.length * BYTES_PER_CHAR;
@@ -31,35 +30,21 @@ export const estimateWeight = (ical: string) => BYTES_PER_ENTRY + ical.length * 
 /** Sets the budget (estimated bytes); 0 turns the cache off. Evicts down to it at once. */
 export function configureCompiledCache(bytes: number): void {
   budget = Math.max(0, bytes);
-  evict();
+  cache.resize(budget);
 }
 
 export function compiledCacheStats() {
-  return { entries: cache.size, estimatedBytes: weight, budgetBytes: budget };
-}
-
-function evict() {
-  for (const [k, e] of cache) {
-    if (weight <= budget) break;
-    cache.delete(k);
-    weight -= e.w;
-  }
+  return { entries: cache.size, estimatedBytes: cache.weight, budgetBytes: budget };
 }
 
 export function compiledFor(etag: string, ical: string): CompiledSeries {
-  const hit = cache.get(etag);
-  if (hit) {
-    cache.delete(etag);
-    cache.set(etag, hit);
-    return hit.c;
-  }
+  const hit = cache.get(etag, true);
+  if (hit) return hit.c;
   const c = compileResource(ical);
   const w = estimateWeight(ical);
   // A series bigger than a quarter of the budget is not cached: it would flush everything else.
   if (w <= budget / 4) {
     cache.set(etag, { c, w });
-    weight += w;
-    evict();
   }
   return c;
 }

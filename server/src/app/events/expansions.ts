@@ -8,14 +8,14 @@ import type { Occurrence } from '../../lib/ical/index.js';
 import { expandCompiled } from '../../lib/ical/expand.js';
 import { compileResource } from '../../lib/ical/index.js';
 import { compiledCached, compiledFor } from './compiled-cache.js';
+import { WeightedLru } from '../../lib/weighted-lru.js';
 
 const YEAR = 366 * 86_400_000;
 const MAX_PER_SERIES = 3000;
 const MAX_TOTAL = 150_000;
 
 interface Expanded { from: number; to: number; occs: Occurrence[]; starts: number[] }
-const cache = new Map<string, Expanded>();
-let total = 0;
+const cache = new WeightedLru<string, Expanded>(MAX_TOTAL, (e) => e.occs.length);
 
 const keyOf = (etag: string, tz: string) => `${etag}|${tz}`;
 
@@ -45,19 +45,6 @@ function slice(e: Expanded, from: number, to: number): Occurrence[] {
     if (en > from || (en === s && s >= from)) out.push(o);
   }
   return out;
-}
-
-function remember(key: string, e: Expanded) {
-  const old = cache.get(key);
-  if (old) total -= old.occs.length;
-  cache.delete(key);
-  cache.set(key, e);
-  total += e.occs.length;
-  while (total > MAX_TOTAL && cache.size > 1) {
-    const k = cache.keys().next().value!;
-    total -= cache.get(k)!.occs.length;
-    cache.delete(k);
-  }
 }
 
 /**
@@ -92,7 +79,7 @@ export function seriesWindow(etag: string, ical: string, from: Date, to: Date, t
   }
   if (occs.length > MAX_PER_SERIES) return null;
   const e: Expanded = { from: wf, to: wt, occs, starts: occs.map((o) => o.start.getTime()) };
-  if (opts.memo !== false) remember(key, e);
+  if (opts.memo !== false) cache.set(key, e);
   return e;
 }
 

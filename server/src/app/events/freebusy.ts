@@ -12,6 +12,7 @@ import { spanOverlaps } from '../../store/objects.js';
 import type { PrincipalRow, WorkingHours } from '../../store/schema.js';
 import { compiledCached } from './compiled-cache.js';
 import { isoUtc } from './iso.js';
+import { WeightedLru } from '../../lib/weighted-lru.js';
 import { expandSeries, seriesWindow } from './expansions.js';
 import { compileResource, utcToZoned, zonedToUtc, type CompiledSeries, type Occurrence } from '../../lib/ical/index.js';
 
@@ -103,9 +104,8 @@ interface SeriesRow { etag: string; status: string | null; transp: string | null
  * instances) and the row's own answer, status and transparency. Bounded by the numbers held.
  */
 interface SeriesBusy { from: number; to: number; d: Float64Array }
-const seriesBusyMemo = new Map<string, SeriesBusy>();
 const MEMO_MAX_NUMBERS = 600_000; // ≈ 4.8 MB of triples (≈ 10,000 series of 20 occurrences)
-let memoNumbers = 0;
+const seriesBusyMemo = new WeightedLru<string, SeriesBusy>(MEMO_MAX_NUMBERS, (e) => e.d.length);
 
 const busyKey = (r: SeriesRow, me: string, tz: string) => `${r.etag}|${tz}|${me}|${r.my_partstat}|${r.status}|${r.transp}`;
 
@@ -144,14 +144,7 @@ function seriesBusyOf(r: SeriesRow, ical: string | undefined, me: string, tz: st
     return seriesTriples(r, occs, answersFor(r, occs, ical, me));
   }
   const e: SeriesBusy = { from: w.from, to: w.to, d: seriesTriples(r, w.occs, answersFor(r, w.occs, ical, me)) };
-  if (hit) { memoNumbers -= hit.d.length; seriesBusyMemo.delete(key); }
   seriesBusyMemo.set(key, e);
-  memoNumbers += e.d.length;
-  while (memoNumbers > MEMO_MAX_NUMBERS && seriesBusyMemo.size > 1) {
-    const k = seriesBusyMemo.keys().next().value!;
-    memoNumbers -= seriesBusyMemo.get(k)!.d.length;
-    seriesBusyMemo.delete(k);
-  }
   return e;
 }
 

@@ -13,6 +13,7 @@
  */
 import { expandCompiled } from '../../lib/ical/expand.js';
 import { compiledFor } from './compiled-cache.js';
+import { WeightedLru } from '../../lib/weighted-lru.js';
 
 const YEAR = 366 * 86_400_000;
 /** Denser series than this in the window are not tabled (answered by a bounded expansion). */
@@ -20,8 +21,7 @@ const MAX_PER_SERIES = 3000;
 const MAX_TOTAL = 400_000;
 
 interface Table { from: number; to: number; starts: Float64Array; ends: Float64Array; maxSpan: number }
-const tables = new Map<string, Table>();
-let total = 0;
+const tables = new WeightedLru<string, Table>(MAX_TOTAL, (t) => t.starts.length);
 
 /** True/false when the table of `etag` covers [from, to); undefined when its text is needed. */
 export function knownSeriesOverlap(etag: string, from: number, to: number): boolean | undefined {
@@ -53,7 +53,7 @@ export function seriesOverlaps(etag: string, ical: string, from: number, to: num
     ends[i] = e;
     if (e - s > maxSpan) maxSpan = e - s;
   });
-  remember(etag, { from: wf, to: wt, starts, ends, maxSpan });
+  tables.set(etag, { from: wf, to: wt, starts, ends, maxSpan });
   return overlapIn(tables.get(etag) ?? { from: wf, to: wt, starts, ends, maxSpan }, from, to);
 }
 
@@ -76,23 +76,7 @@ function overlapIn(t: Table, from: number, to: number): boolean {
   return false;
 }
 
-function remember(etag: string, t: Table) {
-  const old = tables.get(etag);
-  if (old) {
-    total -= old.starts.length;
-    tables.delete(etag);
-  }
-  tables.set(etag, t);
-  total += t.starts.length;
-  while (total > MAX_TOTAL && tables.size > 1) {
-    const [k, v] = tables.entries().next().value!;
-    total -= v.starts.length;
-    tables.delete(k);
-  }
-}
-
 /** For tests: forget every table. */
 export function clearSeriesOverlaps(): void {
   tables.clear();
-  total = 0;
 }
