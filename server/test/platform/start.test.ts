@@ -5,10 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../support/oidc.js';
+import { withChildren } from '../../../bench/_procs.mjs';
 
 const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'bin/calendula.mjs');
@@ -71,18 +72,6 @@ async function meAs(email: string, password: string) {
 function postmasterPid(): number | null {
   const f = join(dataDir, 'pg', 'postmaster.pid');
   return existsSync(f) ? Number(readFileSync(f, 'utf8').split('\n')[0]) : null;
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
 }
 
 function alive(pid: number) {
@@ -178,7 +167,7 @@ describe('calendula start (embedded PostgreSQL)', () => {
     const pm = postmasterPid();
     // `calendula start` runs the server as a child (the heap-capping launcher): the launcher is
     // killed outright, the server child follows it (it watches the launcher), the cluster stays.
-    const server = childrenOf(current!.child.pid!);
+    const server = withChildren(current!.child.pid!).slice(1);
     current!.child.kill('SIGKILL');
     await current!.exited;
     for (const pid of server) expect(await waitGone(pid)).toBe(true);
