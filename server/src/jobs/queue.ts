@@ -32,7 +32,7 @@ export async function enqueue(db: Kysely<any>, name: string, payload: unknown, o
   )`.execute(db);
 }
 
-export interface JobSpec extends EnqueueOptions { name: string; payload: unknown }
+export interface JobSpec extends Omit<EnqueueOptions, 'jobKeyMode'> { name: string; payload: unknown; jobKeyMode?: 'replace' | 'preserve_run_at' }
 
 /**
  * Many jobs in one statement (graphile_worker.add_jobs): a meeting with many attendees queues its
@@ -51,10 +51,6 @@ export async function enqueueMany(db: Kysely<any>, jobs: JobSpec[]): Promise<voi
   const rest = preserve.length ? jobs.filter((j) => !keep(j)) : jobs;
   for (const [group, keepRunAt] of [[rest, false], [preserve, true]] as const) {
     if (!group.length) continue;
-    if (group.some((j) => j.jobKeyMode === 'unsafe_dedupe')) {
-      for (const j of group) await enqueue(db, j.name, j.payload, j);
-      continue;
-    }
     const specs = group.map((j) => ({
       identifier: j.name, payload: j.payload ?? {}, queue_name: j.queue ?? null, run_at: j.runAt?.toISOString() ?? null,
       max_attempts: j.maxAttempts ?? 25, job_key: j.jobKey ?? null, priority: j.priority ?? 0, flags: null,

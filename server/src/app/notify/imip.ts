@@ -18,6 +18,7 @@ import { normalizeAddress, plan, setScheduleStatus } from '../../lib/itip/index.
 import { parseCalendar, schedulable, serialize } from '../../lib/itip/model.js';
 import { messageStamp, type ImipBatchPayload, type ImipPayload, type ImipRecipient } from '../events/scheduling.js';
 import { mailer, mailDomain } from './mailer.js';
+import { WeightedLru } from '../../lib/weighted-lru.js';
 import { lockUid } from '../events/write.js';
 import { etagOf } from '../events/resource.js';
 import { alreadySent, alreadySentMany, recordDeliveries, recordDelivery, type DeliveryEntry } from '../../store/mail.js';
@@ -136,10 +137,27 @@ export async function sendImip(ctx: AppContext, p: ImipPayload, attempt?: number
 async function currentRequest(ctx: AppContext, owner: PrincipalRow, p: ImipPayload): Promise<string | null> {
   const row = await objects.findByUid(ctx.db, owner.id, p.uid);
   if (!row || row.status === 'CANCELLED' || row.role !== 'organizer') return null;
-  const to = normalizeAddress(p.recipient);
-  const planned = plan({ oldText: null, newText: row.ical, actorEmail: owner.email, isOrganizerCopy: true, now: messageStamp(row.ical) });
-  return planned.messages.find((m) => m.method === 'REQUEST' && normalizeAddress(m.recipient) === to)?.ical ?? null;
+  // Every coalesced job of one update plans the same version: plan it once per etag, not once per
+  // recipient (a 1,000-attendee meeting would otherwise plan 1,000 × 1,000 messages).
+  let cached = currentRequests.get(row.etag, true);
+  if (!cached) {
+    const planned = plan({ oldText: null, newText: row.ical, actorEmail: owner.email, isOrganizerCopy: true, now: messageStamp(row.ical) });
+    // Recipients invited to the same instances get the same text: one copy of each is kept.
+    const texts = new Map<string, string>();
+    const byRecipient = new Map<string, string>();
+    for (const m of planned.messages) {
+      if (m.method !== 'REQUEST') continue;
+      if (!texts.has(m.ical)) texts.set(m.ical, m.ical);
+      byRecipient.set(normalizeAddress(m.recipient), texts.get(m.ical)!);
+    }
+    cached = { byRecipient, chars: [...texts.keys()].reduce((n, t) => n + t.length, 0) };
+    currentRequests.set(row.etag, cached);
+  }
+  return cached.byRecipient.get(normalizeAddress(p.recipient)) ?? null;
 }
+
+/** REQUEST texts per recipient of recently planned organizer versions (by etag), bounded by characters held. */
+const currentRequests = new WeightedLru<string, { byRecipient: Map<string, string>; chars: number }>(8_000_000, (e) => e.chars + e.byRecipient.size * 64);
 
 /** The mail of one recipient (its own Message-ID from its deliveryId; the text prepared once). */
 function imipOptions(ctx: AppContext, p: Omit<ImipPayload, 'recipient' | 'recipientCn' | 'deliveryId'>, owner: PrincipalRow, text: string, r: ImipRecipient) {
