@@ -19,7 +19,8 @@ const str = (d: Details, k: string): string | undefined => {
   return typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined;
 };
 
-const RU: Record<ErrorCode, Template> = {
+const RU: Record<ErrorCode | 'INTERNAL_ERROR', Template> = {
+  INTERNAL_ERROR: (d) => `Внутренняя ошибка сервера${str(d, 'requestId') ? `; идентификатор запроса ${str(d, 'requestId')}` : ''}`,
   VALIDATION_FAILED: (d) => (str(d, 'field') ? `Неизвестное поле «${str(d, 'field')}» в запросе` : 'Запрос заполнен неверно'),
   BAD_REQUEST: () => 'Некорректный запрос',
   UNAUTHENTICATED: () => 'Нужно войти в систему',
@@ -55,7 +56,7 @@ const RU: Record<ErrorCode, Template> = {
 /** The text for `code` in `lang`; English is the throw site's own message. */
 export function errorText(code: string, englishMessage: string, details: Details, lang: Lang): string {
   if (lang !== 'ru') return englishMessage;
-  const t = RU[code as ErrorCode];
+  const t = RU[code as ErrorCode | 'INTERNAL_ERROR'];
   return t ? t(details) : englishMessage;
 }
 

@@ -56,5 +56,6 @@ describe('REST error messages follow Accept-Language', () => {
     for (const c of codes) expect(errorText(c, 'english', undefined, 'ru'), c).toMatch(/[а-яё]/i);
     expect(errorText('LEASE_HELD', 'x', { holderName: 'Борис' }, 'ru')).toBe('Борис сейчас редактирует это событие');
     expect(errorText('NOT_FOUND', 'Event not found', undefined, 'en')).toBe('Event not found');
+    expect(errorText('INTERNAL_ERROR', 'Something went wrong', { requestId: 'req-7' }, 'ru')).toBe('Внутренняя ошибка сервера; идентификатор запроса req-7');
   });
 });

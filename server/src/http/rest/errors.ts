@@ -45,8 +45,7 @@ export function statusOf(code: ErrorCode): number {
 export function sendError(reply: FastifyReply, status: number, error: string, message: string, details?: unknown) {
   const lang = langFromAcceptLanguage(reply.request?.headers['accept-language']);
   const facts = Array.isArray(details) ? (details[0] as Record<string, unknown> | undefined) : (details as Record<string, unknown> | undefined);
-  message = errorText(error, message, facts, lang);
-  if (error === 'INTERNAL_ERROR' && lang === 'ru') message = `Внутренняя ошибка сервера; идентификатор запроса ${reply.request.id}`;
+  message = errorText(error, message, { requestId: reply.request?.id, ...facts }, lang);
   return reply.status(status).type('application/json; charset=utf-8').send(details === undefined ? { error, message } : { error, message, details });
 }
 
