@@ -29,7 +29,8 @@
 import type { AppContext } from '../context.js';
 import type { PrincipalRow } from '../../store/schema.js';
 import type { Change } from '../../integrations/mail/index.js';
-import { alreadySent, alreadySentMany, recordDelivery, recordDeliveries, type DeliveryEntry } from '../../store/mail.js';
+import { alreadySent, alreadySentMany, recordDelivery, type DeliveryEntry } from '../../store/mail.js';
+import { DeliveryLogBuffer } from './delivery-log-buffer.js';
 import { isPermanentMailError } from '../../integrations/mail/index.js';
 
 export const NOTIFICATION_KINDS = ['invitation', 'update', 'cancellation', 'reply', 'reminder', 'counter', 'delivery-failed'] as const;
@@ -162,16 +163,7 @@ export async function dispatchMany(ctx: AppContext, ns: Notification[], opts: { 
       seen.add(k);
       return true;
     });
-    let pending: DeliveryEntry[] = [];
-    let flushing: Promise<void> = Promise.resolve();
-    const flush = () => {
-      if (!pending.length) return flushing;
-      const rows = pending;
-      pending = [];
-      flushing = flushing.then(() => recordDeliveries(ctx.db, rows));
-      flushing.catch(() => {}); // awaited at the end of the channel; no unhandled rejection meanwhile
-      return flushing;
-    };
+    const log = new DeliveryLogBuffer(ctx.db, logEvery);
     let next = 0;
     const lane = async () => {
       for (let j = next++; j < send.length; j = next++) {
@@ -180,20 +172,19 @@ export async function dispatchMany(ctx: AppContext, ns: Notification[], opts: { 
         const base = { ownerId: n.recipient.id, channel: c.name, kind: n.kind, deliveryKey: n.key, recipient: c.name === 'email' ? n.recipient.email.toLowerCase() : n.recipient.id, uid: n.event.uid, objectId: n.event.objectId };
         try {
           const r = await c.send(ctx, n);
-          pending.push({ ...base, status: 'sent', messageId: r.messageId ?? null, response: r.response ?? null });
+          log.push({ ...base, status: 'sent', messageId: r.messageId ?? null, response: r.response ?? null });
           out[i].status[c.name] = 'sent';
         } catch (e) {
           const permanent = isPermanent(e);
-          pending.push({ ...base, status: permanent ? 'failed' : 'retrying', response: (e as Error).message ?? String(e) });
+          log.push({ ...base, status: permanent ? 'failed' : 'retrying', response: (e as Error).message ?? String(e) });
           out[i].status[c.name] = 'failed';
           if (!permanent) out[i].retry ??= e;
           ctx.log.warn({ channel: c.name, kind: n.kind, to: n.recipient.id, err: (e as Error).message, permanent }, 'notification delivery failed');
         }
-        if (pending.length >= logEvery) void flush();
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, send.length) }, lane));
-    await flush();
+    await log.close();
   }
   return out;
 }

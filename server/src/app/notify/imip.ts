@@ -21,7 +21,8 @@ import { mailer, mailDomain } from './mailer.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
 import { lockUid } from '../events/write.js';
 import { etagOf } from '../events/resource.js';
-import { alreadySent, alreadySentMany, recordDeliveries, recordDelivery, type DeliveryEntry } from '../../store/mail.js';
+import { alreadySent, alreadySentMany, recordDelivery, type DeliveryEntry } from '../../store/mail.js';
+import { DeliveryLogBuffer } from './delivery-log-buffer.js';
 import { loadMessage } from '../../store/itip-messages.js';
 import { enqueue } from '../../jobs/queue.js';
 import { eventUrl, type NotifyPayload } from './notifications.js';
@@ -190,7 +191,8 @@ export async function runImipJob(ctx: AppContext, p: ImipPayload | ImipBatchPayl
  * Delivers one stored message to several external recipients, up to IMIP_BATCH_CONCURRENCY at a
  * time over the pooled transport. Per recipient, as sendImip: the delivery log is checked first
  * (on a retry), the Message-ID comes from its own deliveryId, the attempt is logged. The log rows
- * and the SCHEDULE-STATUS write-back of the whole batch are one statement each. When some
+ * are written while the batch runs (DeliveryLogBuffer: a crash re-sends only the unlogged tail);
+ * the SCHEDULE-STATUS write-back of the whole batch is one statement. When some
  * recipient failed temporarily the job throws after logging: the retry skips every recipient
  * already sent or permanently failed.
  */
@@ -207,6 +209,8 @@ export async function sendImipBatch(ctx: AppContext, p: ImipBatchPayload, attemp
     return outcomes;
   }
   const logs: DeliveryEntry[] = [];
+  const logBuffer = new DeliveryLogBuffer(ctx.db, IMIP_BATCH_CONCURRENCY * 2);
+  const log = (e: DeliveryEntry) => { logs.push(e); logBuffer.push(e); };
   const failures: { recipient: string; why: string }[] = [];
   let temporary: unknown = null;
   const entry = (r: ImipRecipient) => ({ ownerId: owner.id, channel: 'imip', kind: `imip-${p.method.toLowerCase()}`, deliveryKey: r.deliveryId, recipient: r.recipient.toLowerCase(), uid: p.uid, method: p.method, messageId: imipMessageId(ctx, r.deliveryId) });
@@ -218,29 +222,29 @@ export async function sendImipBatch(ctx: AppContext, p: ImipBatchPayload, attemp
         const res = await mailer(ctx).send(imipOptions(ctx, p, owner, text, r));
         if (res.rejected?.length) {
           const why = res.rejectedErrors?.[0]?.response ?? 'recipient refused';
-          logs.push({ ...entry(r), status: 'failed', response: why });
+          log({ ...entry(r), status: 'failed', response: why });
           failures.push({ recipient: r.recipient, why });
           outcomes[i] = 'failed';
         } else {
-          logs.push({ ...entry(r), status: 'sent', response: res.response });
+          log({ ...entry(r), status: 'sent', response: res.response });
           outcomes[i] = 'sent';
         }
       } catch (e) {
         const why = (e as Error).message ?? String(e);
         if (isPermanentMailError(e)) {
-          logs.push({ ...entry(r), status: 'failed', response: why });
+          log({ ...entry(r), status: 'failed', response: why });
           failures.push({ recipient: r.recipient, why });
           outcomes[i] = 'failed';
           ctx.log.warn({ uid: p.uid, to: r.recipient, err: why }, 'iMIP delivery failed permanently');
         } else {
-          logs.push({ ...entry(r), status: 'retrying', response: why });
+          log({ ...entry(r), status: 'retrying', response: why });
           temporary ??= e;
         }
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(IMIP_BATCH_CONCURRENCY, todo.length) }, worker));
-  await recordDeliveries(ctx.db, logs);
+  await logBuffer.close();
   const statuses = new Map<string, string>();
   if (p.method === 'REQUEST' || p.method === 'CANCEL') for (const l of logs) if (l.status === 'sent') statuses.set(l.recipient, '1.1');
   for (const f of failures) statuses.set(f.recipient.toLowerCase(), '5.1');

@@ -1,0 +1,75 @@
+// In-process profile of the create path (issue 3): POST /events with 10 internal attendees through
+// Fastify's inject against a kept database (calendula_createprof), api side only (no worker).
+// Prints wall time and CPU per create of this process and of the PostgreSQL backends.
+//   node scripts/build.mjs && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/core/_create-profile.mjs
+// PROFILE_N (default 300) creates; add --cpu-prof to node for a profile.
+import pg from 'pg';
+import { root } from '../platform/_server.mjs';
+
+const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const N = Number(process.env.PROFILE_N ?? 300);
+const url = new URL(base);
+url.pathname = '/calendula_createprof';
+{
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  if (!(await c.query(`select 1 from pg_database where datname = 'calendula_createprof'`)).rowCount) await c.query('create database calendula_createprof');
+  await c.end();
+}
+process.env.DATABASE_URL = url.href;
+process.env.LOG_LEVEL = 'warn';
+const d = (p) => import(`${root}/dist/server/src/${p}`);
+const { loadConfig } = await d('config/load.js');
+const { openRuntime } = await d('roles/runtime.js');
+const { createApiToken } = await d('app/accounts.js');
+const { buildHttpApp } = await d('http/app.js');
+const principals = await d('store/principals.js');
+const { ensureDefaultCalendar } = await d('app/calendars.js');
+const rt = await openRuntime(loadConfig(), { migrate: true });
+const ctx = rt.ctx;
+const emails = Array.from({ length: 11 }, (_, i) => `c${i}@createprof.example`);
+for (const email of emails) {
+  const have = await ctx.db.selectFrom('principal').select('id').where('email', '=', email).executeTakeFirst();
+  if (!have) {
+    const row = await principals.insertPrincipal(ctx.db, { kind: 'user', email, name: email.split('@')[0], isAdmin: email.startsWith('c0@'), passwordHash: 'x' });
+    await ensureDefaultCalendar(ctx, row);
+  }
+}
+const u0 = await ctx.db.selectFrom('principal').selectAll().where('email', '=', emails[0]).executeTakeFirstOrThrow();
+const app = await buildHttpApp(ctx, {});
+const tok = (await createApiToken(ctx, { userId: u0.id, email: u0.email, via: 'rest', isAdmin: true }, { name: 'prof', scopes: ['read', 'write'] })).token;
+const headers = { authorization: `Bearer ${tok}`, 'content-type': 'application/json' };
+const cal = (await app.inject({ method: 'GET', url: '/api/v1/calendars', headers })).json().items.find((c) => c.isDefault).id;
+const attendees = emails.slice(1).map((email) => ({ email }));
+const pgc = new pg.Client({ connectionString: url.href });
+await pgc.connect();
+const pgCpu = async () => {
+  const pids = (await pgc.query(`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`)).rows.map((r) => r.pid);
+  const { readFileSync } = await import('node:fs');
+  let t = 0;
+  for (const pid of pids) { try { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); t += Number(f[11]) + Number(f[12]); } catch {} }
+  return t / 100;
+};
+const create = (i) => {
+  const day = new Date(Date.UTC(2030, 0, 1) + (i % 300) * 86_400_000).toISOString().slice(0, 10);
+  return app.inject({ method: 'POST', url: '/api/v1/events', headers, payload: JSON.stringify({ calendarId: cal, event: { summary: `Prof ${i}`, start: `${day}T10:00:00`, end: `${day}T11:00:00`, timezone: 'Europe/Moscow', attendees } }) });
+};
+for (let i = 0; i < 30; i++) await create(i);
+const lat = [];
+const c0 = process.cpuUsage();
+const p0 = await pgCpu();
+const t0 = performance.now();
+for (let i = 0; i < N; i++) {
+  const t = performance.now();
+  const r = await create(i);
+  lat.push(performance.now() - t);
+  if (r.statusCode !== 201) throw new Error(`${r.statusCode} ${r.body.slice(0, 300)}`);
+}
+const wall = performance.now() - t0;
+const c = process.cpuUsage(c0);
+const p1 = await pgCpu();
+lat.sort((a, b) => a - b);
+console.log(`create ×${N}: ${(N / (wall / 1000)).toFixed(0)}/s, p50 ${lat[Math.floor(N / 2)].toFixed(2)} p99 ${lat[Math.floor(N * 0.99)].toFixed(2)} ms, node CPU ${((c.user + c.system) / 1000 / N).toFixed(2)} ms/create, PostgreSQL CPU ${(((p1 - p0) * 1000) / N).toFixed(2)} ms/create`);
+await pgc.end();
+await app.close();
+await rt.close();
