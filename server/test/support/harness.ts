@@ -27,7 +27,8 @@ export interface TestEnv {
 export async function createTestDatabase(): Promise<string> {
   const adminUrl = inject('pgAdminUrl');
   const template = inject('pgTemplate');
-  const name = `calendula_test_${Date.now().toString(36)}${(counter++).toString(36)}_${template.split('_').pop()}`;
+  // Unique across the test worker processes (two files may start in the same millisecond).
+  const name = `calendula_test_${Date.now().toString(36)}${(counter++).toString(36)}_${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}_${template.split('_').pop()}`;
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   // CREATE DATABASE … TEMPLATE needs the template to have no other sessions; retry briefly.

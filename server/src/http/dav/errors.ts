@@ -4,6 +4,8 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
+import { errorText, langFromAcceptLanguage, type Lang } from '../../domain/error-text.js';
+import { davTextRu } from './error-text-ru.js';
 import { DavParseError, Preconditions, buildErrorBody, el, davEl, serializeXml, type DavError, type QName } from '../../lib/dav/index.js';
 
 export const NS_CALENDULA = 'http://calendula.org/ns/';
@@ -45,10 +47,12 @@ export interface ErrorScope {
   /** The request's collection-relative href, for no-uid-conflict hrefs. */
   calendarHref?: string;
   requestHref?: string;
+  /** The client's language (Accept-Language): the human description is Russian or English. */
+  lang?: Lang;
 }
 
 export function mapDomainError(e: DomainError, scope: ErrorScope): Mapped {
-  const m = e.message;
+  const m = errorText(e.code, e.message, e.details, scope.lang ?? 'en');
   switch (e.code) {
     case 'ETAG_MISMATCH':
       return { status: 412, message: m };
@@ -121,14 +125,14 @@ export function mapParseError(e: DavParseError): Mapped {
 }
 
 export function mapError(err: unknown, scope: ErrorScope): Mapped | null {
-  if (err instanceof DavHttpError) return { status: err.status, condition: err.condition, message: err.message, headers: err.headers };
+  if (err instanceof DavHttpError) return { status: err.status, condition: err.condition, message: scope.lang === 'ru' ? davTextRu(err.message) : err.message, headers: err.headers };
   if (err instanceof DomainError) return mapDomainError(err, scope);
   if (err instanceof DavParseError) return mapParseError(err);
   const fe = err as FastifyError;
   switch (fe?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      if (scope.method === 'PUT') return { status: 403, condition: Preconditions.maxResourceSize('The resource is larger than this server accepts'), message: 'too large' };
-      return { status: 413, message: 'The request body is larger than this server accepts' };
+      if (scope.method === 'PUT') return { status: 403, condition: Preconditions.maxResourceSize('The resource is larger than this server accepts'), message: scope.lang === 'ru' ? davTextRu('The resource is larger than this server accepts') : 'too large' };
+      return { status: 413, message: scope.lang === 'ru' ? davTextRu('The request body is larger than this server accepts') : 'The request body is larger than this server accepts' };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_INVALID_TYPE':
       return { status: 400, condition: own(400, 'bad-request', fe.message), message: fe.message };
@@ -157,12 +161,13 @@ export function sendDavError(reply: FastifyReply, mapped: Mapped) {
 }
 
 export function davErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
-  const scope: ErrorScope = { method: req.method, ...((req as FastifyRequest & { davScope?: Partial<ErrorScope> }).davScope ?? {}) };
+  const lang = langFromAcceptLanguage(req.headers['accept-language']);
+  const scope: ErrorScope = { method: req.method, lang, ...((req as FastifyRequest & { davScope?: Partial<ErrorScope> }).davScope ?? {}) };
   const mapped = mapError(err, scope);
   if (mapped) {
     if (mapped.status >= 500) req.log.warn({ err }, 'dav error');
     return sendDavError(reply, mapped);
   }
   req.log.error({ err }, 'unhandled CalDAV error');
-  return sendDavError(reply, { status: 500, message: `Something went wrong on our side; the request id is ${req.id}` });
+  return sendDavError(reply, { status: 500, message: errorText('INTERNAL_ERROR', `Something went wrong on our side; the request id is ${req.id}`, { requestId: req.id }, lang) });
 }
