@@ -9,6 +9,7 @@ import type { SendMailOptions } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type MimeNode from 'nodemailer/lib/mime-node/index.js';
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp/index.js';
+import { hasLongerLines, isPlainText } from 'nodemailer/lib/mime-funcs/index.js';
 
 export interface BuiltMessage {
   raw: Buffer;
@@ -24,6 +25,7 @@ const CACHE_MAX_BYTES = 32 * 1024 * 1024;
 interface Encoded {
   /** The transfer encoding nodemailer picks for this text in a text/* part (it scans the whole text). */
   textEncoding?: string;
+  seven?: Buffer;
   base64?: Buffer;
   qp?: Buffer;
 }
@@ -41,7 +43,7 @@ function remember(text: string, update: (e: Encoded) => number): void {
   cachedBytes += update(e);
   while (cachedBytes > CACHE_MAX_BYTES && cache.size > 1) {
     const [k, old] = cache.entries().next().value!;
-    cachedBytes -= (old.base64?.length ?? 0) + (old.qp?.length ?? 0);
+    cachedBytes -= (old.base64?.length ?? 0) + (old.qp?.length ?? 0) + (old.seven?.length ?? 0);
     cache.delete(k);
   }
 }
@@ -54,9 +56,40 @@ function base64Lines(content: string | Buffer): Buffer {
   return Buffer.from(lines.join('\r\n'), 'latin1');
 }
 
+/**
+ * Line breaks as CRLF (RFC 5321 §2.3.8 allows no other on the wire). nodemailer leaves a bare LF
+ * of a text body for the SMTP client to fix while it streams; done here, the SMTP data stream
+ * usually finds nothing to change and passes the message through in one piece.
+ */
+function crlf(text: string): string {
+  return /\r(?!\n)|(?<!\r)\n/.test(text) ? text.replace(/\r\n|\r|\n/g, '\r\n') : text;
+}
+
 /** Quoted-printable for a text part (RFC 2045 §6.7): line breaks stay line breaks, soft breaks at 76. */
 function quotedPrintable(content: string | Buffer): Buffer {
-  return Buffer.from(qpWrap(qpEncode(content), 76), 'latin1');
+  return Buffer.from(crlf(qpWrap(qpEncode(content), 76)), 'latin1');
+}
+
+/** The transfer encoding nodemailer gives a text/* body (MimeNode.getTransferEncoding), computed once per repeated text. */
+function textTransferEncoding(text: string): string {
+  const hit = cacheEntry(text)?.textEncoding;
+  if (hit) return hit;
+  let encoding: string;
+  if (isPlainText(text) && !hasLongerLines(text, 76)) {
+    encoding = '7bit';
+  } else {
+    // More Latin letters than 8-bit and control characters: quoted-printable, else base64.
+    let other = 0;
+    let latin = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c <= 0x08 || c === 0x0b || c === 0x0c || (c >= 0x0e && c <= 0x1f) || c >= 0x80) other++;
+      else if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) latin++;
+    }
+    encoding = other < latin ? 'quoted-printable' : 'base64';
+  }
+  remember(text, (e) => { e.textEncoding = encoding; return 0; });
+  return encoding;
 }
 
 function encodeBody(content: string | Buffer, encoding: string | false, isText: boolean): Buffer | string | null {
@@ -78,31 +111,34 @@ function encodeBody(content: string | Buffer, encoding: string | false, isText: 
     remember(content, (e) => { e.qp = out; return out.length; });
     return out;
   }
-  // 7bit / 8bit / binary: as is, like nodemailer.
-  return content;
+  // 7bit / 8bit / binary: as is, like nodemailer (line breaks as CRLF).
+  if (typeof content !== 'string') return content;
+  const hit = cacheEntry(content)?.seven;
+  if (hit) return hit;
+  const out = Buffer.from(crlf(content), 'utf8');
+  remember(content, (e) => { e.seven = out; return out.length; });
+  return out;
 }
 
 type NodeInternals = MimeNode & { _raw?: unknown; textEncoding?: string };
 
 /** Appends the node (headers, body, children) to `out`; false when the node needs nodemailer's streams. */
-function serialize(node: NodeInternals, out: (string | Buffer)[]): boolean {
+function serialize(node: NodeInternals, out: (string | Buffer)[], stand: Map<string, string>): boolean {
   if (node._raw) return false;
-  const content = node.content;
+  let content = node.content;
   if (content !== undefined && content !== '' && typeof content !== 'string' && !Buffer.isBuffer(content)) return false;
   const type = node.getHeader('Content-Type') as unknown;
   const isText = /^text\//i.test(typeof type === 'string' ? type : String((type as { value?: string } | undefined)?.value ?? ''));
-  // For a repeated text the choice between quoted-printable and base64 was made before: setting it
-  // spares nodemailer the scan of the whole text on every message (the same choice it would make).
-  if (typeof content === 'string' && isText && !node.textEncoding && !node.getHeader('Content-Transfer-Encoding')) {
-    const known = cacheEntry(content)?.textEncoding;
-    if (known) node.setHeader('Content-Transfer-Encoding', known);
+  // A stand-in was composed in place of a long repeated text: the node gets the real text's
+  // transfer encoding (the one nodemailer would have picked) and its cached encoded body.
+  const real = typeof content === 'string' ? stand.get(content) : undefined;
+  if (real !== undefined) {
+    content = real;
+    if (isText && !node.getHeader('Content-Transfer-Encoding')) node.setHeader('Content-Transfer-Encoding', textTransferEncoding(real));
   }
   out.push(node.buildHeaders(), '\r\n\r\n');
   if (content) {
     const encoding = node.getTransferEncoding();
-    if (typeof content === 'string' && isText && typeof encoding === 'string' && (encoding === 'base64' || encoding === 'quoted-printable')) {
-      remember(content, (e) => { e.textEncoding = encoding; return 0; });
-    }
     const body = encodeBody(content as string | Buffer, encoding, isText);
     if (body == null) return false;
     out.push(body);
@@ -112,7 +148,7 @@ function serialize(node: NodeInternals, out: (string | Buffer)[]): boolean {
     for (let i = 0; i < children.length; i++) {
       // RFC 2046 §5.1.1: each body part is introduced by "--" boundary on a line of its own.
       out.push(`${i ? '\r\n' : ''}--${node.boundary}\r\n`);
-      if (!serialize(children[i] as NodeInternals, out)) return false;
+      if (!serialize(children[i] as NodeInternals, out, stand)) return false;
     }
     out.push(`\r\n--${node.boundary}--\r\n`);
   }
@@ -127,23 +163,41 @@ function toBuffer(parts: (string | Buffer)[]): Buffer {
   return Buffer.concat(bufs);
 }
 
+let stands = 0;
+
 /**
  * The message as it goes on the wire (before SMTP dot-stuffing), its envelope and Message-ID.
  * Messages with content nodemailer must fetch or stream (files, URLs, streams, raw parts) are
  * built by nodemailer itself.
  */
 export async function buildMessage(options: SendMailOptions): Promise<BuiltMessage> {
-  const node = new MailComposer(options).compile() as NodeInternals;
+  // The calendar of a fan-out is long and the same for every attendee: nodemailer would scan it
+  // (plain text? long lines? which encoding?) for each of its two parts of every message. It gets
+  // a short stand-in instead, replaced by the encoded real text while serialising.
+  const stand = new Map<string, string>();
+  let composed = options;
+  const ical = options.icalEvent as string | { content?: unknown; path?: unknown; href?: unknown; raw?: unknown } | undefined;
+  const icalText = typeof ical === 'string' ? ical
+    : ical && typeof ical === 'object' && !Buffer.isBuffer(ical) && typeof ical.content === 'string' && !ical.path && !ical.href && !ical.raw ? ical.content : undefined;
+  if (icalText !== undefined && icalText.length >= CACHE_MIN_CHARS && !options.textEncoding && !options.encoding) {
+    const token = `calendula-body-${++stands}`;
+    stand.set(token, icalText);
+    composed = { ...options, icalEvent: (typeof ical === 'string' ? token : { ...ical, content: token }) as SendMailOptions['icalEvent'] };
+  }
+  const node = new MailComposer(composed).compile() as NodeInternals;
   const messageId = node.messageId();
   const envelope = node.getEnvelope() as BuiltMessage['envelope'];
-  const raw = serializeMessage(node) ?? (await node.build());
-  return { raw, envelope, messageId };
+  const parts: (string | Buffer)[] = [];
+  if (serialize(node, parts, stand)) return { raw: toBuffer(parts), envelope, messageId };
+  // The node was composed with the stand-in: nodemailer builds the message from the real options.
+  const full = stand.size ? new MailComposer({ ...options, messageId }).compile() : node;
+  return { raw: await full.build(), envelope, messageId };
 }
 
 /** The synchronous build of a compiled message, or null when it needs nodemailer's streams. */
 export function serializeMessage(node: MimeNode): Buffer | null {
   const parts: (string | Buffer)[] = [];
-  return serialize(node as NodeInternals, parts) ? toBuffer(parts) : null;
+  return serialize(node as NodeInternals, parts, new Map()) ? toBuffer(parts) : null;
 }
 
 /** Drops the cached encodings (tests). */
