@@ -234,10 +234,11 @@ export class SmtpPool {
         return;
       }
       this.drop(s, true);
-      // A session that had carried messages before was most likely ended by the server while it
-      // sat idle: try the message on a fresh session (a few times, backing off). A failure on a new
-      // session is reported at once; the delivery job retries later.
-      if (reused && isSessionFailure(e) && job.requeues < MAX_REQUEUES && !this.closed) {
+      // A session that had carried messages before and then broke off (closed, reset, 421) was
+      // most likely ended by the server while it sat idle: try the message on a fresh session (a
+      // few times, backing off). A failure on a new session, or a server that stopped answering
+      // (ETIMEDOUT), is reported at once; the delivery job retries later.
+      if (reused && isSessionFailure(e) && e.code !== 'ETIMEDOUT' && job.requeues < MAX_REQUEUES && !this.closed) {
         const delay = Math.min(50 * 2 ** job.requeues++, 2000);
         setTimeout(() => {
           if (this.closed) return job.reject(closedError());

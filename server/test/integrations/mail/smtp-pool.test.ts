@@ -215,6 +215,30 @@ describe('SMTP pool', () => {
     expect(s.received.map((m) => m.to)).toEqual([['one@ext.test'], ['two@ext.test']]);
   });
 
+  it('a reused session the server cuts at the next MAIL FROM: the message is re-queued on a new session and arrives once', async () => {
+    let cut = true;
+    let sockets = new Set<Socket>();
+    const s = await server({
+      onMailFrom(_address, session, cb) {
+        // RFC 5321 §3.8: a server may close the session; here it does so at the second transaction.
+        if (cut && session.transaction === 2) {
+          cut = false;
+          [...sockets].find((k) => k.remotePort === session.remotePort)?.destroy();
+          return;
+        }
+        cb();
+      },
+    });
+    sockets = s.sockets;
+    cleanup.push(() => s.close());
+    const t = transport(`smtp://127.0.0.1:${s.port}`, { maxConnections: 1 });
+    await t.send(invite('one@ext.test', calendar(5)));
+    const ok = await t.send(invite('two@ext.test', calendar(5)));
+    expect(cut).toBe(false);
+    expect(ok.accepted).toEqual(['two@ext.test']);
+    expect(s.received.map((m) => m.to)).toEqual([['one@ext.test'], ['two@ext.test']]);
+  });
+
   it('a server that is not there: the send fails as temporary, and close() fails what is still queued', async () => {
     const s = await server();
     const port = s.port;
