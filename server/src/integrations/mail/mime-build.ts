@@ -17,9 +17,9 @@ export interface BuiltMessage {
   messageId: string;
 }
 
-/** Bodies at least this long are cached (encoded form) by their text. */
+/** A calendar text at least this long is handed to nodemailer as a stand-in and its encodings are cached. */
 const CACHE_MIN_CHARS = 2048;
-/** Upper bound of the cached encoded bytes; the oldest entries go first. */
+/** Upper bound of the cached texts and encodings (characters + bytes); the oldest entries go first. */
 const CACHE_MAX_BYTES = 32 * 1024 * 1024;
 
 interface Encoded {
@@ -39,11 +39,14 @@ function cacheEntry(text: string): Encoded | undefined {
 function remember(text: string, update: (e: Encoded) => number): void {
   if (text.length < CACHE_MIN_CHARS) return;
   let e = cache.get(text);
-  if (!e) cache.set(text, (e = {}));
+  if (!e) {
+    cache.set(text, (e = {}));
+    cachedBytes += text.length;
+  }
   cachedBytes += update(e);
   while (cachedBytes > CACHE_MAX_BYTES && cache.size > 1) {
     const [k, old] = cache.entries().next().value!;
-    cachedBytes -= (old.base64?.length ?? 0) + (old.qp?.length ?? 0) + (old.seven?.length ?? 0);
+    cachedBytes -= k.length + (old.base64?.length ?? 0) + (old.qp?.length ?? 0) + (old.seven?.length ?? 0);
     cache.delete(k);
   }
 }
@@ -92,9 +95,10 @@ function textTransferEncoding(text: string): string {
   return encoding;
 }
 
-function encodeBody(content: string | Buffer, encoding: string | false, isText: boolean): Buffer | string | null {
+/** The encoded body; `repeated` texts (stand-ins for a fan-out's calendar) are encoded once and cached. */
+function encodeBody(content: string | Buffer, encoding: string | false, isText: boolean, repeated: boolean): Buffer | string | null {
   if (encoding === 'base64') {
-    if (typeof content !== 'string') return base64Lines(content);
+    if (typeof content !== 'string' || !repeated) return base64Lines(content);
     const hit = cacheEntry(content)?.base64;
     if (hit) return hit;
     const out = base64Lines(content);
@@ -104,7 +108,7 @@ function encodeBody(content: string | Buffer, encoding: string | false, isText: 
   if (encoding === 'quoted-printable') {
     // Outside text/* a bare CR or LF must be encoded as data; nodemailer's stream handles that case.
     if (!isText) return null;
-    if (typeof content !== 'string') return quotedPrintable(content);
+    if (typeof content !== 'string' || !repeated) return quotedPrintable(content);
     const hit = cacheEntry(content)?.qp;
     if (hit) return hit;
     const out = quotedPrintable(content);
@@ -113,6 +117,7 @@ function encodeBody(content: string | Buffer, encoding: string | false, isText: 
   }
   // 7bit / 8bit / binary: as is, like nodemailer (line breaks as CRLF).
   if (typeof content !== 'string') return content;
+  if (!repeated) return crlf(content);
   const hit = cacheEntry(content)?.seven;
   if (hit) return hit;
   const out = Buffer.from(crlf(content), 'utf8');
@@ -139,7 +144,7 @@ function serialize(node: NodeInternals, out: (string | Buffer)[], stand: Map<str
   out.push(node.buildHeaders(), '\r\n\r\n');
   if (content) {
     const encoding = node.getTransferEncoding();
-    const body = encodeBody(content as string | Buffer, encoding, isText);
+    const body = encodeBody(content as string | Buffer, encoding, isText, real !== undefined);
     if (body == null) return false;
     out.push(body);
   }
