@@ -177,6 +177,9 @@ function imipOptions(ctx: AppContext, p: Omit<ImipPayload, 'recipient' | 'recipi
   return options;
 }
 
+/** Delivery-log rows of a batch are written in groups of this many while it sends. */
+const IMIP_LOG_GROUP = 10;
+
 /** Messages of one batch job in flight at a time (the pooled transport and per-domain limits queue the rest). */
 export const IMIP_BATCH_CONCURRENCY = 8;
 
@@ -210,6 +213,17 @@ export async function sendImipBatch(ctx: AppContext, p: ImipBatchPayload, attemp
   const failures: { recipient: string; why: string }[] = [];
   let temporary: unknown = null;
   const entry = (r: ImipRecipient) => ({ ownerId: owner.id, channel: 'imip', kind: `imip-${p.method.toLowerCase()}`, deliveryKey: r.deliveryId, recipient: r.recipient.toLowerCase(), uid: p.uid, method: p.method, messageId: imipMessageId(ctx, r.deliveryId) });
+  // The log rows go out in groups while the batch is still sending: a worker killed mid-batch
+  // then re-sends (same Message-IDs) only what was sent since the last group, not the whole batch.
+  let logged = 0;
+  let logError: unknown = null;
+  const logWrites: Promise<void>[] = [];
+  const logSoFar = () => {
+    if (logs.length - logged < IMIP_LOG_GROUP) return;
+    const part = logs.slice(logged);
+    logged = logs.length;
+    logWrites.push(recordDeliveries(ctx.db, part).catch((e: unknown) => { logError ??= e; }));
+  };
   let next = 0;
   const worker = async () => {
     for (let k = next++; k < todo.length; k = next++) {
@@ -237,10 +251,13 @@ export async function sendImipBatch(ctx: AppContext, p: ImipBatchPayload, attemp
           temporary ??= e;
         }
       }
+      logSoFar();
     }
   };
   await Promise.all(Array.from({ length: Math.min(IMIP_BATCH_CONCURRENCY, todo.length) }, worker));
-  await recordDeliveries(ctx.db, logs);
+  await Promise.all(logWrites);
+  if (logError) throw logError;
+  await recordDeliveries(ctx.db, logs.slice(logged));
   const statuses = new Map<string, string>();
   if (p.method === 'REQUEST' || p.method === 'CANCEL') for (const l of logs) if (l.status === 'sent') statuses.set(l.recipient, '1.1');
   for (const f of failures) statuses.set(f.recipient.toLowerCase(), '5.1');
