@@ -110,14 +110,24 @@ export default async function run(log) {
     const meeting = (i, n, prefix) => ({ calendarId: cal, event: { summary: `Bench ${prefix} ${i}`, timezone: 'Europe/Moscow', start: utc(Date.UTC(2031, 0, 1 + (i % 300), 10)), end: utc(Date.UTC(2031, 0, 1 + (i % 300), 11)),
       attendees: Array.from({ length: n }, (_, k) => ({ email: `${prefix}${i}.${k}@d${k % 50}.example.org` })) } });
 
+    // CPU per delivered message between two points (server processes, PostgreSQL backends, sink+bench).
+    const procs = () => [server, ...workers].flatMap((x) => withChildren(x.child.pid));
+    const cpuPer = async (cpu0, n) => {
+      const cpu1 = await cpuNow(procs(), db?.url);
+      const pgMs = Object.entries(cpu1.pg).reduce((a, [pid, t]) => a + t - (cpu0.pg[pid] ?? 0), 0);
+      const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ');
+      return `CPU ms/message: server ${((cpu1.server - cpu0.server) / n).toFixed(3)}, PostgreSQL ${(pgMs / n).toFixed(3)}, sink+bench ${((cpu1.bench - cpu0.bench) / n).toFixed(3)}; load ${load}`;
+    };
+
     // Fan-out.
     let base = sink.messages.length;
+    let cpuStart = await cpuNow(procs(), db?.url);
     let t0 = Date.now();
     await api('POST', '/events', meeting(0, FANOUT, 'f'));
     const created = Date.now() - t0;
     await sink.waitFor(() => sink.messages.length - base >= FANOUT, 120_000, 'fan-out');
     const fanoutS = (sink.messages[base + FANOUT - 1].at - t0) / 1000;
-    log(`fan-out: ${FANOUT} messages in ${fanoutS.toFixed(2)} s (the create request took ${created} ms)`);
+    log(`fan-out: ${FANOUT} messages in ${fanoutS.toFixed(2)} s (the create request took ${created} ms); ${await cpuPer(cpuStart, FANOUT)}`);
     rows.push({ bench: 'mail/delivery', metric: `fan-out: 1 meeting, ${FANOUT} external attendees → all at the sink`, value: fanoutS, unit: 's', target: '< 10', pass: fanoutS < 10 });
 
     // Sustained: meetings of 300 attendees back to back (0 skips it, as 0 skips each reminder run).
@@ -125,6 +135,7 @@ export default async function run(log) {
     base = sink.messages.length;
     const per = Number(process.env.BENCH_MAIL_PER ?? 300);
     const meetings = Math.ceil(SUSTAINED / per);
+    cpuStart = await cpuNow(procs(), db?.url);
     t0 = Date.now();
     for (let i = 0; i < meetings; i++) await api('POST', '/events', meeting(i + 1, per, 's'));
     const total = meetings * per;
@@ -132,7 +143,7 @@ export default async function run(log) {
     const first = sink.messages[base].at;
     const last = sink.messages[base + total - 1].at;
     const rate = total / ((last - first) / 1000);
-    log(`sustained: ${total} messages, first→last ${((last - first) / 1000).toFixed(1)} s, end to end ${((last - t0) / 1000).toFixed(1)} s`);
+    log(`sustained: ${total} messages, first→last ${((last - first) / 1000).toFixed(1)} s, end to end ${((last - t0) / 1000).toFixed(1)} s; ${await cpuPer(cpuStart, total)}`);
     rows.push({ bench: 'mail/delivery', metric: `sustained delivery (${total} iMIP messages, ${per}-attendee meetings)`, value: rate, unit: 'msg/s', target: '>= 300', pass: rate >= 300 });
     }
 

@@ -178,6 +178,9 @@ function imipOptions(ctx: AppContext, p: Omit<ImipPayload, 'recipient' | 'recipi
   return options;
 }
 
+/** Delivery-log rows of a batch are written in groups of this many while it sends. */
+const IMIP_LOG_GROUP = 10;
+
 /** Messages of one batch job in flight at a time (the pooled transport and per-domain limits queue the rest). */
 export const IMIP_BATCH_CONCURRENCY = 8;
 
@@ -209,7 +212,7 @@ export async function sendImipBatch(ctx: AppContext, p: ImipBatchPayload, attemp
     return outcomes;
   }
   const logs: DeliveryEntry[] = [];
-  const logBuffer = new DeliveryLogBuffer(ctx.db, IMIP_BATCH_CONCURRENCY * 2);
+  const logBuffer = new DeliveryLogBuffer(ctx.db, IMIP_LOG_GROUP);
   const log = (e: DeliveryEntry) => { logs.push(e); logBuffer.push(e); };
   const failures: { recipient: string; why: string }[] = [];
   let temporary: unknown = null;

@@ -4,7 +4,8 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
-import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import { buildMessage } from './mime-build.js';
+import { SmtpPool } from './smtp-pool.js';
 
 export interface SendResult {
   messageId: string;
@@ -125,18 +126,12 @@ export function parseDomainRates(list: string[]): Record<string, number> {
   return out;
 }
 
-function smtpTransport(url: string, opts: MailTransportOptions): MailTransport {
-  const timeout = opts.timeoutMs ?? 30_000;
-  const parsed = new URL(url);
-  const transporter: Transporter = nodemailer.createTransport({
+/** Connection settings from SMTP_URL (smtp:// with STARTTLS when offered, smtps:// implicit TLS; see docs/configuration.md). */
+function connectionOptions(parsed: URL, timeout: number) {
+  return {
     host: decodeURIComponent(parsed.hostname),
     port: parsed.port ? Number(parsed.port) : parsed.protocol === 'smtps:' ? 465 : 587,
     secure: parsed.protocol === 'smtps:',
-    auth: parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
-    pool: opts.pool ?? true,
-    maxConnections: opts.maxConnections ?? 5,
-    // A pooled connection carries many messages (nodemailer's default is 100, then reconnects).
-    maxMessages: Infinity,
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,
@@ -144,6 +139,61 @@ function smtpTransport(url: string, opts: MailTransportOptions): MailTransport {
     requireTLS: parsed.searchParams.get('requireTLS') === 'true',
     ignoreTLS: parsed.searchParams.get('ignoreTLS') === 'true',
     tls: parsed.searchParams.get('rejectUnauthorized') === 'false' ? { rejectUnauthorized: false } : undefined,
+  };
+}
+
+/** nodemailer's send info → SendResult (per-recipient refusals classified). */
+function sendResult(messageId: string, info: { accepted?: unknown; rejected?: unknown; rejectedErrors?: unknown; response?: unknown }): SendResult {
+  const rejectedErrors = ((info.rejectedErrors ?? []) as { recipient?: string; responseCode?: number; response?: string }[]).map((e) => ({
+    recipient: e.recipient ?? '',
+    responseCode: e.responseCode,
+    response: e.response,
+    permanent: isPermanentMailError(e),
+  }));
+  const res: SendResult = {
+    messageId,
+    accepted: addrList(info.accepted),
+    rejected: addrList(info.rejected),
+    response: String(info.response ?? ''),
+  };
+  if (rejectedErrors.length) res.rejectedErrors = rejectedErrors;
+  return res;
+}
+
+function smtpTransport(url: string, opts: MailTransportOptions): MailTransport {
+  // DKIM signs the message as nodemailer streams it, and an unpooled transport opens a session
+  // per message: both keep nodemailer's transporter.
+  if (opts.dkim || opts.pool === false) return nodemailerTransport(url, opts);
+  const parsed = new URL(url);
+  const pool = new SmtpPool({
+    connection: connectionOptions(parsed, opts.timeoutMs ?? 30_000),
+    auth: parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
+    maxConnections: opts.maxConnections ?? 5,
+  });
+  return {
+    kind: 'smtp',
+    async send(options) {
+      // Built once into one Buffer (repeated calendar bodies encoded once), then written by a
+      // pooled session as is.
+      const msg = await buildMessage(options);
+      const info = await pool.send(msg.envelope as never, msg.raw);
+      return sendResult(msg.messageId, info);
+    },
+    verify: () => pool.verify(),
+    close: () => pool.close(),
+  };
+}
+
+/** nodemailer's pooled transporter: used for DKIM and for `pool: false`. */
+function nodemailerTransport(url: string, opts: MailTransportOptions): MailTransport {
+  const parsed = new URL(url);
+  const transporter: Transporter = nodemailer.createTransport({
+    ...connectionOptions(parsed, opts.timeoutMs ?? 30_000),
+    auth: parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
+    pool: opts.pool ?? true,
+    maxConnections: opts.maxConnections ?? 5,
+    // A pooled connection carries many messages (nodemailer's default is 100, then reconnects).
+    maxMessages: Infinity,
     dkim: opts.dkim,
   } as Parameters<typeof nodemailer.createTransport>[0]);
   return {
@@ -151,26 +201,9 @@ function smtpTransport(url: string, opts: MailTransportOptions): MailTransport {
     async send(options) {
       // Built in memory first: the SMTP connection then writes a few large chunks instead of
       // hundreds of small ones (the socket writes were the largest cost of a fan-out).
-      const node = new MailComposer(options).compile();
-      const messageId = node.messageId();
-      const raw = await node.build();
-      const info = await transporter.sendMail({ envelope: node.getEnvelope(), raw, messageId } as SendMailOptions);
-      info.messageId = messageId;
-      const rejectedErrors = ((info as { rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] })
-        .rejectedErrors ?? []).map((e) => ({
-        recipient: e.recipient ?? '',
-        responseCode: e.responseCode,
-        response: e.response,
-        permanent: isPermanentMailError(e),
-      }));
-      const res: SendResult = {
-        messageId: info.messageId,
-        accepted: addrList(info.accepted),
-        rejected: addrList(info.rejected),
-        response: String(info.response ?? ''),
-      };
-      if (rejectedErrors.length) res.rejectedErrors = rejectedErrors;
-      return res;
+      const msg = await buildMessage(options);
+      const info = await transporter.sendMail({ envelope: msg.envelope, raw: msg.raw, messageId: msg.messageId } as SendMailOptions);
+      return sendResult(msg.messageId, info as never);
     },
     async verify() {
       await transporter.verify();
