@@ -54,7 +54,7 @@ interface FastRow {
 }
 
 /** The same rows as objects.objectsInRange, with times as epoch milliseconds and no attendee list. */
-function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[], from: Date, to: Date): Promise<FastRow[]> {
+export function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[], from: Date, to: Date): Promise<FastRow[]> {
   // floor(): whole milliseconds, as a JavaScript Date of the same timestamp holds (extract() is numeric, exact).
   return ctx.db.selectFrom('calendar_object')
     .select(['id', 'calendar_id', 'uid', 'etag', 'recurring', 'all_day', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'has_attachments'])
@@ -132,9 +132,11 @@ export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { fr
     const texts = parts.map(startText);
     order.sort((a, b) => (texts[a] < texts[b] ? -1 : texts[a] > texts[b] ? 1 : a - b));
   }
-  let body = '{"items":[';
-  for (let i = 0; i < n; i++) body += (i ? ',' : '') + parts[order[i]];
-  return body + ']}';
+  // join() writes one flat string; appending with += would leave a rope of thousands of pieces
+  // that Buffer.byteLength and the socket write then walk slowly (a third of the CPU of a month).
+  const sorted = new Array<string>(n);
+  for (let i = 0; i < n; i++) sorted[i] = parts[order[i]];
+  return '{"items":[' + sorted.join(',') + ']}';
 }
 
 /** The `start` text of an item built above (rare path: instants beyond year 9999 or before year 0). */
