@@ -15,6 +15,7 @@ const d = (p) => import(`${root}/dist/server/src/${p}`);
 const { loadConfig } = await d('config/load.js');
 const { openRuntime } = await d('roles/runtime.js');
 const { visibleCalendars } = await d('app/events/queries.js');
+const { freeBusy } = await d('app/events/freebusy.js');
 const { listOccurrencesJson, rangeRows } = await d('app/events/listing-json.js');
 const objects = await d('store/objects.js');
 const { createApiToken } = await d('app/accounts.js');
@@ -29,14 +30,17 @@ let x = 42;
 const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
 const rangeStart = () => new Date(Math.floor((now - 150 * DAY + rnd() * 280 * DAY) / DAY) * DAY);
 const app = await buildHttpApp(ctx, {});
-const tok = (await createApiToken(ctx, { ...actor, isAdmin: true }, { name: 'stages', scopes: ['read'] })).token;
+const tok = (await createApiToken(ctx, { ...actor, isAdmin: true }, { name: 'stages', scopes: ['read', 'write'] })).token;
 const cals = await visibleCalendars(ctx, actor);
+const fbUsers = (await ctx.db.selectFrom('principal').select('email').where('email', 'like', '%@bench.example').orderBy('email').execute()).map((r) => r.email).slice(0, 50);
 const stages = {
   calendars: () => visibleCalendars(ctx, actor),
   rangeQuery: (f) => objects.objectsInRange(ctx.db, u0.id, cals.map((c) => c.id), f, new Date(f.getTime() + DAYS * DAY)),
   fastQuery: (f) => rangeRows(ctx, u0.id, cals.map((c) => c.id), f, new Date(f.getTime() + DAYS * DAY)),
   json: (f) => listOccurrencesJson(ctx, actor, { from: f, to: new Date(f.getTime() + DAYS * DAY) }, u0.timezone),
   inject: (f) => app.inject({ method: 'GET', url: `/api/v1/events?from=${f.toISOString()}&to=${new Date(f.getTime() + DAYS * DAY).toISOString()}`, headers: { authorization: `Bearer ${tok}` } }),
+  fb: (f) => freeBusy(ctx, actor, fbUsers, f, new Date(f.getTime() + DAYS * DAY)),
+  'inject-fb': (f) => app.inject({ method: 'POST', url: '/api/v1/freebusy', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, payload: JSON.stringify({ attendees: fbUsers, from: f.toISOString(), to: new Date(f.getTime() + DAYS * DAY).toISOString() }) }),
 };
 for (let i = 0; i < 300; i++) await stages.json(rangeStart());
 for (const [name, fn] of Object.entries(stages).filter(([k]) => !process.env.PROFILE_ONLY || process.env.PROFILE_ONLY.split(",").includes(k))) {

@@ -8,9 +8,11 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, type TestEnv } from '../support/harness.js';
+import { createTestEnv, makeUser, type TestEnv } from '../support/harness.js';
 import { create, ev, occurrences, user, type TestUser } from './_helpers.js';
-import { busyOfMany, busyOfManyCached } from '../../src/app/events/freebusy.js';
+import build from 'fast-json-stringify';
+import { busyOfMany, busyOfManyCached, freeBusy } from '../../src/app/events/freebusy.js';
+import { FreeBusyList } from '../../src/http/rest/scheduling.js';
 import { findPrincipalById } from '../../src/store/principals.js';
 
 // The memo covers a year back and two ahead of today: the data sits ~100 days from now.
@@ -62,6 +64,29 @@ describe('per-person busy memo', () => {
       }
     }
     expect(checked).toBeGreaterThan(100);
+  });
+
+  it('POST /freebusy writes the bytes the schema serialiser gives for freeBusy() (people, rooms, groups, unknown)', async () => {
+    const serialise = build(FreeBusyList as never) as (x: unknown) => string;
+    await makeUser(env.ctx, 'room-7@example.com', { kind: 'room', name: 'Room "7"' });
+    await makeUser(env.ctx, 'team@example.com', { kind: 'group' });
+    const attendees = [boris.email, 'ROOM-7@example.com', 'team@example.com', 'ghost@example.com', anna.email, boris.email];
+    for (const [from, to] of [[`${D(0)}T10:00:00Z`, `${D(0)}T14:30:00Z`], [`${D(-3)}T00:00:00Z`, `${D(30)}T00:00:00Z`], ['2040-01-01T00:00:00Z', '2040-02-01T00:00:00Z']]) {
+      for (let pass = 0; pass < 2; pass++) {
+        const r = await anna.api.post('/freebusy', { attendees, from, to });
+        expect(r.statusCode, r.body).toBe(200);
+        expect(String(r.headers['content-type'])).toBe('application/json; charset=utf-8');
+        const reference = serialise({ items: await freeBusy(env.ctx, { userId: anna.id, email: anna.email, via: 'rest' } as never, attendees, new Date(from), new Date(to)) });
+        expect(r.body, `${from} pass ${pass}`).toBe(reference);
+      }
+    }
+    const items = (await anna.api.post('/freebusy', { attendees, from: `${D(0)}T10:00:00Z`, to: `${D(0)}T14:30:00Z` })).json().items;
+    expect(items.map((i: { error?: string }) => i.error ?? null)).toEqual([null, null, 'GROUP', 'UNKNOWN', null]);
+    // Clipped to the range; where the busy and the tentative event overlap, busy wins (one run).
+    expect(items[0].busy).toEqual([
+      { start: `${D(0)}T10:00:00.000Z`, end: `${D(0)}T13:00:00.000Z`, type: 'BUSY' },
+      { start: `${D(0)}T13:00:00.000Z`, end: `${D(0)}T14:30:00.000Z`, type: 'BUSY-TENTATIVE' },
+    ]);
   });
 
   it('sees a write made through the API', async () => {

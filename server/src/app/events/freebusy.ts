@@ -285,13 +285,14 @@ function slicePeriods(d: Float64Array, f: number, t: number): Period[] {
 }
 
 /**
- * busyOfMany for free/busy and find-a-time: the same periods, from the per-person memo when the
- * person's calendars are unchanged (one small query for all signatures), else computed over the
- * wide window and memoised. Ranges reaching outside the window, and people with a series too dense
- * to memoise, are computed for the range only.
+ * Per person: the memo entry covering [from, to) when the person's calendars are unchanged
+ * (one small query for all signatures), else computed over the wide window and memoised —
+ * or, for ranges reaching outside the window and people with a series too dense to memoise, the
+ * periods of [from, to) computed for the range only.
  */
-export async function busyOfManyCached(ctx: AppContext, who: PrincipalRow[], from: Date, to: Date): Promise<Map<string, Period[]>> {
-  if (!who.length) return new Map();
+async function busyEntries(ctx: AppContext, who: PrincipalRow[], from: Date, to: Date): Promise<Map<string, PersonBusy | Period[]>> {
+  const result = new Map<string, PersonBusy | Period[]>();
+  if (!who.length) return result;
   const f = from.getTime();
   const t = to.getTime();
   const now = Date.now();
@@ -300,29 +301,69 @@ export async function busyOfManyCached(ctx: AppContext, who: PrincipalRow[], fro
   if (wt - wf > 4 * YEAR) return busyOfMany(ctx, who, from, to);
   const sigs = await calendarSignatures(ctx, [...new Set(who.map((w) => w.id))]);
   const keyOf = (w: PrincipalRow) => `${w.id}|${w.timezone}|${w.email.toLowerCase()}`;
-  const result = new Map<string, Period[]>();
   const missing: PrincipalRow[] = [];
   for (const w of who) {
+    if (result.has(w.id) || missing.includes(w)) continue;
     const hit = personMemo.get(keyOf(w));
-    if (hit && hit.sig === (sigs.get(w.id) ?? '') && hit.from <= f && hit.to >= t) result.set(w.id, slicePeriods(hit.d, f, t));
-    else if (!result.has(w.id)) missing.push(w);
+    if (hit && hit.sig === (sigs.get(w.id) ?? '') && hit.from <= f && hit.to >= t) result.set(w.id, hit);
+    else missing.push(w);
   }
-  if (!missing.length) return result;
-  const rangeOnly = new Set<string>();
-  const wide = await busyOfMany(ctx, missing, new Date(wf), new Date(wt), undefined, rangeOnly);
-  const narrow = rangeOnly.size ? await busyOfMany(ctx, missing.filter((w) => rangeOnly.has(w.id)), from, to) : new Map<string, Period[]>();
-  for (const w of missing) {
-    if (rangeOnly.has(w.id)) {
-      result.set(w.id, narrow.get(w.id)!);
-      continue;
+  // A few people per query: the wide window holds years of rows, and one query for everyone
+  // would hold all of them (and their periods) at once.
+  for (let i = 0; i < missing.length; i += 8) {
+    const batch = missing.slice(i, i + 8);
+    const rangeOnly = new Set<string>();
+    const wide = await busyOfMany(ctx, batch, new Date(wf), new Date(wt), undefined, rangeOnly);
+    const narrow = rangeOnly.size ? await busyOfMany(ctx, batch.filter((w) => rangeOnly.has(w.id)), from, to) : null;
+    for (const w of batch) {
+      if (narrow?.has(w.id)) {
+        result.set(w.id, narrow.get(w.id)!);
+        continue;
+      }
+      const periods = wide.get(w.id)!;
+      const d = new Float64Array(periods.length * 3);
+      periods.forEach((p, k) => { d[k * 3] = p.start; d[k * 3 + 1] = p.end; d[k * 3 + 2] = RANK_OF[p.type]; });
+      const e: PersonBusy = { sig: sigs.get(w.id) ?? '', from: wf, to: wt, d };
+      personMemo.set(keyOf(w), e);
+      result.set(w.id, e);
     }
-    const periods = wide.get(w.id)!;
-    const d = new Float64Array(periods.length * 3);
-    periods.forEach((p, i) => { d[i * 3] = p.start; d[i * 3 + 1] = p.end; d[i * 3 + 2] = RANK_OF[p.type]; });
-    personMemo.set(keyOf(w), { sig: sigs.get(w.id) ?? '', from: wf, to: wt, d });
-    result.set(w.id, slicePeriods(d, f, t));
   }
   return result;
+}
+
+/** busyOfMany for free/busy and find-a-time: the same periods, from the per-person memo where it can. */
+export async function busyOfManyCached(ctx: AppContext, who: PrincipalRow[], from: Date, to: Date): Promise<Map<string, Period[]>> {
+  const f = from.getTime();
+  const t = to.getTime();
+  const out = new Map<string, Period[]>();
+  for (const [id, e] of await busyEntries(ctx, who, from, to)) out.set(id, Array.isArray(e) ? e : slicePeriods(e.d, f, t));
+  return out;
+}
+
+/** One busy period as the JSON text the REST schema serialiser writes for {start, end, type}. */
+const periodJson = (s: number, e: number, type: string) => '{"start":"' + isoUtc(s) + '","end":"' + isoUtc(e) + '","type":"' + type + '"}';
+
+/** The JSON array text of the busy periods in [f, t) of a memo entry (or of a computed list). */
+function busyArrayJson(e: PersonBusy | Period[], f: number, t: number): string {
+  const parts: string[] = [];
+  if (Array.isArray(e)) {
+    for (const p of e) parts.push(periodJson(p.start, p.end, p.type));
+  } else {
+    const d = e.d;
+    let lo = 0;
+    let hi = d.length / 3;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (d[mid * 3 + 1] <= f) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo * 3; i < d.length && d[i] < t; i += 3) {
+      const s = Math.max(d[i], f);
+      const en = Math.min(d[i + 1], t);
+      if (en > s) parts.push(periodJson(s, en, BY_RANK[d[i + 2]]));
+    }
+  }
+  return '[' + parts.join(',') + ']';
 }
 
 /** Busy periods of one principal's calendars in [from, to). */
@@ -357,6 +398,37 @@ export async function freeBusy(ctx: AppContext, actor: Actor, emails: string[], 
     });
   }
   return out;
+}
+
+/**
+ * The body `{"items":[…]}` of POST /api/v1/freebusy as text: the same bytes the route's schema
+ * serialiser writes for `{ items: freeBusy(…) }` (test: freebusy-memo.test.ts), without an object
+ * and two ISO strings per period in between — 50 people over a month are ~14,000 periods.
+ */
+export async function freeBusyJson(ctx: AppContext, actor: Actor, emails: string[], from: Date, to: Date): Promise<string> {
+  if (emails.length > 200) throw invalid('At most 200 attendees per free/busy request');
+  void actor;
+  const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
+  const found = await principals.resolveAddresses(ctx.db, list);
+  const usable = [...found.values()].filter((p) => p.kind !== 'group' && !p.disabled);
+  const entries = await busyEntries(ctx, usable, from, to);
+  const f = from.getTime();
+  const t = to.getTime();
+  const items: string[] = [];
+  const str = (x: string) => JSON.stringify(x);
+  for (const email of list) {
+    const p = found.get(email);
+    if (!p || p.kind === 'group' || p.disabled) {
+      items.push('{"email":' + str(email) + ',"busy":[],"error":' + str(p?.kind === 'group' ? 'GROUP' : 'UNKNOWN') + '}');
+      continue;
+    }
+    // The schema serialiser writes the required properties (email, busy) first. name, kind,
+    // timezone and working_hours are NOT NULL columns.
+    items.push('{"email":' + str(email) + ',"busy":' + busyArrayJson(entries.get(p.id)!, f, t)
+      + ',"name":' + str(p.name) + ',"kind":' + str(p.kind) + ',"timezone":' + str(p.timezone)
+      + ',"workingHours":' + JSON.stringify(p.working_hours) + '}');
+  }
+  return '{"items":[' + items.join(',') + ']}';
 }
 
 /** Working-hours windows of one person in [from, to), as instants. */
