@@ -14,7 +14,13 @@ const YEAR = 366 * 86_400_000;
 const MAX_PER_SERIES = 3000;
 const MAX_TOTAL = 150_000;
 
-interface Expanded { from: number; to: number; occs: Occurrence[]; starts: number[] }
+/**
+ * `json` holds, per occurrence, the part of its REST listing item that depends on the occurrence
+ * alone (filled lazily by the listing's serialiser, see listing-json.ts): the memo is keyed by
+ * content hash and zone, so those strings are as immutable as the occurrences themselves.
+ */
+interface Expanded { from: number; to: number; occs: Occurrence[]; starts: number[]; json?: (string | undefined)[] }
+
 const cache = new WeightedLru<string, Expanded>(MAX_TOTAL, (e) => e.occs.length);
 
 const keyOf = (etag: string, tz: string) => `${etag}|${tz}`;
@@ -25,9 +31,8 @@ export function hasExpansion(etag: string, tz: string, from: Date, to: Date): bo
   return !!e && e.from <= from.getTime() && e.to >= to.getTime();
 }
 
-function slice(e: Expanded, from: number, to: number): Occurrence[] {
-  // Occurrences are sorted by start; an occurrence overlaps [from, to) if start < to and end > from
-  // (or it is zero-length at from). Series instances rarely exceed a day, so scan back a little.
+/** Index of the first occurrence that may overlap [from, …): binary search, then a little back. */
+function firstCandidate(e: Expanded, from: number): number {
   let lo = 0;
   let hi = e.starts.length;
   while (lo < hi) {
@@ -35,16 +40,43 @@ function slice(e: Expanded, from: number, to: number): Occurrence[] {
     if (e.starts[mid] < from) lo = mid + 1;
     else hi = mid;
   }
+  // Series instances rarely exceed a day, so scan back a little for ones still running at `from`.
   let i = lo;
   while (i > 0 && e.starts[i - 1] > from - 40 * 86_400_000) i--;
+  return i;
+}
+
+/** Whether an occurrence overlaps [from, …): it ends after `from`, or is zero-length at or after it. */
+const overlapsFrom = (s: number, en: number, from: number) => en > from || (en === s && s >= from);
+
+function slice(e: Expanded, from: number, to: number): Occurrence[] {
+  // Occurrences are sorted by start; an occurrence overlaps [from, to) if start < to and end > from
+  // (or it is zero-length at from).
   const out: Occurrence[] = [];
-  for (; i < e.occs.length && e.starts[i] < to; i++) {
+  for (let i = firstCandidate(e, from); i < e.occs.length && e.starts[i] < to; i++) {
     const o = e.occs[i];
-    const s = o.start.getTime();
-    const en = o.end.getTime();
-    if (en > from || (en === s && s >= from)) out.push(o);
+    if (overlapsFrom(e.starts[i], o.end.getTime(), from)) out.push(o);
   }
   return out;
+}
+
+/**
+ * The same occurrences as expandSeries, without copying them: `occs[i]` for the indices in `idx`,
+ * plus the per-occurrence string slots of the memo (`json`, null when the series is not memoised).
+ */
+export function seriesIndexed(etag: string, ical: string, from: Date, to: Date, tz: string): { occs: readonly Occurrence[]; idx: number[]; json: (string | undefined)[] | null } {
+  const f = from.getTime();
+  const t = to.getTime();
+  const e = seriesWindow(etag, ical, from, to, tz) as Expanded | null;
+  if (!e) {
+    const occs = narrow(etag, ical, from, to, tz);
+    return { occs, idx: occs.map((_, i) => i), json: null };
+  }
+  const idx: number[] = [];
+  for (let i = firstCandidate(e, f); i < e.occs.length && e.starts[i] < t; i++) {
+    if (overlapsFrom(e.starts[i], e.occs[i].end.getTime(), f)) idx.push(i);
+  }
+  return { occs: e.occs, idx, json: (e.json ??= []) };
 }
 
 /**
@@ -85,12 +117,13 @@ export function seriesWindow(etag: string, ical: string, from: Date, to: Date, t
 
 /** The series' occurrences overlapping [from, to), sorted by start. `ical` may be '' when hasExpansion() said so. */
 export function expandSeries(etag: string, ical: string, from: Date, to: Date, tz: string): Occurrence[] {
-  const f = from.getTime();
-  const t = to.getTime();
   const e = seriesWindow(etag, ical, from, to, tz);
-  if (e) return slice(e as Expanded, f, t);
+  return e ? slice(e as Expanded, from.getTime(), to.getTime()) : narrow(etag, ical, from, to, tz);
+}
+
+/** Very dense series (e.g. every 5 minutes) or a failed expansion: expand only what was asked for. */
+function narrow(etag: string, ical: string, from: Date, to: Date, tz: string): Occurrence[] {
   if (!ical) return [];
-  // Very dense series (e.g. every 5 minutes) or a failed expansion: expand only what was asked for.
   try {
     return expandCompiled(compiledFor(etag, ical), from, to, { defaultTz: tz, limit: 2000 });
   } catch {

@@ -180,7 +180,7 @@ function pushTriples(d: Float64Array, f: number, t: number) {
  * filtered out by the database —, the iCalendar of recurring series fetched only when their busy
  * time is not memoised, and one packed-edge merge per person.
  */
-export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Date, to: Date, excludeUid?: string): Promise<Map<string, Period[]>> {
+export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Date, to: Date, excludeUid?: string, rangeOnly?: Set<string>): Promise<Map<string, Period[]>> {
   const result = new Map<string, Period[]>(who.map((w) => [w.id, []]));
   if (!who.length) return result;
   const byId = new Map(who.map((w) => [w.id, w]));
@@ -229,12 +229,141 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
         continue;
       }
       const b = seriesBusyOf(r as SeriesRow, texts.get(r.id!), me, w.timezone, from, to);
+      // A bare array is a dense series expanded for [from, to) only (with a cap on its count).
+      if (b instanceof Float64Array) rangeOnly?.add(ownerId);
       if (b) pushTriples(b instanceof Float64Array ? b : b.d, f, t);
     }
     result.set(ownerId, sweepEdges());
     used = 0;
   }
   return result;
+}
+
+/*
+ * Busy time per person, memoised over a wide window (a year back, two ahead, or the request's
+ * range if wider) and sliced per request. Merging then clipping to [from, to) gives the same
+ * periods as clipping then merging: the sweep decides each instant on its own, and clipping a
+ * maximal run of one type leaves a maximal run. An entry is used only while the person's
+ * calendars are unchanged: every write to calendar_object advances its calendar's sync_seq (the
+ * RFC 6578 sync token) in the same statement or right after the row write (store/objects.ts,
+ * objects-bulk.ts), so a different "id:sync_seq" list means a changed (or added/removed) calendar.
+ * The list is read BEFORE the rows, so a stored entry is never older than its signature. Zone and
+ * address are part of the key (floating times; the person's answers on overridden instances).
+ */
+interface PersonBusy { sig: string; from: number; to: number; d: Float64Array }
+const PERSON_MAX_NUMBERS = 1_500_000; // ≈ 12 MB of (start, end, rank) triples
+const personMemo = new WeightedLru<string, PersonBusy>(PERSON_MAX_NUMBERS, (e) => e.d.length + 16);
+const YEAR = 366 * 86_400_000;
+
+/** "calendar id:sync_seq,…" per owner: changes whenever any of the owner's objects does. */
+async function calendarSignatures(ctx: AppContext, ownerIds: string[]): Promise<Map<string, string>> {
+  const rows = await ctx.db.selectFrom('calendar').select(['owner_id', 'id', 'sync_seq']).where('owner_id', 'in', ownerIds).orderBy('owner_id').orderBy('id').execute();
+  const out = new Map<string, string>();
+  for (const r of rows) out.set(r.owner_id, (out.has(r.owner_id) ? out.get(r.owner_id) + ',' : '') + r.id + ':' + r.sync_seq);
+  return out;
+}
+
+const RANK_OF: Record<BusyType, number> = RANK;
+
+/** The periods of `d` (merged triples sorted by start) overlapping [f, t), clipped to it. */
+function slicePeriods(d: Float64Array, f: number, t: number): Period[] {
+  // Merged periods do not overlap, so ends are sorted too: binary search for the first end > f.
+  let lo = 0;
+  let hi = d.length / 3;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (d[mid * 3 + 1] <= f) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: Period[] = [];
+  for (let i = lo * 3; i < d.length && d[i] < t; i += 3) {
+    const s = Math.max(d[i], f);
+    const e = Math.min(d[i + 1], t);
+    if (e > s) out.push({ start: s, end: e, type: BY_RANK[d[i + 2]] });
+  }
+  return out;
+}
+
+/**
+ * Per person: the memo entry covering [from, to) when the person's calendars are unchanged
+ * (one small query for all signatures), else computed over the wide window and memoised —
+ * or, for ranges reaching outside the window and people with a series too dense to memoise, the
+ * periods of [from, to) computed for the range only.
+ */
+async function busyEntries(ctx: AppContext, who: PrincipalRow[], from: Date, to: Date): Promise<Map<string, PersonBusy | Period[]>> {
+  const result = new Map<string, PersonBusy | Period[]>();
+  if (!who.length) return result;
+  const f = from.getTime();
+  const t = to.getTime();
+  const now = Date.now();
+  const wf = Math.min(f, now - YEAR);
+  const wt = Math.max(t, now + 2 * YEAR);
+  if (wt - wf > 4 * YEAR) return busyOfMany(ctx, who, from, to);
+  const sigs = await calendarSignatures(ctx, [...new Set(who.map((w) => w.id))]);
+  const keyOf = (w: PrincipalRow) => `${w.id}|${w.timezone}|${w.email.toLowerCase()}`;
+  const missing: PrincipalRow[] = [];
+  for (const w of who) {
+    if (result.has(w.id) || missing.includes(w)) continue;
+    const hit = personMemo.get(keyOf(w));
+    if (hit && hit.sig === (sigs.get(w.id) ?? '') && hit.from <= f && hit.to >= t) result.set(w.id, hit);
+    else missing.push(w);
+  }
+  // A few people per query: the wide window holds years of rows, and one query for everyone
+  // would hold all of them (and their periods) at once.
+  for (let i = 0; i < missing.length; i += 8) {
+    const batch = missing.slice(i, i + 8);
+    const rangeOnly = new Set<string>();
+    const wide = await busyOfMany(ctx, batch, new Date(wf), new Date(wt), undefined, rangeOnly);
+    const narrow = rangeOnly.size ? await busyOfMany(ctx, batch.filter((w) => rangeOnly.has(w.id)), from, to) : null;
+    for (const w of batch) {
+      if (narrow?.has(w.id)) {
+        result.set(w.id, narrow.get(w.id)!);
+        continue;
+      }
+      const periods = wide.get(w.id)!;
+      const d = new Float64Array(periods.length * 3);
+      periods.forEach((p, k) => { d[k * 3] = p.start; d[k * 3 + 1] = p.end; d[k * 3 + 2] = RANK_OF[p.type]; });
+      const e: PersonBusy = { sig: sigs.get(w.id) ?? '', from: wf, to: wt, d };
+      personMemo.set(keyOf(w), e);
+      result.set(w.id, e);
+    }
+  }
+  return result;
+}
+
+/** busyOfMany for free/busy and find-a-time: the same periods, from the per-person memo where it can. */
+export async function busyOfManyCached(ctx: AppContext, who: PrincipalRow[], from: Date, to: Date): Promise<Map<string, Period[]>> {
+  const f = from.getTime();
+  const t = to.getTime();
+  const out = new Map<string, Period[]>();
+  for (const [id, e] of await busyEntries(ctx, who, from, to)) out.set(id, Array.isArray(e) ? e : slicePeriods(e.d, f, t));
+  return out;
+}
+
+/** One busy period as the JSON text the REST schema serialiser writes for {start, end, type}. */
+const periodJson = (s: number, e: number, type: string) => '{"start":"' + isoUtc(s) + '","end":"' + isoUtc(e) + '","type":"' + type + '"}';
+
+/** The JSON array text of the busy periods in [f, t) of a memo entry (or of a computed list). */
+function busyArrayJson(e: PersonBusy | Period[], f: number, t: number): string {
+  const parts: string[] = [];
+  if (Array.isArray(e)) {
+    for (const p of e) parts.push(periodJson(p.start, p.end, p.type));
+  } else {
+    const d = e.d;
+    let lo = 0;
+    let hi = d.length / 3;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (d[mid * 3 + 1] <= f) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo * 3; i < d.length && d[i] < t; i += 3) {
+      const s = Math.max(d[i], f);
+      const en = Math.min(d[i + 1], t);
+      if (en > s) parts.push(periodJson(s, en, BY_RANK[d[i + 2]]));
+    }
+  }
+  return '[' + parts.join(',') + ']';
 }
 
 /** Busy periods of one principal's calendars in [from, to). */
@@ -254,7 +383,7 @@ export async function freeBusy(ctx: AppContext, actor: Actor, emails: string[], 
   const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
   const found = await principals.resolveAddresses(ctx.db, list);
   const usable = [...found.values()].filter((p) => p.kind !== 'group' && !p.disabled);
-  const busyById = await busyOfMany(ctx, usable, from, to);
+  const busyById = await busyOfManyCached(ctx, usable, from, to);
   const out: FreeBusyItem[] = [];
   for (const email of list) {
     const p = found.get(email);
@@ -269,6 +398,37 @@ export async function freeBusy(ctx: AppContext, actor: Actor, emails: string[], 
     });
   }
   return out;
+}
+
+/**
+ * The body `{"items":[…]}` of POST /api/v1/freebusy as text: the same bytes the route's schema
+ * serialiser writes for `{ items: freeBusy(…) }` (test: freebusy-memo.test.ts), without an object
+ * and two ISO strings per period in between — 50 people over a month are ~14,000 periods.
+ */
+export async function freeBusyJson(ctx: AppContext, actor: Actor, emails: string[], from: Date, to: Date): Promise<string> {
+  if (emails.length > 200) throw invalid('At most 200 attendees per free/busy request');
+  void actor;
+  const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
+  const found = await principals.resolveAddresses(ctx.db, list);
+  const usable = [...found.values()].filter((p) => p.kind !== 'group' && !p.disabled);
+  const entries = await busyEntries(ctx, usable, from, to);
+  const f = from.getTime();
+  const t = to.getTime();
+  const items: string[] = [];
+  const str = (x: string) => JSON.stringify(x);
+  for (const email of list) {
+    const p = found.get(email);
+    if (!p || p.kind === 'group' || p.disabled) {
+      items.push('{"email":' + str(email) + ',"busy":[],"error":' + str(p?.kind === 'group' ? 'GROUP' : 'UNKNOWN') + '}');
+      continue;
+    }
+    // The schema serialiser writes the required properties (email, busy) first. name, kind,
+    // timezone and working_hours are NOT NULL columns.
+    items.push('{"email":' + str(email) + ',"busy":' + busyArrayJson(entries.get(p.id)!, f, t)
+      + ',"name":' + str(p.name) + ',"kind":' + str(p.kind) + ',"timezone":' + str(p.timezone)
+      + ',"workingHours":' + JSON.stringify(p.working_hours) + '}');
+  }
+  return '{"items":[' + items.join(',') + ']}';
 }
 
 /** Working-hours windows of one person in [from, to), as instants. */
@@ -328,7 +488,7 @@ export async function findTime(ctx: AppContext, actor: Actor, input: { attendees
   for (const r of roomEmails) if (found.get(r)?.kind !== 'room') throw invalid(`${r} is not a room`);
   // external people and groups: their time is unknown here
   const known = emails.map((e) => found.get(e)).filter((p): p is PrincipalRow => !!p && p.kind !== 'group');
-  const busyById = await busyOfMany(ctx, [...known, ...roomEmails.map((r) => found.get(r)!)], input.from, input.to);
+  const busyById = await busyOfManyCached(ctx, [...known, ...roomEmails.map((r) => found.get(r)!)], input.from, input.to);
   const people = known.map((p) => ({ busy: busyById.get(p.id)!, windows: p.kind === 'room' ? null : workingWindows(p.working_hours as WorkingHours, p.timezone, input.from, input.to) }));
   const roomLists = roomEmails.length ? roomEmails : [null];
   const results: { start: string; end: string; room?: string }[] = [];
