@@ -121,7 +121,31 @@ const sameEmail = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
  * Map a decoded request path to a resource. Unknown paths below a collection the user may use
  * resolve to a 'null' resource (so PUT/MKCALENDAR can create it); anything else is 404.
  */
-export async function resolvePath(env: DavEnv, path: string): Promise<DavResource> {
+/**
+ * What the request's one lookup query (store/dav-lookup.ts) should read besides the principal:
+ * the calendar a path names below /dav/calendars/<who>/ and the object in it. Whether <who> is
+ * the user is decided later by resolvePath (the lookup only ever returns what the user may see).
+ */
+export function lookupHint(path: string, userId: string): { calendarId: string | null; objectName: string | null } {
+  const prefix = `${DAV_PREFIX}/calendars/`;
+  if (!path.startsWith(prefix)) return { calendarId: null, objectName: null };
+  const segs = path.slice(prefix.length).split('/');
+  const trailing = path.endsWith('/');
+  if (trailing) segs.pop();
+  const [, third, fourth, ...rest] = segs;
+  if (!third || rest.length || third === 'inbox' || third === 'outbox') return { calendarId: null, objectName: null };
+  return { calendarId: calendarIdFor(userId, third), objectName: fourth !== undefined && !trailing ? fourth : null };
+}
+
+/** What the lookup found for lookupHint(path): used by resolvePath instead of querying again. */
+export interface Prefetched {
+  calendarId: string | null;
+  objectName: string | null;
+  calendar?: DavCalendar;
+  object?: ObjectMeta;
+}
+
+export async function resolvePath(env: DavEnv, path: string, pre?: Prefetched): Promise<DavResource> {
   if (path === DAV_PREFIX || path === `${DAV_PREFIX}/`) return { kind: 'root', path: `${DAV_PREFIX}/` };
   if (!path.startsWith(`${DAV_PREFIX}/`)) throw new DavHttpError(404, 'Not a CalDAV path');
   const segs = path.slice(DAV_PREFIX.length + 1).split('/');
@@ -157,13 +181,15 @@ export async function resolvePath(env: DavEnv, path: string): Promise<DavResourc
     }
     return { kind: 'null', path: `${box.path}${fourth}${trailing ? '/' : ''}`, parent: box, name: fourth };
   }
-  const found = await loadCalendar(env, calendarIdFor(env.user.id, third));
+  const calId = calendarIdFor(env.user.id, third);
+  const prefetched = pre !== undefined && pre.calendarId === calId;
+  const found = prefetched ? (pre.calendar ?? null) : await loadCalendar(env, calId);
   // A derived id only ever names the user's own calendar.
   const cal = found && (UUID.test(third) || found.access === 'owner') ? found : null;
   if (!cal) return { kind: 'null', path: `${home.path}${third}${fourth === undefined && trailing ? '/' : ''}`, parent: fourth === undefined ? home : null, name: third };
   const calRes: DavResource = { kind: 'calendar', path: `${home.path}${third}/`, cal };
   if (fourth === undefined) return calRes;
-  const obj = trailing ? null : await objectByName(env, cal, fourth);
+  const obj = trailing ? null : prefetched && pre.objectName === fourth ? (pre.object ?? null) : await objectByName(env, cal, fourth);
   if (obj) return { kind: 'object', path: `${calRes.path}${fourth}`, cal, obj };
   return { kind: 'null', path: `${calRes.path}${fourth}${trailing ? '/' : ''}`, parent: calRes, name: fourth };
 }
