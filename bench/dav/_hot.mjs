@@ -38,11 +38,11 @@ function request(port, auth, method, path, body, headers = {}) {
   });
 }
 
-const cpuTicks = (pid) => {
+const cpuTicks = (pid, which = 'both') => {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return Number(x[11]) + Number(x[12]);
+    return which === 'sys' ? Number(x[12]) : Number(x[11]) + Number(x[12]);
   } catch {
     return 0;
   }
@@ -103,14 +103,16 @@ async function main() {
       const node = withChildren(server.child.pid);
       const pgs = await pgPids();
       const b = new Map([...node, ...pgs].map((p) => [p, cpuTicks(p)]));
+      const bSys = new Map(node.map((p) => [p, cpuTicks(p, 'sys')]));
       const lat = [];
       const t0 = performance.now();
       for (let i = 0; i < runs; i++) { const t = performance.now(); await fn(); lat.push(performance.now() - t); }
       const el = performance.now() - t0;
       const d = (ps) => (ps.reduce((a, p) => a + cpuTicks(p) - (b.get(p) ?? cpuTicks(p)), 0) * 1000) / CLK_TCK / runs;
+      const sys = (node.reduce((a, p) => a + cpuTicks(p, 'sys') - (bSys.get(p) ?? 0), 0) * 1000) / CLK_TCK / runs;
       lat.sort((x, y) => x - y);
       const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-      console.log(`${w.padEnd(9)} ${((runs * 1000) / el).toFixed(1).padStart(7)} ops/s  p50 ${percentile(lat, 50).toFixed(2)} p99 ${percentile(lat, 99).toFixed(2)} ms  CPU ${d(node).toFixed(2)} node + ${d(pgs).toFixed(2)} pg ms/op  (${runs} runs, load ${load})`);
+      console.log(`${w.padEnd(9)} ${((runs * 1000) / el).toFixed(1).padStart(7)} ops/s  p50 ${percentile(lat, 50).toFixed(2)} p99 ${percentile(lat, 99).toFixed(2)} ms  CPU ${d(node).toFixed(2)} node (${sys.toFixed(2)} sys) + ${d(pgs).toFixed(2)} pg ms/op  (${runs} runs, load ${load})`);
     }
     await c.end();
   } finally {

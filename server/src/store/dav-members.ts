@@ -85,3 +85,45 @@ export async function timeRangeCandidates(pool: pg.Pool, ownerId: string, calend
   });
   return r.rows;
 }
+
+export interface ObjectRowMeta {
+  id: string; name: string; etag: string; schedule_tag: string; role: 'none' | 'organizer' | 'attendee';
+  component: 'VEVENT' | 'VTODO'; updated_at: Date; class: string | null; size: number; ical?: string;
+}
+
+/** Prepared statements of objectRows(), by variant (text or not, by names or all, sharee's view or not). */
+const objectStatements = new Map<string, { name: string; text: string }>();
+
+/**
+ * Live objects of a calendar, sorted by name, with the listing columns (and the text when asked):
+ * all of them, or those with the given names (a calendar-multiget, a sync-collection's changes).
+ * One prepared statement per variant — the names travel as one array parameter, so a multiget of
+ * any size is planned once per connection — and rows decoded as arrays.
+ */
+export async function objectRows(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, withText: boolean, names?: string[]): Promise<ObjectRowMeta[]> {
+  const variant = `${withText ? 't' : '-'}${names ? 'n' : '-'}${publicOnly ? 'p' : '-'}`;
+  let stmt = objectStatements.get(variant);
+  if (!stmt) {
+    stmt = {
+      name: `dav-objects-${variant}`,
+      text: `select id, name, etag, schedule_tag, role, component, updated_at, class, octet_length(ical), ${withText ? 'ical' : 'null'}
+        from calendar_object where owner_id = $1 and calendar_id = $2 and deleted_at is null
+        ${names ? 'and name = any($3::text[])' : ''}
+        ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}
+        order by name`,
+    };
+    objectStatements.set(variant, stmt);
+  }
+  const r = await pool.query<unknown[]>({ ...stmt, values: names ? [ownerId, calendarId, names] : [ownerId, calendarId], rowMode: 'array' });
+  const out = new Array<ObjectRowMeta>(r.rows.length);
+  for (let i = 0; i < r.rows.length; i++) {
+    const x = r.rows[i]!;
+    const o: ObjectRowMeta = {
+      id: x[0] as string, name: x[1] as string, etag: x[2] as string, schedule_tag: x[3] as string, role: x[4] as ObjectRowMeta['role'],
+      component: x[5] as ObjectRowMeta['component'], updated_at: x[6] as Date, class: x[7] as string | null, size: Number(x[8]),
+    };
+    if (x[9] != null) o.ical = x[9] as string;
+    out[i] = o;
+  }
+  return out;
+}

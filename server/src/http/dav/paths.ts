@@ -14,6 +14,7 @@ import { sql } from 'kysely';
 import { pathToHref, type AccessLevel } from '../../lib/dav/index.js';
 import * as cals from '../../store/calendars.js';
 import * as principals from '../../store/principals.js';
+import { objectRows } from '../../store/dav-members.js';
 import type { DavCalendar, DavEnv, DavResource, ObjectMeta } from './types.js';
 import { DavHttpError } from './errors.js';
 
@@ -91,17 +92,10 @@ export async function objectByName(env: DavEnv, cal: DavCalendar, name: string):
   return row ? { ...row, size: Number(row.size) } : null;
 }
 
-/** All objects of a calendar (metadata; the text only when asked for). */
+/** All objects of a calendar, or those with the given names (metadata; the text only when asked for). */
 export async function objectsOf(env: DavEnv, cal: DavCalendar, withText = false, names?: string[]): Promise<ObjectMeta[]> {
   if (names && names.length === 0) return [];
-  let q = env.ctx.db.selectFrom('calendar_object').select(OBJECT_COLUMNS)
-    .select(sql<number>`octet_length(ical)`.as('size'))
-    .select(withText ? sql<string>`ical`.as('ical') : sql<string>`null`.as('ical'))
-    .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null);
-  if (names) q = q.where('name', 'in', names);
-  q = visibleTo(q, cal);
-  const rows = await q.orderBy('name').execute();
-  return rows.map((r) => ({ ...r, size: Number(r.size), ical: r.ical ?? undefined }));
+  return objectRows(env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', withText, names);
 }
 
 /** Pending invitations of the user (RFC 6638 §4: what the schedule inbox shows). */
