@@ -100,6 +100,7 @@ async function main() {
       const fn = work[w];
       const runs = w === 'propfind' ? Math.min(RUNS, 60) : w === 'get' ? RUNS * 3 : RUNS;
       for (let i = 0; i < 20; i++) await fn();
+      if (w === 'week' || w === 'month') console.log(`${w} hits: ${count(await fn())}`);
       const node = withChildren(server.child.pid);
       const pgs = await pgPids();
       const b = new Map([...node, ...pgs].map((p) => [p, cpuTicks(p)]));

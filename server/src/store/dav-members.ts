@@ -60,30 +60,49 @@ export async function memberCells(pool: pg.Pool, ownerId: string, calendarId: st
   return cells;
 }
 
+/** The name column of an aggregated listing: as is, or U+0002 + its JSON string when it holds U+0001 (or starts with U+0002). */
+const NAME_CELL = `case when strpos(name, E'\\x01') = 0 and left(name, 1) <> E'\\x02' then name else E'\\x02' || to_json(name)::text end`;
+
+const rangeStatements = new Map<string, { name: string; text: string }>();
+
 /**
- * Candidates of a "VEVENT overlapping [from, to)" calendar-query (RFC 4791 §9.9) in one calendar,
- * sorted by name, as arrays [id, name, etag, recurring, then the memberCells() columns asked]
- * (never the text). The bounds are the index columns' (first_start … last_end of the whole
- * series), so a single event here overlaps; a recurring one still needs its instances checked.
- * The span overlap is the shape the GiST index (migration 0006) answers.
+ * Candidates of a "VEVENT overlapping [from, to)" calendar-query (RFC 4791 §9.9) in one calendar
+ * (never the text), as one flat list like memberCells(): per candidate id, name, etag, recurring
+ * ('t' or 'f'), then the memberCells() columns asked (the stride is 4 + those). The bounds are the
+ * index columns' (first_start … last_end of the whole series), so a single event here overlaps; a
+ * recurring one still needs its instances checked. The span overlap is the shape the GiST index
+ * (migration 0006) answers. Sorted by name only when `ordered` (a client's result limit must cut
+ * the same list each time); otherwise unsorted — a sort was a third of the query.
  */
-export async function timeRangeCandidates(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, from: Date, to: Date, cols: Omit<MemberColumns, 'text'>): Promise<unknown[][]> {
+export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, from: Date, to: Date, cols: Omit<MemberColumns, 'text'>, ordered: boolean): Promise<string[]> {
   const fields: string[] = [];
   if (cols.component) fields.push('component');
   if (cols.size) fields.push('octet_length(ical)::text');
   if (cols.modified) fields.push(`to_char(updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')`);
-  const r = await pool.query<unknown[]>({
-    text: `select id, name, etag, recurring${fields.map((f) => `, ${f}`).join('')} from calendar_object
-      where owner_id = $1 and calendar_id = $2 and deleted_at is null and component = 'VEVENT'
-        ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}
-        and (first_start < $4 or first_start is null)
-        and (last_end > $3 or last_end is null or (last_end = first_start and first_start >= $3))
-        and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($3::timestamptz, $4::timestamptz, '[)')
-      order by name`,
-    values: [ownerId, calendarId, from, to],
-    rowMode: 'array',
-  });
-  return r.rows;
+  const variant = `${cols.component ? 'c' : '-'}${cols.size ? 's' : '-'}${cols.modified ? 'm' : '-'}${publicOnly ? 'p' : '-'}${ordered ? 'o' : '-'}`;
+  let stmt = rangeStatements.get(variant);
+  if (!stmt) {
+    const cell = ['id::text', NAME_CELL, 'etag', `case when recurring then 't' else 'f' end`, ...fields].join(` || E'\\x01' || `);
+    stmt = {
+      name: `dav-range-${variant}`,
+      text: `select string_agg(${cell}, E'\\x01'${ordered ? ' order by name' : ''}) from calendar_object
+        where owner_id = $1 and calendar_id = $2 and deleted_at is null and component = 'VEVENT'
+          ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}
+          and (first_start < $4 or first_start is null)
+          and (last_end > $3 or last_end is null or (last_end = first_start and first_start >= $3))
+          and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($3::timestamptz, $4::timestamptz, '[)')`,
+    };
+    rangeStatements.set(variant, stmt);
+  }
+  const r = await pool.query<[string | null]>({ ...stmt, values: [ownerId, calendarId, from, to], rowMode: 'array' });
+  const all = r.rows[0]?.[0];
+  if (!all) return [];
+  const cells = all.split(SEP);
+  const stride = 4 + fields.length;
+  for (let i = 1; i < cells.length; i += stride) {
+    if (cells[i]!.startsWith(ESCAPED)) cells[i] = JSON.parse(cells[i]!.slice(1)) as string;
+  }
+  return cells;
 }
 
 export interface ObjectRowMeta {
