@@ -123,6 +123,7 @@ async function main() {
     await c.end();
   } finally {
     await server.stop();
+    if (process.env.BENCH_HOT_SERVER_OUTPUT) (await import('node:fs')).writeFileSync(process.env.BENCH_HOT_SERVER_OUTPUT, server.output());
   }
 }
 
