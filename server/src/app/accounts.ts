@@ -178,11 +178,16 @@ export async function revokeAppPassword(ctx: AppContext, actor: Actor, id: strin
 }
 
 /** CalDAV Basic auth: an app password, or the account password when allowed. */
-export async function checkDavCredentials(ctx: AppContext, email: string, password: string, ip?: string): Promise<PrincipalRow> {
-  const ap = await creds.useAppPassword(ctx.db, hashSecret(password.trim()));
+/** `via` (optional) is told which secret verified: the app password's stored hash, or none (the account password). */
+export async function checkDavCredentials(ctx: AppContext, email: string, password: string, ip?: string, via?: { appPasswordHash?: string }): Promise<PrincipalRow> {
+  const secretHash = hashSecret(password.trim());
+  const ap = await creds.useAppPassword(ctx.db, secretHash);
   if (ap) {
     const user = await principals.findPrincipalById(ctx.db, ap.owner_id);
-    if (user && !user.disabled && normalizeEmail(user.email) === normalizeEmail(email)) return user;
+    if (user && !user.disabled && normalizeEmail(user.email) === normalizeEmail(email)) {
+      if (via) via.appPasswordHash = secretHash;
+      return user;
+    }
   }
   if (!ctx.config.allowPasswordForDav) throw new DomainError('INVALID_CREDENTIALS', 'Use an app password for calendar clients');
   return checkPassword(ctx, email, password, ip);

@@ -68,7 +68,7 @@ export const settings = {
   heapMb: s('CALENDULA_HEAP_MB', 'int', 192, 'V8 old-generation limit of `calendula start` in MB (--max-old-space-size; 0 = Node\'s default, sized from the machine\'s memory). The launcher starts the server as a child process with the flag unless NODE_OPTIONS or the node command line already set --max-old-space-size. Lower: smaller RSS, more GC work; below the live data the process stops with "heap out of memory" (the core benchmark\'s live heap is ~65 MB).'),
   workerConcurrency: s('CALENDULA_WORKER_CONCURRENCY', 'int', 10, 'Jobs run in parallel by one worker process.'),
   notifyCoalesceSeconds: s('CALENDULA_NOTIFY_COALESCE_SECONDS', 'int', 60, 'Updates to one event within this window are sent as one update.'),
-  authCacheMs: s('CALENDULA_AUTH_CACHE_MS', 'int', 5000, 'How long one api process may reuse a checked session, API token or calendar list (ms). Writes in the same process invalidate at once; other processes see a sign-out or revocation within this time. 0 = off.'),
+  authCacheMs: s('CALENDULA_AUTH_CACHE_MS', 'int', 5000, 'How long one api process may reuse a checked session, API token or calendar list (ms). Writes in the same process invalidate at once; other processes see a sign-out or revocation within this time. CalDAV Basic credentials are remembered as long, but re-checked in each request\'s query: a revoked app password, changed password or disabled account takes effect at once. 0 = off.'),
   secret: s('CALENDULA_SECRET', 'string', undefined, 'Key for signed links and tokens. Default: generated once and kept in the database.', true),
 } as const;
 

@@ -60,28 +60,89 @@ export async function memberCells(pool: pg.Pool, ownerId: string, calendarId: st
   return cells;
 }
 
+/** The name column of an aggregated listing: as is, or U+0002 + its JSON string when it holds U+0001 (or starts with U+0002). */
+const NAME_CELL = `case when strpos(name, E'\\x01') = 0 and left(name, 1) <> E'\\x02' then name else E'\\x02' || to_json(name)::text end`;
+
+const rangeStatements = new Map<string, { name: string; text: string }>();
+
 /**
- * Candidates of a "VEVENT overlapping [from, to)" calendar-query (RFC 4791 §9.9) in one calendar,
- * sorted by name, as arrays [id, name, etag, recurring, then the memberCells() columns asked]
- * (never the text). The bounds are the index columns' (first_start … last_end of the whole
- * series), so a single event here overlaps; a recurring one still needs its instances checked.
- * The span overlap is the shape the GiST index (migration 0006) answers.
+ * Candidates of a "VEVENT overlapping [from, to)" calendar-query (RFC 4791 §9.9) in one calendar
+ * (never the text), as one flat list like memberCells(): per candidate id, name, etag, recurring
+ * ('t' or 'f'), then the memberCells() columns asked (the stride is 4 + those). The bounds are the
+ * index columns' (first_start … last_end of the whole series), so a single event here overlaps; a
+ * recurring one still needs its instances checked. The span overlap is the shape the GiST index
+ * (migration 0006) answers. Sorted by name only when `ordered` (a client's result limit must cut
+ * the same list each time); otherwise unsorted — a sort was a third of the query.
  */
-export async function timeRangeCandidates(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, from: Date, to: Date, cols: Omit<MemberColumns, 'text'>): Promise<unknown[][]> {
+export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, from: Date, to: Date, cols: Omit<MemberColumns, 'text'>, ordered: boolean): Promise<string[]> {
   const fields: string[] = [];
   if (cols.component) fields.push('component');
   if (cols.size) fields.push('octet_length(ical)::text');
   if (cols.modified) fields.push(`to_char(updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')`);
-  const r = await pool.query<unknown[]>({
-    text: `select id, name, etag, recurring${fields.map((f) => `, ${f}`).join('')} from calendar_object
-      where owner_id = $1 and calendar_id = $2 and deleted_at is null and component = 'VEVENT'
+  const variant = `${cols.component ? 'c' : '-'}${cols.size ? 's' : '-'}${cols.modified ? 'm' : '-'}${publicOnly ? 'p' : '-'}${ordered ? 'o' : '-'}`;
+  let stmt = rangeStatements.get(variant);
+  if (!stmt) {
+    const cell = ['id::text', NAME_CELL, 'etag', `case when recurring then 't' else 'f' end`, ...fields].join(` || E'\\x01' || `);
+    stmt = {
+      name: `dav-range-${variant}`,
+      text: `select string_agg(${cell}, E'\\x01'${ordered ? ' order by name' : ''}) from calendar_object
+        where owner_id = $1 and calendar_id = $2 and deleted_at is null and component = 'VEVENT'
+          ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}
+          and (first_start < $4 or first_start is null)
+          and (last_end > $3 or last_end is null or (last_end = first_start and first_start >= $3))
+          and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($3::timestamptz, $4::timestamptz, '[)')`,
+    };
+    rangeStatements.set(variant, stmt);
+  }
+  const r = await pool.query<[string | null]>({ ...stmt, values: [ownerId, calendarId, from, to], rowMode: 'array' });
+  const all = r.rows[0]?.[0];
+  if (!all) return [];
+  const cells = all.split(SEP);
+  const stride = 4 + fields.length;
+  for (let i = 1; i < cells.length; i += stride) {
+    if (cells[i]!.startsWith(ESCAPED)) cells[i] = JSON.parse(cells[i]!.slice(1)) as string;
+  }
+  return cells;
+}
+
+export interface ObjectRowMeta {
+  id: string; name: string; etag: string; schedule_tag: string; role: 'none' | 'organizer' | 'attendee';
+  component: 'VEVENT' | 'VTODO'; updated_at: Date; class: string | null; size: number; ical?: string;
+}
+
+/** Prepared statements of objectRows(), by variant (text or not, by names or all, sharee's view or not). */
+const objectStatements = new Map<string, { name: string; text: string }>();
+
+/**
+ * Live objects of a calendar, sorted by name, with the listing columns (and the text when asked):
+ * all of them, or those with the given names (a calendar-multiget, a sync-collection's changes).
+ * One prepared statement per variant — the names travel as one array parameter, so a multiget of
+ * any size is planned once per connection — and rows decoded as arrays.
+ */
+export async function objectRows(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, withText: boolean, names?: string[]): Promise<ObjectRowMeta[]> {
+  const variant = `${withText ? 't' : '-'}${names ? 'n' : '-'}${publicOnly ? 'p' : '-'}`;
+  let stmt = objectStatements.get(variant);
+  if (!stmt) {
+    stmt = {
+      name: `dav-objects-${variant}`,
+      text: `select id, name, etag, schedule_tag, role, component, updated_at, class, octet_length(ical), ${withText ? 'ical' : 'null'}
+        from calendar_object where owner_id = $1 and calendar_id = $2 and deleted_at is null
+        ${names ? 'and name = any($3::text[])' : ''}
         ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}
-        and (first_start < $4 or first_start is null)
-        and (last_end > $3 or last_end is null or (last_end = first_start and first_start >= $3))
-        and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($3::timestamptz, $4::timestamptz, '[)')
-      order by name`,
-    values: [ownerId, calendarId, from, to],
-    rowMode: 'array',
-  });
-  return r.rows;
+        order by name`,
+    };
+    objectStatements.set(variant, stmt);
+  }
+  const r = await pool.query<unknown[]>({ ...stmt, values: names ? [ownerId, calendarId, names] : [ownerId, calendarId], rowMode: 'array' });
+  const out = new Array<ObjectRowMeta>(r.rows.length);
+  for (let i = 0; i < r.rows.length; i++) {
+    const x = r.rows[i]!;
+    const o: ObjectRowMeta = {
+      id: x[0] as string, name: x[1] as string, etag: x[2] as string, schedule_tag: x[3] as string, role: x[4] as ObjectRowMeta['role'],
+      component: x[5] as ObjectRowMeta['component'], updated_at: x[6] as Date, class: x[7] as string | null, size: Number(x[8]),
+    };
+    if (x[9] != null) o.ical = x[9] as string;
+    out[i] = o;
+  }
+  return out;
 }

@@ -1,19 +1,39 @@
 /**
  * HTTP Basic for CalDAV clients (RFC 7617): app passwords, and the account password unless
- * `allowPasswordForDav` is off. Verified credentials are remembered for a short while (keyed by a
- * hash of the header) so a sync burst does not hash a password per request; a revoked app
- * password stops working within CALENDULA_AUTH_CACHE_MS (authCacheMs; 0 turns the cache off).
+ * `allowPasswordForDav` is off.
+ *
+ * A verified credential is remembered for CALENDULA_AUTH_CACHE_MS (authCacheMs; 0 turns this
+ * off), keyed by a keyed hash of the header, so a sync burst neither hashes an account password
+ * with argon2 nor looks up the app password per request. What is remembered is re-validated on
+ * every request inside the request's one lookup query (store/dav-lookup.ts), so a change made by
+ * any process takes effect at the next request:
+ *   - the principal must still exist, be a user and be enabled;
+ *   - an app password must still be unrevoked and belong to that principal;
+ *   - an account password is remembered with the password hash it verified against: a password
+ *     change (new hash) makes the entry stale, and the full check then runs (and fails).
  */
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import { checkDavCredentials } from '../../app/accounts.js';
-import { findPrincipalById } from '../../store/principals.js';
+import { normalizeEmail } from '../../domain/addresses.js';
 import type { PrincipalRow } from '../../store/schema.js';
 import { DavHttpError, WWW_AUTHENTICATE } from './errors.js';
 
 const MAX_ENTRIES = 10_000;
-const cache = new Map<string, { userId: string; until: number }>();
+
+interface Remembered {
+  userId: string;
+  until: number;
+  /** Set when an app password verified: its stored hash (checked unrevoked per request). */
+  appPasswordHash: string | null;
+  /** Set when the account password verified: the principal's password hash at that time. */
+  passwordHash: string | null;
+  /** The address the client signs in with (app passwords are bound to the user's own address). */
+  login: string;
+}
+
+const cache = new Map<string, Remembered>();
 
 function unauthorized(message: string): never {
   throw new DavHttpError(401, message, undefined, { 'www-authenticate': WWW_AUTHENTICATE });
@@ -29,33 +49,58 @@ export function parseBasic(header: string | undefined): { user: string; password
   return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
 }
 
-export async function authenticate(ctx: AppContext, req: FastifyRequest): Promise<PrincipalRow> {
+/** The outcome of authenticate(): a freshly verified user, or a remembered one still to re-validate. */
+export type DavCredential =
+  | { kind: 'verified'; user: PrincipalRow }
+  | { kind: 'remembered'; key: string; entry: Remembered };
+
+const cacheKey = (ctx: AppContext, header: string) => createHash('sha256').update(`${ctx.secret}\0${header}`).digest('base64url');
+
+/**
+ * Check the request's Basic credentials. A remembered credential is returned unverified: the
+ * caller must pass it to stillValid() with the principal row (and app-password state) read in
+ * the request's lookup, and call authenticate() again with `fresh` when that says no.
+ */
+export async function authenticate(ctx: AppContext, req: FastifyRequest, fresh = false): Promise<DavCredential> {
   const header = req.headers.authorization;
   const creds = parseBasic(header);
   if (!creds) unauthorized('Sign in with your e-mail address and an app password (HTTP Basic)');
-  const key = createHash('sha256').update(`${ctx.secret}\0${header}`).digest('base64url');
-  const hit = cache.get(key);
-  if (hit && hit.until > Date.now()) {
-    const user = await findPrincipalById(ctx.db, hit.userId);
-    if (user && !user.disabled) return user;
+  const key = cacheKey(ctx, header!);
+  if (!fresh && ctx.config.authCacheMs) {
+    const hit = cache.get(key);
+    if (hit && hit.until > Date.now()) return { kind: 'remembered', key, entry: hit };
+    if (hit) cache.delete(key);
+  } else if (fresh) {
     cache.delete(key);
   }
   let user: PrincipalRow;
+  const via: { appPasswordHash?: string } = {};
   try {
-    user = await checkDavCredentials(ctx, creds.user.trim(), creds.password, req.ip);
+    user = await checkDavCredentials(ctx, creds.user.trim(), creds.password, req.ip, via);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'SIGNIN_LOCKED' || code === 'RATE_LIMITED') throw e;
     unauthorized((e as Error).message || 'Wrong e-mail address or password');
   }
   if (user.kind !== 'user' || user.disabled) unauthorized('This account cannot use CalDAV');
-  if (!ctx.config.authCacheMs) return user;
-  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(key, { userId: user.id, until: Date.now() + ctx.config.authCacheMs });
-  return user;
+  if (ctx.config.authCacheMs) {
+    if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+    cache.set(key, {
+      userId: user.id, until: Date.now() + ctx.config.authCacheMs, login: normalizeEmail(creds.user),
+      appPasswordHash: via.appPasswordHash ?? null, passwordHash: via.appPasswordHash ? null : user.password_hash,
+    });
+  }
+  return { kind: 'verified', user };
 }
 
-/** Tests and admin actions (password change) can drop remembered credentials. */
+/** Whether a remembered credential still holds, given what the request's lookup read now. */
+export function stillValid(entry: Remembered, principal: PrincipalRow | undefined, appPasswordValid: boolean | null): principal is PrincipalRow {
+  if (!principal || principal.id !== entry.userId || principal.kind !== 'user' || principal.disabled) return false;
+  if (entry.appPasswordHash) return appPasswordValid === true && normalizeEmail(principal.email) === entry.login;
+  return entry.passwordHash !== null && principal.password_hash === entry.passwordHash;
+}
+
+/** Tests and admin actions can drop remembered credentials. */
 export function forgetDavCredentials(): void {
   cache.clear();
 }

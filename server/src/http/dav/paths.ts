@@ -14,6 +14,7 @@ import { sql } from 'kysely';
 import { pathToHref, type AccessLevel } from '../../lib/dav/index.js';
 import * as cals from '../../store/calendars.js';
 import * as principals from '../../store/principals.js';
+import { objectRows } from '../../store/dav-members.js';
 import type { DavCalendar, DavEnv, DavResource, ObjectMeta } from './types.js';
 import { DavHttpError } from './errors.js';
 
@@ -91,17 +92,10 @@ export async function objectByName(env: DavEnv, cal: DavCalendar, name: string):
   return row ? { ...row, size: Number(row.size) } : null;
 }
 
-/** All objects of a calendar (metadata; the text only when asked for). */
+/** All objects of a calendar, or those with the given names (metadata; the text only when asked for). */
 export async function objectsOf(env: DavEnv, cal: DavCalendar, withText = false, names?: string[]): Promise<ObjectMeta[]> {
   if (names && names.length === 0) return [];
-  let q = env.ctx.db.selectFrom('calendar_object').select(OBJECT_COLUMNS)
-    .select(sql<number>`octet_length(ical)`.as('size'))
-    .select(withText ? sql<string>`ical`.as('ical') : sql<string>`null`.as('ical'))
-    .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null);
-  if (names) q = q.where('name', 'in', names);
-  q = visibleTo(q, cal);
-  const rows = await q.orderBy('name').execute();
-  return rows.map((r) => ({ ...r, size: Number(r.size), ical: r.ical ?? undefined }));
+  return objectRows(env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', withText, names);
 }
 
 /** Pending invitations of the user (RFC 6638 §4: what the schedule inbox shows). */
@@ -121,7 +115,31 @@ const sameEmail = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
  * Map a decoded request path to a resource. Unknown paths below a collection the user may use
  * resolve to a 'null' resource (so PUT/MKCALENDAR can create it); anything else is 404.
  */
-export async function resolvePath(env: DavEnv, path: string): Promise<DavResource> {
+/**
+ * What the request's one lookup query (store/dav-lookup.ts) should read besides the principal:
+ * the calendar a path names below /dav/calendars/<who>/ and the object in it. Whether <who> is
+ * the user is decided later by resolvePath (the lookup only ever returns what the user may see).
+ */
+export function lookupHint(path: string, userId: string): { calendarId: string | null; objectName: string | null } {
+  const prefix = `${DAV_PREFIX}/calendars/`;
+  if (!path.startsWith(prefix)) return { calendarId: null, objectName: null };
+  const segs = path.slice(prefix.length).split('/');
+  const trailing = path.endsWith('/');
+  if (trailing) segs.pop();
+  const [, third, fourth, ...rest] = segs;
+  if (!third || rest.length || third === 'inbox' || third === 'outbox') return { calendarId: null, objectName: null };
+  return { calendarId: calendarIdFor(userId, third), objectName: fourth !== undefined && !trailing ? fourth : null };
+}
+
+/** What the lookup found for lookupHint(path): used by resolvePath instead of querying again. */
+export interface Prefetched {
+  calendarId: string | null;
+  objectName: string | null;
+  calendar?: DavCalendar;
+  object?: ObjectMeta;
+}
+
+export async function resolvePath(env: DavEnv, path: string, pre?: Prefetched): Promise<DavResource> {
   if (path === DAV_PREFIX || path === `${DAV_PREFIX}/`) return { kind: 'root', path: `${DAV_PREFIX}/` };
   if (!path.startsWith(`${DAV_PREFIX}/`)) throw new DavHttpError(404, 'Not a CalDAV path');
   const segs = path.slice(DAV_PREFIX.length + 1).split('/');
@@ -157,13 +175,15 @@ export async function resolvePath(env: DavEnv, path: string): Promise<DavResourc
     }
     return { kind: 'null', path: `${box.path}${fourth}${trailing ? '/' : ''}`, parent: box, name: fourth };
   }
-  const found = await loadCalendar(env, calendarIdFor(env.user.id, third));
+  const calId = calendarIdFor(env.user.id, third);
+  const prefetched = pre !== undefined && pre.calendarId === calId;
+  const found = prefetched ? (pre.calendar ?? null) : await loadCalendar(env, calId);
   // A derived id only ever names the user's own calendar.
   const cal = found && (UUID.test(third) || found.access === 'owner') ? found : null;
   if (!cal) return { kind: 'null', path: `${home.path}${third}${fourth === undefined && trailing ? '/' : ''}`, parent: fourth === undefined ? home : null, name: third };
   const calRes: DavResource = { kind: 'calendar', path: `${home.path}${third}/`, cal };
   if (fourth === undefined) return calRes;
-  const obj = trailing ? null : await objectByName(env, cal, fourth);
+  const obj = trailing ? null : prefetched && pre.objectName === fourth ? (pre.object ?? null) : await objectByName(env, cal, fourth);
   if (obj) return { kind: 'object', path: `${calRes.path}${fourth}`, cal, obj };
   return { kind: 'null', path: `${calRes.path}${fourth}${trailing ? '/' : ''}`, parent: calRes, name: fourth };
 }

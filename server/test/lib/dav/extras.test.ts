@@ -35,6 +35,12 @@ describe('hrefs', () => {
     expect(() => hrefToPath('mailto:a@b')).toThrow(DavParseError);
     expect(() => hrefToPath('/a%E0%A4%A')).toThrow(DavParseError);
   });
+  it('answers plain absolute paths as the URL parser does (dot segments, network paths, escapes)', () => {
+    const viaUrl = (h: string) => decodeURIComponent(new URL(h.trim(), 'http://relative.invalid').pathname);
+    for (const h of ['/dav/calendars/a@b.c/x/ev-1.ics', '/dav/./x.ics', '/dav/a/../b.ics', '/dav/a/.', '/dav/a/..', '//evil.example/x.ics', '/dav//x.ics', '/dav/.hidden.ics', '/dav/x~y_z:1.ics', '/dav/x%2Fy.ics', ' /dav/x.ics']) {
+      expect(hrefToPath(h), h).toBe(viaUrl(h));
+    }
+  });
 });
 
 describe('multistatus extras', () => {

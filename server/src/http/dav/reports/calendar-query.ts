@@ -14,7 +14,7 @@ import { href, inboxItems, visibleTo } from '../paths.js';
 import { icalZoneFrom } from '../tz.js';
 import { fastMemberListing, fastObjectResponse, fastProps, memberColumns, propsFor, requirePrivilege, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
 import { knownSeriesOverlap, seriesOverlaps } from '../../../app/events/series-overlap.js';
-import { timeRangeCandidates } from '../../../store/dav-members.js';
+import { timeRangeCells } from '../../../store/dav-members.js';
 import type { DavCalendar, ObjectMeta, Target } from '../types.js';
 
 const FAR_PAST = new Date(Date.UTC(1000, 0, 1));
@@ -95,21 +95,23 @@ async function simpleRangeQuery(d: DavRequest, q: CalendarQueryReport) {
   requirePrivilege(t, 'read');
   const cal = t.res.cal;
   const cols = memberColumns(fast);
-  const rows = await timeRangeCandidates(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', tr.start, tr.end, cols);
+  const rows = await timeRangeCells(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', tr.start, tr.end, cols, q.limit !== null);
+  const stride = 4 + (cols.component ? 1 : 0) + (cols.size ? 1 : 0) + (cols.modified ? 1 : 0);
   const from = tr.start.getTime();
   const to = tr.end.getTime();
-  const missing = rows.filter((r) => r[3] === true && knownSeriesOverlap(r[2] as string, from, to) === undefined).map((r) => r[0] as string);
+  const missing: string[] = [];
+  for (let r = 0; r < rows.length; r += stride) if (rows[r + 3] === 't' && knownSeriesOverlap(rows[r + 2]!, from, to) === undefined) missing.push(rows[r]!);
   const texts = missing.length ? await icalOf(d.env.ctx.db, cal.owner_id, missing) : null;
   const cells: string[] = [];
   let hits = 0;
   let truncated = false;
-  for (const r of rows) {
-    if (r[3] === true) {
-      const etag = r[2] as string;
+  for (let r = 0; r < rows.length; r += stride) {
+    if (rows[r + 3] === 't') {
+      const etag = rows[r + 2]!;
       let match = knownSeriesOverlap(etag, from, to);
       if (match === undefined) {
         try {
-          match = seriesOverlaps(etag, texts?.get(r[0] as string) ?? '', from, to);
+          match = seriesOverlaps(etag, texts?.get(rows[r]!) ?? '', from, to);
         } catch {
           match = true; // a series that cannot be expanded is listed rather than hidden (as before)
         }
@@ -121,7 +123,9 @@ async function simpleRangeQuery(d: DavRequest, q: CalendarQueryReport) {
       break;
     }
     hits++;
-    for (let i = 1; i < r.length; i++) if (i !== 3) cells.push(r[i] as string);
+    // fastMemberListing's cells: name, etag, then the asked columns.
+    cells.push(rows[r + 1]!, rows[r + 2]!);
+    for (let i = 4; i < stride; i++) cells.push(rows[r + i]!);
   }
   return { reply: sendMultistatusParts(d, [], fastMemberListing(href(t.res.path), fast, cells), truncated ? { truncatedHref: href(t.res.path) } : {}, false) };
 }

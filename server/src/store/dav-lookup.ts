@@ -1,0 +1,97 @@
+/**
+ * Everything a CalDAV request needs to know before its handler runs, in one round trip: the
+ * requesting principal (is it still enabled? is the remembered credential still valid?), the
+ * addressed calendar with the user's access to it (own, or the strongest share grant to the user
+ * or one of their groups) and its owner's address, and the addressed object (with its text for
+ * a GET). Done as separate queries this was four round trips per GET, each parsed, planned and
+ * decoded on its own.
+ *
+ * The statement is prepared once per connection (a named query), so PostgreSQL plans it once.
+ * Rows come as arrays; the column lists below are spliced into the statement and decoded by
+ * position, and a test checks the decoded rows against the plain table reads.
+ */
+import type pg from 'pg';
+import type { CalendarRow, PrincipalRow } from './schema.js';
+
+const PRINCIPAL = ['id', 'kind', 'email', 'name', 'is_admin', 'disabled', 'password_hash', 'language', 'timezone', 'working_hours', 'notify', 'room_capacity', 'room_auto_accept', 'vkteams_id', 'oidc_subject', 'created_at', 'updated_at'] as const;
+const CALENDAR = ['id', 'owner_id', 'name', 'description', 'color', 'timezone', 'default_reminders', 'sort_order', 'hidden', 'is_default', 'components', 'sync_seq', 'created_at', 'updated_at'] as const;
+const OBJECT = ['id', 'name', 'etag', 'schedule_tag', 'role', 'component', 'updated_at', 'class'] as const;
+
+export interface DavObjectMeta {
+  id: string; name: string; etag: string; schedule_tag: string; role: 'none' | 'organizer' | 'attendee';
+  component: 'VEVENT' | 'VTODO'; updated_at: Date; class: string | null; size: number; ical?: string;
+}
+
+export interface DavLookup {
+  /** Undefined when no principal has this id (deleted). */
+  principal?: PrincipalRow;
+  /** For a remembered app password: is it still unrevoked (and the principal's)? null when none was given. */
+  appPasswordValid: boolean | null;
+  /** The calendar when it exists and the user may see it (owner or a share), with that access. */
+  calendar?: CalendarRow & { access: 'owner' | 'read' | 'read-write' | 'freebusy'; ownerEmail: string };
+  /** The named live object in that calendar, if asked for and visible to the user. */
+  object?: DavObjectMeta;
+}
+
+const TEXT = `select ${PRINCIPAL.map((c) => `p.${c}`).join(', ')},
+    case when $4::text is null then null else exists (
+      select 1 from app_password a where a.secret_hash = $4::text and a.owner_id = p.id and a.revoked_at is null) end,
+    ${CALENDAR.map((c) => `c.${c}`).join(', ')}, c.access, c.owner_email,
+    ${OBJECT.map((c) => `o.${c}`).join(', ')}, o.size, o.ical
+  from principal p
+  left join lateral (
+    select cal.*,
+      case when cal.owner_id = p.id then 'owner' else (
+        select s.access from calendar_share s
+        where s.owner_id = cal.owner_id and s.calendar_id = cal.id
+          and (s.grantee_id = p.id or s.grantee_id in (select g.group_id from group_member g where g.member_id = p.id))
+        order by case s.access when 'read-write' then 2 when 'read' then 1 else 0 end desc
+        limit 1) end as access,
+      case when cal.owner_id = p.id then p.email else (select w.email from principal w where w.id = cal.owner_id) end as owner_email
+    from calendar cal where $2::uuid is not null and cal.id = $2::uuid
+  ) c on c.access is not null
+  left join lateral (
+    select ob.*, octet_length(ob.ical) as size
+    from calendar_object ob
+    where $3::text is not null and ob.owner_id = c.owner_id and ob.calendar_id = c.id and ob.name = $3::text and ob.deleted_at is null
+      -- a sharee never sees private or confidential events (as in the REST API)
+      and (c.access = 'owner' or ob.class is null or ob.class not in ('PRIVATE', 'CONFIDENTIAL'))
+  ) o on true
+  where p.id = $1::uuid`;
+
+/** The statement above with or without the object's text (two prepared statements). */
+const WITH_TEXT = { name: 'dav-lookup-text', text: TEXT };
+const WITHOUT_TEXT = { name: 'dav-lookup', text: TEXT.replace(', o.size, o.ical', ', o.size, null') };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function davLookup(pool: pg.Pool, q: { userId: string; calendarId?: string | null; objectName?: string | null; withText?: boolean; appPasswordHash?: string | null }): Promise<DavLookup> {
+  if (!UUID.test(q.userId)) return { appPasswordValid: null };
+  const calendarId = q.calendarId && UUID.test(q.calendarId) ? q.calendarId : null;
+  const stmt = q.withText ? WITH_TEXT : WITHOUT_TEXT;
+  const r = await pool.query<unknown[]>({ ...stmt, values: [q.userId, calendarId, calendarId ? (q.objectName ?? null) : null, q.appPasswordHash ?? null], rowMode: 'array' });
+  const row = r.rows[0];
+  if (!row) return { appPasswordValid: null };
+  let i = 0;
+  const take = <T extends readonly string[]>(cols: T): Record<T[number], unknown> => {
+    const o: Record<string, unknown> = {};
+    for (const c of cols) o[c] = row[i++];
+    return o as Record<T[number], unknown>;
+  };
+  const principal = take(PRINCIPAL) as unknown as PrincipalRow;
+  const appPasswordValid = row[i++] as boolean | null;
+  const cal = take(CALENDAR) as unknown as CalendarRow;
+  const access = row[i++] as 'owner' | 'read' | 'read-write' | 'freebusy' | null;
+  const ownerEmail = row[i++] as string | null;
+  const obj = take(OBJECT) as unknown as DavObjectMeta;
+  const size = row[i++];
+  const ical = row[i++] as string | null;
+  const out: DavLookup = { principal, appPasswordValid };
+  if (access) out.calendar = { ...cal, access, ownerEmail: ownerEmail ?? '' };
+  if (access && obj.id) {
+    obj.size = Number(size);
+    if (ical != null) obj.ical = ical;
+    out.object = obj;
+  }
+  return out;
+}
