@@ -135,6 +135,57 @@ export async function intakeTarget(db: DB, ownerId: string, uid: string): Promis
   return { existing: row.id ? row : null, defaultCalendarId: default_calendar_id };
 }
 
+export interface WaitingIntakeJob { jobId: string; inboundId: string }
+
+/**
+ * The mail-intake jobs queued behind `jobId` in its named queue, in the order graphile-worker
+ * would run them (priority, run_at, id), stopping at the first one that is not a plain first
+ * attempt for the whole message (a split job for one of several recipients, a retry, another
+ * task): those keep running as jobs of their own, so nothing is applied out of order. While
+ * `jobId` runs, its queue is locked: none of these can be taken by another worker.
+ * (graphile-worker's public `jobs` view has no payload column: its private tables are read.)
+ */
+export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, limit: number): Promise<WaitingIntakeJob[]> {
+  const r = await sql<{ id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }>`
+    select j.id::text as id, j.payload->>'id' as inbound_id, (j.payload->'to') is null as whole, j.attempts = 0 as first,
+           t.identifier as task, j.locked_at is not null as locked
+    from graphile_worker._private_jobs j
+    join graphile_worker._private_job_queues q on q.id = j.job_queue_id
+    join graphile_worker._private_tasks t on t.id = j.task_id
+    where q.queue_name = ${queue} and j.run_at <= now() and j.attempts < j.max_attempts
+    order by j.priority, j.run_at, j.id
+    limit ${limit + 1}`.execute(db);
+  const at = r.rows.findIndex((x) => x.id === jobId);
+  if (at < 0) return [];
+  const out: WaitingIntakeJob[] = [];
+  for (const x of r.rows.slice(at + 1)) {
+    if (x.task !== 'mail-intake' || !x.whole || !x.first || x.locked || !x.inbound_id) break;
+    out.push({ jobId: x.id, inboundId: x.inbound_id });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** Completes (deletes) jobs that are not running, inside the caller's transaction: graphile-worker's own complete_jobs. */
+export async function completeWaitingJobs(db: DB, jobIds: string[]): Promise<number> {
+  if (!jobIds.length) return 0;
+  const r = await sql<{ n: string }>`select count(*) as n from graphile_worker.complete_jobs(${jobIds}::bigint[])`.execute(db);
+  return Number(r.rows[0].n);
+}
+
+/** Of the given messages, those still queued, locked (FOR UPDATE) until the caller's transaction ends. */
+export async function lockQueuedInbound(db: DB, ids: string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const rows = await db.selectFrom('inbound_message').select('id').where('id', 'in', ids).where('state', '=', 'queued').forUpdate().execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Stored messages by id (any state). */
+export function findInboundMany(db: DB, ids: string[]) {
+  if (!ids.length) return Promise.resolve([] as InboundRow[]);
+  return db.selectFrom('inbound_message').selectAll().where('id', 'in', ids).execute();
+}
+
 export function findInbound(db: DB, id: string) {
   return db.selectFrom('inbound_message').selectAll().where('id', '=', id).executeTakeFirst();
 }

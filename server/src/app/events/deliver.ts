@@ -23,6 +23,11 @@ import type { DeliverPayload } from './scheduling.js';
 import { loadMessage } from '../../store/itip-messages.js';
 import { registeredChannels, wantsChannel, type NotificationKind } from '../notify/channels.js';
 
+/** Runs fn in a transaction: the caller's when ctx.db already is one (mail intake applies a backlog in one), else a new one. */
+function inTransaction<T>(db: DB, fn: (trx: DB) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
+}
+
 export interface DeliveryOutcome { result: ApplyResult; row: ObjectRow | null }
 
 const schedulerActor = (recipient: PrincipalRow): Actor => ({ userId: recipient.id, email: recipient.email, via: 'scheduler' });
@@ -76,7 +81,7 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
     return { result, row: existing ?? null };
   }
   const isReply = payload.method === 'REPLY';
-  const row = await ctx.db.transaction().execute(async (trx) => {
+  const row = await inTransaction(ctx.db, async (trx) => {
     const calendarId = existing?.calendar_id ?? opts.known?.defaultCalendarId ?? (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
     // A REPLY changes the organizer's copy: plan again so other attendees see the answer.
     const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}) }, trx);
@@ -103,7 +108,7 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
 async function roomDecision(ctx: AppContext, room: PrincipalRow, row: ObjectRow) {
   const policy = room.room_auto_accept ?? 'accept-if-free';
   if (policy === 'manual') return;
-  await ctx.db.transaction().execute(async (trx) => {
+  await inTransaction(ctx.db, async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended(${'room:' + room.id}, 0))`.execute(trx);
     const current = await objects.findObject(trx, room.id, row.id, { forUpdate: true });
     if (!current || current.role !== 'attendee') return;

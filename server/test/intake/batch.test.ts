@@ -1,0 +1,123 @@
+// Mail intake under a backlog: the running job of a recipient's queue also applies the messages
+// queued behind it for that recipient, in one transaction (app/intake/process.ts, processQueued).
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, makeUser, type TestEnv } from '../support/harness.js';
+import { receiveMail } from '../../src/app/intake/receive.js';
+import { processInbound } from '../../src/app/intake/process.js';
+import { listDecisions } from '../../src/store/mail.js';
+import * as objects from '../../src/store/objects.js';
+import type { PrincipalRow } from '../../src/store/schema.js';
+
+const CRLF = '\r\n';
+let env: TestEnv;
+let dina: PrincipalRow;
+let anna: PrincipalRow;
+
+beforeAll(async () => {
+  env = await createTestEnv({ mailDomains: ['example.com'], mailFrom: 'calendar@example.com', dataDir: `/tmp/calendula-intake-batch-${process.pid}` });
+  dina = await makeUser(env.ctx, 'dina@example.com');
+  anna = await makeUser(env.ctx, 'anna@example.com');
+}, 60_000);
+afterAll(async () => env.close());
+
+function message(uid: string, method: 'REQUEST' | 'CANCEL', seq: number, to: string[], extra: string[] = []) {
+  const ical = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Test//EN', `METHOD:${method}`, 'BEGIN:VEVENT', `UID:${uid}`, `DTSTAMP:2031010${seq + 1}T000000Z`,
+    'DTSTART:20310605T100000Z', 'DTEND:20310605T110000Z', 'SUMMARY:Batch', `SEQUENCE:${seq}`, 'ORGANIZER:mailto:ceo@partner.org',
+    ...to.map((a) => `ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:${a}`), ...extra, 'END:VEVENT', 'END:VCALENDAR', ''].join(CRLF);
+  return Buffer.from([`From: ceo@partner.org`, `To: ${to.join(', ')}`, `Subject: ${method}`, `Message-ID: <${uid}.${seq}@partner.org>`, 'MIME-Version: 1.0',
+    `Content-Type: text/calendar; method=${method}; charset=utf-8`, '', ical].join(CRLF));
+}
+
+async function receive(uid: string, method: 'REQUEST' | 'CANCEL', seq: number, to: string[], extra: string[] = []) {
+  return receiveMail(env.ctx, message(uid, method, seq, to, extra), { from: 'ceo@partner.org', to }, 'lmtp');
+}
+
+/** The intake jobs of a recipient's queue, in the order graphile-worker runs them. */
+async function queueJobs(p: PrincipalRow) {
+  const r = await sql<{ id: string; payload: { id: string; queue: string; to?: string[] } }>`
+    select j.id::text as id, j.payload from graphile_worker._private_jobs j
+    join graphile_worker._private_job_queues q on q.id = j.job_queue_id
+    where q.queue_name = ${`intake:${p.id}`} order by j.priority, j.run_at, j.id`.execute(env.ctx.db);
+  return r.rows;
+}
+
+/** What the 'mail-intake' handler does for the job at the head of the recipient's queue. */
+async function runHead(p: PrincipalRow) {
+  const [head] = await queueJobs(p);
+  const out = await processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id });
+  // graphile-worker then completes the job that ran.
+  await sql`select graphile_worker.complete_jobs(array[${head.id}::bigint])`.execute(env.ctx.db);
+  return out;
+}
+
+const state = async (id: string) => (await env.ctx.db.selectFrom('inbound_message').select('state').where('id', '=', id).executeTakeFirstOrThrow()).state;
+
+describe('a backlog of one recipient', () => {
+  it('is applied by one job run, in arrival order, in one transaction; the jobs taken along are completed', async () => {
+    const ids = [
+      await receive('b1@partner.org', 'REQUEST', 0, [dina.email]),
+      await receive('b1@partner.org', 'REQUEST', 1, [dina.email], ['LOCATION:Room 2']),
+      await receive('b2@partner.org', 'REQUEST', 0, [dina.email]),
+      await receive('b2@partner.org', 'CANCEL', 1, [dina.email], ['STATUS:CANCELLED']),
+    ];
+    expect((await queueJobs(dina)).map((j) => j.payload.id)).toEqual(ids);
+    await runHead(dina);
+    expect(await queueJobs(dina)).toEqual([]);
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'b1@partner.org')).toMatchObject({ location: 'Room 2', sequence: 1 });
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'b2@partner.org')).toMatchObject({ status: 'CANCELLED' });
+    for (const id of ids) {
+      expect(await state(id)).toBe('processed');
+      expect((await listDecisions(env.ctx.db, { inboundId: id, limit: 5 })).map((d) => d.outcome)).toEqual(['applied']);
+    }
+    // One transaction wrote all four decision records (one commit for the backlog).
+    const tx = await sql<{ n: string }>`select count(distinct xmin::text) as n from mail_decision where inbound_id = any(${ids}::uuid[])`.execute(env.ctx.db);
+    expect(Number(tx.rows[0].n)).toBe(1);
+    // The decision log keeps the arrival order.
+    const order = await env.ctx.db.selectFrom('mail_decision').select('inbound_id').where('inbound_id', 'in', ids).orderBy('created_at').execute();
+    expect(order.map((d) => d.inbound_id)).toEqual(ids);
+  });
+
+  it('a failing message rolls the batch back: the running job\'s message is applied alone, the others stay queued as jobs', async () => {
+    const ids = [
+      await receive('f1@partner.org', 'REQUEST', 0, [dina.email]),
+      await receive('f2@partner.org', 'REQUEST', 0, [dina.email]),
+      await receive('f3@partner.org', 'REQUEST', 0, [dina.email]),
+    ];
+    // The decision log refuses the second message's record (a trigger in this test's own database).
+    await sql`create function test_refuse_f2() returns trigger language plpgsql as $$ begin raise exception 'refused f2'; end $$`.execute(env.ctx.db);
+    await sql`create trigger test_refuse_f2 before insert on mail_decision for each row when (new.uid = 'f2@partner.org') execute function test_refuse_f2()`.execute(env.ctx.db);
+    try {
+      await runHead(dina);
+    } finally {
+      await sql`drop trigger test_refuse_f2 on mail_decision`.execute(env.ctx.db);
+      await sql`drop function test_refuse_f2()`.execute(env.ctx.db);
+    }
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f1@partner.org')).toMatchObject({ my_partstat: 'NEEDS-ACTION' });
+    expect(await state(ids[0])).toBe('processed');
+    // Nothing of the rolled-back batch remains: f3 (which came after the failure) is not applied either.
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f2@partner.org')).toBeUndefined();
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f3@partner.org')).toBeUndefined();
+    expect([await state(ids[1]), await state(ids[2])]).toEqual(['queued', 'queued']);
+    expect((await queueJobs(dina)).map((j) => j.payload.id)).toEqual([ids[1], ids[2]]);
+    // Their own jobs then apply them (the trigger is gone: as a retry would find it).
+    await runHead(dina);
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f2@partner.org')).toBeDefined();
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f3@partner.org')).toBeDefined();
+    expect(await queueJobs(dina)).toEqual([]);
+    expect((await listDecisions(env.ctx.db, { inboundId: ids[0], limit: 5 })).map((d) => d.outcome)).toEqual(['applied']);
+  });
+
+  it('stops at a job for one of several recipients: what comes after it waits for its turn', async () => {
+    const a = await receive('s1@partner.org', 'REQUEST', 0, [dina.email]);
+    // One message for two users: split into one job per user (payload.to), here between the others.
+    const shared = await receive('s2@partner.org', 'REQUEST', 0, [dina.email, anna.email]);
+    const c = await receive('s3@partner.org', 'REQUEST', 0, [dina.email]);
+    const jobs = await queueJobs(dina);
+    expect(jobs.map((j) => [j.payload.id, !!j.payload.to])).toEqual([[a, false], [shared, true], [c, false]]);
+    await runHead(dina);
+    expect(await state(a)).toBe('processed');
+    expect(await objects.findByUid(env.ctx.db, dina.id, 's3@partner.org')).toBeUndefined();
+    expect((await queueJobs(dina)).map((j) => j.payload.id)).toEqual([shared, c]);
+  });
+});
