@@ -214,11 +214,21 @@ export async function insertDecision(db: DB, d: NewDecision): Promise<string> {
  * created_at keeps the order in which they were decided (a microsecond apart).
  */
 export async function insertDecisionsAndFinish(db: DB, decisions: NewDecision[], finish: { id: string; messageId: string | null } | null): Promise<void> {
-  if (!decisions.length && !finish) return;
+  return insertDecisionsAndFinishMany(db, decisions, finish ? [finish] : []);
+}
+
+/**
+ * The same for several messages (a batch of one recipient's queue): every record in decision
+ * order (created_at a microsecond apart, so arrival order survives one shared transaction time),
+ * every message marked processed, in one statement.
+ */
+export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): Promise<void> {
+  if (!decisions.length && !finished.length) return;
   const rows = JSON.stringify(decisions.map((d) => ({
     owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
     object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
   })));
+  const done = JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId })));
   await sql`
     with d as (
       insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
@@ -227,8 +237,9 @@ export async function insertDecisionsAndFinish(db: DB, decisions: NewDecision[],
       from jsonb_populate_recordset(null::mail_decision, ${rows}::jsonb) with ordinality as x(id, owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at, decided_at, n)
       returning 1
     )
-    update inbound_message set state = 'processed', processed_at = now(), message_id = ${finish?.messageId ?? null}
-    where id = ${finish?.id ?? null}::uuid and (select count(*) from d) >= 0`.execute(db);
+    update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
+    from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
+    where m.id = f.id and (select count(*) from d) >= 0`.execute(db);
 }
 
 /** Principals (of those given) that already have a decision for this message: a retried job skips them. */
