@@ -2,6 +2,7 @@
  * Delivery log, inbound raw messages and the intake decision log. Per-user reads always filter
  * by owner_id; admin reads are explicit (`all*`).
  */
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DB } from './db.js';
 import type { Database } from './schema.js';
@@ -119,6 +120,44 @@ export async function insertInboundWithJobs(db: DB, m: { source: string; envelop
     )
     select m.id from m where (select count(*) from j) >= 0`.execute(db);
   return r.rows[0].id;
+}
+
+export interface InboundToStore {
+  m: { source: string; envelopeFrom: string | null; envelopeTo: string[]; remoteAddress: string | null; raw: Buffer };
+  jobs: IntakeJob[];
+}
+
+/**
+ * Several received messages and all their jobs in ONE statement (one commit): the group commit
+ * of app/intake/receive.ts. Ids are chosen here, so each caller learns its own without relying
+ * on the order of RETURNING; the jobs are queued by one add_jobs call in message order (so
+ * graphile-worker's ids, and thus each recipient queue, keep the arrival order).
+ */
+export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { maxAttempts: number; priority: number }): Promise<string[]> {
+  const ids = items.map(() => randomUUID());
+  const meta = JSON.stringify(items.map((it, i) => ({
+    i: i + 1, id: ids[i], source: it.m.source, envelope_from: it.m.envelopeFrom, envelope_to: it.m.envelopeTo, remote_address: it.m.remoteAddress, size: it.m.raw.length,
+  })));
+  const specs = JSON.stringify(items.flatMap((it, i) => it.jobs.map((j) => ({
+    identifier: 'mail-intake', payload: j.to ? { id: ids[i], to: j.to, queue: j.queue } : { id: ids[i], queue: j.queue }, queue_name: j.queue,
+    max_attempts: o.maxAttempts, priority: o.priority,
+  }))));
+  await sql`
+    with m as (
+      insert into inbound_message (id, source, envelope_from, envelope_to, remote_address, raw, size)
+      select x.id, x.source, x.envelope_from, x.envelope_to, x.remote_address, r.raw, x.size
+      from jsonb_to_recordset(${meta}::jsonb) as x(i int, id uuid, source text, envelope_from text, envelope_to text[], remote_address text, size int)
+      join unnest(${items.map((it) => it.m.raw)}::bytea[]) with ordinality as r(raw, i) on r.i = x.i
+      returning 1
+    ), j as (
+      -- run_at a microsecond apart in arrival order: graphile-worker picks the next job of a queue
+      -- by (priority, run_at) only, so jobs sharing this statement's now() could run in any order.
+      select 1 from graphile_worker.add_jobs(array(
+        select (s->>'identifier', s->'payload', s->>'queue_name', now() + (n * interval '1 microsecond'), (s->>'max_attempts')::smallint, null, (s->>'priority')::smallint, null)::graphile_worker.job_spec
+        from json_array_elements(${specs}::json) with ordinality as t(s, n) order by n))
+    )
+    select (select count(*) from m) as messages, (select count(*) from j) as jobs`.execute(db);
+  return ids;
 }
 
 /**

@@ -130,3 +130,39 @@ describe('a backlog of one recipient', () => {
     expect((await queueJobs(dina)).map((j) => j.payload.id)).toEqual([shared, c]);
   });
 });
+
+describe('receiving under load (group commit)', () => {
+  const inboundOf = (ids: string[]) => sql<{ id: string; tx: string }>`select id, xmin::text as tx from inbound_message where id = any(${ids}::uuid[])`.execute(env.ctx.db);
+
+  it('messages arriving while a store runs are stored together by the next statement, their jobs in arrival order', async () => {
+    await runHeadsUntilEmpty(dina);
+    await receive('warm@partner.org', 'REQUEST', 0, [dina.email]); // the recipient's address is cached from here on
+    const ids = await Promise.all([0, 1, 2, 3, 4].map((i) => receive(`g${i}@partner.org`, 'REQUEST', 0, [dina.email])));
+    expect(new Set(ids).size).toBe(5);
+    const rows = (await inboundOf(ids)).rows;
+    expect(rows).toHaveLength(5);
+    // The first went alone (nothing was running); the four that arrived meanwhile shared one commit.
+    expect(new Set(rows.map((r) => r.tx)).size).toBe(2);
+    const queued = (await queueJobs(dina)).map((j) => j.payload.id);
+    expect(queued.slice(-5)).toEqual(ids);
+  });
+
+  it('a message the database refuses is refused alone: the others of its group are stored', async () => {
+    await sql`create function test_refuse_inbound() returns trigger language plpgsql as $$ begin if new.envelope_from = 'bad@partner.org' then raise exception 'refused'; end if; return new; end $$`.execute(env.ctx.db);
+    await sql`create trigger test_refuse_inbound before insert on inbound_message for each row execute function test_refuse_inbound()`.execute(env.ctx.db);
+    try {
+      const send = (from: string, uid: string) => receiveMail(env.ctx, message(uid, 'REQUEST', 0, [dina.email]), { from, to: [dina.email] }, 'lmtp');
+      const results = await Promise.allSettled([send('ceo@partner.org', 'r0@partner.org'), send('ceo@partner.org', 'r1@partner.org'), send('bad@partner.org', 'r2@partner.org'), send('ceo@partner.org', 'r3@partner.org')]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      const ids = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      expect((await inboundOf(ids)).rows).toHaveLength(3);
+    } finally {
+      await sql`drop trigger test_refuse_inbound on inbound_message`.execute(env.ctx.db);
+      await sql`drop function test_refuse_inbound()`.execute(env.ctx.db);
+    }
+  });
+});
+
+async function runHeadsUntilEmpty(p: PrincipalRow) {
+  while ((await queueJobs(p)).length) await runHead(p);
+}
