@@ -109,28 +109,31 @@ const RECEIVE_OPTS = { maxAttempts: 10, priority: INTAKE_PRIORITY };
 const GROUP_MAX = 64;
 
 /**
- * Group commit: while one store statement runs, messages arriving on other connections wait and
- * are then stored together by the next statement (one commit, one WAL flush, one add_jobs for
- * all of them). An idle server stores a message at once, alone, as before; under load the
- * groups grow by themselves. Each sender still gets its answer only after its own message is
- * committed. If a group fails, its messages are stored one by one, so one bad message cannot
- * make the others' senders retry.
+ * Group commit: while store statements run, messages arriving on other connections wait and are
+ * then stored together by the next statement (one commit, one WAL flush, one add_jobs for all of
+ * them). An idle server stores a message at once, alone, as before; under load the groups grow by
+ * themselves. At most STORE_IN_FLIGHT statements run at a time (one can execute while another
+ * waits for its commit to reach the disk). Each sender still gets its answer only after its own
+ * message is committed. If a group fails, its messages are stored one by one, so one bad message
+ * cannot make the others' senders retry.
  */
+const STORE_IN_FLIGHT = 2;
 interface Waiting { item: InboundToStore; resolve: (id: string) => void; reject: (e: unknown) => void }
-const groups = new WeakMap<object, { waiting: Waiting[]; busy: boolean }>();
+interface Group { waiting: Waiting[]; running: number }
+const groups = new WeakMap<object, Group>();
 
 function storeGrouped(ctx: AppContext, item: InboundToStore): Promise<string> {
   let g = groups.get(ctx.db);
-  if (!g) groups.set(ctx.db, (g = { waiting: [], busy: false }));
+  if (!g) groups.set(ctx.db, (g = { waiting: [], running: 0 }));
   const group = g;
   return new Promise<string>((resolve, reject) => {
     group.waiting.push({ item, resolve, reject });
-    if (!group.busy) void drain(ctx, group);
+    if (group.running < STORE_IN_FLIGHT) void drain(ctx, group);
   });
 }
 
-async function drain(ctx: AppContext, g: { waiting: Waiting[]; busy: boolean }): Promise<void> {
-  g.busy = true;
+async function drain(ctx: AppContext, g: Group): Promise<void> {
+  g.running++;
   try {
     while (g.waiting.length) {
       const batch = g.waiting.splice(0, GROUP_MAX);
@@ -147,7 +150,7 @@ async function drain(ctx: AppContext, g: { waiting: Waiting[]; busy: boolean }):
       }
     }
   } finally {
-    g.busy = false;
+    g.running--;
   }
 }
 
