@@ -171,3 +171,18 @@ describe('receiving under load (group commit)', () => {
 async function runHeadsUntilEmpty(p: PrincipalRow) {
   while ((await queueJobs(p)).length) await runHead(p);
 }
+
+describe('lockUids', () => {
+  it('holds one advisory lock per distinct UID until the transaction ends', async () => {
+    const { lockUids } = await import('../../src/app/events/write.js');
+    const held = () => sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and granted and pid <> pg_backend_pid() and database = (select oid from pg_database where datname = current_database())`.execute(env.ctx.db);
+    const before = Number((await held()).rows[0].n);
+    let during = -1;
+    await env.ctx.db.transaction().execute(async (trx) => {
+      await lockUids(trx, ['lock-b@x', 'lock-a@x', 'lock-b@x', 'lock-c@x']);
+      during = Number((await held()).rows[0].n);
+    });
+    expect(during - before).toBe(3);
+    expect(Number((await held()).rows[0].n)).toBe(before);
+  });
+});

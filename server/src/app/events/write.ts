@@ -55,6 +55,16 @@ export async function lockUid(db: DB, uid: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtextextended(${'uid:' + uid}, 0))`.execute(db);
 }
 
+/**
+ * lockUid for several UIDs in one statement, taken one after the other in sorted order (every
+ * caller that holds more than one UID lock takes them in this order, so two of them cannot deadlock).
+ */
+export async function lockUids(db: DB, uids: Iterable<string>): Promise<void> {
+  const keys = [...new Set(uids)].sort().map((u) => 'uid:' + u);
+  if (keys.length <= 1) return keys.length ? lockUid(db, keys[0].slice(4)) : undefined;
+  await sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from (select k from unnest(${keys}::text[]) with ordinality as t(k, n) order by n) s`.execute(db);
+}
+
 function conflictDetails(row: ObjectRow, names: Map<string, string>) {
   return { changedBy: row.updated_by ? names.get(row.updated_by) ?? row.updated_by : null, changedAt: row.updated_at.toISOString(), etag: row.etag };
 }

@@ -15,7 +15,7 @@ import { deliverMessage, notifyJob, deferNotifyJobs, type DeliveryOutcome } from
 import type { DB } from '../../store/db.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
 import { findInbound, findInboundMany, intakeTarget, insertDecisionsAndFinish, insertDecisionsAndFinishMany, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, completeWaitingJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
-import { lockUid } from '../events/write.js';
+import { lockUids } from '../events/write.js';
 import { enqueue, enqueueMany, type JobSpec } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
 import type { ImipPayload } from '../events/scheduling.js';
@@ -155,7 +155,7 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
   }
   try {
     return await ctx.db.transaction().execute(async (trx) => {
-      for (const uid of [...uids].sort()) await lockUid(trx, uid);
+      await lockUids(trx, uids);
       // Still queued now that the batch holds them (read before the transaction began).
       const queued = await lockQueuedInbound(trx, batch.flatMap((b) => (b.row ? [b.row.id] : [])));
       const tctx: AppContext = { ...ctx, db: trx };
