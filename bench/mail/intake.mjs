@@ -1,11 +1,13 @@
 // Issue 6 benchmark: invitations over LMTP → visible in the recipient's calendar, on the real
 // built server (roles api,worker,mail-in; embedded PostgreSQL). Targets: ≥ 200 messages/s and
-// p99 intake-to-visible < 2 s at that rate.
+// p99 intake-to-visible < 2 s at that rate. Latency: from the LMTP 250 (client clock) to the
+// commit of the event's transaction (pg_xact_commit_timestamp).
 import { withChildren } from '../_procs.mjs';
 import nodemailer from 'nodemailer';
 import pg from 'pg';
 import { readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import net from 'node:net';
 import { embeddedUrl, ensureBuilt, freePort, percentile, postgresPids, signIn, startServer, tempDataDir } from '../platform/_server.mjs';
 
 /** CPU time (ms, user + system) used so far by these processes (Linux /proc; clock ticks of 10 ms). */
@@ -41,7 +43,7 @@ export default async function run(log) {
   const port = await freePort();
   const lmtpPort = await freePort();
   Object.assign(process.env, { LMTP_PORT: String(lmtpPort), CALENDULA_MAIL_DOMAINS: 'example.com', CALENDULA_WORKER_CONCURRENCY: process.env.CALENDULA_WORKER_CONCURRENCY ?? '16' });
-  const server = startServer({ port, dataDir, roles: 'api,worker,mail-in' });
+  let server = startServer({ port, dataDir, roles: 'api,worker,mail-in' });
   let db;
   try {
     await server.ready();
@@ -49,6 +51,24 @@ export default async function run(log) {
     for (let u = 0; u < USERS; u++) {
       const r = await fetch(`http://127.0.0.1:${port}/api/v1/users`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: s.cookie, 'x-csrf-token': s.csrf }, body: JSON.stringify({ email: `u${u}@example.com`, name: `User ${u}` }) });
       if (r.status !== 201) throw new Error(`create user: ${r.status} ${await r.text()}`);
+    }
+    // "Visible" is when the event's transaction committed: PostgreSQL records commit times once
+    // track_commit_timestamp is on (a restart; the server is started again on the same data).
+    // The row's created_at is its transaction's start, which is earlier when a transaction
+    // applies several messages.
+    db = new pg.Client({ connectionString: embeddedUrl(dataDir) });
+    await db.connect();
+    await db.query('alter system set track_commit_timestamp = on');
+    await db.end();
+    await server.stop();
+    server = startServer({ port, dataDir, roles: 'api,worker,mail-in' });
+    await server.ready();
+    // /readyz answers before the LMTP listener is up: wait for it too.
+    for (let tries = 0; ; tries++) {
+      const ok = await new Promise((res) => { const c = net.connect(lmtpPort, '127.0.0.1', () => { c.end(); res(true); }); c.on('error', () => res(false)); });
+      if (ok) break;
+      if (tries > 600) throw new Error('LMTP listener did not come up');
+      await new Promise((r) => setTimeout(r, 50));
     }
     db = new pg.Client({ connectionString: embeddedUrl(dataDir) });
     await db.connect();
@@ -65,6 +85,7 @@ export default async function run(log) {
     const startWall = Date.now();
     const inflight = new Set();
     let failures = 0;
+    let firstError = null;
     for (let i = 0; i < N; i++) {
       const due = t0 + (i * 1000) / RATE;
       const wait = due - performance.now();
@@ -73,7 +94,7 @@ export default async function run(log) {
       const m = message(i, to);
       const p = transport.sendMail({ envelope: { from: 'org@partner.org', to: [to] }, raw: m.raw }).then(
         () => { sentAt.set(m.uid, Date.now()); },
-        () => { failures++; },
+        (e) => { failures++; firstError ??= String(e?.response ?? e?.message ?? e); },
       );
       inflight.add(p);
       p.finally(() => inflight.delete(p));
@@ -84,7 +105,7 @@ export default async function run(log) {
     const deadline = Date.now() + 120_000;
     let rows = [];
     for (;;) {
-      rows = (await db.query("select uid, extract(epoch from created_at) * 1000 as at from calendar_object where uid like 'bench-%'")).rows;
+      rows = (await db.query("select uid, extract(epoch from pg_xact_commit_timestamp(xmin)) * 1000 as at, extract(epoch from created_at) * 1000 as created from calendar_object where uid like 'bench-%'")).rows;
       if (rows.length >= sentAt.size || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -95,19 +116,21 @@ export default async function run(log) {
     const writesPerMessage = (await xid() - xid0 - 1) / rows.length;
     const notifyLeft = Number((await db.query("select count(*) as n from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'notify'")).rows[0].n);
     const lat = rows.map((r) => Number(r.at) - (sentAt.get(r.uid) ?? Number(r.at))).sort((a, b) => a - b);
+    const latCreated = rows.map((r) => Number(r.created) - (sentAt.get(r.uid) ?? Number(r.created))).sort((a, b) => a - b);
     transport.close();
     // Then the invitation notifications the intake queued (they run after calendar state): total cost.
     const drainUntil = Date.now() + 180_000;
     const notifyQuery = "select count(*) as n from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'notify' and j.attempts < j.max_attempts";
     while (Number((await db.query(notifyQuery)).rows[0].n) > 0 && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 250));
     const cpu2 = { server: cpuMs(withChildren(server.child.pid)), pg: cpuMs(postgresPids(dataDir)) };
-    log(`sent ${sentAt.size}/${N} in ${sendSec.toFixed(1)} s (${failures} failures); visible ${rows.length}; load average at start ${load0.toFixed(1)}; notification jobs still queued ${notifyLeft}`);
+    log(`sent ${sentAt.size}/${N} in ${sendSec.toFixed(1)} s (${failures} failures${firstError ? `, first: ${firstError}` : ''}); visible ${rows.length}; load average at start ${load0.toFixed(1)}; notification jobs still queued ${notifyLeft}`);
     const throughput = rows.length / Math.max(totalSec, sendSec);
     return [
       { bench: 'mail/intake', metric: 'messages accepted over LMTP', value: sentAt.size, unit: `of ${N}` },
       { bench: 'mail/intake', metric: 'LMTP → calendar throughput', value: Math.round(throughput), unit: 'msg/s', target: '>= 200', pass: throughput >= 200 && rows.length === N },
       { bench: 'mail/intake', metric: 'intake-to-visible p50', value: Math.round(percentile(lat, 50)), unit: 'ms' },
       { bench: 'mail/intake', metric: 'intake-to-visible p99', value: Math.round(percentile(lat, 99)), unit: 'ms', target: '< 2000', pass: percentile(lat, 99) < 2000 },
+      { bench: 'mail/intake', metric: 'p99 by row created_at (how it was measured before)', value: Math.round(percentile(latCreated, 99)), unit: 'ms' },
       { bench: 'mail/intake', metric: 'server CPU per message', value: (cpu1.server - cpu0.server) / rows.length, unit: 'ms' },
       { bench: 'mail/intake', metric: 'PostgreSQL CPU per message', value: (cpu1.pg - cpu0.pg) / rows.length, unit: 'ms' },
       { bench: 'mail/intake', metric: 'write transactions per message', value: writesPerMessage, unit: '' },

@@ -16,6 +16,7 @@ export function deliveryHandlers(ctx: AppContext): Record<'imip-send' | 'notify'
     // Reminder jobs queued before migration 0009 (rem:<object id>): fired once, then planned as a
     // row of the reminder table, which the worker's sweeper takes in batches (app/notify/reminders.ts).
     reminder: async (payload) => { await fireReminder(ctx, payload); },
-    'mail-intake': async (payload) => { await processInbound(ctx, payload.id, { ...(Array.isArray(payload.to) ? { to: payload.to } : {}), ...(typeof payload.queue === 'string' ? { queue: payload.queue } : {}) }); },
+    // jobId: the run also applies the messages queued behind this one for the same recipient (processQueued).
+    'mail-intake': async (payload, h) => { await processInbound(ctx, payload.id, { ...(Array.isArray(payload.to) ? { to: payload.to } : {}), ...(typeof payload.queue === 'string' ? { queue: payload.queue } : {}), jobId: h.jobId }); },
   };
 }

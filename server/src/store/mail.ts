@@ -2,6 +2,7 @@
  * Delivery log, inbound raw messages and the intake decision log. Per-user reads always filter
  * by owner_id; admin reads are explicit (`all*`).
  */
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DB } from './db.js';
 import type { Database } from './schema.js';
@@ -121,6 +122,44 @@ export async function insertInboundWithJobs(db: DB, m: { source: string; envelop
   return r.rows[0].id;
 }
 
+export interface InboundToStore {
+  m: { source: string; envelopeFrom: string | null; envelopeTo: string[]; remoteAddress: string | null; raw: Buffer };
+  jobs: IntakeJob[];
+}
+
+/**
+ * Several received messages and all their jobs in ONE statement (one commit): the group commit
+ * of app/intake/receive.ts. Ids are chosen here, so each caller learns its own without relying
+ * on the order of RETURNING; the jobs are queued by one add_jobs call in message order (so
+ * graphile-worker's ids, and thus each recipient queue, keep the arrival order).
+ */
+export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { maxAttempts: number; priority: number }): Promise<string[]> {
+  const ids = items.map(() => randomUUID());
+  const meta = JSON.stringify(items.map((it, i) => ({
+    i: i + 1, id: ids[i], source: it.m.source, envelope_from: it.m.envelopeFrom, envelope_to: it.m.envelopeTo, remote_address: it.m.remoteAddress, size: it.m.raw.length,
+  })));
+  const specs = JSON.stringify(items.flatMap((it, i) => it.jobs.map((j) => ({
+    identifier: 'mail-intake', payload: j.to ? { id: ids[i], to: j.to, queue: j.queue } : { id: ids[i], queue: j.queue }, queue_name: j.queue,
+    max_attempts: o.maxAttempts, priority: o.priority,
+  }))));
+  await sql`
+    with m as (
+      insert into inbound_message (id, source, envelope_from, envelope_to, remote_address, raw, size)
+      select x.id, x.source, x.envelope_from, x.envelope_to, x.remote_address, r.raw, x.size
+      from jsonb_to_recordset(${meta}::jsonb) as x(i int, id uuid, source text, envelope_from text, envelope_to text[], remote_address text, size int)
+      join unnest(${items.map((it) => it.m.raw)}::bytea[]) with ordinality as r(raw, i) on r.i = x.i
+      returning 1
+    ), j as (
+      -- run_at a microsecond apart in arrival order: graphile-worker picks the next job of a queue
+      -- by (priority, run_at) only, so jobs sharing this statement's now() could run in any order.
+      select 1 from graphile_worker.add_jobs(array(
+        select (s->>'identifier', s->'payload', s->>'queue_name', now() + (n * interval '1 microsecond'), (s->>'max_attempts')::smallint, null, (s->>'priority')::smallint, null)::graphile_worker.job_spec
+        from json_array_elements(${specs}::json) with ordinality as t(s, n) order by n))
+    )
+    select (select count(*) from m) as messages, (select count(*) from j) as jobs`.execute(db);
+  return ids;
+}
+
 /**
  * The recipient's live copy of a UID and its default calendar, in one query (intake needs both:
  * the copy to decide, the calendar to put a new event in).
@@ -133,6 +172,57 @@ export async function intakeTarget(db: DB, ownerId: string, uid: string): Promis
     left join lateral (select * from calendar_object where owner_id = ${ownerId} and uid = ${uid} and deleted_at is null order by created_at limit 1) o on true`.execute(db);
   const { default_calendar_id, ...row } = r.rows[0];
   return { existing: row.id ? row : null, defaultCalendarId: default_calendar_id };
+}
+
+export interface WaitingIntakeJob { jobId: string; inboundId: string }
+
+/**
+ * The mail-intake jobs queued behind `jobId` in its named queue, in the order graphile-worker
+ * would run them (priority, run_at, id), stopping at the first one that is not a plain first
+ * attempt for the whole message (a split job for one of several recipients, a retry, another
+ * task): those keep running as jobs of their own, so nothing is applied out of order. While
+ * `jobId` runs, its queue is locked: none of these can be taken by another worker.
+ * (graphile-worker's public `jobs` view has no payload column: its private tables are read.)
+ */
+export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, limit: number): Promise<WaitingIntakeJob[]> {
+  const r = await sql<{ id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }>`
+    select j.id::text as id, j.payload->>'id' as inbound_id, (j.payload->'to') is null as whole, j.attempts = 0 as first,
+           t.identifier as task, j.locked_at is not null as locked
+    from graphile_worker._private_jobs j
+    join graphile_worker._private_job_queues q on q.id = j.job_queue_id
+    join graphile_worker._private_tasks t on t.id = j.task_id
+    where q.queue_name = ${queue} and j.run_at <= now() and j.attempts < j.max_attempts
+    order by j.priority, j.run_at, j.id
+    limit ${limit + 1}`.execute(db);
+  const at = r.rows.findIndex((x) => x.id === jobId);
+  if (at < 0) return [];
+  const out: WaitingIntakeJob[] = [];
+  for (const x of r.rows.slice(at + 1)) {
+    if (x.task !== 'mail-intake' || !x.whole || !x.first || x.locked || !x.inbound_id) break;
+    out.push({ jobId: x.id, inboundId: x.inbound_id });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** Completes (deletes) jobs that are not running, inside the caller's transaction: graphile-worker's own complete_jobs. */
+export async function completeWaitingJobs(db: DB, jobIds: string[]): Promise<number> {
+  if (!jobIds.length) return 0;
+  const r = await sql<{ n: string }>`select count(*) as n from graphile_worker.complete_jobs(${jobIds}::bigint[])`.execute(db);
+  return Number(r.rows[0].n);
+}
+
+/** Of the given messages, those still queued, locked (FOR UPDATE) until the caller's transaction ends. */
+export async function lockQueuedInbound(db: DB, ids: string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const rows = await db.selectFrom('inbound_message').select('id').where('id', 'in', ids).where('state', '=', 'queued').forUpdate().execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Stored messages by id (any state). */
+export function findInboundMany(db: DB, ids: string[]) {
+  if (!ids.length) return Promise.resolve([] as InboundRow[]);
+  return db.selectFrom('inbound_message').selectAll().where('id', 'in', ids).execute();
 }
 
 export function findInbound(db: DB, id: string) {
@@ -163,11 +253,21 @@ export async function insertDecision(db: DB, d: NewDecision): Promise<string> {
  * created_at keeps the order in which they were decided (a microsecond apart).
  */
 export async function insertDecisionsAndFinish(db: DB, decisions: NewDecision[], finish: { id: string; messageId: string | null } | null): Promise<void> {
-  if (!decisions.length && !finish) return;
+  return insertDecisionsAndFinishMany(db, decisions, finish ? [finish] : []);
+}
+
+/**
+ * The same for several messages (a batch of one recipient's queue): every record in decision
+ * order (created_at a microsecond apart, so arrival order survives one shared transaction time),
+ * every message marked processed, in one statement.
+ */
+export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): Promise<void> {
+  if (!decisions.length && !finished.length) return;
   const rows = JSON.stringify(decisions.map((d) => ({
     owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
     object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
   })));
+  const done = JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId })));
   await sql`
     with d as (
       insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
@@ -176,8 +276,9 @@ export async function insertDecisionsAndFinish(db: DB, decisions: NewDecision[],
       from jsonb_populate_recordset(null::mail_decision, ${rows}::jsonb) with ordinality as x(id, owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at, decided_at, n)
       returning 1
     )
-    update inbound_message set state = 'processed', processed_at = now(), message_id = ${finish?.messageId ?? null}
-    where id = ${finish?.id ?? null}::uuid and (select count(*) from d) >= 0`.execute(db);
+    update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
+    from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
+    where m.id = f.id and (select count(*) from d) >= 0`.execute(db);
 }
 
 /** Principals (of those given) that already have a decision for this message: a retried job skips them. */

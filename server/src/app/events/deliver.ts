@@ -18,17 +18,36 @@ import { ensureDefaultCalendar } from '../calendars.js';
 import { saveObject, trashObjectWithScheduling } from './write.js';
 import { busyOf } from './freebusy.js';
 import { setPartstat } from './ical-edits.js';
-import { enqueue } from '../../jobs/queue.js';
+import { enqueue, type JobSpec } from '../../jobs/queue.js';
 import type { DeliverPayload } from './scheduling.js';
 import { loadMessage } from '../../store/itip-messages.js';
 import { registeredChannels, wantsChannel, type NotificationKind } from '../notify/channels.js';
+
+/** Runs fn in a transaction: the caller's when ctx.db already is one (mail intake applies a backlog in one), else a new one. */
+function inTransaction<T>(db: DB, fn: (trx: DB) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
+}
 
 export interface DeliveryOutcome { result: ApplyResult; row: ObjectRow | null }
 
 const schedulerActor = (recipient: PrincipalRow): Actor => ({ userId: recipient.id, email: recipient.email, via: 'scheduler' });
 
+/**
+ * Notification jobs queued in this transaction are collected in `into` instead of one add_job
+ * each; the caller queues them all with one statement before it commits (mail intake's batch).
+ * Coalesced update notifications are not collected (they replace a pending job by key).
+ */
+const deferred = new WeakMap<object, JobSpec[]>();
+export function deferNotifyJobs(trx: DB, into: JobSpec[]): void {
+  deferred.set(trx, into);
+}
+
 export async function notifyJob(ctx: AppContext, db: AppContext['db'], p: { kind: 'invitation' | 'update' | 'cancellation' | 'reply' | 'counter' | 'delivery-failed'; recipientId: string; ownerId: string; objectId: string; from?: string; previousIcal?: string | null; partstat?: string; comment?: string; counter?: unknown; failure?: unknown }) {
-  if (p.kind !== 'update') return enqueue(db, 'notify', p);
+  if (p.kind !== 'update') {
+    const into = deferred.get(db);
+    if (into) { into.push({ name: 'notify', payload: p }); return; }
+    return enqueue(db, 'notify', p);
+  }
   // Updates are coalesced (one mail per window). The payload of the pending job is replaced, so
   // carry the oldest "previous" version forward: the mail then shows old → newest.
   const key = `notify:update:${p.recipientId}:${p.objectId}`;
@@ -53,6 +72,8 @@ export interface DeliverOptions {
   known?: { recipient: PrincipalRow; existing: ObjectRow | null; defaultCalendarId?: string | null };
   /** The recipient's aliases (lower-case), passed on to the write path. */
   ownerAliases?: readonly string[];
+  /** The caller's transaction already holds the UID's lock (mail intake's batch locks its UIDs up front). */
+  uidLocked?: boolean;
   /**
    * Runs inside the write transaction, after the object and its notification job: a caller's own
    * record of the outcome (mail intake's decision log) commits with the calendar change.
@@ -76,10 +97,10 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
     return { result, row: existing ?? null };
   }
   const isReply = payload.method === 'REPLY';
-  const row = await ctx.db.transaction().execute(async (trx) => {
+  const row = await inTransaction(ctx.db, async (trx) => {
     const calendarId = existing?.calendar_id ?? opts.known?.defaultCalendarId ?? (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
     // A REPLY changes the organizer's copy: plan again so other attendees see the answer.
-    const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}) }, trx);
+    const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}), ...(opts.uidLocked ? { uidLocked: true } : {}) }, trx);
     if (recipient.kind === 'user') {
       if (isReply && result.reply) {
         if (wantsNotification(recipient, 'reply')) await notifyJob(ctx, trx, { kind: 'reply', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: result.reply.attendee, partstat: result.reply.partstat, ...(result.reply.comment ? { comment: result.reply.comment } : {}) });
@@ -103,7 +124,7 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
 async function roomDecision(ctx: AppContext, room: PrincipalRow, row: ObjectRow) {
   const policy = room.room_auto_accept ?? 'accept-if-free';
   if (policy === 'manual') return;
-  await ctx.db.transaction().execute(async (trx) => {
+  await inTransaction(ctx.db, async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended(${'room:' + room.id}, 0))`.execute(trx);
     const current = await objects.findObject(trx, room.id, row.id, { forUpdate: true });
     if (!current || current.role !== 'attendee') return;

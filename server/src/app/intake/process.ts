@@ -11,15 +11,16 @@ import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
 import * as principals from '../../store/principals.js';
 import * as objects from '../../store/objects.js';
 import { extractCalendarParts, normalizeRecipient, type CalendarPart, type InboundMail } from '../../integrations/mail/index.js';
-import { deliverMessage, notifyJob, type DeliveryOutcome } from '../events/deliver.js';
+import { deliverMessage, notifyJob, deferNotifyJobs, type DeliveryOutcome } from '../events/deliver.js';
 import type { DB } from '../../store/db.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
-import { findInbound, intakeTarget, insertDecisionsAndFinish, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, type NewDecision } from '../../store/mail.js';
-import { enqueue } from '../../jobs/queue.js';
+import { findInbound, findInboundMany, intakeTarget, insertDecisionsAndFinish, insertDecisionsAndFinishMany, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, completeWaitingJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
+import { lockUids } from '../events/write.js';
+import { enqueue, enqueueMany, type JobSpec } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
 import type { ImipPayload } from '../events/scheduling.js';
 import { authVerdict, decideTrust, ORGANIZER_SIDE, ATTENDEE_SIDE, type TrustPolicy } from './policy.js';
-import { isBounceAddress } from './receive.js';
+import { isBounceAddress, UNROUTED_QUEUE } from './receive.js';
 
 export interface PartFacts { organizer: string | null; sentBy: string | null; attendees: string[]; uid: string | null }
 
@@ -100,9 +101,83 @@ export interface ProcessSummary { decisions: number; applied: number }
  * Processes one stored message: every recipient, or (`to`) only the given envelope recipients —
  * a message for several users is split into one job per user, each in that user's queue. The
  * decision-log records and the message's state are written together at the end.
+ *
+ * With `jobId` (the running job of a recipient's queue), the messages already queued behind it
+ * for the same recipient are applied in the same run: see processQueued.
  */
-export function processInbound(ctx: AppContext, id: string, opts: { to?: string[]; queue?: string } = {}): Promise<ProcessSummary | null> {
-  return inOrder(opts.queue, () => processOne(ctx, id, opts));
+export function processInbound(ctx: AppContext, id: string, opts: { to?: string[]; queue?: string; jobId?: string } = {}): Promise<ProcessSummary | null> {
+  const batchable = !opts.to && !!opts.jobId && !!opts.queue && opts.queue.startsWith('intake:') && opts.queue !== UNROUTED_QUEUE;
+  return inOrder(opts.queue, () => batchable ? processQueued(ctx, id, opts.jobId!, opts.queue!) : processOne(ctx, id, opts));
+}
+
+/** Most messages one run applies (the running job's own and those queued behind it). */
+export const INTAKE_BATCH_MAX = 32;
+
+/**
+ * One recipient, a backlog: the running job's message and the messages queued behind it in the
+ * recipient's queue (waitingIntakeJobs: a contiguous run of plain first attempts) are applied in
+ * arrival order inside ONE transaction, whose last statement completes the jobs of the messages
+ * taken along. So a backlog costs one commit (one WAL flush), one job fetch and one job
+ * completion per batch instead of per message, and the batch grows with the backlog.
+ *
+ * All or nothing: a worker that dies mid-batch commits nothing (the running job is freed by
+ * liveness.ts, the others are still queued). If anything in the batch fails, the transaction is
+ * rolled back and the running job's message is processed alone, exactly as without batching; the
+ * others stay queued as jobs of their own (a bad message cannot hold up the ones before it, and
+ * fails on its own job with its own retries).
+ *
+ * Locks: every UID of the batch is locked up front, in one order (sorted), before the first
+ * write. The single-message path takes its UID lock before the calendar row; taking later UIDs
+ * after an earlier message's calendar row could deadlock with a CalDAV or REST write.
+ */
+async function processQueued(ctx: AppContext, id: string, jobId: string, queue: string): Promise<ProcessSummary | null> {
+  const waiting = await waitingIntakeJobs(ctx.db, queue, jobId, INTAKE_BATCH_MAX - 1);
+  if (!waiting.length) return processOne(ctx, id, {});
+  const rows = new Map((await findInboundMany(ctx.db, [id, ...waiting.map((w) => w.inboundId)])).map((r) => [r.id, r]));
+  const head = rows.get(id);
+  if (!head || head.state !== 'queued') return processOne(ctx, id, {});
+  const batch: { jobId: string | null; row: InboundRow | null; mail: InboundMail | null }[] = [{ jobId: null, row: head, mail: await extractCalendarParts(head.raw, { maxBytes: ctx.config.intakeMaxBytes }) }];
+  for (const w of waiting) {
+    const row = rows.get(w.inboundId);
+    // A job whose message is gone or already processed is completed with the batch (it would do nothing).
+    if (!row || row.state !== 'queued') { batch.push({ jobId: w.jobId, row: null, mail: null }); continue; }
+    const mail = await extractCalendarParts(row.raw, { maxBytes: ctx.config.intakeMaxBytes });
+    // Bounces touch other people's delivery state: left to a run of their own (and everything after them).
+    if (mail.dsn) break;
+    batch.push({ jobId: w.jobId, row, mail });
+  }
+  const headMail = batch[0].mail!;
+  if (headMail.dsn || batch.length === 1) return processOne(ctx, id, {}, { row: head, mail: headMail });
+  const uids = new Set<string>();
+  for (const b of batch) for (const p of b.mail?.parts ?? []) {
+    const uid = p.uid ?? partFacts(p.ical).uid;
+    if (uid) uids.add(uid);
+  }
+  try {
+    return await ctx.db.transaction().execute(async (trx) => {
+      await lockUids(trx, uids);
+      // Still queued now that the batch holds them (read before the transaction began).
+      const queued = await lockQueuedInbound(trx, batch.flatMap((b) => (b.row ? [b.row.id] : [])));
+      const tctx: AppContext = { ...ctx, db: trx };
+      // The batch's decision records, message states and notification jobs are written once, at the end.
+      const sink: BatchSink = { decisions: [], finished: [], recipients: new Map(), lockedUids: uids };
+      const notifications: JobSpec[] = [];
+      deferNotifyJobs(trx, notifications);
+      let first: ProcessSummary | null = null;
+      for (const [i, b] of batch.entries()) {
+        if (!b.row || !b.mail || !queued.has(b.row.id)) continue;
+        const s = await processOne(tctx, b.row.id, {}, { row: b.row, mail: b.mail }, sink);
+        if (i === 0) first = s;
+      }
+      await insertDecisionsAndFinishMany(trx, sink.decisions, sink.finished);
+      await enqueueMany(trx, notifications);
+      await completeWaitingJobs(trx, batch.flatMap((b) => (b.jobId ? [b.jobId] : [])));
+      return first;
+    });
+  } catch (e) {
+    ctx.log.info({ inbound: id, batch: batch.length, err: (e as Error).message }, 'mail intake batch rolled back; processing the first message alone');
+    return processOne(ctx, id, {});
+  }
 }
 
 /**
@@ -122,12 +197,24 @@ function inOrder<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }): Promise<ProcessSummary | null> {
-  const row = await findInbound(ctx.db, id);
+/**
+ * Inside a batch (processQueued): where processOne leaves its decision records and finished
+ * message instead of writing them itself, the recipients it resolved (one recipient queue: the
+ * same envelope every time), and the UIDs the batch already locked.
+ */
+interface BatchSink {
+  decisions: NewDecision[];
+  finished: { id: string; messageId: string | null }[];
+  recipients: Map<string, Recipient[]>;
+  lockedUids: ReadonlySet<string>;
+}
+
+async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }, loaded?: { row: InboundRow; mail: InboundMail }, sink?: BatchSink): Promise<ProcessSummary | null> {
+  const row = loaded?.row ?? await findInbound(ctx.db, id);
   if (!row) return null;
   const partial = !!opts.to;
   if (!partial && row.state !== 'queued') return null;
-  const mail = await extractCalendarParts(row.raw, { maxBytes: ctx.config.intakeMaxBytes });
+  const mail = loaded?.mail ?? await extractCalendarParts(row.raw, { maxBytes: ctx.config.intakeMaxBytes });
   // Each calendar part is parsed once for its ORGANIZER/ATTENDEE facts, whatever the number of recipients.
   const factsCache = new Map<CalendarPart, PartFacts>();
   const facts = (p: CalendarPart) => {
@@ -153,7 +240,9 @@ async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }):
       await decide({ ownerId: null, recipient: envelopeTo.join(', ') || null, method: null, uid: null, code: 'NO_CALENDAR', outcome: 'rejected',
         reason: mail.errors.length ? `No usable calendar part: ${mail.errors.join('; ')}` : 'The message has no text/calendar part or .ics attachment' });
     } else {
-      let recipients = await resolveRecipients(ctx, envelopeTo, mail, facts);
+      const key = envelopeTo.length ? envelopeTo.join('\n') : null;
+      let recipients = (key !== null ? sink?.recipients.get(key) : undefined) ?? await resolveRecipients(ctx, envelopeTo, mail, facts);
+      if (sink && key !== null) sink.recipients.set(key, recipients);
       if (partial && recipients.length) {
         // A retried split job: recipients already decided for this message are done.
         const done = await decidedOwners(ctx.db, id, recipients.map((r) => r.principal.id));
@@ -167,10 +256,14 @@ async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }):
       // One calendar part for one user (the usual invitation): its decision record and the
       // message's state are written in the calendar write's own transaction (one commit less).
       const single = mail.parts.length === 1 && recipients.length === 1 && recipients[0].principal.kind === 'user';
-      const finishIn = single ? async (trx: DB) => { await insertDecisionsAndFinish(trx, pending, finish); finished = true; } : undefined;
-      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, facts(part), r, decide, finishIn);
+      const finishIn = single && !sink ? async (trx: DB) => { await insertDecisionsAndFinish(trx, pending, finish); finished = true; } : undefined;
+      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, facts(part), r, decide, finishIn, sink?.lockedUids);
     }
-    if (!finished) await insertDecisionsAndFinish(ctx.db, pending, finish);
+    if (sink) {
+      // Written by the batch, in this same transaction, after its last message.
+      sink.decisions.push(...pending);
+      sink.finished.push(finish);
+    } else if (!finished) await insertDecisionsAndFinish(ctx.db, pending, finish);
   } catch (e) {
     // The job retries; after the last attempt the message stays 'queued' for an admin to look at.
     ctx.log.warn({ inbound: id, err: (e as Error).message }, 'mail intake processing failed');
@@ -184,7 +277,7 @@ type Decide = (d: Omit<NewDecision, 'inboundId' | 'messageId' | 'sender'>) => Pr
 /** Writes the pending decision records and finishes the message inside the given transaction. */
 type FinishIn = (trx: DB) => Promise<void>;
 
-async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, facts: PartFacts, r: Recipient, decide: Decide, finishIn?: FinishIn) {
+async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, facts: PartFacts, r: Recipient, decide: Decide, finishIn?: FinishIn, lockedUids?: ReadonlySet<string>) {
   const method = (part.method ?? '').toUpperCase();
   const uid = part.uid ?? facts.uid;
   const base = { ownerId: r.principal.id, method: method || null, uid };
@@ -244,12 +337,12 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
   }
   const ownerAliases = [...r.addresses].filter((a) => a !== r.principal.email.toLowerCase());
   await applyVerified(ctx, r.principal, { method, ical: part.ical, sender: speaker, uid, recipientAddress: target }, decide, 'enforce', undefined,
-    { recipient: r.principal, existing: existing ?? null, defaultCalendarId: target0.defaultCalendarId, ownerAliases }, finishIn);
+    { recipient: r.principal, existing: existing ?? null, defaultCalendarId: target0.defaultCalendarId, ownerAliases, uidLocked: !!uid && !!lockedUids?.has(uid) }, finishIn);
 }
 
 /** Applies a message whose sender is trusted (or that the user accepted) and records the result. */
 export async function applyVerified(ctx: AppContext, recipient: PrincipalRow, m: { method: string; ical: string; sender: string; uid: string | null; recipientAddress: string }, decide: Decide, trust: 'enforce' | 'trusted', acceptedFrom?: string,
-  known?: { recipient: PrincipalRow; existing: ObjectRow | null; defaultCalendarId: string | null; ownerAliases: string[] }, finishIn?: FinishIn) {
+  known?: { recipient: PrincipalRow; existing: ObjectRow | null; defaultCalendarId: string | null; ownerAliases: string[]; uidLocked?: boolean }, finishIn?: FinishIn) {
   const base = { ownerId: recipient.id, method: m.method, uid: m.uid, recipient: m.recipientAddress };
   const details = acceptedFrom ? { acceptedFrom } : undefined;
   // A plain outcome (not a counter-proposal or refresh, which queue more work afterwards) is
@@ -266,7 +359,7 @@ export async function applyVerified(ctx: AppContext, recipient: PrincipalRow, m:
   // The recipient and its copy were just read by the caller (same job, same recipient queue): not read again.
   const out = await deliverMessage(ctx, { recipientId: recipient.id, uid: m.uid ?? '', method: m.method as ImipPayload['method'], sender: m.sender, ical: m.ical, significant: true },
     { trust, acceptPartyCrashers: ctx.config.intakeAcceptPartyCrashers, recipientAddress: m.recipientAddress,
-      ...(known ? { known: { recipient: known.recipient, existing: known.existing, defaultCalendarId: known.defaultCalendarId }, ownerAliases: known.ownerAliases } : {}),
+      ...(known ? { known: { recipient: known.recipient, existing: known.existing, defaultCalendarId: known.defaultCalendarId }, ownerAliases: known.ownerAliases, uidLocked: !!known.uidLocked } : {}),
       ...(beforeCommit ? { beforeCommit } : {}) });
   if (decidedInTrx) return;
   const res = out.result;

@@ -12,7 +12,7 @@
 import type { AppContext } from '../context.js';
 import type { PrincipalRow } from '../../store/schema.js';
 import * as principals from '../../store/principals.js';
-import { insertInboundWithJobs, type IntakeJob } from '../../store/mail.js';
+import { insertInboundBatch, insertInboundWithJobs, type InboundToStore, type IntakeJob } from '../../store/mail.js';
 import { normalizeRecipient } from '../../integrations/mail/index.js';
 
 export interface ReceivedEnvelope {
@@ -101,7 +101,57 @@ export async function receiveMail(ctx: AppContext, raw: Buffer, env: ReceivedEnv
   const envelopeTo = env.to.map((a) => a.trim().toLowerCase());
   // Routing needs the recipients' ids; if that lookup fails the message is still stored (unrouted).
   const jobs = await intakeJobs(ctx, envelopeTo).catch(() => [{ queue: UNROUTED_QUEUE }] as IntakeJob[]);
-  return insertInboundWithJobs(ctx.db, { source, envelopeFrom: env.from, envelopeTo, remoteAddress: env.remoteAddress ?? null, raw }, jobs, { maxAttempts: 10, priority: INTAKE_PRIORITY });
+  return storeGrouped(ctx, { m: { source, envelopeFrom: env.from, envelopeTo, remoteAddress: env.remoteAddress ?? null, raw }, jobs });
+}
+
+const RECEIVE_OPTS = { maxAttempts: 10, priority: INTAKE_PRIORITY };
+/** Most messages one group commit stores. */
+const GROUP_MAX = 64;
+
+/**
+ * Group commit: while store statements run, messages arriving on other connections wait and are
+ * then stored together by the next statement (one commit, one WAL flush, one add_jobs for all of
+ * them). An idle server stores a message at once, alone, as before; under load the groups grow by
+ * themselves. At most STORE_IN_FLIGHT statements run at a time (one can execute while another
+ * waits for its commit to reach the disk). Each sender still gets its answer only after its own
+ * message is committed. If a group fails, its messages are stored one by one, so one bad message
+ * cannot make the others' senders retry.
+ */
+const STORE_IN_FLIGHT = 2;
+interface Waiting { item: InboundToStore; resolve: (id: string) => void; reject: (e: unknown) => void }
+interface Group { waiting: Waiting[]; running: number }
+const groups = new WeakMap<object, Group>();
+
+function storeGrouped(ctx: AppContext, item: InboundToStore): Promise<string> {
+  let g = groups.get(ctx.db);
+  if (!g) groups.set(ctx.db, (g = { waiting: [], running: 0 }));
+  const group = g;
+  return new Promise<string>((resolve, reject) => {
+    group.waiting.push({ item, resolve, reject });
+    if (group.running < STORE_IN_FLIGHT) void drain(ctx, group);
+  });
+}
+
+async function drain(ctx: AppContext, g: Group): Promise<void> {
+  g.running++;
+  try {
+    while (g.waiting.length) {
+      const batch = g.waiting.splice(0, GROUP_MAX);
+      if (batch.length === 1) {
+        const [w] = batch;
+        await insertInboundWithJobs(ctx.db, w.item.m, w.item.jobs, RECEIVE_OPTS).then(w.resolve, w.reject);
+        continue;
+      }
+      try {
+        const ids = await insertInboundBatch(ctx.db, batch.map((w) => w.item), RECEIVE_OPTS);
+        batch.forEach((w, i) => w.resolve(ids[i]));
+      } catch {
+        for (const w of batch) await insertInboundWithJobs(ctx.db, w.item.m, w.item.jobs, RECEIVE_OPTS).then(w.resolve, w.reject);
+      }
+    }
+  } finally {
+    g.running--;
+  }
 }
 
 /** The bounce address of our outgoing mail (MAIL FROM): DSNs come back to it. */

@@ -1,0 +1,188 @@
+// Mail intake under a backlog: the running job of a recipient's queue also applies the messages
+// queued behind it for that recipient, in one transaction (app/intake/process.ts, processQueued).
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, makeUser, type TestEnv } from '../support/harness.js';
+import { receiveMail } from '../../src/app/intake/receive.js';
+import { processInbound } from '../../src/app/intake/process.js';
+import { listDecisions } from '../../src/store/mail.js';
+import * as objects from '../../src/store/objects.js';
+import type { PrincipalRow } from '../../src/store/schema.js';
+
+const CRLF = '\r\n';
+let env: TestEnv;
+let dina: PrincipalRow;
+let anna: PrincipalRow;
+
+beforeAll(async () => {
+  env = await createTestEnv({ mailDomains: ['example.com'], mailFrom: 'calendar@example.com', dataDir: `/tmp/calendula-intake-batch-${process.pid}` });
+  dina = await makeUser(env.ctx, 'dina@example.com');
+  anna = await makeUser(env.ctx, 'anna@example.com');
+}, 60_000);
+afterAll(async () => env.close());
+
+function message(uid: string, method: 'REQUEST' | 'CANCEL', seq: number, to: string[], extra: string[] = []) {
+  const ical = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Test//EN', `METHOD:${method}`, 'BEGIN:VEVENT', `UID:${uid}`, `DTSTAMP:2031010${seq + 1}T000000Z`,
+    'DTSTART:20310605T100000Z', 'DTEND:20310605T110000Z', 'SUMMARY:Batch', `SEQUENCE:${seq}`, 'ORGANIZER:mailto:ceo@partner.org',
+    ...to.map((a) => `ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:${a}`), ...extra, 'END:VEVENT', 'END:VCALENDAR', ''].join(CRLF);
+  return Buffer.from([`From: ceo@partner.org`, `To: ${to.join(', ')}`, `Subject: ${method}`, `Message-ID: <${uid}.${seq}@partner.org>`, 'MIME-Version: 1.0',
+    `Content-Type: text/calendar; method=${method}; charset=utf-8`, '', ical].join(CRLF));
+}
+
+async function receive(uid: string, method: 'REQUEST' | 'CANCEL', seq: number, to: string[], extra: string[] = []) {
+  return receiveMail(env.ctx, message(uid, method, seq, to, extra), { from: 'ceo@partner.org', to }, 'lmtp');
+}
+
+/** The intake jobs of a recipient's queue, in the order graphile-worker runs them. */
+async function queueJobs(p: PrincipalRow) {
+  const r = await sql<{ id: string; payload: { id: string; queue: string; to?: string[] } }>`
+    select j.id::text as id, j.payload from graphile_worker._private_jobs j
+    join graphile_worker._private_job_queues q on q.id = j.job_queue_id
+    where q.queue_name = ${`intake:${p.id}`} order by j.priority, j.run_at, j.id`.execute(env.ctx.db);
+  return r.rows;
+}
+
+/** What the 'mail-intake' handler does for the job at the head of the recipient's queue. */
+async function runHead(p: PrincipalRow) {
+  const [head] = await queueJobs(p);
+  const out = await processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id });
+  // graphile-worker then completes the job that ran.
+  await sql`select graphile_worker.complete_jobs(array[${head.id}::bigint])`.execute(env.ctx.db);
+  return out;
+}
+
+const state = async (id: string) => (await env.ctx.db.selectFrom('inbound_message').select('state').where('id', '=', id).executeTakeFirstOrThrow()).state;
+
+describe('a backlog of one recipient', () => {
+  it('is applied by one job run, in arrival order, in one transaction; the jobs taken along are completed', async () => {
+    const ids = [
+      await receive('b1@partner.org', 'REQUEST', 0, [dina.email]),
+      await receive('b1@partner.org', 'REQUEST', 1, [dina.email], ['LOCATION:Room 2']),
+      await receive('b2@partner.org', 'REQUEST', 0, [dina.email]),
+      await receive('b2@partner.org', 'CANCEL', 1, [dina.email], ['STATUS:CANCELLED']),
+    ];
+    expect((await queueJobs(dina)).map((j) => j.payload.id)).toEqual(ids);
+    await runHead(dina);
+    expect(await queueJobs(dina)).toEqual([]);
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'b1@partner.org')).toMatchObject({ location: 'Room 2', sequence: 1 });
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'b2@partner.org')).toMatchObject({ status: 'CANCELLED' });
+    for (const id of ids) {
+      expect(await state(id)).toBe('processed');
+      expect((await listDecisions(env.ctx.db, { inboundId: id, limit: 5 })).map((d) => d.outcome)).toEqual(['applied']);
+    }
+    // One transaction wrote all four decision records (one commit for the backlog).
+    const tx = await sql<{ n: string }>`select count(distinct xmin::text) as n from mail_decision where inbound_id = any(${ids}::uuid[])`.execute(env.ctx.db);
+    expect(Number(tx.rows[0].n)).toBe(1);
+    // Each message's notification was queued with the batch (the update one coalesced by key, as always).
+    const b1 = await objects.findByUid(env.ctx.db, dina.id, 'b1@partner.org');
+    const b2 = await objects.findByUid(env.ctx.db, dina.id, 'b2@partner.org');
+    const notes = await sql<{ kind: string; objectId: string }>`
+      select j.payload->>'kind' as kind, j.payload->>'objectId' as "objectId" from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'notify' and j.payload->>'recipientId' = ${dina.id} order by j.id`.execute(env.ctx.db);
+    // (Notification jobs carry no queue: they run in parallel, in no promised order.)
+    const byKey = (a: { kind: string; objectId: string }, b: { kind: string; objectId: string }) => `${a.kind}${a.objectId}`.localeCompare(`${b.kind}${b.objectId}`);
+    expect(notes.rows.sort(byKey)).toEqual([{ kind: 'invitation', objectId: b1!.id }, { kind: 'update', objectId: b1!.id }, { kind: 'invitation', objectId: b2!.id }, { kind: 'cancellation', objectId: b2!.id }].sort(byKey));
+    // The decision log keeps the arrival order.
+    const order = await env.ctx.db.selectFrom('mail_decision').select('inbound_id').where('inbound_id', 'in', ids).orderBy('created_at').execute();
+    expect(order.map((d) => d.inbound_id)).toEqual(ids);
+  });
+
+  it('a failing message rolls the batch back: the running job\'s message is applied alone, the others stay queued as jobs', async () => {
+    const ids = [
+      await receive('f1@partner.org', 'REQUEST', 0, [dina.email]),
+      await receive('f2@partner.org', 'REQUEST', 0, [dina.email]),
+      await receive('f3@partner.org', 'REQUEST', 0, [dina.email]),
+    ];
+    // The decision log refuses the second message's record (a trigger in this test's own database).
+    await sql`create function test_refuse_f2() returns trigger language plpgsql as $$ begin raise exception 'refused f2'; end $$`.execute(env.ctx.db);
+    await sql`create trigger test_refuse_f2 before insert on mail_decision for each row when (new.uid = 'f2@partner.org') execute function test_refuse_f2()`.execute(env.ctx.db);
+    try {
+      await runHead(dina);
+    } finally {
+      await sql`drop trigger test_refuse_f2 on mail_decision`.execute(env.ctx.db);
+      await sql`drop function test_refuse_f2()`.execute(env.ctx.db);
+    }
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f1@partner.org')).toMatchObject({ my_partstat: 'NEEDS-ACTION' });
+    expect(await state(ids[0])).toBe('processed');
+    // Nothing of the rolled-back batch remains: f3 (which came after the failure) is not applied either.
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f2@partner.org')).toBeUndefined();
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f3@partner.org')).toBeUndefined();
+    expect([await state(ids[1]), await state(ids[2])]).toEqual(['queued', 'queued']);
+    expect((await queueJobs(dina)).map((j) => j.payload.id)).toEqual([ids[1], ids[2]]);
+    // Their own jobs then apply them (the trigger is gone: as a retry would find it).
+    await runHead(dina);
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f2@partner.org')).toBeDefined();
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'f3@partner.org')).toBeDefined();
+    expect(await queueJobs(dina)).toEqual([]);
+    expect((await listDecisions(env.ctx.db, { inboundId: ids[0], limit: 5 })).map((d) => d.outcome)).toEqual(['applied']);
+  });
+
+  it('stops at a job for one of several recipients: what comes after it waits for its turn', async () => {
+    const a = await receive('s1@partner.org', 'REQUEST', 0, [dina.email]);
+    // One message for two users: split into one job per user (payload.to), here between the others.
+    const shared = await receive('s2@partner.org', 'REQUEST', 0, [dina.email, anna.email]);
+    const c = await receive('s3@partner.org', 'REQUEST', 0, [dina.email]);
+    const jobs = await queueJobs(dina);
+    expect(jobs.map((j) => [j.payload.id, !!j.payload.to])).toEqual([[a, false], [shared, true], [c, false]]);
+    await runHead(dina);
+    expect(await state(a)).toBe('processed');
+    expect(await objects.findByUid(env.ctx.db, dina.id, 's3@partner.org')).toBeUndefined();
+    expect((await queueJobs(dina)).map((j) => j.payload.id)).toEqual([shared, c]);
+  });
+});
+
+describe('receiving under load (group commit)', () => {
+  const inboundOf = (ids: string[]) => sql<{ id: string; tx: string }>`select id, xmin::text as tx from inbound_message where id = any(${ids}::uuid[])`.execute(env.ctx.db);
+
+  it('messages arriving while stores run are stored together by the next statement, their jobs in arrival order', async () => {
+    await runHeadsUntilEmpty(dina);
+    await receive('warm@partner.org', 'REQUEST', 0, [dina.email]); // the recipient's address is cached from here on
+    const ids = await Promise.all([0, 1, 2, 3, 4].map((i) => receive(`g${i}@partner.org`, 'REQUEST', 0, [dina.email])));
+    expect(new Set(ids).size).toBe(5);
+    const rows = (await inboundOf(ids)).rows;
+    expect(rows).toHaveLength(5);
+    // The first two went alone (two stores may run at once); the three that arrived meanwhile shared one commit.
+    const tx = rows.map((r) => r.tx);
+    expect(new Set(tx).size).toBe(3);
+    const group = ids.slice(2);
+    expect(new Set(group.map((id) => rows.find((r) => r.id === id)!.tx)).size).toBe(1);
+    // Within the group the jobs keep the arrival order (the first two were stored concurrently: either order).
+    const queued = (await queueJobs(dina)).map((j) => j.payload.id);
+    expect(queued.slice(-5).sort()).toEqual([...ids].sort());
+    expect(queued.filter((id) => group.includes(id))).toEqual(group);
+  });
+
+  it('a message the database refuses is refused alone: the others of its group are stored', async () => {
+    await sql`create function test_refuse_inbound() returns trigger language plpgsql as $$ begin if new.envelope_from = 'bad@partner.org' then raise exception 'refused'; end if; return new; end $$`.execute(env.ctx.db);
+    await sql`create trigger test_refuse_inbound before insert on inbound_message for each row execute function test_refuse_inbound()`.execute(env.ctx.db);
+    try {
+      const send = (from: string, uid: string) => receiveMail(env.ctx, message(uid, 'REQUEST', 0, [dina.email]), { from, to: [dina.email] }, 'lmtp');
+      const results = await Promise.allSettled([send('ceo@partner.org', 'r0@partner.org'), send('ceo@partner.org', 'r1@partner.org'), send('bad@partner.org', 'r2@partner.org'), send('ceo@partner.org', 'r3@partner.org')]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      const ids = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      expect((await inboundOf(ids)).rows).toHaveLength(3);
+    } finally {
+      await sql`drop trigger test_refuse_inbound on inbound_message`.execute(env.ctx.db);
+      await sql`drop function test_refuse_inbound()`.execute(env.ctx.db);
+    }
+  });
+});
+
+async function runHeadsUntilEmpty(p: PrincipalRow) {
+  while ((await queueJobs(p)).length) await runHead(p);
+}
+
+describe('lockUids', () => {
+  it('holds one advisory lock per distinct UID until the transaction ends', async () => {
+    const { lockUids } = await import('../../src/app/events/write.js');
+    const held = () => sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and granted and pid <> pg_backend_pid() and database = (select oid from pg_database where datname = current_database())`.execute(env.ctx.db);
+    const before = Number((await held()).rows[0].n);
+    let during = -1;
+    await env.ctx.db.transaction().execute(async (trx) => {
+      await lockUids(trx, ['lock-b@x', 'lock-a@x', 'lock-b@x', 'lock-c@x']);
+      during = Number((await held()).rows[0].n);
+    });
+    expect(during - before).toBe(3);
+    expect(Number((await held()).rows[0].n)).toBe(before);
+  });
+});
