@@ -15,7 +15,7 @@ import { apply, type ApplyResult } from '../../lib/itip/index.js';
 import { compileResource } from '../../lib/ical/index.js';
 import { expandCompiled } from '../../lib/ical/expand.js';
 import { ensureDefaultCalendar } from '../calendars.js';
-import { saveObject, trashObjectWithScheduling } from './write.js';
+import { lockUid, saveObject, trashObjectWithScheduling } from './write.js';
 import { busyOf } from './freebusy.js';
 import { setPartstat } from './ical-edits.js';
 import { enqueue, type JobSpec } from '../../jobs/queue.js';
@@ -86,21 +86,40 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
   if (!recipient || recipient.disabled) return { result: { action: 'ignore', code: 'UNKNOWN_UID', reason: 'The recipient no longer exists or is disabled' }, row: null };
   const ical = payload.ical ?? (payload.messageId && payload.messageOwnerId ? await loadMessage(ctx.db, payload.messageOwnerId, payload.messageId) : null);
   if (ical == null) return { result: { action: 'ignore', code: 'UNKNOWN_UID', reason: 'The message is no longer stored' }, row: null };
-  const existing = opts.known ? opts.known.existing ?? undefined : await objects.findByUid(ctx.db, recipient.id, payload.uid);
-  const result = apply({ method: payload.method, ical, sender: payload.sender }, existing?.ical ?? null, opts.recipientAddress ?? recipient.email, { trust: opts.trust ?? 'trusted', acceptPartyCrashers: opts.acceptPartyCrashers });
+  const read = opts.known ? opts.known.existing ?? undefined : await objects.findByUid(ctx.db, recipient.id, payload.uid);
+  const applyTo = (existing: ObjectRow | undefined) =>
+    apply({ method: payload.method, ical, sender: payload.sender }, existing?.ical ?? null, opts.recipientAddress ?? recipient.email, { trust: opts.trust ?? 'trusted', acceptPartyCrashers: opts.acceptPartyCrashers });
   const actor = schedulerActor(recipient);
-  if (result.action === 'ignore' || result.action === 'reject' || !result.newText) {
+  const isWrite = (r: ApplyResult) => !(r.action === 'ignore' || r.action === 'reject' || !r.newText);
+  /** What to do when the message changes nothing (or deletes the copy). */
+  const settle = async (result: ApplyResult, existing: ObjectRow | undefined): Promise<DeliveryOutcome> => {
     if (result.action === 'delete' && existing) {
       await trashObjectWithScheduling(ctx, actor, recipient.id, existing.id, { schedule: false });
       return { result, row: null };
     }
     return { result, row: existing ?? null };
-  }
+  };
+  const first = applyTo(read);
+  if (!isWrite(first)) return settle(first, read);
   const isReply = payload.method === 'REPLY';
-  const row = await inTransaction(ctx.db, async (trx) => {
+  const out = await inTransaction(ctx.db, async (trx): Promise<{ settled: ApplyResult; existing: ObjectRow | undefined } | { row: ObjectRow; result: ApplyResult }> => {
+    let result = first;
+    let existing = read;
+    if (!opts.uidLocked) {
+      // Read-modify-write under the UID lock (all writes to a UID are serialised): the copy read
+      // above may have changed since — the attendee answered, say — and merging the message into
+      // that stale text would undo the change (a lost update). Re-read and merge again if so.
+      await lockUid(trx, payload.uid);
+      const now = (await objects.findByUid(trx, recipient.id, payload.uid)) ?? undefined;
+      if ((now?.etag ?? null) !== (existing?.etag ?? null)) {
+        existing = now;
+        result = applyTo(existing);
+        if (!isWrite(result)) return { settled: result, existing };
+      }
+    }
     const calendarId = existing?.calendar_id ?? opts.known?.defaultCalendarId ?? (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
     // A REPLY changes the organizer's copy: plan again so other attendees see the answer.
-    const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}), ...(opts.uidLocked ? { uidLocked: true } : {}) }, trx);
+    const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}), uidLocked: true }, trx);
     if (recipient.kind === 'user') {
       if (isReply && result.reply) {
         if (wantsNotification(recipient, 'reply')) await notifyJob(ctx, trx, { kind: 'reply', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: result.reply.attendee, partstat: result.reply.partstat, ...(result.reply.comment ? { comment: result.reply.comment } : {}) });
@@ -111,10 +130,12 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
       }
     }
     if (opts.beforeCommit) await opts.beforeCommit(trx, { result, row });
-    return row;
+    return { row, result };
   });
+  if ('settled' in out) return settle(out.settled, out.existing);
+  const { row } = out;
   if (recipient.kind === 'room' && payload.method === 'REQUEST' && row.status !== 'CANCELLED') await roomDecision(ctx, recipient, row);
-  return { result, row };
+  return { result: out.result, row };
 }
 
 /**
