@@ -25,7 +25,7 @@ export const settings = {
   publicUrl: s('CALENDULA_PUBLIC_URL', 'string', undefined, 'External base URL (https://calendar.example.com) used in links in e-mails and bot messages. Default http://HOST:PORT.'),
   databaseUrl: s('DATABASE_URL', 'string', undefined, 'PostgreSQL 15+ connection string. When unset, an embedded PostgreSQL is started in CALENDULA_DATA_DIR/pg.', true),
   dataDir: s('CALENDULA_DATA_DIR', 'string', './data', 'Folder for the embedded database, attachments and the local mail outbox.'),
-  embeddedPgPort: s('CALENDULA_EMBEDDED_PG_PORT', 'int', 0, 'Port of the embedded PostgreSQL (0 = pick a free port on first start and remember it). Never 5432.'),
+  embeddedPgPort: s('CALENDULA_EMBEDDED_PG_PORT', 'int', 0, 'Port of the embedded PostgreSQL (0 = pick a free port on first start and remember it). Never 5432. Calendula itself connects through the cluster\'s Unix socket in `<dataDir>/pg` (TCP when that path is too long for a socket); the port on 127.0.0.1 stays open for tools such as `pg_dump`.'),
   adminEmail: s('CALENDULA_ADMIN_EMAIL', 'string', undefined, 'E-mail of the first administrator, created at first start if no administrator exists.'),
   adminPassword: s('CALENDULA_ADMIN_PASSWORD', 'string', undefined, 'Password of that administrator. When unset, one is generated and printed once.', true),
   roles: s('CALENDULA_ROLES', 'list', ['api', 'worker', 'mail-in', 'bot', 'exchange'], 'Roles this process runs (also `calendula start --roles`).'),

@@ -40,6 +40,8 @@ const EXACT: Record<string, string> = {
   'No such principal resource': 'Нет такого ресурса пользователя',
   'No such principal': 'Нет такого пользователя',
   'No such calendar home': 'Нет такой папки календарей',
+  'Sign in again': 'Войдите снова',
+  'This account cannot use CalDAV': 'Эта учётная запись не может пользоваться CalDAV',
   'The request body is larger than this server accepts': 'Тело запроса больше, чем принимает этот сервер',
   'The resource is larger than this server accepts': 'Ресурс больше, чем принимает этот сервер',
 };
