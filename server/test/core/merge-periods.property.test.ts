@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mergePeriods, type BusyType, type Period } from '../../src/app/events/freebusy.js';
+import { mergePeriods, type BusyType, type Period } from '../../src/app/events/busy-periods.js';
 
 const RANK: Record<BusyType, number> = { 'BUSY-TENTATIVE': 1, BUSY: 2, 'BUSY-UNAVAILABLE': 3 };
 const period = fc.record({

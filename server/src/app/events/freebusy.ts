@@ -14,70 +14,8 @@ import { compiledCached } from './compiled-cache.js';
 import { isoUtc } from './iso.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
 import { expandSeries, seriesWindow } from './expansions.js';
-import { compileResource, utcToZoned, zonedToUtc, type CompiledSeries, type Occurrence } from '../../lib/ical/index.js';
-
-export type BusyType = 'BUSY' | 'BUSY-TENTATIVE' | 'BUSY-UNAVAILABLE';
-export interface Period { start: number; end: number; type: BusyType }
-
-const RANK: Record<BusyType, number> = { 'BUSY-TENTATIVE': 1, BUSY: 2, 'BUSY-UNAVAILABLE': 3 };
-const BY_RANK: BusyType[] = ['BUSY', 'BUSY-TENTATIVE', 'BUSY', 'BUSY-UNAVAILABLE'];
-
-/*
- * Merging works on "edges" packed into one float each: time × 8 + rank × 2 + (1 for a start, 0 for
- * an end). Times are whole milliseconds (|t| < 2^49), so the packed value is exact and a plain
- * numeric sort of a Float64Array orders the edges by time without a comparator or one array per
- * edge — free/busy of 50 people over a month handles ~15,000 edges per request.
- */
-let scratch = new Float64Array(4096);
-let used = 0;
-
-function pushEdges(s: number, e: number, rank: number) {
-  if (!(e > s)) return;
-  if (used + 2 > scratch.length) {
-    const bigger = new Float64Array(scratch.length * 2);
-    bigger.set(scratch.subarray(0, used));
-    scratch = bigger;
-  }
-  scratch[used++] = s * 8 + rank * 2 + 1;
-  scratch[used++] = e * 8 + rank * 2;
-}
-
-/** Sweeps the edges pushed since `used` was reset: between two edge times the strongest open type wins. */
-function sweepEdges(): Period[] {
-  const out: Period[] = [];
-  if (!used) return out;
-  const edges = scratch.subarray(0, used).sort();
-  const open = [0, 0, 0, 0];
-  let last: Period | null = null;
-  let i = 0;
-  while (i < used) {
-    const t = Math.floor(edges[i] / 8);
-    for (; i < used; i++) {
-      const v = edges[i];
-      const et = Math.floor(v / 8);
-      if (et !== t) break;
-      const code = v - et * 8;
-      open[code >> 1] += code & 1 ? 1 : -1;
-    }
-    if (i >= used) break;
-    const next = Math.floor(edges[i] / 8);
-    const rank = open[3] > 0 ? 3 : open[2] > 0 ? 2 : open[1] > 0 ? 1 : 0;
-    if (!rank) continue;
-    const type = BY_RANK[rank];
-    if (last && last.end === t && last.type === type) last.end = next;
-    else out.push((last = { start: t, end: next, type }));
-  }
-  return out;
-}
-
-/** Merges overlapping periods; where they overlap the stronger type wins. Pure. O(n log n). */
-export function mergePeriods(input: Period[]): Period[] {
-  used = 0;
-  for (const p of input) pushEdges(Math.round(p.start), Math.round(p.end), RANK[p.type]);
-  const out = sweepEdges();
-  used = 0;
-  return out;
-}
+import { compileResource, type CompiledSeries, type Occurrence } from '../../lib/ical/index.js';
+import { RANK, beginEdges, eachClipped, findSlots, pushEdges, sweepEdges, workingWindows, type BusyType, type Period } from './busy-periods.js';
 
 /** The owner's PARTSTAT on each overridden instance (RECURRENCE-ID key → PARTSTAT). */
 function overrideAnswers(compiled: CompiledSeries, email: string): Map<string, string> {
@@ -220,7 +158,7 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
   for (const [ownerId, list] of byOwner) {
     const w = byId.get(ownerId)!;
     const me = emailOf.get(ownerId)!;
-    used = 0;
+    beginEdges();
     for (const r of list) {
       if (!r.recurring) {
         if (r.fs === null) continue;
@@ -234,7 +172,6 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
       if (b) pushTriples(b instanceof Float64Array ? b : b.d, f, t);
     }
     result.set(ownerId, sweepEdges());
-    used = 0;
   }
   return result;
 }
@@ -263,24 +200,10 @@ async function calendarSignatures(ctx: AppContext, ownerIds: string[]): Promise<
   return out;
 }
 
-const RANK_OF: Record<BusyType, number> = RANK;
-
 /** The periods of `d` (merged triples sorted by start) overlapping [f, t), clipped to it. */
 function slicePeriods(d: Float64Array, f: number, t: number): Period[] {
-  // Merged periods do not overlap, so ends are sorted too: binary search for the first end > f.
-  let lo = 0;
-  let hi = d.length / 3;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (d[mid * 3 + 1] <= f) lo = mid + 1;
-    else hi = mid;
-  }
   const out: Period[] = [];
-  for (let i = lo * 3; i < d.length && d[i] < t; i += 3) {
-    const s = Math.max(d[i], f);
-    const e = Math.min(d[i + 1], t);
-    if (e > s) out.push({ start: s, end: e, type: BY_RANK[d[i + 2]] });
-  }
+  eachClipped(d, f, t, (start, end, type) => out.push({ start, end, type }));
   return out;
 }
 
@@ -322,7 +245,7 @@ async function busyEntries(ctx: AppContext, who: PrincipalRow[], from: Date, to:
       }
       const periods = wide.get(w.id)!;
       const d = new Float64Array(periods.length * 3);
-      periods.forEach((p, k) => { d[k * 3] = p.start; d[k * 3 + 1] = p.end; d[k * 3 + 2] = RANK_OF[p.type]; });
+      periods.forEach((p, k) => { d[k * 3] = p.start; d[k * 3 + 1] = p.end; d[k * 3 + 2] = RANK[p.type]; });
       const e: PersonBusy = { sig: sigs.get(w.id) ?? '', from: wf, to: wt, d };
       personMemo.set(keyOf(w), e);
       result.set(w.id, e);
@@ -346,23 +269,8 @@ const periodJson = (s: number, e: number, type: string) => '{"start":"' + isoUtc
 /** The JSON array text of the busy periods in [f, t) of a memo entry (or of a computed list). */
 function busyArrayJson(e: PersonBusy | Period[], f: number, t: number): string {
   const parts: string[] = [];
-  if (Array.isArray(e)) {
-    for (const p of e) parts.push(periodJson(p.start, p.end, p.type));
-  } else {
-    const d = e.d;
-    let lo = 0;
-    let hi = d.length / 3;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (d[mid * 3 + 1] <= f) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo * 3; i < d.length && d[i] < t; i += 3) {
-      const s = Math.max(d[i], f);
-      const en = Math.min(d[i + 1], t);
-      if (en > s) parts.push(periodJson(s, en, BY_RANK[d[i + 2]]));
-    }
-  }
+  if (Array.isArray(e)) for (const p of e) parts.push(periodJson(p.start, p.end, p.type));
+  else eachClipped(e.d, f, t, (s, en, type) => parts.push(periodJson(s, en, type)));
   return '[' + parts.join(',') + ']';
 }
 
@@ -429,53 +337,6 @@ export async function freeBusyJson(ctx: AppContext, actor: Actor, emails: string
       + ',"workingHours":' + JSON.stringify(p.working_hours) + '}');
   }
   return '{"items":[' + items.join(',') + ']}';
-}
-
-/** Working-hours windows of one person in [from, to), as instants. */
-export function workingWindows(wh: WorkingHours, tz: string, from: Date, to: Date): Period[] {
-  const out: Period[] = [];
-  const [sh, sm] = wh.start.split(':').map(Number);
-  const [eh, em] = wh.end.split(':').map(Number);
-  const startLocal = utcToZoned(new Date(from.getTime() - 86_400_000), tz);
-  let day = Date.UTC(startLocal.year, startLocal.month - 1, startLocal.day);
-  const last = to.getTime() + 86_400_000;
-  for (; day <= last; day += 86_400_000) {
-    const d = new Date(day);
-    if (!wh.days.includes(d.getUTCDay())) continue;
-    const parts = { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
-    const s = zonedToUtc({ ...parts, hour: sh, minute: sm, second: 0 }, tz).getTime();
-    const e = zonedToUtc({ ...parts, hour: eh, minute: em, second: 0 }, tz).getTime();
-    const a = Math.max(s, from.getTime());
-    const b = Math.min(e, to.getTime());
-    if (b > a) out.push({ start: a, end: b, type: 'BUSY' });
-  }
-  return out;
-}
-
-/**
- * The first `count` slots of `durationMinutes` when every required person is free, inside each
- * person's working hours (rooms have none), on a 15-minute grid. Pure over its inputs.
- */
-export function findSlots(people: { busy: Period[]; windows: Period[] | null }[], from: Date, to: Date, durationMinutes: number, count: number): { start: number; end: number }[] {
-  const step = 15 * 60_000;
-  const dur = durationMinutes * 60_000;
-  const slots: { start: number; end: number }[] = [];
-  let t = Math.ceil(from.getTime() / step) * step;
-  const inside = (ws: Period[], a: number, b: number) => ws.some((w) => w.start <= a && w.end >= b);
-  const free = (bs: Period[], a: number, b: number) => !bs.some((x) => x.start < b && x.end > a);
-  while (t + dur <= to.getTime() && slots.length < count) {
-    const a = t;
-    const b = t + dur;
-    let ok = true;
-    for (const p of people) {
-      if ((p.windows && !inside(p.windows, a, b)) || !free(p.busy, a, b)) { ok = false; break; }
-    }
-    if (ok) {
-      slots.push({ start: a, end: b });
-      t = b;
-    } else t += step;
-  }
-  return slots;
 }
 
 export async function findTime(ctx: AppContext, actor: Actor, input: { attendees: string[]; rooms?: string[]; durationMinutes: number; from: Date; to: Date; count?: number }) {

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { FreeBusyQueryReport } from '../../../lib/dav/index.js';
 import { expandCompiled } from '../../../lib/ical/index.js';
 import { compiledFor } from '../../../app/events/compiled-cache.js';
-import { mergePeriods, type BusyType, type Period } from '../../../app/events/freebusy.js';
+import { mergePeriods, type BusyType, type Period } from '../../../app/events/busy-periods.js';
 import { DavHttpError } from '../errors.js';
 import { requirePrivilege, type DavRequest } from '../common.js';
 
