@@ -4,29 +4,14 @@
 //   node scripts/build.mjs && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/core/_create-profile.mjs
 // PROFILE_N (default 300) creates; add --cpu-prof to node for a profile.
 import pg from 'pg';
-import { root } from '../platform/_server.mjs';
+import { dist as d, openProfileRuntime } from './_runtime.mjs';
 
-const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const N = Number(process.env.PROFILE_N ?? 300);
-const url = new URL(base);
-url.pathname = '/calendula_createprof';
-{
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  if (!(await c.query(`select 1 from pg_database where datname = 'calendula_createprof'`)).rowCount) await c.query('create database calendula_createprof');
-  await c.end();
-}
-process.env.DATABASE_URL = url.href;
-process.env.LOG_LEVEL = 'warn';
-const d = (p) => import(`${root}/dist/server/src/${p}`);
-const { loadConfig } = await d('config/load.js');
-const { openRuntime } = await d('roles/runtime.js');
+const { rt, ctx, url: profUrl } = await openProfileRuntime('calendula_createprof');
 const { createApiToken } = await d('app/accounts.js');
 const { buildHttpApp } = await d('http/app.js');
 const principals = await d('store/principals.js');
 const { ensureDefaultCalendar } = await d('app/calendars.js');
-const rt = await openRuntime(loadConfig(), { migrate: true });
-const ctx = rt.ctx;
 const emails = Array.from({ length: 11 }, (_, i) => `c${i}@createprof.example`);
 for (const email of emails) {
   const have = await ctx.db.selectFrom('principal').select('id').where('email', '=', email).executeTakeFirst();
@@ -41,7 +26,7 @@ const tok = (await createApiToken(ctx, { userId: u0.id, email: u0.email, via: 'r
 const headers = { authorization: `Bearer ${tok}`, 'content-type': 'application/json' };
 const cal = (await app.inject({ method: 'GET', url: '/api/v1/calendars', headers })).json().items.find((c) => c.isDefault).id;
 const attendees = emails.slice(1).map((email) => ({ email }));
-const pgc = new pg.Client({ connectionString: url.href });
+const pgc = new pg.Client({ connectionString: profUrl });
 await pgc.connect();
 const pgCpu = async () => {
   const pids = (await pgc.query(`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`)).rows.map((r) => r.pid);

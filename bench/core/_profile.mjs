@@ -5,38 +5,22 @@
 //   node scripts/build.mjs && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/core/_profile.mjs
 // PROFILE_N (default 200) requests per kind; PROFILE_ONLY=week,month,fb,inject-week,… to pick.
 import pg from 'pg';
-import { root } from '../platform/_server.mjs';
+import { dist as d, openProfileRuntime } from './_runtime.mjs';
 import { seed } from './events.mjs';
 
-const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const N = Number(process.env.PROFILE_N ?? 200);
 const ONLY = process.env.PROFILE_ONLY?.split(',');
-const url = new URL(base);
-url.pathname = '/calendula_prof';
-{
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  const ex = (await c.query(`select 1 from pg_database where datname = 'calendula_prof'`)).rowCount;
-  if (!ex) await c.query('create database calendula_prof');
-  await c.end();
-}
-process.env.DATABASE_URL = url.href;
-process.env.LOG_LEVEL = 'warn';
-const d = (p) => import(`${root}/dist/server/src/${p}`);
-const { loadConfig } = await d('config/load.js');
-const { openRuntime } = await d('roles/runtime.js');
+const { rt, ctx, url: profUrl } = await openProfileRuntime('calendula_prof');
 const { listOccurrences } = await d('app/events/queries.js');
 const { freeBusy } = await d('app/events/freebusy.js');
 const { createApiToken } = await d('app/accounts.js');
 const { buildHttpApp } = await d('http/app.js');
-const rt = await openRuntime(loadConfig(), { migrate: true });
-const ctx = rt.ctx;
 {
-  const c = new pg.Client({ connectionString: url.href });
+  const c = new pg.Client({ connectionString: profUrl });
   await c.connect();
   const n = (await c.query(`select count(*)::int n from calendar_object`)).rows[0].n;
   await c.end();
-  if (n < 1000) { console.error('seeding…'); await seed(url.href); }
+  if (n < 1000) { console.error('seeding…'); await seed(profUrl); }
 }
 const users = (await ctx.db.selectFrom('principal').select(['id', 'email', 'timezone']).where('email', 'like', '%@bench.example').orderBy('email').execute());
 const u0 = users.find((u) => u.email === 'u0@bench.example');

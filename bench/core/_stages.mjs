@@ -2,26 +2,17 @@
 // with _profile.mjs first): the calendar list, the range query, the whole JSON body, the route
 // through inject. PROFILE_N requests each, after 300 warm-up requests (memo filled).
 //   node scripts/build.mjs && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/core/_stages.mjs
-import { root } from '../platform/_server.mjs';
+import { dist as d, openProfileRuntime } from './_runtime.mjs';
 
-const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const N = Number(process.env.PROFILE_N ?? 300);
 const DAYS = Number(process.env.PROFILE_DAYS ?? 30);
-const url = new URL(base);
-url.pathname = '/calendula_prof';
-process.env.DATABASE_URL = url.href;
-process.env.LOG_LEVEL = 'warn';
-const d = (p) => import(`${root}/dist/server/src/${p}`);
-const { loadConfig } = await d('config/load.js');
-const { openRuntime } = await d('roles/runtime.js');
+const { rt, ctx } = await openProfileRuntime('calendula_prof', { migrate: false });
 const { visibleCalendars } = await d('app/events/queries.js');
 const { freeBusy } = await d('app/events/freebusy.js');
 const { listOccurrencesJson, rangeRows } = await d('app/events/listing-json.js');
 const objects = await d('store/objects.js');
 const { createApiToken } = await d('app/accounts.js');
 const { buildHttpApp } = await d('http/app.js');
-const rt = await openRuntime(loadConfig(), { migrate: false });
-const ctx = rt.ctx;
 const u0 = await ctx.db.selectFrom('principal').select(['id', 'email', 'timezone']).where('email', '=', 'u0@bench.example').executeTakeFirstOrThrow();
 const actor = { userId: u0.id, email: u0.email, via: 'rest' };
 const DAY = 86_400_000;
