@@ -28,40 +28,48 @@ export interface MemberColumns {
 const SEP = '\u0001';
 const ESCAPED = '\u0002';
 
+/** The name column of an aggregated listing: as is, or U+0002 + its JSON string when it holds U+0001 (or starts with U+0002). */
+const NAME_CELL = `case when strpos(name, E'\\x01') = 0 and left(name, 1) <> E'\\x02' then name else E'\\x02' || to_json(name)::text end`;
+
+/** The SQL expressions of the optional columns asked, in listing order (component, size, modified). */
+function optionalFields(cols: Omit<MemberColumns, 'text'>): string[] {
+  const fields: string[] = [];
+  if (cols.component) fields.push('component');
+  if (cols.size) fields.push('octet_length(ical)::text');
+  if (cols.modified) fields.push(`to_char(updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')`);
+  return fields;
+}
+
+/** Splits an aggregated listing into its cells and decodes the escaped names (every `stride` cells from `nameAt`). */
+function splitCells(all: string | null | undefined, stride: number, nameAt: number): string[] {
+  if (!all) return [];
+  const cells = all.split(SEP);
+  for (let i = nameAt; i < cells.length; i += stride) {
+    if (cells[i]!.startsWith(ESCAPED)) cells[i] = JSON.parse(cells[i]!.slice(1)) as string;
+  }
+  return cells;
+}
+
 /**
  * Live members of a calendar as one flat list: per member name, etag, then component / size /
  * modified / ical — each only when asked, in that order (the stride is 2 + the asked columns).
  * `publicOnly`: leave out PRIVATE and CONFIDENTIAL objects (a sharee's view).
  */
 export async function memberCells(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, cols: MemberColumns): Promise<string[]> {
-  const fields: string[] = [];
-  if (cols.component) fields.push('component');
-  if (cols.size) fields.push('octet_length(ical)::text');
-  if (cols.modified) fields.push(`to_char(updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')`);
+  const fields = optionalFields(cols);
   const where = `from calendar_object where owner_id = $1 and calendar_id = $2 and deleted_at is null
     ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}`;
   if (cols.text) {
     const r = await pool.query<string[]>({ text: `select name, etag${fields.map((f) => `, ${f}`).join('')}, ical ${where}`, values: [ownerId, calendarId], rowMode: 'array' });
     return r.rows.flat();
   }
-  const name = `case when strpos(name, E'\\x01') = 0 and left(name, 1) <> E'\\x02' then name else E'\\x02' || to_json(name)::text end`;
   const r = await pool.query<[string | null]>({
-    text: `select string_agg(${[name, 'etag', ...fields].join(` || E'\\x01' || `)}, E'\\x01') ${where}`,
+    text: `select string_agg(${[NAME_CELL, 'etag', ...fields].join(` || E'\\x01' || `)}, E'\\x01') ${where}`,
     values: [ownerId, calendarId],
     rowMode: 'array',
   });
-  const all = r.rows[0]?.[0];
-  if (!all) return [];
-  const cells = all.split(SEP);
-  const stride = 2 + fields.length;
-  for (let i = 0; i < cells.length; i += stride) {
-    if (cells[i]!.startsWith(ESCAPED)) cells[i] = JSON.parse(cells[i]!.slice(1)) as string;
-  }
-  return cells;
+  return splitCells(r.rows[0]?.[0], 2 + fields.length, 0);
 }
-
-/** The name column of an aggregated listing: as is, or U+0002 + its JSON string when it holds U+0001 (or starts with U+0002). */
-const NAME_CELL = `case when strpos(name, E'\\x01') = 0 and left(name, 1) <> E'\\x02' then name else E'\\x02' || to_json(name)::text end`;
 
 const rangeStatements = new Map<string, { name: string; text: string }>();
 
@@ -75,10 +83,7 @@ const rangeStatements = new Map<string, { name: string; text: string }>();
  * the same list each time); otherwise unsorted — a sort was a third of the query.
  */
 export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, from: Date, to: Date, cols: Omit<MemberColumns, 'text'>, ordered: boolean): Promise<string[]> {
-  const fields: string[] = [];
-  if (cols.component) fields.push('component');
-  if (cols.size) fields.push('octet_length(ical)::text');
-  if (cols.modified) fields.push(`to_char(updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')`);
+  const fields = optionalFields(cols);
   const variant = `${cols.component ? 'c' : '-'}${cols.size ? 's' : '-'}${cols.modified ? 'm' : '-'}${publicOnly ? 'p' : '-'}${ordered ? 'o' : '-'}`;
   let stmt = rangeStatements.get(variant);
   if (!stmt) {
@@ -95,14 +100,7 @@ export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId:
     rangeStatements.set(variant, stmt);
   }
   const r = await pool.query<[string | null]>({ ...stmt, values: [ownerId, calendarId, from, to], rowMode: 'array' });
-  const all = r.rows[0]?.[0];
-  if (!all) return [];
-  const cells = all.split(SEP);
-  const stride = 4 + fields.length;
-  for (let i = 1; i < cells.length; i += stride) {
-    if (cells[i]!.startsWith(ESCAPED)) cells[i] = JSON.parse(cells[i]!.slice(1)) as string;
-  }
-  return cells;
+  return splitCells(r.rows[0]?.[0], 4 + fields.length, 1);
 }
 
 export interface ObjectRowMeta {
