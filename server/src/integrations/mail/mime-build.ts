@@ -10,6 +10,7 @@ import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type MimeNode from 'nodemailer/lib/mime-node/index.js';
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp/index.js';
 import { hasLongerLines, isPlainText } from 'nodemailer/lib/mime-funcs/index.js';
+import { WeightedLru } from '../../lib/weighted-lru.js';
 
 export interface BuiltMessage {
   raw: Buffer;
@@ -23,32 +24,35 @@ const CACHE_MIN_CHARS = 2048;
 const CACHE_MAX_BYTES = 32 * 1024 * 1024;
 
 interface Encoded {
+  /** The cached text's length (counted in the bound). */
+  chars: number;
   /** The transfer encoding nodemailer picks for this text in a text/* part (it scans the whole text). */
   textEncoding?: string;
   seven?: Buffer;
   base64?: Buffer;
   qp?: Buffer;
 }
-const cache = new Map<string, Encoded>();
-let cachedBytes = 0;
+const cache = new WeightedLru<string, Encoded>(CACHE_MAX_BYTES, (e) => e.chars + (e.base64?.length ?? 0) + (e.qp?.length ?? 0) + (e.seven?.length ?? 0));
 
 function cacheEntry(text: string): Encoded | undefined {
   return text.length >= CACHE_MIN_CHARS ? cache.get(text) : undefined;
 }
 
-function remember(text: string, update: (e: Encoded) => number): void {
+function remember(text: string, update: (e: Encoded) => void): void {
   if (text.length < CACHE_MIN_CHARS) return;
-  let e = cache.get(text);
-  if (!e) {
-    cache.set(text, (e = {}));
-    cachedBytes += text.length;
-  }
-  cachedBytes += update(e);
-  while (cachedBytes > CACHE_MAX_BYTES && cache.size > 1) {
-    const [k, old] = cache.entries().next().value!;
-    cachedBytes -= k.length + (old.base64?.length ?? 0) + (old.qp?.length ?? 0) + (old.seven?.length ?? 0);
-    cache.delete(k);
-  }
+  const e = cache.get(text) ?? { chars: text.length };
+  update(e);
+  cache.set(text, e); // re-weighed with what was added
+}
+
+/** One encoding of a text, computed once for repeated (stand-in) texts and cached, else computed. */
+function cachedEncoding(text: string, repeated: boolean, slot: 'base64' | 'qp' | 'seven', make: () => Buffer): Buffer {
+  if (!repeated) return make();
+  const hit = cacheEntry(text)?.[slot];
+  if (hit) return hit;
+  const out = make();
+  remember(text, (e) => { e[slot] = out; });
+  return out;
 }
 
 /** Base64 in lines of 76 characters (RFC 2045 §6.8), CRLF between lines, none after the last. */
@@ -91,38 +95,24 @@ function textTransferEncoding(text: string): string {
     }
     encoding = other < latin ? 'quoted-printable' : 'base64';
   }
-  remember(text, (e) => { e.textEncoding = encoding; return 0; });
+  remember(text, (e) => { e.textEncoding = encoding; });
   return encoding;
 }
 
 /** The encoded body; `repeated` texts (stand-ins for a fan-out's calendar) are encoded once and cached. */
 function encodeBody(content: string | Buffer, encoding: string | false, isText: boolean, repeated: boolean): Buffer | string | null {
   if (encoding === 'base64') {
-    if (typeof content !== 'string' || !repeated) return base64Lines(content);
-    const hit = cacheEntry(content)?.base64;
-    if (hit) return hit;
-    const out = base64Lines(content);
-    remember(content, (e) => { e.base64 = out; return out.length; });
-    return out;
+    return typeof content === 'string' ? cachedEncoding(content, repeated, 'base64', () => base64Lines(content)) : base64Lines(content);
   }
   if (encoding === 'quoted-printable') {
     // Outside text/* a bare CR or LF must be encoded as data; nodemailer's stream handles that case.
     if (!isText) return null;
-    if (typeof content !== 'string' || !repeated) return quotedPrintable(content);
-    const hit = cacheEntry(content)?.qp;
-    if (hit) return hit;
-    const out = quotedPrintable(content);
-    remember(content, (e) => { e.qp = out; return out.length; });
-    return out;
+    return typeof content === 'string' ? cachedEncoding(content, repeated, 'qp', () => quotedPrintable(content)) : quotedPrintable(content);
   }
   // 7bit / 8bit / binary: as is, like nodemailer (line breaks as CRLF).
   if (typeof content !== 'string') return content;
   if (!repeated) return crlf(content);
-  const hit = cacheEntry(content)?.seven;
-  if (hit) return hit;
-  const out = Buffer.from(crlf(content), 'utf8');
-  remember(content, (e) => { e.seven = out; return out.length; });
-  return out;
+  return cachedEncoding(content, true, 'seven', () => Buffer.from(crlf(content), 'utf8'));
 }
 
 type NodeInternals = MimeNode & { _raw?: unknown; textEncoding?: string };
@@ -208,5 +198,4 @@ export function serializeMessage(node: MimeNode): Buffer | null {
 /** Drops the cached encodings (tests). */
 export function clearEncodingCache(): void {
   cache.clear();
-  cachedBytes = 0;
 }
