@@ -142,6 +142,11 @@ function connectionOptions(parsed: URL, timeout: number) {
   };
 }
 
+/** The credentials of SMTP_URL (user:password@), if any. */
+function authFromUrl(parsed: URL): { user: string; pass: string } | undefined {
+  return parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined;
+}
+
 /** nodemailer's send info → SendResult (per-recipient refusals classified). */
 function sendResult(messageId: string, info: { accepted?: unknown; rejected?: unknown; rejectedErrors?: unknown; response?: unknown }): SendResult {
   const rejectedErrors = ((info.rejectedErrors ?? []) as { recipient?: string; responseCode?: number; response?: string }[]).map((e) => ({
@@ -167,7 +172,7 @@ function smtpTransport(url: string, opts: MailTransportOptions): MailTransport {
   const parsed = new URL(url);
   const pool = new SmtpPool({
     connection: connectionOptions(parsed, opts.timeoutMs ?? 30_000),
-    auth: parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
+    auth: authFromUrl(parsed),
     maxConnections: opts.maxConnections ?? 5,
   });
   return {
@@ -189,7 +194,7 @@ function nodemailerTransport(url: string, opts: MailTransportOptions): MailTrans
   const parsed = new URL(url);
   const transporter: Transporter = nodemailer.createTransport({
     ...connectionOptions(parsed, opts.timeoutMs ?? 30_000),
-    auth: parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
+    auth: authFromUrl(parsed),
     pool: opts.pool ?? true,
     maxConnections: opts.maxConnections ?? 5,
     // A pooled connection carries many messages (nodemailer's default is 100, then reconnects).
