@@ -105,7 +105,12 @@ describe('reminders in VK Teams (flow 5)', () => {
     await sink.waitFor((m) => m.some((x) => x.envelope.to.includes('boris@example.com') && (x.parsed?.subject ?? '').includes('Звонок с клиентом')), 15_000);
     const logged = await botDb(env.ctx.db).selectFrom('bot_message').selectAll().where('owner_id', '=', ids.boris).where('kind', '=', 'reminder').where('msg_id', '=', msg.msgId).executeTakeFirst();
     expect(logged?.outcome).toBe('sent');
-    const delivery = await env.ctx.db.selectFrom('delivery_log').selectAll().where('channel', '=', 'messenger').where('kind', '=', 'reminder').where('object_id', '=', ev.id).execute();
+    // The delivery log of a reminder batch is written in groups while it sends (DeliveryLogBuffer),
+    // so the row may land a moment after the message reached the messenger.
+    const delivery = await eventually(async () => {
+      const rows = await env.ctx.db.selectFrom('delivery_log').selectAll().where('channel', '=', 'messenger').where('kind', '=', 'reminder').where('object_id', '=', ev.id).execute();
+      return rows.length ? rows : undefined;
+    }, 10_000, 'messenger delivery logged');
     expect(delivery.map((d) => [d.status, d.message_id])).toEqual([['sent', msg.msgId]]);
   });
 

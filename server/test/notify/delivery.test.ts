@@ -80,8 +80,10 @@ describe('invitations', () => {
       const row = await objects.findObject(env.ctx.db, annaId, ev.id);
       return /SCHEDULE-STATUS=1\.1[^\n]*ext@partner\.org|ext@partner\.org[^\n]*SCHEDULE-STATUS=1\.1/i.test(row!.ical.replace(/\r\n[ \t]/g, ''));
     }, 10_000, 'SCHEDULE-STATUS 1.1');
-    const log = await env.app.inject({ method: 'GET', url: `/api/v1/deliveries?uid=${encodeURIComponent(ev.uid)}`, headers: anna });
-    expect(log.json().items.some((d: { channel: string; status: string; recipient: string }) => d.channel === 'imip' && d.status === 'sent' && d.recipient === 'ext@partner.org')).toBe(true);
+    await eventually(async () => {
+      const log = await env.app.inject({ method: 'GET', url: `/api/v1/deliveries?uid=${encodeURIComponent(ev.uid)}`, headers: anna });
+      return log.json().items.some((d: { channel: string; status: string; recipient: string }) => d.channel === 'imip' && d.status === 'sent' && d.recipient === 'ext@partner.org');
+    }, 5000, 'imip delivery logged');
   });
 
   it('an internal attendee gets a notification in Russian with answer links that work without sign-in; tampered links are refused', async () => {
@@ -181,8 +183,10 @@ describe('delivery', () => {
       return /SCHEDULE-STATUS=5\.1/.test(row!.ical.replace(/\r\n[ \t]/g, ''));
     }, 15_000, 'SCHEDULE-STATUS 5.1');
     await sink.waitFor(() => mailsTo('anna@example.com').some((m) => /Not delivered/.test(m.parsed.subject ?? '')), 15_000);
-    const log = (await env.app.inject({ method: 'GET', url: '/api/v1/admin/deliveries?status=failed', headers: anna })).json().items;
-    expect(log.some((d: { recipient: string }) => d.recipient === 'bad@partner.org')).toBe(true);
+    await eventually(async () => {
+      const log = (await env.app.inject({ method: 'GET', url: '/api/v1/admin/deliveries?status=failed', headers: anna })).json().items;
+      return log.some((d: { recipient: string }) => d.recipient === 'bad@partner.org');
+    }, 5000, 'failed delivery logged');
   });
 
   it('a temporary failure is retried with back-off, then delivered once', async () => {
