@@ -2,12 +2,16 @@
 // Fastify's inject against a kept database (calendula_createprof), api side only (no worker).
 // Prints wall time and CPU per create of this process and of the PostgreSQL backends.
 //   node scripts/build.mjs && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/core/_create-profile.mjs
-// PROFILE_N (default 300) creates; add --cpu-prof to node for a profile.
+// PROFILE_N (default 300) creates; PROFILE_DB names the kept database (default calendula_createprof);
+// add --cpu-prof to node for a profile. Also prints the SQL statements per create (pg.Client#query calls).
 import pg from 'pg';
 import { dist as d, openProfileRuntime } from './_runtime.mjs';
 
 const N = Number(process.env.PROFILE_N ?? 300);
-const { rt, ctx, url: profUrl } = await openProfileRuntime('calendula_createprof');
+const { rt, ctx, url: profUrl } = await openProfileRuntime(process.env.PROFILE_DB ?? 'calendula_createprof');
+let statements = 0;
+const origQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (...a) { statements++; return origQuery.apply(this, a); };
 const { createApiToken } = await d('app/accounts.js');
 const { buildHttpApp } = await d('http/app.js');
 const principals = await d('store/principals.js');
@@ -43,6 +47,7 @@ for (let i = 0; i < 30; i++) await create(i);
 const lat = [];
 const c0 = process.cpuUsage();
 const p0 = await pgCpu();
+const s0 = statements;
 const t0 = performance.now();
 for (let i = 0; i < N; i++) {
   const t = performance.now();
@@ -52,9 +57,10 @@ for (let i = 0; i < N; i++) {
 }
 const wall = performance.now() - t0;
 const c = process.cpuUsage(c0);
+const stmts = (statements - s0) / N;
 const p1 = await pgCpu();
 lat.sort((a, b) => a - b);
-console.log(`create ×${N}: ${(N / (wall / 1000)).toFixed(0)}/s, p50 ${lat[Math.floor(N / 2)].toFixed(2)} p99 ${lat[Math.floor(N * 0.99)].toFixed(2)} ms, node CPU ${((c.user + c.system) / 1000 / N).toFixed(2)} ms/create, PostgreSQL CPU ${(((p1 - p0) * 1000) / N).toFixed(2)} ms/create`);
+console.log(`create ×${N}: ${(N / (wall / 1000)).toFixed(0)}/s, p50 ${lat[Math.floor(N / 2)].toFixed(2)} p99 ${lat[Math.floor(N * 0.99)].toFixed(2)} ms, node CPU ${((c.user + c.system) / 1000 / N).toFixed(2)} ms/create, PostgreSQL CPU ${(((p1 - p0) * 1000) / N).toFixed(2)} ms/create, ${stmts.toFixed(2)} statements/create`);
 await pgc.end();
 await app.close();
 await rt.close();

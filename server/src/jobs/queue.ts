@@ -51,15 +51,23 @@ export async function enqueueMany(db: Kysely<any>, jobs: JobSpec[]): Promise<voi
   const rest = preserve.length ? jobs.filter((j) => !keep(j)) : jobs;
   for (const [group, keepRunAt] of [[rest, false], [preserve, true]] as const) {
     if (!group.length) continue;
-    const specs = group.map((j) => ({
-      identifier: j.name, payload: j.payload ?? {}, queue_name: j.queue ?? null, run_at: j.runAt?.toISOString() ?? null,
-      max_attempts: j.maxAttempts ?? 25, job_key: j.jobKey ?? null, priority: j.priority ?? 0, flags: null,
-    }));
     await sql`select 1 from graphile_worker.add_jobs(
-      array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${JSON.stringify(specs)}::json) x),
+      array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(group)}::json) x),
       ${keepRunAt}
     )`.execute(db);
   }
+}
+
+/**
+ * The JSON array of graphile_worker.job_spec records for add_jobs (as enqueueMany sends it), for
+ * statements that queue jobs inside a larger data-modifying CTE. Keys use replace semantics: a
+ * spec with jobKeyMode 'preserve_run_at' needs add_jobs(…, true) and must not be mixed in.
+ */
+export function jobSpecsJson(jobs: JobSpec[]): string {
+  return JSON.stringify(jobs.map((j) => ({
+    identifier: j.name, payload: j.payload ?? {}, queue_name: j.queue ?? null, run_at: j.runAt?.toISOString() ?? null,
+    max_attempts: j.maxAttempts ?? 25, job_key: j.jobKey ?? null, priority: j.priority ?? 0, flags: null,
+  })));
 }
 
 export async function removeJob(db: Kysely<any>, jobKey: string): Promise<void> {

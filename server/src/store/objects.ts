@@ -6,6 +6,8 @@ import { sql } from 'kysely';
 import type { DB } from './db.js';
 import type { ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
+import { planJson, type ReminderPlanRow } from './reminders.js';
+import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export interface ObjectValues {
   name: string; uid: string; component: 'VEVENT' | 'VTODO'; ical: string; etag: string; schedule_tag: string;
@@ -74,6 +76,56 @@ export async function insertObject(db: DB, ownerId: string, calendarId: string, 
   const row = r.rows[0];
   if (!row) return undefined;
   const { default_reminders, ...rest } = row;
+  return Object.assign(rest as ObjectRow, { defaultReminders: default_reminders ?? [] });
+}
+
+/**
+ * A whole create in ONE statement, atomic without BEGIN/COMMIT (a data-modifying CTE): the object
+ * (with the id chosen by the caller), its change-log entry and sync-sequence bump, its planned
+ * reminder, and its jobs (scheduling deliveries, iMIP) queued by one add_jobs. The reminder was
+ * planned from `defaults`, the calendar's default reminders as the caller read them: if they
+ * changed since (or the calendar is gone), or the id/UID/name is taken, nothing is written and
+ * undefined comes back — the caller then takes the transactional path. Jobs must use replace
+ * semantics for their keys (see jobSpecsJson).
+ */
+export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: string, id: string, v: ObjectValues,
+  o: { defaults: Reminder[]; jobs: JobSpec[]; reminders: ReminderPlanRow[] }): Promise<WrittenRow | undefined> {
+  if (o.jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('insertObjectWithJobs: preserve_run_at job keys need enqueueMany');
+  bumpCalendarGeneration();
+  const json = JSON.stringify(Object.fromEntries(INSERT_COLS.map((c) => [c, v[c]])));
+  const cols = sql.raw(INSERT_COLS.join(', '));
+  const vcols = sql.raw(INSERT_COLS.map((c) => `v.${c}`).join(', '));
+  // The calendar row is updated (and so locked) first; the object is inserted only if that row
+  // still has the defaults the reminder was planned from. Reminder and jobs are taken per inserted
+  // row: nothing of them happens when the insert does not.
+  const r = await sql<ObjectRow & { default_reminders: Reminder[] | null }>`
+    with c as (
+      update calendar set sync_seq = sync_seq + 1, updated_at = now()
+      where owner_id = ${ownerId} and id = ${calendarId} and default_reminders = ${JSON.stringify(o.defaults)}::jsonb
+      returning sync_seq, default_reminders
+    ), ins as (
+      insert into calendar_object (id, owner_id, calendar_id, ${cols}, updated_at)
+      select ${id}::uuid, ${ownerId}::uuid, ${calendarId}::uuid, ${vcols}, now() from c, json_populate_record(null::calendar_object, ${json}::json) v
+      on conflict do nothing
+      returning *
+    ), ch as (
+      insert into calendar_change (owner_id, calendar_id, seq, object_id, name, uid, kind)
+      select ins.owner_id, ins.calendar_id, c.sync_seq, ins.id, ins.name, ins.uid, 'put' from ins, c
+    ), rem as (
+      insert into reminder (owner_id, object_id, fire_at, occurrence_start, recurrence_id, action, etag, basis, single, due_at)
+      select x.owner_id, x.object_id, x.fire_at, x.occurrence_start, x.recurrence_id, x.action, x.etag, x.basis, x.single, x.fire_at
+      from ins, jsonb_to_recordset(${planJson(o.reminders)}::jsonb) as x(owner_id uuid, object_id uuid, fire_at timestamptz, occurrence_start timestamptz,
+        recurrence_id text, action text, etag text, basis text, single boolean)
+      where x.object_id = ins.id
+    ), j as (
+      select (graphile_worker.add_jobs(
+        array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(o.jobs)}::json) x), false)).id
+      from ins where ${o.jobs.length > 0}
+    )
+    select ins.*, c.default_reminders, (select count(*) from j) as jobs_queued from ins, c`.execute(db);
+  const row = r.rows[0];
+  if (!row) return undefined;
+  const { default_reminders, jobs_queued: _j, ...rest } = row as typeof row & { jobs_queued?: unknown };
   return Object.assign(rest as ObjectRow, { defaultReminders: default_reminders ?? [] });
 }
 

@@ -25,7 +25,8 @@ export interface ClaimedReminder extends ReminderPlanRow {
   attempts: number;
 }
 
-const planJson = (plans: (ReminderPlanRow & { gen?: string })[]) => JSON.stringify(plans.map((p) => ({
+/** The JSON that saveReminders (and the create statement of store/objects.ts) read with jsonb_to_recordset. */
+export const planJson = (plans: (ReminderPlanRow & { gen?: string })[]) => JSON.stringify(plans.map((p) => ({
   owner_id: p.ownerId, object_id: p.objectId, fire_at: p.fireAt.toISOString(), occurrence_start: p.occurrenceStart.toISOString(),
   recurrence_id: p.recurrenceId, action: p.action, etag: p.etag, basis: p.basis, single: p.single, gen: p.gen ?? null,
 })));

@@ -8,14 +8,14 @@ import type { Actor } from '../../domain/actor.js';
 import { DomainError, forbidden, invalid } from '../../domain/errors.js';
 import * as objects from '../../store/objects.js';
 import * as principals from '../../store/principals.js';
-import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
+import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
 import { IcalError, compileResource, indexResource } from '../../lib/ical/index.js';
-import { applyEventPatch, buildComponent } from '../../lib/ical/build.js';
+import { applyEventPatch, buildCalendar, buildComponent } from '../../lib/ical/build.js';
 import { addOverride, excludeOccurrence, splitSeries } from '../../lib/ical/recurrence-edit.js';
 import type { EventInput, EventPatch, AttendeeInput } from '../../lib/ical/model.js';
 import { objectFor, requireWrite, writableCalendar } from './access.js';
-import { lockUid, saveObject, trashObjectWithScheduling } from './write.js';
-import { planScheduling } from './scheduling.js';
+import { createFreshObject, lockUid, saveObject, trashObjectWithScheduling } from './write.js';
+import { FANOUT_MIN, planScheduling } from './scheduling.js';
 import { enqueueMany } from '../../jobs/queue.js';
 import { resetAnswers, setAttachments, setPartstat, withNewUid, bumpSequence, managedAttachments, type AttachmentRef } from './ical-edits.js';
 import { attachmentUrl } from '../attachments.js';
@@ -116,9 +116,17 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
   } else {
     delete event.organizer;
   }
-  let text = ical(() => buildComponent(event, { uid: randomUUID(), dtstamp: new Date(), sequence: 0 }));
-  if (attachments?.length) text = setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set()));
+  const meta = { uid: randomUUID(), dtstamp: new Date(), sequence: 0 };
   known.set(owner.email.toLowerCase(), owner);
+  if (!attachments?.length && (event.attendees?.length ?? 0) <= FANOUT_MIN + 1) {
+    // The usual create: built once, planned and compiled on the component, one statement
+    // (createFreshObject). It declines what it does not cover; those take saveObject below.
+    const component = ical(() => buildCalendar(event, meta));
+    const fresh = await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, component, defaults: (cal.default_reminders as Reminder[] | null) ?? [], knownPrincipals: known, owner });
+    if (fresh) return { row: fresh.row, calendar: cal };
+  }
+  let text = ical(() => buildComponent(event, meta));
+  if (attachments?.length) text = setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set()));
   const { row } = await saveObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, ical: text, knownPrincipals: known, freshUid: true });
   return { row, calendar: cal };
 }

@@ -7,9 +7,13 @@ import { objectFor, hidesDetails, canWrite, type ObjectAccess } from './access.j
 import { managedAttachments } from './ical-edits.js';
 import { attachmentUrl } from '../attachments.js';
 
-export async function eventDetail(ctx: AppContext, actor: Actor, a: ObjectAccess, recurrenceId?: string) {
+/**
+ * `opts.created`: the row was just created with a UID the server made — no lease can name it yet
+ * (a lease is taken on an existing event), so it is not looked up.
+ */
+export async function eventDetail(ctx: AppContext, actor: Actor, a: ObjectAccess, recurrenceId?: string, opts: { created?: boolean } = {}) {
   const { row, access } = a;
-  const lease = await ctx.db.selectFrom('edit_lease').selectAll().where('uid', '=', row.uid).where('expires_at', '>', new Date()).executeTakeFirst();
+  const lease = opts.created ? undefined : await ctx.db.selectFrom('edit_lease').selectAll().where('uid', '=', row.uid).where('expires_at', '>', new Date()).executeTakeFirst();
   const updater = row.updated_by ? await principals.findPrincipalByIdCached(ctx.db, row.updated_by) : undefined;
   const hidden = hidesDetails(row, access);
   let event: Record<string, unknown>;

@@ -5,6 +5,7 @@
  * transaction, so a committed change can never lose its messages.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type ICAL from 'ical.js';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import { DomainError } from '../../domain/errors.js';
@@ -140,7 +141,15 @@ export function messageStamp(previous: string | null, now = Date.now()): Date {
   return new Date(Math.max(now, last + 1000));
 }
 
-export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean }): Promise<{ text: string; jobs: JobSpec[] }> {
+/**
+ * The iTIP messages of a write and their jobs. `component`: the new version already parsed (the
+ * create path built it; `text` may then be null) — planned in place, not parsed again.
+ * `noWrites`: the caller is not in a transaction, so planning must not write (a fan-out would):
+ * returns null instead, and the caller takes the transactional path.
+ */
+export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; component?: ICAL.Component; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean; noWrites: true }): Promise<{ text: string; jobs: JobSpec[] } | null>;
+export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; component?: ICAL.Component; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean; noWrites?: false }): Promise<{ text: string; jobs: JobSpec[] }>;
+export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; component?: ICAL.Component; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean; noWrites?: boolean }): Promise<{ text: string; jobs: JobSpec[] } | null> {
   const ownerEmail = p.owner.email.toLowerCase();
   const oldText = p.previous?.ical ?? null;
   if (p.enforceAttendeeRules && p.previous?.role === 'attendee' && p.text) {
@@ -151,7 +160,7 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
   }
   let result;
   try {
-    result = plan({ oldText, newText: p.text, actorEmail: ownerEmail, now: messageStamp(oldText) });
+    result = plan({ oldText, newText: p.text, newComponent: p.component, actorEmail: ownerEmail, now: messageStamp(oldText) });
   } catch (e) {
     throw new DomainError('INVALID_ICALENDAR', `Cannot plan scheduling: ${(e as Error).message}`);
   }
@@ -212,6 +221,7 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
   // too, after it (per-recipient order).
   // (A UID the server just made cannot have a fan-out yet: no lookup.)
   if (jobs.length <= FANOUT_MIN && (p.freshUid || !(await fanoutPending(db, p.owner.id, uid)))) return { text, jobs: batchDeliverSpecs(jobs, isRoom) };
+  if (p.noWrites) return null;
   return { text, jobs: [await deferToFanout(db, p.owner.id, uid, jobs, isRoom)] };
 }
 

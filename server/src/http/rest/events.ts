@@ -104,7 +104,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
   }, async (req, reply) => {
     const actor = actorOf(req);
     const { row, calendar } = await commands.createEventIn(ctx, actor, req.body as never);
-    const d = await eventDetail(ctx, actor, { row, calendar, access: calendar.access });
+    const d = await eventDetail(ctx, actor, { row, calendar, access: calendar.access }, undefined, { created: true });
     return reply.status(201).header('etag', `"${d.etag}"`).send(d);
   });
 

@@ -129,6 +129,14 @@ export function applyFields(comp: ICAL.Component, p: EventPatch, existingTz: str
 
 /** Build a new VCALENDAR (one VEVENT plus its VTIMEZONE) from the JSON model. */
 export function buildComponent(input: EventInput, meta: { uid: string; dtstamp: Date; sequence?: number }): string {
+  return serializeComponent(buildCalendar(input, meta));
+}
+
+/**
+ * buildComponent without the serialisation: the VCALENDAR component itself, for a caller that
+ * goes on working on it (the create path plans, compiles and serialises it once).
+ */
+export function buildCalendar(input: EventInput, meta: { uid: string; dtstamp: Date; sequence?: number }): ICAL.Component {
   const cal = new ICAL.Component('vcalendar');
   cal.addPropertyWithValue('version', '2.0');
   cal.addPropertyWithValue('prodid', '-//Calendula//Calendula//EN');
@@ -139,7 +147,7 @@ export function buildComponent(input: EventInput, meta: { uid: string; dtstamp: 
   ev.addPropertyWithValue('sequence', meta.sequence ?? 0);
   applyFields(ev, { ...input, allDay: input.allDay ?? input.start.length === 10 }, null, false);
   attachTimezones(cal, []);
-  return serializeComponent(cal);
+  return cal;
 }
 
 /** Find the master (no recurrenceId) or the override for a recurrence-id key. */

@@ -185,7 +185,8 @@ export function newCalendar(method: string | null, source: Comp | null): Comp {
 }
 
 export function serialize(cal: Comp): string {
-  return cal.toString().replace(/\r?\n/g, '\r\n') + (cal.toString().endsWith('\n') ? '' : '\r\n');
+  const s = cal.toString();
+  return s.replace(/\r?\n/g, '\r\n') + (s.endsWith('\n') ? '' : '\r\n');
 }
 
 /**

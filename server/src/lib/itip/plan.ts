@@ -56,16 +56,17 @@ function changedFrom(oldC: Comp | undefined, newC: Comp, key: string, names: str
 export function plan(input: PlanInput): PlanResult {
   const now = input.now ?? new Date();
   const oldCal = input.oldText ? parseCalendar(input.oldText) : null;
-  const newCal = input.newText ? parseCalendar(input.newText) : null;
+  const newCal = input.newComponent ?? (input.newText ? parseCalendar(input.newText) : null);
   const any = newCal ?? oldCal;
   const actor = normalizeAddress(input.actorEmail);
-  const none: PlanResult = { messages: [], newText: input.newText, sequenceBumped: false };
-  if (!any) return none;
+  const newText = () => input.newText ?? (input.newComponent ? serialize(input.newComponent) : null);
+  const none = (): PlanResult => ({ messages: [], newText: newText(), sequenceBumped: false });
+  if (!any) return none();
   const organizer = organizerAddress(any);
   // Not a scheduling object resource (RFC 6638 §3.1): no ORGANIZER or no ATTENDEE.
-  if (!organizer || attendeesOf(any).size === 0 && attendeesOf(oldCal).size === 0) return none;
+  if (!organizer || attendeesOf(any).size === 0 && attendeesOf(oldCal).size === 0) return none();
   const organizerSide = input.isOrganizerCopy ?? organizer === actor;
-  if (!organizerSide) return planAttendee(oldCal, newCal, actor, input.newText, now);
+  if (!organizerSide) return planAttendee(oldCal, newCal, actor, newText(), now);
   return planOrganizer(oldCal, newCal, organizer, input, now);
 }
 

@@ -32,6 +32,12 @@ export interface PlanInput {
   oldText: string | null;
   /** The resource after the write; null = deleted. */
   newText: string | null;
+  /**
+   * The resource after the write, already parsed (e.g. just built): used instead of parsing
+   * newText, which may then be null. The planner changes it in place (SEQUENCE, DTSTAMP,
+   * SCHEDULE-STATUS), so afterwards it matches the returned newText.
+   */
+  newComponent?: import('ical.js').default.Component;
   /** The calendar user performing the write (any form: mailto:, upper case). */
   actorEmail: string;
   /**

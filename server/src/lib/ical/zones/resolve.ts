@@ -190,11 +190,18 @@ export function registerCanonicalZone(iana: string): boolean {
   return true;
 }
 
+/** Blocks found, by IANA name (a finite set: the library's zones), built once per process. */
+const blocks = new Map<string, string>();
+
 function vtimezoneBlock(iana: string): string | null {
+  const hit = blocks.get(iana);
+  if (hit !== undefined) return hit;
   try {
     const r = tzlib_get_ical_block(iana);
     const block = Array.isArray(r) ? r[0] : r;
-    return typeof block === 'string' && block.startsWith('BEGIN:VTIMEZONE') ? block : null;
+    if (typeof block !== 'string' || !block.startsWith('BEGIN:VTIMEZONE')) return null;
+    blocks.set(iana, block);
+    return block;
   } catch {
     return null;
   }
