@@ -3,6 +3,8 @@
 // Prints wall time and CPU per create of this process and of the PostgreSQL backends.
 //   node scripts/build.mjs && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/core/_create-profile.mjs
 // PROFILE_N (default 300) creates; PROFILE_DB names the kept database (default calendula_createprof);
+// PROFILE_DELIVER=1 then runs the batched deliveries those creates queued (deliverBatch, as the
+// worker would, one after the other) and prints their CPU and statements per create;
 // add --cpu-prof to node for a profile. Also prints the SQL statements per create (pg.Client#query calls).
 import pg from 'pg';
 import { dist as d, openProfileRuntime } from './_runtime.mjs';
@@ -45,6 +47,7 @@ const create = (i) => {
 };
 for (let i = 0; i < 30; i++) await create(i);
 const lat = [];
+const uids = [];
 const c0 = process.cpuUsage();
 const p0 = await pgCpu();
 const s0 = statements;
@@ -54,6 +57,7 @@ for (let i = 0; i < N; i++) {
   const r = await create(i);
   lat.push(performance.now() - t);
   if (r.statusCode !== 201) throw new Error(`${r.statusCode} ${r.body.slice(0, 300)}`);
+  uids.push(r.json().uid);
 }
 const wall = performance.now() - t0;
 const c = process.cpuUsage(c0);
@@ -61,6 +65,25 @@ const stmts = (statements - s0) / N;
 const p1 = await pgCpu();
 lat.sort((a, b) => a - b);
 console.log(`create ×${N}: ${(N / (wall / 1000)).toFixed(0)}/s, p50 ${lat[Math.floor(N / 2)].toFixed(2)} p99 ${lat[Math.floor(N * 0.99)].toFixed(2)} ms, node CPU ${((c.user + c.system) / 1000 / N).toFixed(2)} ms/create, PostgreSQL CPU ${(((p1 - p0) * 1000) / N).toFixed(2)} ms/create, ${stmts.toFixed(2)} statements/create`);
+if (process.env.PROFILE_DELIVER) {
+  const { deliverBatch, isBatchPayload } = await d('app/events/deliver-batch.js');
+  const { sql } = await import('kysely');
+  const jobs = (await sql`select j.id, j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+    where t.identifier = 'schedule-deliver' and j.payload->>'uid' = any(${uids}::text[]) order by j.id`.execute(ctx.db)).rows;
+  if (jobs.length !== N || !jobs.every((j) => isBatchPayload(j.payload))) throw new Error(`expected ${N} batch jobs, found ${jobs.length}`);
+  const dc0 = process.cpuUsage();
+  const dp0 = await pgCpu();
+  const ds0 = statements;
+  const dt0 = performance.now();
+  let written = 0;
+  for (const j of jobs) written += (await deliverBatch(ctx, j.payload)).written;
+  const dwall = performance.now() - dt0;
+  const dstmts = (statements - ds0) / N;
+  const dc = process.cpuUsage(dc0);
+  const dp1 = await pgCpu();
+  console.log(`deliverBatch ×${N} (${written} copies): ${(dwall / N).toFixed(2)} ms wall, node CPU ${((dc.user + dc.system) / 1000 / N).toFixed(2)} ms/create, PostgreSQL CPU ${(((dp1 - dp0) * 1000) / N).toFixed(2)} ms/create, ${dstmts.toFixed(2)} statements/create`);
+  await sql`delete from graphile_worker._private_jobs where id = any(${jobs.map((j) => j.id)}::bigint[])`.execute(ctx.db);
+}
 await pgc.end();
 await app.close();
 await rt.close();

@@ -13,6 +13,8 @@ import type { DB } from './db.js';
 import type { ObjectValues } from './objects.js';
 import type { ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
+import { planJson, type ReminderPlanRow } from './reminders.js';
+import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export type BulkValues = ObjectValues & { id: string };
 
@@ -184,4 +186,97 @@ export async function logCopyChanges(db: DB, changes: { owner_id: string; calend
     )
     select owner_id, id, default_reminders from up`.execute(db);
   return new Map(r.rows.map((x) => [`${x.owner_id}/${x.id}`, x.default_reminders ?? []]));
+}
+
+/** What a batched delivery needs before it writes: see copiesAndLockedCalendars. */
+export interface CopyTargets {
+  /** Each owner's live copy of the UID (the oldest, as liveCopiesOfUid). */
+  copies: ObjectRow[];
+  /** Each owner's default calendar. */
+  defaults: Map<string, { id: string; default_reminders: Reminder[] }>;
+  /** The calendars locked, as `owner/calendar`, with their default reminders. */
+  locked: Map<string, Reminder[]>;
+}
+
+/**
+ * liveCopiesOfUid + defaultCalendarsOf + lockCalendars in one statement: locks (FOR NO KEY UPDATE,
+ * in key order, as lockCalendars) every calendar a copy of the UID can be written to — each
+ * owner's default calendar and the calendars holding their live copies — and returns the copies
+ * and the calendars. Call it with the UID's lock held (a copy read in the same statement as the
+ * lock would otherwise miss a write committed while it waited); locked, the calendars' default
+ * reminders cannot change before commit.
+ */
+export async function copiesAndLockedCalendars(db: DB, ownerIds: string[], uid: string): Promise<CopyTargets> {
+  const out: CopyTargets = { copies: [], defaults: new Map(), locked: new Map() };
+  if (!ownerIds.length) return out;
+  const r = await sql<ObjectRow & { _cal_owner: string; _cal_id: string; _cal_default: boolean; _cal_reminders: Reminder[] | null; _copy: boolean }>`
+    with lk as (
+      select c.owner_id, c.id, c.is_default, c.default_reminders from calendar c
+      where c.owner_id = any(${ownerIds}::uuid[])
+        and (c.is_default or exists (select 1 from calendar_object o where o.owner_id = c.owner_id and o.calendar_id = c.id and o.uid = ${uid} and o.deleted_at is null))
+      order by c.owner_id, c.id
+      for no key update of c
+    ), copy as (
+      select distinct on (owner_id) * from calendar_object
+      where owner_id = any(${ownerIds}::uuid[]) and uid = ${uid} and deleted_at is null
+      order by owner_id, created_at
+    )
+    select lk.owner_id as _cal_owner, lk.id as _cal_id, lk.is_default as _cal_default, lk.default_reminders as _cal_reminders,
+      copy.owner_id is not null as _copy, copy.*
+    from lk left join copy on copy.owner_id = lk.owner_id and copy.calendar_id = lk.id`.execute(db);
+  for (const row of r.rows) {
+    const { _cal_owner, _cal_id, _cal_default, _cal_reminders, _copy, ...copy } = row;
+    out.locked.set(`${_cal_owner}/${_cal_id}`, _cal_reminders ?? []);
+    if (_cal_default) out.defaults.set(_cal_owner, { id: _cal_id, default_reminders: _cal_reminders ?? [] });
+    if (_copy) out.copies.push(copy as ObjectRow);
+  }
+  return out;
+}
+
+/**
+ * New copies with everything that goes with them in ONE statement: the multi-row insert (a row
+ * whose UID or name is taken is skipped, as insertCopies), one change-log entry per inserted copy
+ * with the calendars' sync_seq advanced (the calendars must be locked already, as for
+ * logCopyChanges), the planned reminders of the inserted copies, and the jobs (notifications)
+ * whose payload.objectId is an inserted copy, by one add_jobs. Returns the rows written.
+ */
+export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { reminders: ReminderPlanRow[]; jobs: JobSpec[] }): Promise<ObjectRow[]> {
+  if (!rows.length) return [];
+  if (o.jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('insertCopiesWithLog: preserve_run_at job keys need enqueueMany');
+  bumpCalendarGeneration();
+  const cols = sql.raw(COLS.join(', '));
+  const vcols = sql.raw(COLS.map((c) => `v.${c}`).join(', '));
+  const r = await sql<ObjectRow & { _jobs: unknown }>`
+    with ins as (
+      insert into calendar_object (id, owner_id, calendar_id, ${cols}, created_at, updated_at)
+      select v.id, v.owner_id, v.calendar_id, ${vcols}, now(), now()
+      from json_populate_recordset(null::calendar_object, ${copyPayload(rows)}::json) v
+      on conflict do nothing
+      returning *
+    ), n as (
+      select owner_id, calendar_id, count(*)::bigint as k from ins group by owner_id, calendar_id
+    ), up as (
+      update calendar c set sync_seq = c.sync_seq + n.k, updated_at = now()
+      from n where c.owner_id = n.owner_id and c.id = n.calendar_id
+      returning c.owner_id, c.id, c.sync_seq, n.k
+    ), ch as (
+      insert into calendar_change (owner_id, calendar_id, seq, object_id, name, uid, kind)
+      select ins.owner_id, ins.calendar_id, up.sync_seq - up.k + row_number() over (partition by ins.owner_id, ins.calendar_id order by ins.id), ins.id, ins.name, ins.uid, 'put'
+      from ins join up on up.owner_id = ins.owner_id and up.id = ins.calendar_id
+    ), rem as (
+      insert into reminder (owner_id, object_id, fire_at, occurrence_start, recurrence_id, action, etag, basis, single, due_at)
+      select x.owner_id, x.object_id, x.fire_at, x.occurrence_start, x.recurrence_id, x.action, x.etag, x.basis, x.single, x.fire_at
+      from jsonb_to_recordset(${planJson(o.reminders)}::jsonb) as x(owner_id uuid, object_id uuid, fire_at timestamptz, occurrence_start timestamptz,
+        recurrence_id text, action text, etag text, basis text, single boolean)
+      join ins on ins.owner_id = x.owner_id and ins.id = x.object_id
+      on conflict (owner_id, object_id) do nothing
+    ), specs as (
+      select array(
+        select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(o.jobs)}::json) with ordinality as t(x, i)
+        where (x->'payload'->>'objectId')::uuid in (select id from ins) order by i) as a
+    ), j as (
+      select (graphile_worker.add_jobs(specs.a, false)).id from specs where cardinality(specs.a) > 0
+    )
+    select ins.*, (select count(*) from j) as _jobs from ins`.execute(db);
+  return r.rows.map(({ _jobs, ...row }) => row as ObjectRow);
 }

@@ -18,7 +18,7 @@ import type { AppContext } from '../context.js';
 import type { DB } from '../../store/db.js';
 import * as bulk from '../../store/objects-bulk.js';
 import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
-import { apply, type ItipMessage } from '../../lib/itip/index.js';
+import { apply, applyToNewCopies, type ApplyResult, type ItipMessage } from '../../lib/itip/index.js';
 import { enqueueMany, type JobSpec } from '../../jobs/queue.js';
 import { ensureDefaultCalendar } from '../calendars.js';
 import { syncAttachmentUses } from '../attachments.js';
@@ -126,16 +126,29 @@ export async function deliverBatch(ctx: AppContext, p: DeliverBatchPayload): Pro
     await ctx.db.transaction().execute(async (trx) => {
       await bulk.lockUids(trx, [p.uid]);
       const owners = batchItems.map((i) => i.recipientId);
-      const existing = new Map((await bulk.liveCopiesOfUid(trx, owners, p.uid)).map((r) => [r.owner_id, r]));
-      const needCal = owners.filter((o) => !existing.has(o));
-      const defaults = await bulk.defaultCalendarsOf(trx, needCal);
+      // The copies, the default calendars, and every calendar a copy can go to locked (key order).
+      const targets = await bulk.copiesAndLockedCalendars(trx, owners, p.uid);
+      const existing = new Map(targets.copies.map((r) => [r.owner_id, r]));
+      const defaults = targets.defaults;
       const preparedByText = new Map<string, PreparedResource>();
       const planned: Planned[] = [];
       const aliasOwners: string[] = [];
+      // Recipients without a copy yet, per message: parsed and checked once, one text for all (applyToNewCopies).
+      const fresh = new Map<DeliverBatchItem, ApplyResult>();
+      const byMessage = new Map<string, DeliverBatchItem[]>();
+      for (const item of batchItems) {
+        if (existing.has(item.recipientId)) continue;
+        const k = `${item.m}\n${item.method}`;
+        byMessage.set(k, [...(byMessage.get(k) ?? []), item]);
+      }
+      for (const items of byMessage.values()) {
+        const results = applyToNewCopies({ method: items[0].method, ical: texts[items[0].m]!, sender: p.sender }, items.map((i) => recipients.get(i.recipientId)!.email), { trust: 'trusted' });
+        items.forEach((item, n) => fresh.set(item, results[n]));
+      }
       for (const item of batchItems) {
         const recipient = recipients.get(item.recipientId)!;
         const ex = existing.get(recipient.id) ?? null;
-        const result = apply({ method: item.method, ical: texts[item.m]!, sender: p.sender }, ex?.ical ?? null, recipient.email, { trust: 'trusted' });
+        const result = fresh.get(item) ?? apply({ method: item.method, ical: texts[item.m]!, sender: p.sender }, ex?.ical ?? null, recipient.email, { trust: 'trusted' });
         if (result.action === 'delete') { single.push(item); continue; }
         if (result.action === 'ignore' || result.action === 'reject' || !result.newText || result.newText === ex?.ical) { skipped++; continue; }
         let prepared = preparedByText.get(result.newText);
@@ -157,7 +170,13 @@ export async function deliverBatch(ctx: AppContext, p: DeliverBatchPayload): Pro
       }
       // Deliveries keep the Schedule-Tag unless the organizer changed something (RFC 6638 §3.2.10).
       for (const x of planned) if (x.existing && x.existing.sequence === x.values.sequence) x.values.schedule_tag = x.existing.schedule_tag;
-      await bulk.lockCalendars(trx, planned.map((x) => x.values));
+      // Only calendars made just now (ensureDefaultCalendar) are not locked yet; nobody else can see them.
+      await bulk.lockCalendars(trx, planned.map((x) => x.values).filter((v) => !targets.locked.has(`${v.owner_id}/${v.calendar_id}`)));
+      if (planned.length && planned.every((x) => !x.existing && !x.values.has_attachments)) {
+        // Only new copies (an invitation): copies, change logs, reminders and notifications in one statement.
+        written = await insertNewCopies(trx, p, planned, targets, single);
+        return;
+      }
       const rows = [
         ...(await bulk.updateCopies(trx, planned.filter((x) => x.existing).map((x) => x.values))),
         ...(await bulk.insertCopies(trx, planned.filter((x) => !x.existing).map((x) => x.values))),
@@ -206,6 +225,35 @@ export async function deliverBatch(ctx: AppContext, p: DeliverBatchPayload): Pro
     await deliverMessage(ctx, payload);
   }
   return { written, skipped, single: single.length };
+}
+
+/**
+ * The batch's tail when every planned copy is new: reminders planned from the default reminders
+ * of the (locked) calendars and invitation notifications built before the write, then one
+ * statement (insertCopiesWithLog) writes what applies to the copies actually inserted. A copy not
+ * inserted (UID or name clash) goes to `single`. Returns the number written.
+ */
+async function insertNewCopies(trx: DB, p: DeliverBatchPayload, planned: Planned[], targets: bulk.CopyTargets, single: DeliverBatchItem[]): Promise<number> {
+  const now = new Date();
+  const plans: ReminderPlanRow[] = [];
+  const jobs: JobSpec[] = [];
+  for (const x of planned) {
+    const v = x.values;
+    const probe = { owner_id: v.owner_id, id: v.id, etag: v.etag, has_alarms: v.has_alarms, status: v.status, my_partstat: v.my_partstat, deleted_at: null };
+    const active = isActive(probe, x.recipient);
+    const defaults = !active || v.has_alarms ? [] : targets.locked.get(`${v.owner_id}/${v.calendar_id}`) ?? [];
+    const next = active ? planFiring(x.prepared.compiled, defaults, now, x.recipient.timezone, v.first_start) : null;
+    if (next) plans.push(planRow(probe, x.recipient.timezone, defaults, next));
+    if (x.item.method === 'REQUEST' && wantsNotification(x.recipient, 'invitation')) {
+      jobs.push({ name: 'notify', payload: { kind: 'invitation', recipientId: x.recipient.id, ownerId: x.recipient.id, objectId: v.id, from: p.sender, previousIcal: null } });
+    } else if (x.item.method === 'CANCEL' && wantsNotification(x.recipient, 'cancellation')) {
+      jobs.push({ name: 'notify', payload: { kind: 'cancellation', recipientId: x.recipient.id, ownerId: x.recipient.id, objectId: v.id, from: p.sender } });
+    }
+  }
+  const rows = await bulk.insertCopiesWithLog(trx, planned.map((x) => x.values), { reminders: plans, jobs });
+  const written = new Set(rows.map((r) => r.owner_id));
+  for (const x of planned) if (!written.has(x.recipient.id)) single.push(x.item);
+  return rows.length;
 }
 
 /**

@@ -51,6 +51,42 @@ export function apply(message: IncomingMessage, existingText: string | null, rec
   }
 }
 
+/**
+ * apply() of one message for many recipients who have no copy yet (a batched delivery), with the
+ * same results as calling apply(message, null, r) for each: the message is parsed and checked
+ * once, and the new copy — the message without METHOD — is serialised once for every recipient
+ * whose ATTENDEE entries already carry a PARTSTAT (what the planner sends), since apply() changes
+ * nothing else for them. Other recipients and other methods go through apply() one by one.
+ */
+export function applyToNewCopies(message: IncomingMessage, recipients: string[], options: ApplyOptions = {}): ApplyResult[] {
+  const method = String(message.method ?? '').toUpperCase();
+  if (method !== 'REQUEST' || recipients.length < 2) return recipients.map((r) => apply(message, null, r, options));
+  let msg: Comp;
+  try {
+    msg = parseCalendar(message.ical);
+  } catch {
+    return recipients.map((r) => apply(message, null, r, options));
+  }
+  const comps = schedulable(msg);
+  const uid = uidOf(msg);
+  if (!comps.length || !uid) return recipients.map((r) => apply(message, null, r, options));
+  const base: Ctx = { msg, existing: null, uid, sender: normalizeAddress(message.sender), recipient: '', options, now: options.now ?? new Date() };
+  const bad = organizerCheck(base);
+  if (bad) return recipients.map(() => ({ ...bad }));
+  let shared: { text: string; organizer: string } | null = null;
+  return recipients.map((r) => {
+    const recipient = normalizeAddress(r);
+    const mine = comps.map((c) => attendeeProp(c, recipient));
+    // Not invited, or an entry without PARTSTAT (apply() would add NEEDS-ACTION for this one): apply() itself.
+    if (!mine.some(Boolean) || mine.some((m) => m && !param(m, 'partstat'))) return apply(message, null, r, options);
+    if (!shared) {
+      const cal = stripMethod(msg);
+      shared = { text: serialize(cal), organizer: propAddress(organizerOf(schedulable(cal)[0])!) };
+    }
+    return { action: 'create', code: 'APPLIED_NEW', senderMatches: base.senderMatches, newText: shared.text, reason: `New invitation from ${shared.organizer} added with PARTSTAT ${partstatOf(mine.find(Boolean)!)}.` };
+  });
+}
+
 export interface Ctx {
   msg: Comp;
   existing: Comp | null;

@@ -2,7 +2,7 @@
 export { normalizeAddress, isDeliverableAddress } from './address.js';
 export { plan, SIGNIFICANT_PROPS, TIME_PROPS } from './plan.js';
 export { validateAttendeeChange, type DisallowedChange } from './attendee.js';
-export { apply } from './apply.js';
+export { apply, applyToNewCopies } from './apply.js';
 export {
   counter, declineCounter, refresh, requestFor, attendeeCopyFromOrganizer, replyToOrganizerCopy,
   setScheduleStatus,
