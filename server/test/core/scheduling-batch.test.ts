@@ -4,6 +4,7 @@
  * The jobs are run by hand here (no worker), so each step is observed exactly.
  */
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, type TestEnv } from '../support/harness.js';
 import { create, ev, jobs, user, type TestUser } from './_helpers.js';
@@ -139,6 +140,48 @@ describe('batched scheduling deliveries', () => {
       expect(Number(cal.sync_seq)).toBe(seqs.at(-1));
     }
     for (const e of evs) await sql`delete from graphile_worker._private_jobs where payload->>'uid' = ${e.uid}`.execute(env.ctx.db);
+  });
+
+  it('an invitation batch is six statements; a copy whose resource name is taken goes the single way, without a change or a notification from the batch', async () => {
+    const e = await create(anna, ev('Statements', '2034-06-01T10:00:00', '2034-06-01T11:00:00', { attendees: people.map((p) => ({ email: p.email })) }));
+    const batch = (await jobs(env, 'schedule-deliver')).find((j) => j.payload.uid === e.uid)!.payload as DeliverBatchPayload;
+    // Another event already uses the resource name the copy would get in p3's calendar.
+    const clash = await env.ctx.db.insertInto('calendar_object').values({ owner_id: people[3].id, calendar_id: people[3].cal, name: `${e.uid}.ics`, uid: `other-${e.uid}`, component: 'VEVENT', ical: 'BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n', etag: 'x', schedule_tag: 'x', summary: 'Other', location: '', description: '', attendees: [], origin: 'rest' } as never).returning('id').executeTakeFirstOrThrow();
+    const logs = await Promise.all(people.map((p) => changeLog(p.id)));
+    const seen: string[] = [];
+    const orig = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const q = args[0] as string | { text: string };
+      seen.push(typeof q === 'string' ? q : q.text);
+      return (orig as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof orig;
+    let first;
+    try {
+      first = await deliverBatch(env.ctx, { ...batch, items: batch.items.filter((i) => i.recipientId !== people[3].id) });
+    } finally {
+      pg.Client.prototype.query = orig;
+    }
+    expect(first).toEqual({ written: 4, skipped: 0, single: 0 });
+    // principals, BEGIN, the UID lock, copies + calendars, the write, COMMIT.
+    expect(seen, seen.map((q) => q.replace(/\s+/g, ' ').slice(0, 80)).join('\n')).toHaveLength(6);
+    // The whole batch again: the four copies are in place (skipped); p3's goes the single way, which
+    // refuses the taken name (the job would fail and be retried) — after the batch committed.
+    await expect(deliverBatch(env.ctx, batch)).rejects.toThrow(/already exists/);
+    for (const [i, p] of people.entries()) {
+      const added = (await changeLog(p.id)).slice(logs[i].length);
+      const mine = (await copies(e.uid)).filter((c) => c.owner_id === p.id);
+      if (i === 3) {
+        expect(mine).toHaveLength(0);
+        expect(added).toEqual([]);
+        continue;
+      }
+      expect(mine).toHaveLength(1);
+      expect(added).toEqual([{ seq: String(Number(logs[i].at(-1)?.seq ?? 0) + 1), uid: e.uid, kind: 'put' }]);
+      const notes = (await jobs(env, 'notify')).filter((j) => j.payload.objectId === mine[0].id);
+      expect(notes.map((n) => n.payload.kind)).toEqual(['invitation']);
+    }
+    await env.ctx.db.deleteFrom('calendar_object').where('id', '=', clash.id).execute();
+    await sql`delete from graphile_worker._private_jobs where payload->>'uid' = ${e.uid}`.execute(env.ctx.db);
   });
 
   it('an attendee answering while the update is being delivered: serialised by the UID lock, nothing lost', async () => {
