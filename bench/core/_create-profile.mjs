@@ -4,7 +4,8 @@
 //   node scripts/build.mjs && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/core/_create-profile.mjs
 // PROFILE_N (default 300) creates; PROFILE_DB names the kept database (default calendula_createprof);
 // PROFILE_DELIVER=1 then runs the batched deliveries those creates queued (deliverBatch, as the
-// worker would, one after the other) and prints their CPU and statements per create;
+// worker would, one after the other) and prints their CPU and statements per create; PROFILE_NOTIFY=1
+// also runs the invitation notifications those queued (the 'notify' handler, one job at a time);
 // add --cpu-prof to node for a profile. Also prints the SQL statements per create (pg.Client#query calls).
 import pg from 'pg';
 import { dist as d, openProfileRuntime } from './_runtime.mjs';
@@ -83,6 +84,23 @@ if (process.env.PROFILE_DELIVER) {
   const dp1 = await pgCpu();
   console.log(`deliverBatch ×${N} (${written} copies): ${(dwall / N).toFixed(2)} ms wall, node CPU ${((dc.user + dc.system) / 1000 / N).toFixed(2)} ms/create, PostgreSQL CPU ${(((dp1 - dp0) * 1000) / N).toFixed(2)} ms/create, ${dstmts.toFixed(2)} statements/create`);
   await sql`delete from graphile_worker._private_jobs where id = any(${jobs.map((j) => j.id)}::bigint[])`.execute(ctx.db);
+  // PROFILE_NOTIFY=1: then the notification jobs those deliveries queued (as the worker's 'notify' handler).
+  if (process.env.PROFILE_NOTIFY) {
+    const { sendNotification } = await d('app/notify/notifications.js');
+    const notes = (await sql`select j.id, j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+      where t.identifier = 'notify' and j.payload->>'objectId' in (select id::text from calendar_object where uid = any(${uids}::text[])) order by j.id`.execute(ctx.db)).rows;
+    const nc0 = process.cpuUsage();
+    const np0 = await pgCpu();
+    const ns0 = statements;
+    const nt0 = performance.now();
+    for (const j of notes) await sendNotification(ctx, j.payload, String(j.id));
+    const nwall = performance.now() - nt0;
+    const nstmts = (statements - ns0) / N;
+    const nc = process.cpuUsage(nc0);
+    const np1 = await pgCpu();
+    console.log(`notify ×${notes.length} (${(notes.length / N).toFixed(1)} per create): ${(nwall / N).toFixed(2)} ms wall, node CPU ${((nc.user + nc.system) / 1000 / N).toFixed(2)} ms/create, PostgreSQL CPU ${(((np1 - np0) * 1000) / N).toFixed(2)} ms/create, ${nstmts.toFixed(2)} statements/create`);
+    await sql`delete from graphile_worker._private_jobs where id = any(${notes.map((j) => j.id)}::bigint[])`.execute(ctx.db);
+  }
 }
 await pgc.end();
 await app.close();

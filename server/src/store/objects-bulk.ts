@@ -237,8 +237,9 @@ export async function copiesAndLockedCalendars(db: DB, ownerIds: string[], uid: 
  * New copies with everything that goes with them in ONE statement: the multi-row insert (a row
  * whose UID or name is taken is skipped, as insertCopies), one change-log entry per inserted copy
  * with the calendars' sync_seq advanced (the calendars must be locked already, as for
- * logCopyChanges), the planned reminders of the inserted copies, and the jobs (notifications)
- * whose payload.objectId is an inserted copy, by one add_jobs. Returns the rows written.
+ * logCopyChanges), the planned reminders of the inserted copies, and the jobs (notifications) about
+ * inserted copies — payload.objectId, or payload.items[].objectId for a job about several (its
+ * items reduced to the inserted ones) — by one add_jobs. Returns the rows written.
  */
 export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { reminders: ReminderPlanRow[]; jobs: JobSpec[] }): Promise<ObjectRow[]> {
   if (!rows.length) return [];
@@ -271,9 +272,21 @@ export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { remin
       join ins on ins.owner_id = x.owner_id and ins.id = x.object_id
       on conflict (owner_id, object_id) do nothing
     ), specs as (
+      -- Jobs about copies not inserted are dropped; a job listing several copies keeps the inserted ones.
       select array(
-        select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(o.jobs)}::json) with ordinality as t(x, i)
-        where (x->'payload'->>'objectId')::uuid in (select id from ins) order by i) as a
+        select jsonb_populate_record(null::graphile_worker.job_spec, f.spec)
+        from jsonb_array_elements(${jobSpecsJson(o.jobs)}::jsonb) with ordinality as t(x, i)
+        cross join lateral (
+          select case
+            when x->'payload' ? 'items' then (
+              select case when count(*) > 0 then jsonb_set(x, '{payload,items}', jsonb_agg(it order by n)) end
+              from jsonb_array_elements(x->'payload'->'items') with ordinality as e(it, n)
+              where (it->>'objectId')::uuid in (select id from ins))
+            when (x->'payload'->>'objectId')::uuid in (select id from ins) then x
+          end as spec
+        ) f
+        where f.spec is not null
+        order by t.i) as a
     ), j as (
       select (graphile_worker.add_jobs(specs.a, false)).id from specs where cardinality(specs.a) > 0
     )

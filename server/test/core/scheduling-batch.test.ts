@@ -65,8 +65,14 @@ describe('batched scheduling deliveries', () => {
     // The room answered by itself (its own path): accepted, and the answer queued to Anna.
     expect(all.find((x) => x.owner_id === roomId)?.my_partstat).toBe('ACCEPTED');
     // Invitation notifications, one per user, queued in the same transaction.
-    const notes = (await jobs(env, 'notify')).filter((j) => people.some((p) => p.id === j.payload.recipientId) && all.some((c) => c.id === j.payload.objectId));
-    expect(notes.map((n) => n.payload.kind)).toEqual(people.map(() => 'invitation'));
+    // (One job for all the invitations of the batch, listing each user's copy.)
+    const noteJobs = (await jobs(env, 'notify')).filter((j) => (j.payload.items ?? [j.payload]).some((i: { objectId: string }) => all.some((c) => c.id === i.objectId)));
+    expect(noteJobs).toHaveLength(1);
+    expect(noteJobs[0].payload.kind).toBe('invitation');
+    expect(noteJobs[0].payload.from).toBe('anna@example.com');
+    const items = noteJobs[0].payload.items as { recipientId: string; ownerId: string; objectId: string }[];
+    expect(items.map((i) => i.recipientId).sort()).toEqual(people.map((p) => p.id).sort());
+    for (const i of items) expect(all.find((c) => c.id === i.objectId)?.owner_id).toBe(i.ownerId);
     // The copies are visible through the API.
     const inv = (await people[0].api.get('/invitations')).json().items;
     expect(inv.some((i: { uid: string }) => i.uid === e.uid)).toBe(true);
@@ -166,7 +172,10 @@ describe('batched scheduling deliveries', () => {
     expect(seen, seen.map((q) => q.replace(/\s+/g, ' ').slice(0, 80)).join('\n')).toHaveLength(6);
     // The whole batch again: the four copies are in place (skipped); p3's goes the single way, which
     // refuses the taken name (the job would fail and be retried) — after the batch committed.
+    const notifyJobs = (await jobs(env, 'notify')).length;
     await expect(deliverBatch(env.ctx, batch)).rejects.toThrow(/already exists/);
+    // Nothing inserted: no notification job either (the single path failed before queueing one).
+    expect((await jobs(env, 'notify')).length).toBe(notifyJobs);
     for (const [i, p] of people.entries()) {
       const added = (await changeLog(p.id)).slice(logs[i].length);
       const mine = (await copies(e.uid)).filter((c) => c.owner_id === p.id);
@@ -177,7 +186,7 @@ describe('batched scheduling deliveries', () => {
       }
       expect(mine).toHaveLength(1);
       expect(added).toEqual([{ seq: String(Number(logs[i].at(-1)?.seq ?? 0) + 1), uid: e.uid, kind: 'put' }]);
-      const notes = (await jobs(env, 'notify')).filter((j) => j.payload.objectId === mine[0].id);
+      const notes = (await jobs(env, 'notify')).filter((j) => (j.payload.items ?? [j.payload]).some((x: { objectId: string }) => x.objectId === mine[0].id));
       expect(notes.map((n) => n.payload.kind)).toEqual(['invitation']);
     }
     await env.ctx.db.deleteFrom('calendar_object').where('id', '=', clash.id).execute();

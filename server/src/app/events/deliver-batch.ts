@@ -27,6 +27,7 @@ import { isActive, planFiring, planRow } from './reminders.js';
 import { deleteReminders, saveReminders, type ReminderPlanRow } from '../../store/reminders.js';
 import { deliverMessage, wantsNotification } from './deliver.js';
 import type { DeliverPayload } from './scheduling.js';
+import type { NotifyBatchPayload } from '../notify/notifications.js';
 
 export interface DeliverBatchItem { recipientId: string; method: ItipMessage['method']; significant: boolean; /** index into texts / messageIds */ m: number }
 
@@ -236,7 +237,7 @@ export async function deliverBatch(ctx: AppContext, p: DeliverBatchPayload): Pro
 async function insertNewCopies(trx: DB, p: DeliverBatchPayload, planned: Planned[], targets: bulk.CopyTargets, single: DeliverBatchItem[]): Promise<number> {
   const now = new Date();
   const plans: ReminderPlanRow[] = [];
-  const jobs: JobSpec[] = [];
+  const notes: Partial<Record<'invitation' | 'cancellation', NotifyBatchPayload['items']>> = {};
   for (const x of planned) {
     const v = x.values;
     const probe = { owner_id: v.owner_id, id: v.id, etag: v.etag, has_alarms: v.has_alarms, status: v.status, my_partstat: v.my_partstat, deleted_at: null };
@@ -244,11 +245,13 @@ async function insertNewCopies(trx: DB, p: DeliverBatchPayload, planned: Planned
     const defaults = !active || v.has_alarms ? [] : targets.locked.get(`${v.owner_id}/${v.calendar_id}`) ?? [];
     const next = active ? planFiring(x.prepared.compiled, defaults, now, x.recipient.timezone, v.first_start) : null;
     if (next) plans.push(planRow(probe, x.recipient.timezone, defaults, next));
-    if (x.item.method === 'REQUEST' && wantsNotification(x.recipient, 'invitation')) {
-      jobs.push({ name: 'notify', payload: { kind: 'invitation', recipientId: x.recipient.id, ownerId: x.recipient.id, objectId: v.id, from: p.sender, previousIcal: null } });
-    } else if (x.item.method === 'CANCEL' && wantsNotification(x.recipient, 'cancellation')) {
-      jobs.push({ name: 'notify', payload: { kind: 'cancellation', recipientId: x.recipient.id, ownerId: x.recipient.id, objectId: v.id, from: p.sender } });
-    }
+    const kind = x.item.method === 'REQUEST' ? 'invitation' : x.item.method === 'CANCEL' ? 'cancellation' : null;
+    if (kind && wantsNotification(x.recipient, kind)) (notes[kind] ??= []).push({ recipientId: x.recipient.id, ownerId: x.recipient.id, objectId: v.id });
+  }
+  // One notification job per kind for all the copies (sendNotificationBatch), not one per copy.
+  const jobs: JobSpec[] = [];
+  for (const [kind, items] of Object.entries(notes) as ['invitation' | 'cancellation', NotifyBatchPayload['items']][]) {
+    jobs.push({ name: 'notify', payload: items.length === 1 ? { kind, ...items[0], from: p.sender, ...(kind === 'invitation' ? { previousIcal: null } : {}) } : { kind, from: p.sender, items } satisfies NotifyBatchPayload });
   }
   const rows = await bulk.insertCopiesWithLog(trx, planned.map((x) => x.values), { reminders: plans, jobs });
   const written = new Set(rows.map((r) => r.owner_id));

@@ -12,7 +12,8 @@ import type { Change } from '../../integrations/mail/index.js';
 import { indexResource, type ResourceIndex } from '../../lib/ical/index.js';
 import { signToken } from '../../domain/auth/secrets.js';
 import { publicUrl } from '../../config/load.js';
-import { dispatch, registerChannel, type Notification, type NotificationKind, type DispatchStatus } from './channels.js';
+import { dispatch, dispatchMany, registerChannel, type Notification, type NotificationKind, type DispatchStatus } from './channels.js';
+import { sql } from 'kysely';
 import { emailChannel } from './email-channel.js';
 
 registerChannel(emailChannel);
@@ -103,4 +104,62 @@ export async function sendNotification(ctx: AppContext, p: NotifyPayload, jobId?
   // An update about an event that has since been cancelled or deleted says nothing new.
   if (p.kind === 'update' && (built.row.deleted_at || built.row.status === 'CANCELLED')) return null;
   return dispatch(ctx, built.n);
+}
+
+/**
+ * One 'notify' job for the invitations (or cancellations) of many recipients of ONE organizer
+ * write — what a batched delivery queues instead of a job per copy. Each item is the recipient's
+ * own copy; `from` is the organizer.
+ */
+export interface NotifyBatchPayload {
+  kind: 'invitation' | 'cancellation';
+  from?: string;
+  items: { recipientId: string; ownerId: string; objectId: string }[];
+}
+
+export function isNotifyBatch(p: unknown): p is NotifyBatchPayload {
+  return !!p && Array.isArray((p as NotifyBatchPayload).items);
+}
+
+/**
+ * A batched notify job: the same notifications sendNotification builds for each item, with the
+ * reads done once for all (recipients, copies, sender and organizer, the parse of the copy's text)
+ * and sent through dispatchMany (one idempotency query per channel, delivery log in one
+ * statement). Each item's key is the job id plus the recipient, stable across retries: a retry
+ * re-sends only what did not go out. Throws (the job is retried) if any send failed temporarily.
+ */
+export async function sendNotificationBatch(ctx: AppContext, p: NotifyBatchPayload, jobId?: string): Promise<Record<string, DispatchStatus>[]> {
+  const ids = [...new Set(p.items.map((i) => i.recipientId))];
+  const users = new Map((ids.length ? await ctx.db.selectFrom('principal').selectAll().where('id', 'in', ids).execute() : []).map((u) => [u.id, u]));
+  const r = p.items.length ? await sql<ObjectRow>`select o.* from calendar_object o
+    join unnest(${p.items.map((i) => i.ownerId)}::uuid[], ${p.items.map((i) => i.objectId)}::uuid[]) as k(owner_id, id) on o.owner_id = k.owner_id and o.id = k.id`.execute(ctx.db) : { rows: [] };
+  const rows = new Map(r.rows.map((x) => [`${x.owner_id}/${x.id}`, x]));
+  const sender = p.from ? await principals.findPrincipalByEmail(ctx.db, p.from) : undefined;
+  const organizers = new Map<string, Awaited<ReturnType<typeof principals.findPrincipalByEmail>>>();
+  const indexes = new Map<string, ResourceIndex | null>();
+  const ns: Notification[] = [];
+  for (const item of p.items) {
+    const user = users.get(item.recipientId);
+    const row = rows.get(`${item.ownerId}/${item.objectId}`);
+    if (!user || user.disabled || user.kind !== 'user' || !row) continue;
+    if (!indexes.has(row.ical)) indexes.set(row.ical, safeIndex(row.ical));
+    const ix = indexes.get(row.ical)!;
+    if (row.organizer && !organizers.has(row.organizer)) organizers.set(row.organizer, await principals.findPrincipalByEmail(ctx.db, row.organizer));
+    const organizer = row.organizer ? organizers.get(row.organizer) : undefined;
+    const key = jobId ? `notify.${p.kind}.${jobId}.${item.recipientId}` : notifyKey({ kind: p.kind, ...item, from: p.from });
+    const n: Notification = {
+      kind: p.kind, recipient: user, key,
+      event: {
+        objectId: row.id, uid: row.uid, summary: row.summary, start: ix?.firstStart ?? row.first_start ?? new Date(), end: ix?.lastEnd ?? row.last_end ?? undefined,
+        allDay: row.all_day, location: row.location || undefined, organizerName: organizer?.name || row.organizer || undefined, url: eventUrl(ctx, row.id),
+      },
+      ...(p.from ? { from: { email: p.from, name: sender?.name || undefined } } : {}),
+    };
+    if (p.kind === 'invitation' && row.role === 'attendee' && !row.deleted_at && row.status !== 'CANCELLED') n.answerLinks = answerLinks(ctx, user.id, row.id);
+    ns.push(n);
+  }
+  const results = await dispatchMany(ctx, ns);
+  const retry = results.find((x) => x.retry)?.retry;
+  if (retry) throw retry;
+  return results.map((x) => x.status);
 }
