@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, type TestEnv } from '../support/harness.js';
 import { create, ev, jobs, user, type TestUser } from './_helpers.js';
-import { deliverBatch, deliverQueue, isBatchPayload, type DeliverBatchPayload } from '../../src/app/events/deliver-batch.js';
+import { deliverBatch, deliverQueue, isBatchPayload, notifyBatchQueue, NOTIFY_BATCH_QUEUES, type DeliverBatchPayload } from '../../src/app/events/deliver-batch.js';
 import { deliverMessage } from '../../src/app/events/deliver.js';
 
 let env: TestEnv;
@@ -70,6 +70,9 @@ describe('batched scheduling deliveries', () => {
     expect(noteJobs).toHaveLength(1);
     expect(noteJobs[0].payload.kind).toBe('invitation');
     expect(noteJobs[0].payload.from).toBe('anna@example.com');
+    // In one of the few notify-batch queues: such jobs never hold every worker slot at once.
+    expect(noteJobs[0].queue_name).toBe(notifyBatchQueue(e.uid));
+    expect(notifyBatchQueue(e.uid)).toMatch(new RegExp(`^notify-batch:[0-${NOTIFY_BATCH_QUEUES - 1}]$`));
     const items = noteJobs[0].payload.items as { recipientId: string; ownerId: string; objectId: string }[];
     expect(items.map((i) => i.recipientId).sort()).toEqual(people.map((p) => p.id).sort());
     for (const i of items) expect(all.find((c) => c.id === i.objectId)?.owner_id).toBe(i.ownerId);
