@@ -11,12 +11,11 @@ import { DomainError } from '../../domain/errors.js';
 import type { DB } from '../../store/db.js';
 import * as objects from '../../store/objects.js';
 import * as principals from '../../store/principals.js';
-import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
+import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
 import { indexValues, ownerUnnamed, prepareResource, toDomainError, type PreparedResource } from './resource.js';
 import { randomUUID } from 'node:crypto';
 import type ICAL from 'ical.js';
 import { compileResource, indexResource } from '../../lib/ical/index.js';
-import type { Reminder } from '../../store/schema.js';
 import { planScheduling } from './scheduling.js';
 import { isActive, planFiring, planReminders, planRow } from './reminders.js';
 import { deleteReminders } from '../../store/reminders.js';
@@ -152,8 +151,9 @@ export async function saveObject(ctx: AppContext, actor: Actor, input: SaveInput
  * know the UID, and a new object has no etag, schedule tag or lease to check.
  *
  * Returns null — nothing written — when this path does not apply: a write scheduling would have
- * to do (fan-out of a large meeting), a job with a coalescing key, or the calendar changed its
- * default reminders since `defaults` was read. The caller then uses saveObject with `text()`.
+ * to do (fan-out of a large meeting), a job with a coalescing key, attachments, an owner named
+ * only by an alias, or the calendar changed its default reminders since `defaults` was read. The
+ * caller then builds the text again and uses saveObject (commands.ts createEventIn).
  */
 export async function createFreshObject(ctx: AppContext, actor: Actor, input: {
   ownerId: string; calendarId: string; component: ICAL.Component; defaults: Reminder[]; knownPrincipals?: Map<string, PrincipalRow>;
