@@ -6,7 +6,8 @@
 // PROFILE_DELIVER=1 then runs the batched deliveries those creates queued (deliverBatch, as the
 // worker would, one after the other) and prints their CPU and statements per create; PROFILE_NOTIFY=1
 // also runs the invitation notifications those queued (the 'notify' handler, one job at a time);
-// add --cpu-prof to node for a profile. Also prints the SQL statements per create (pg.Client#query calls).
+// PROFILE_STMTS=1 prints the wall time per statement shape; add --cpu-prof to node for a profile.
+// Also prints the SQL statements per create (pg.Client#query calls). The kept database is ANALYZEd first.
 import pg from 'pg';
 import { dist as d, openProfileRuntime } from './_runtime.mjs';
 
