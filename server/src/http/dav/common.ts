@@ -164,6 +164,56 @@ export function memberColumns(props: QName[]) {
   return { component: has('getcontenttype'), size: has('getcontentlength'), modified: has('getlastmodified'), text: has('calendar-data') };
 }
 
+/** Where fastMemberResponse() finds each asked property in a member's cells (see memberColumns). */
+export interface MemberLayout {
+  kinds: string[];
+  iComp: number;
+  iSize: number;
+  iMod: number;
+  iText: number;
+  /** Cells per member. */
+  stride: number;
+}
+
+export function memberLayout(props: QName[]): MemberLayout {
+  const cols = memberColumns(props);
+  let i = 2;
+  const iComp = cols.component ? i++ : -1;
+  const iSize = cols.size ? i++ : -1;
+  const iMod = cols.modified ? i++ : -1;
+  const iText = cols.text ? i++ : -1;
+  return { kinds: props.map((p) => p.name), iComp, iSize, iMod, iText, stride: i };
+}
+
+/**
+ * One member's <D:response> from its cells at `r` (name, etag, then the columns `L` says), with
+ * `h` as the (already escaped) href. Byte-identical to fastObjectResponse(). `spec`: the request's
+ * CALDAV:calendar-data restrictions (a multiget's; a listing has none).
+ */
+export function fastMemberResponse(h: string, cells: ArrayLike<string>, r: number, L: MemberLayout, spec: CalendarDataSpec | null = null): string {
+  const etag = cells[r + 1]!;
+  let s = `<D:response><D:href>${h}</D:href><D:propstat><D:prop>`;
+  for (const k of L.kinds) {
+    switch (k) {
+      case 'getetag': s += `<D:getetag>"${PLAIN_TEXT.test(etag) ? etag : escapeText(etag)}"</D:getetag>`; break;
+      case 'getcontenttype': {
+        const c = cells[r + L.iComp]!;
+        s += CONTENT_TYPE[c] ?? `<D:getcontenttype>text/calendar; charset=utf-8; component=${c.toLowerCase()}</D:getcontenttype>`;
+        break;
+      }
+      case 'resourcetype': s += '<D:resourcetype/>'; break;
+      case 'getcontentlength': s += `<D:getcontentlength>${cells[r + L.iSize]!}</D:getcontentlength>`; break;
+      case 'getlastmodified': s += `<D:getlastmodified>${cells[r + L.iMod]!}</D:getlastmodified>`; break;
+      case 'calendar-data': {
+        const v = cells[r + L.iText];
+        s += v ? `<C:calendar-data>${escapeText(renderCalendarData(v, spec))}</C:calendar-data>` : '<C:calendar-data/>';
+        break;
+      }
+    }
+  }
+  return s + RESPONSE_END;
+}
+
 /**
  * The <D:response> elements of a whole calendar listing, one string per member, from memberCells()
  * (per member: name, etag, then component / size / modified / ical as memberColumns(props) chose
@@ -172,40 +222,12 @@ export function memberColumns(props: QName[]) {
  * that costs more to flatten than the rendering itself.)
  */
 export function fastMemberListing(base: string, props: QName[], cells: string[]): string[] {
-  const cols = memberColumns(props);
-  let i = 2;
-  const iComp = cols.component ? i++ : -1;
-  const iSize = cols.size ? i++ : -1;
-  const iMod = cols.modified ? i++ : -1;
-  const iText = cols.text ? i++ : -1;
-  const stride = i;
-  const kinds = props.map((p) => p.name);
-  const out = new Array<string>(Math.floor(cells.length / stride));
+  const L = memberLayout(props);
+  const out = new Array<string>(Math.floor(cells.length / L.stride));
   let n = 0;
-  for (let r = 0; r + stride <= cells.length; r += stride) {
+  for (let r = 0; r + L.stride <= cells.length; r += L.stride) {
     const name = cells[r]!;
-    const etag = cells[r + 1]!;
-    const h = PLAIN_SEGMENT.test(name) ? base + name : escapeText(base + href(name));
-    let s = `<D:response><D:href>${h}</D:href><D:propstat><D:prop>`;
-    for (const k of kinds) {
-      switch (k) {
-        case 'getetag': s += `<D:getetag>"${PLAIN_TEXT.test(etag) ? etag : escapeText(etag)}"</D:getetag>`; break;
-        case 'getcontenttype': {
-          const c = cells[r + iComp]!;
-          s += CONTENT_TYPE[c] ?? `<D:getcontenttype>text/calendar; charset=utf-8; component=${c.toLowerCase()}</D:getcontenttype>`;
-          break;
-        }
-        case 'resourcetype': s += '<D:resourcetype/>'; break;
-        case 'getcontentlength': s += `<D:getcontentlength>${cells[r + iSize]!}</D:getcontentlength>`; break;
-        case 'getlastmodified': s += `<D:getlastmodified>${cells[r + iMod]!}</D:getlastmodified>`; break;
-        case 'calendar-data': {
-          const v = cells[r + iText];
-          s += v ? `<C:calendar-data>${escapeText(v)}</C:calendar-data>` : '<C:calendar-data/>';
-          break;
-        }
-      }
-    }
-    out[n++] = s + RESPONSE_END;
+    out[n++] = fastMemberResponse(PLAIN_SEGMENT.test(name) ? base + name : escapeText(base + href(name)), cells, r, L);
   }
   return out;
 }

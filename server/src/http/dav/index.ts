@@ -71,7 +71,11 @@ async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply)
   const env: DavEnv = { ctx, user, actor: { userId: user.id, email: user.email, isAdmin: user.is_admin, via: 'caldav', requestId: req.id } };
   const res = await resolvePath(env, path, { ...hint!, calendar: found!.calendar, object: found!.object });
   const parent = res.kind === 'object' || res.kind === 'null' ? parentPath(res.path) : res.path;
-  req.davScope = { calendarHref: href(parent), requestHref: href(res.path) };
+  // Only an error reply reads these (errors.ts): encoded then, not on every request.
+  req.davScope = {
+    get calendarHref() { return href(parent); },
+    get requestHref() { return href(res.path); },
+  };
   const d: DavRequest = { req, reply, env, target: { env, res }, body: bodyText(req) };
   switch (req.method) {
     case 'PROPFIND': return propfind(d);
