@@ -268,6 +268,27 @@ export function encodeParts(head: string, parts: string[], tail: string): Buffer
   return out;
 }
 
+/** The envelopes of the usual answers (no head responses, token or description), by options. */
+const envelopes = new Map<string, [string, string]>();
+
+/** The multistatus document around pre-rendered parts: the text before them and after them. */
+function envelope(head: MultistatusResponse[], options: MultistatusOptions, caldav: boolean): [string, string] {
+  const plain = head.length === 0 && options.syncToken === undefined && options.truncatedHref === undefined && options.description === undefined;
+  const key = `${options.minimal ? 'm' : '-'}${caldav ? 'c' : '-'}`;
+  const known = plain ? envelopes.get(key) : undefined;
+  if (known) return known;
+  let xml = buildMultistatus([...head, { href: PARTS_MARKER, status: 200 }], options);
+  if (caldav) {
+    const open = xml.slice(0, xml.indexOf('>', xml.indexOf('<D:multistatus')));
+    if (!open.includes(`xmlns:C="${NS_CALDAV}"`)) xml = xml.replace('<D:multistatus', `<D:multistatus xmlns:C="${NS_CALDAV}"`);
+  }
+  const at = xml.indexOf(MARKER_RESPONSE);
+  if (at < 0) throw new Error('multistatus marker not found');
+  const out: [string, string] = [xml.slice(0, at), xml.slice(at + MARKER_RESPONSE.length)];
+  if (plain) envelopes.set(key, out);
+  return out;
+}
+
 /**
  * sendMultistatus with pre-rendered <D:response> strings placed after `head` (in order). `caldav`:
  * whether the parts use the C: prefix (CALDAV:calendar-data) — looked for in them when not given.
@@ -275,13 +296,7 @@ export function encodeParts(head: string, parts: string[], tail: string): Buffer
 export function sendMultistatusParts(d: DavRequest, head: MultistatusResponse[], parts: string[], options: MultistatusOptions = {}, caldav?: boolean) {
   const prefs = parsePrefer(d.req.headers.prefer, d.req.headers.brief);
   if (prefs.returnMinimal) d.reply.header('preference-applied', 'return=minimal');
-  let xml = buildMultistatus([...head, { href: PARTS_MARKER, status: 200 }], { ...options, minimal: options.minimal ?? prefs.returnMinimal });
-  if (caldav ?? parts.some((p) => p.includes('<C:'))) {
-    const open = xml.slice(0, xml.indexOf('>', xml.indexOf('<D:multistatus')));
-    if (!open.includes(`xmlns:C="${NS_CALDAV}"`)) xml = xml.replace('<D:multistatus', `<D:multistatus xmlns:C="${NS_CALDAV}"`);
-  }
-  const at = xml.indexOf(MARKER_RESPONSE);
-  if (at < 0) throw new Error('multistatus marker not found');
+  const [before, after] = envelope(head, { ...options, minimal: options.minimal ?? prefs.returnMinimal }, caldav ?? parts.some((p) => p.includes('<C:')));
   d.reply.status(207).type('application/xml; charset=utf-8');
   // Up to STRING_BODY_MAX the body goes out as one string: the socket encodes it straight into its
   // write, and no Buffer is made. Buffers live outside the V8 heap, and their external memory made
@@ -291,8 +306,8 @@ export function sendMultistatusParts(d: DavRequest, head: MultistatusResponse[],
   // (beyond what one string should hold) are encoded into 64 KB buffers and streamed.
   let size = 0;
   for (let i = 0; i < parts.length && size <= STRING_BODY_MAX; i++) size += parts[i]!.length;
-  if (size <= STRING_BODY_MAX) return d.reply.send(xml.slice(0, at) + parts.join('') + xml.slice(at + MARKER_RESPONSE.length));
-  const chunks = encodeParts(xml.slice(0, at), parts, xml.slice(at + MARKER_RESPONSE.length));
+  if (size <= STRING_BODY_MAX) return d.reply.send(before + parts.join('') + after);
+  const chunks = encodeParts(before, parts, after);
   if (chunks.length === 1) return d.reply.send(chunks[0]);
   d.reply.header('content-length', chunks.reduce((a, c) => a + c.length, 0));
   return d.reply.send(Readable.from(chunks));
