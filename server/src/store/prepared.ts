@@ -72,12 +72,13 @@ class DescribelessQuery {
   }
 
   handleDataRow(msg: { fields: (string | null)[] }) {
-    const f = msg.fields;
+    const fields = msg.fields;
     const p = this.parsers;
-    const row = new Array<unknown>(f.length);
-    for (let i = 0; i < f.length; i++) {
-      const v = f[i];
-      row[i] = v === null || v === undefined ? null : (p[i] ?? identity)(v);
+    const row = new Array<unknown>(fields.length);
+    for (let i = 0; i < fields.length; i++) {
+      const v = fields[i];
+      const parse = p[i];
+      row[i] = v === null || v === undefined ? null : parse === undefined || parse === identity ? v : parse(v);
     }
     this.rows.push(row);
   }
