@@ -43,17 +43,20 @@ export async function buildHttpApp(ctx: AppContext, opts: HttpOptions = {}): Pro
   const strict = makeAjv(false);
   const lenient = makeAjv(true);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
-  app.addHook('onRequest', async (req, reply) => {
+  // The hooks that run on every request are callback-style (no promise and microtask per hook).
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
   });
-  app.addHook('onSend', async (req, _reply, payload) => {
+  app.addHook('onSend', (req, _reply, payload, done) => {
     // Any write may change calendar data: cached calendar lists in this process become stale
     // (before the answer leaves, so the client's next read can't see the old list).
     if (!READ_METHODS.has(req.method)) bumpCalendarGeneration();
-    return payload;
+    done(null, payload);
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    done();
   });
   app.setErrorHandler(restErrorHandler);
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `No route for ${req.method} ${req.url.split('?')[0]}`));

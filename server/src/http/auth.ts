@@ -32,10 +32,15 @@ export function registerAuth(app: FastifyInstance, ctx: AppContext) {
   app.decorateRequest('user', null);
   // onRequest, not preHandler: who is asking is settled before the body is parsed or validated, so
   // anonymous callers get 401 (not validation details) and unauthenticated bodies are never parsed.
-  app.addHook('onRequest', async (req: FastifyRequest, _reply: FastifyReply) => {
+  // Callback-style: a route without auth (CalDAV does its own, health checks) costs no promise.
+  app.addHook('onRequest', (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
     const cfg = req.routeOptions.config ?? {};
     const mode = cfg.auth ?? (req.routeOptions.url?.startsWith('/api/v1') ? 'user' : 'none');
-    if (mode === 'none') return;
+    if (mode === 'none') return done();
+    identify(req, cfg, mode).then(() => done(), done);
+  });
+
+  async function identify(req: FastifyRequest, cfg: NonNullable<FastifyRequest['routeOptions']['config']>, mode: 'user' | 'admin') {
     const header = req.headers.authorization;
     if (header?.startsWith('Bearer ')) {
       const t = await resolveApiToken(ctx, header.slice(7).trim());
@@ -57,7 +62,7 @@ export function registerAuth(app: FastifyInstance, ctx: AppContext) {
       req.actor = { userId: s.user.id, email: s.user.email, isAdmin: s.user.is_admin, via: 'web', requestId: req.id };
     }
     if (mode === 'admin' && !req.actor!.isAdmin) throw new DomainError('FORBIDDEN', 'This action needs an administrator');
-  });
+  }
 }
 
 export function actorOf(req: FastifyRequest): Actor {

@@ -33,9 +33,10 @@ export function registerMetrics(app: FastifyInstance, ctx: AppContext) {
       } catch { /* queue schema missing: nothing to report */ }
     },
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     http.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
   });
   app.get('/metrics', { config: { auth: 'none' }, schema: { hide: true } }, async (_req, reply) => {
     reply.type(registry.contentType);

@@ -6,12 +6,14 @@
  * a GET). Done as separate queries this was four round trips per GET, each parsed, planned and
  * decoded on its own.
  *
- * The statement is prepared once per connection (a named query), so PostgreSQL plans it once.
+ * The statement is prepared once per connection (a named query), so PostgreSQL plans it once,
+ * and run without a Describe (store/prepared.ts: no RowDescription of ~45 columns per request).
  * Rows come as arrays; the column lists below are spliced into the statement and decoded by
  * position, and a test checks the decoded rows against the plain table reads.
  */
 import type pg from 'pg';
 import type { CalendarRow, PrincipalRow } from './schema.js';
+import { queryPrepared } from './prepared.js';
 
 const PRINCIPAL = ['id', 'kind', 'email', 'name', 'is_admin', 'disabled', 'password_hash', 'language', 'timezone', 'working_hours', 'notify', 'room_capacity', 'room_auto_accept', 'vkteams_id', 'oidc_subject', 'created_at', 'updated_at'] as const;
 const CALENDAR = ['id', 'owner_id', 'name', 'description', 'color', 'timezone', 'default_reminders', 'sort_order', 'hidden', 'is_default', 'components', 'sync_seq', 'created_at', 'updated_at'] as const;
@@ -69,8 +71,8 @@ export async function davLookup(pool: pg.Pool, q: { userId: string; calendarId?:
   if (!UUID.test(q.userId)) return { appPasswordValid: null };
   const calendarId = q.calendarId && UUID.test(q.calendarId) ? q.calendarId : null;
   const stmt = q.withText ? WITH_TEXT : WITHOUT_TEXT;
-  const r = await pool.query<unknown[]>({ ...stmt, values: [q.userId, calendarId, calendarId ? (q.objectName ?? null) : null, q.appPasswordHash ?? null], rowMode: 'array' });
-  const row = r.rows[0];
+  const rows = await queryPrepared(pool, stmt, [q.userId, calendarId, calendarId ? (q.objectName ?? null) : null, q.appPasswordHash ?? null]);
+  const row = rows[0];
   if (!row) return { appPasswordValid: null };
   let i = 0;
   const take = <T extends readonly string[]>(cols: T): Record<T[number], unknown> => {

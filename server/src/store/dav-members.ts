@@ -16,6 +16,7 @@
  * is needed for it.
  */
 import type pg from 'pg';
+import { queryPrepared, type Prepared } from './prepared.js';
 
 export interface MemberColumns {
   component?: boolean;
@@ -103,6 +104,30 @@ export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId:
   return splitCells(r.rows[0]?.[0], 4 + fields.length, 1);
 }
 
+const namedStatements = new Map<string, Prepared>();
+
+/**
+ * The named live members of a calendar (a calendar-multiget), one row each in memberCells()'s
+ * layout: name, etag, then component / size / modified / ical as asked. Rows come in no order.
+ * One prepared statement per variant, the names as one array parameter, run without a Describe
+ * (store/prepared.ts), and only the asked columns (no Date per row: the modified date is text).
+ */
+export async function namedMemberRows(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, cols: MemberColumns, names: string[]): Promise<string[][]> {
+  if (names.length === 0) return [];
+  const variant = `${cols.component ? 'c' : '-'}${cols.size ? 's' : '-'}${cols.modified ? 'm' : '-'}${cols.text ? 't' : '-'}${publicOnly ? 'p' : '-'}`;
+  let stmt = namedStatements.get(variant);
+  if (!stmt) {
+    stmt = {
+      name: `dav-named-${variant}`,
+      text: `select name, etag${optionalFields(cols).map((f) => `, ${f}`).join('')}${cols.text ? ', ical' : ''}
+        from calendar_object where owner_id = $1 and calendar_id = $2 and deleted_at is null and name = any($3::text[])
+        ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}`,
+    };
+    namedStatements.set(variant, stmt);
+  }
+  return (await queryPrepared(pool, stmt, [ownerId, calendarId, names])) as string[][];
+}
+
 export interface ObjectRowMeta {
   id: string; name: string; etag: string; schedule_tag: string; role: 'none' | 'organizer' | 'attendee';
   component: 'VEVENT' | 'VTODO'; updated_at: Date; class: string | null; size: number; ical?: string;
@@ -115,7 +140,8 @@ const objectStatements = new Map<string, { name: string; text: string }>();
  * Live objects of a calendar, sorted by name, with the listing columns (and the text when asked):
  * all of them, or those with the given names (a calendar-multiget, a sync-collection's changes).
  * One prepared statement per variant — the names travel as one array parameter, so a multiget of
- * any size is planned once per connection — and rows decoded as arrays.
+ * any size is planned once per connection — and rows decoded as arrays (without a Describe per
+ * execution: store/prepared.ts).
  */
 export async function objectRows(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, withText: boolean, names?: string[]): Promise<ObjectRowMeta[]> {
   const variant = `${withText ? 't' : '-'}${names ? 'n' : '-'}${publicOnly ? 'p' : '-'}`;
@@ -131,10 +157,10 @@ export async function objectRows(pool: pg.Pool, ownerId: string, calendarId: str
     };
     objectStatements.set(variant, stmt);
   }
-  const r = await pool.query<unknown[]>({ ...stmt, values: names ? [ownerId, calendarId, names] : [ownerId, calendarId], rowMode: 'array' });
-  const out = new Array<ObjectRowMeta>(r.rows.length);
-  for (let i = 0; i < r.rows.length; i++) {
-    const x = r.rows[i]!;
+  const rows = await queryPrepared(pool, stmt, names ? [ownerId, calendarId, names] : [ownerId, calendarId]);
+  const out = new Array<ObjectRowMeta>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const x = rows[i]!;
     const o: ObjectRowMeta = {
       id: x[0] as string, name: x[1] as string, etag: x[2] as string, schedule_tag: x[3] as string, role: x[4] as ObjectRowMeta['role'],
       component: x[5] as ObjectRowMeta['component'], updated_at: x[6] as Date, class: x[7] as string | null, size: Number(x[8]),

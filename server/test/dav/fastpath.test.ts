@@ -1,7 +1,7 @@
 // The fast member renderer (common.ts) must write exactly what the generic registry + serializer write.
 import { describe, expect, it } from 'vitest';
-import { buildMultistatus, NS_CALDAV, NS_DAV, type PropfindRequest } from '../../src/lib/dav/index.js';
-import { encodeParts, fastMemberListing, fastObjectResponse, fastProps, fastStatusResponse, memberColumns, propsFor } from '../../src/http/dav/common.js';
+import { buildMultistatus, escapeText, NS_CALDAV, NS_DAV, parseReport, parseXml, type CalendarMultigetReport, type PropfindRequest } from '../../src/lib/dav/index.js';
+import { encodeParts, fastMemberListing, fastMemberResponse, fastObjectResponse, fastProps, fastStatusResponse, memberColumns, memberLayout, propsFor } from '../../src/http/dav/common.js';
 import type { DavCalendar, ObjectMeta, Target } from '../../src/http/dav/types.js';
 
 const obj: ObjectMeta = { id: 'x', name: 'a b&c.ics', etag: 'abc123', schedule_tag: 's', role: 'none', component: 'VEVENT', updated_at: new Date('2030-01-02T03:04:05Z'), class: null, size: 321 };
@@ -51,6 +51,17 @@ describe('fast member responses', () => {
       const want = members.map(({ obj: o, text: t }) => fastObjectResponse(base + o.name.split('/').map((x) => encodeURIComponent(x).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%40/g, '@').replace(/%3A/g, ':')).join('/'), o, fast, cols.text ? t : undefined));
       expect(fastMemberListing(base, fast, cells)).toEqual(want);
     }
+  });
+
+  it("a multiget's member response (from its cells, with a calendar-data restriction) matches the per-object renderer", () => {
+    const q = parseReport(parseXml(`<C:calendar-multiget xmlns:D="DAV:" xmlns:C="${NS_CALDAV}"><D:prop><D:getetag/><D:getlastmodified/><C:calendar-data><C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="UID"/></C:comp></C:comp></C:calendar-data><D:getcontentlength/></D:prop><D:href>/x</D:href></C:calendar-multiget>`)) as CalendarMultigetReport;
+    const fast = fastProps(q.props)!;
+    const href = '/dav/calendars/u@example.com/c/a b&c.ics';
+    for (const spec of [q.calendarData, null]) {
+      const cells = [obj.name, obj.etag, String(obj.size), new Date(obj.updated_at).toUTCString(), text];
+      expect(fastMemberResponse(escapeText(href), cells, 0, memberLayout(fast), spec)).toBe(fastObjectResponse(href, obj, fast, text, spec));
+    }
+    expect(q.calendarData).not.toBeNull();
   });
 
   it('encodes parts into buffers that concatenate to the UTF-8 text', () => {

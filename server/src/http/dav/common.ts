@@ -164,6 +164,56 @@ export function memberColumns(props: QName[]) {
   return { component: has('getcontenttype'), size: has('getcontentlength'), modified: has('getlastmodified'), text: has('calendar-data') };
 }
 
+/** Where fastMemberResponse() finds each asked property in a member's cells (see memberColumns). */
+export interface MemberLayout {
+  kinds: string[];
+  iComp: number;
+  iSize: number;
+  iMod: number;
+  iText: number;
+  /** Cells per member. */
+  stride: number;
+}
+
+export function memberLayout(props: QName[]): MemberLayout {
+  const cols = memberColumns(props);
+  let i = 2;
+  const iComp = cols.component ? i++ : -1;
+  const iSize = cols.size ? i++ : -1;
+  const iMod = cols.modified ? i++ : -1;
+  const iText = cols.text ? i++ : -1;
+  return { kinds: props.map((p) => p.name), iComp, iSize, iMod, iText, stride: i };
+}
+
+/**
+ * One member's <D:response> from its cells at `r` (name, etag, then the columns `L` says), with
+ * `h` as the (already escaped) href. Byte-identical to fastObjectResponse(). `spec`: the request's
+ * CALDAV:calendar-data restrictions (a multiget's; a listing has none).
+ */
+export function fastMemberResponse(h: string, cells: ArrayLike<string>, r: number, L: MemberLayout, spec: CalendarDataSpec | null = null): string {
+  const etag = cells[r + 1]!;
+  let s = `<D:response><D:href>${h}</D:href><D:propstat><D:prop>`;
+  for (const k of L.kinds) {
+    switch (k) {
+      case 'getetag': s += `<D:getetag>"${PLAIN_TEXT.test(etag) ? etag : escapeText(etag)}"</D:getetag>`; break;
+      case 'getcontenttype': {
+        const c = cells[r + L.iComp]!;
+        s += CONTENT_TYPE[c] ?? `<D:getcontenttype>text/calendar; charset=utf-8; component=${c.toLowerCase()}</D:getcontenttype>`;
+        break;
+      }
+      case 'resourcetype': s += '<D:resourcetype/>'; break;
+      case 'getcontentlength': s += `<D:getcontentlength>${cells[r + L.iSize]!}</D:getcontentlength>`; break;
+      case 'getlastmodified': s += `<D:getlastmodified>${cells[r + L.iMod]!}</D:getlastmodified>`; break;
+      case 'calendar-data': {
+        const v = cells[r + L.iText];
+        s += v ? `<C:calendar-data>${escapeText(renderCalendarData(v, spec))}</C:calendar-data>` : '<C:calendar-data/>';
+        break;
+      }
+    }
+  }
+  return s + RESPONSE_END;
+}
+
 /**
  * The <D:response> elements of a whole calendar listing, one string per member, from memberCells()
  * (per member: name, etag, then component / size / modified / ical as memberColumns(props) chose
@@ -172,40 +222,12 @@ export function memberColumns(props: QName[]) {
  * that costs more to flatten than the rendering itself.)
  */
 export function fastMemberListing(base: string, props: QName[], cells: string[]): string[] {
-  const cols = memberColumns(props);
-  let i = 2;
-  const iComp = cols.component ? i++ : -1;
-  const iSize = cols.size ? i++ : -1;
-  const iMod = cols.modified ? i++ : -1;
-  const iText = cols.text ? i++ : -1;
-  const stride = i;
-  const kinds = props.map((p) => p.name);
-  const out = new Array<string>(Math.floor(cells.length / stride));
+  const L = memberLayout(props);
+  const out = new Array<string>(Math.floor(cells.length / L.stride));
   let n = 0;
-  for (let r = 0; r + stride <= cells.length; r += stride) {
+  for (let r = 0; r + L.stride <= cells.length; r += L.stride) {
     const name = cells[r]!;
-    const etag = cells[r + 1]!;
-    const h = PLAIN_SEGMENT.test(name) ? base + name : escapeText(base + href(name));
-    let s = `<D:response><D:href>${h}</D:href><D:propstat><D:prop>`;
-    for (const k of kinds) {
-      switch (k) {
-        case 'getetag': s += `<D:getetag>"${PLAIN_TEXT.test(etag) ? etag : escapeText(etag)}"</D:getetag>`; break;
-        case 'getcontenttype': {
-          const c = cells[r + iComp]!;
-          s += CONTENT_TYPE[c] ?? `<D:getcontenttype>text/calendar; charset=utf-8; component=${c.toLowerCase()}</D:getcontenttype>`;
-          break;
-        }
-        case 'resourcetype': s += '<D:resourcetype/>'; break;
-        case 'getcontentlength': s += `<D:getcontentlength>${cells[r + iSize]!}</D:getcontentlength>`; break;
-        case 'getlastmodified': s += `<D:getlastmodified>${cells[r + iMod]!}</D:getlastmodified>`; break;
-        case 'calendar-data': {
-          const v = cells[r + iText];
-          s += v ? `<C:calendar-data>${escapeText(v)}</C:calendar-data>` : '<C:calendar-data/>';
-          break;
-        }
-      }
-    }
-    out[n++] = s + RESPONSE_END;
+    out[n++] = fastMemberResponse(PLAIN_SEGMENT.test(name) ? base + name : escapeText(base + href(name)), cells, r, L);
   }
   return out;
 }
@@ -246,6 +268,27 @@ export function encodeParts(head: string, parts: string[], tail: string): Buffer
   return out;
 }
 
+/** The envelopes of the usual answers (no head responses, token or description), by options. */
+const envelopes = new Map<string, [string, string]>();
+
+/** The multistatus document around pre-rendered parts: the text before them and after them. */
+function envelope(head: MultistatusResponse[], options: MultistatusOptions, caldav: boolean): [string, string] {
+  const plain = head.length === 0 && options.syncToken === undefined && options.truncatedHref === undefined && options.description === undefined;
+  const key = `${options.minimal ? 'm' : '-'}${caldav ? 'c' : '-'}`;
+  const known = plain ? envelopes.get(key) : undefined;
+  if (known) return known;
+  let xml = buildMultistatus([...head, { href: PARTS_MARKER, status: 200 }], options);
+  if (caldav) {
+    const open = xml.slice(0, xml.indexOf('>', xml.indexOf('<D:multistatus')));
+    if (!open.includes(`xmlns:C="${NS_CALDAV}"`)) xml = xml.replace('<D:multistatus', `<D:multistatus xmlns:C="${NS_CALDAV}"`);
+  }
+  const at = xml.indexOf(MARKER_RESPONSE);
+  if (at < 0) throw new Error('multistatus marker not found');
+  const out: [string, string] = [xml.slice(0, at), xml.slice(at + MARKER_RESPONSE.length)];
+  if (plain) envelopes.set(key, out);
+  return out;
+}
+
 /**
  * sendMultistatus with pre-rendered <D:response> strings placed after `head` (in order). `caldav`:
  * whether the parts use the C: prefix (CALDAV:calendar-data) — looked for in them when not given.
@@ -253,13 +296,7 @@ export function encodeParts(head: string, parts: string[], tail: string): Buffer
 export function sendMultistatusParts(d: DavRequest, head: MultistatusResponse[], parts: string[], options: MultistatusOptions = {}, caldav?: boolean) {
   const prefs = parsePrefer(d.req.headers.prefer, d.req.headers.brief);
   if (prefs.returnMinimal) d.reply.header('preference-applied', 'return=minimal');
-  let xml = buildMultistatus([...head, { href: PARTS_MARKER, status: 200 }], { ...options, minimal: options.minimal ?? prefs.returnMinimal });
-  if (caldav ?? parts.some((p) => p.includes('<C:'))) {
-    const open = xml.slice(0, xml.indexOf('>', xml.indexOf('<D:multistatus')));
-    if (!open.includes(`xmlns:C="${NS_CALDAV}"`)) xml = xml.replace('<D:multistatus', `<D:multistatus xmlns:C="${NS_CALDAV}"`);
-  }
-  const at = xml.indexOf(MARKER_RESPONSE);
-  if (at < 0) throw new Error('multistatus marker not found');
+  const [before, after] = envelope(head, { ...options, minimal: options.minimal ?? prefs.returnMinimal }, caldav ?? parts.some((p) => p.includes('<C:')));
   d.reply.status(207).type('application/xml; charset=utf-8');
   // Up to STRING_BODY_MAX the body goes out as one string: the socket encodes it straight into its
   // write, and no Buffer is made. Buffers live outside the V8 heap, and their external memory made
@@ -269,8 +306,8 @@ export function sendMultistatusParts(d: DavRequest, head: MultistatusResponse[],
   // (beyond what one string should hold) are encoded into 64 KB buffers and streamed.
   let size = 0;
   for (let i = 0; i < parts.length && size <= STRING_BODY_MAX; i++) size += parts[i]!.length;
-  if (size <= STRING_BODY_MAX) return d.reply.send(xml.slice(0, at) + parts.join('') + xml.slice(at + MARKER_RESPONSE.length));
-  const chunks = encodeParts(xml.slice(0, at), parts, xml.slice(at + MARKER_RESPONSE.length));
+  if (size <= STRING_BODY_MAX) return d.reply.send(before + parts.join('') + after);
+  const chunks = encodeParts(before, parts, after);
   if (chunks.length === 1) return d.reply.send(chunks[0]);
   d.reply.header('content-length', chunks.reduce((a, c) => a + c.length, 0));
   return d.reply.send(Readable.from(chunks));

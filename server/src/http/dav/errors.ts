@@ -162,7 +162,11 @@ export function sendDavError(reply: FastifyReply, mapped: Mapped) {
 
 export function davErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
   const lang = langFromAcceptLanguage(req.headers['accept-language']);
-  const scope: ErrorScope = { method: req.method, lang, ...((req as FastifyRequest & { davScope?: Partial<ErrorScope> }).davScope ?? {}) };
+  // (davScope's hrefs are getters, encoded when read: index.ts.)
+  const hrefs = (req as FastifyRequest & { davScope?: Partial<ErrorScope> }).davScope;
+  const scope: ErrorScope = { method: req.method, lang };
+  if (hrefs?.calendarHref !== undefined) scope.calendarHref = hrefs.calendarHref;
+  if (hrefs?.requestHref !== undefined) scope.requestHref = hrefs.requestHref;
   const mapped = mapError(err, scope);
   if (mapped) {
     if (mapped.status >= 500) req.log.warn({ err }, 'dav error');

@@ -35,6 +35,13 @@ declare module 'fastify' {
   }
 }
 
+/** The hrefs an error reply may name (errors.ts): encoded only when one is read, not on every request. */
+class ErrorScopeHrefs {
+  constructor(private readonly calendarPath: string, private readonly requestPathText: string) {}
+  get calendarHref() { return href(this.calendarPath); }
+  get requestHref() { return href(this.requestPathText); }
+}
+
 function bodyText(req: FastifyRequest): string {
   const b = req.body as Buffer | string | undefined | null;
   if (b == null) return '';
@@ -71,7 +78,7 @@ async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply)
   const env: DavEnv = { ctx, user, actor: { userId: user.id, email: user.email, isAdmin: user.is_admin, via: 'caldav', requestId: req.id } };
   const res = await resolvePath(env, path, { ...hint!, calendar: found!.calendar, object: found!.object });
   const parent = res.kind === 'object' || res.kind === 'null' ? parentPath(res.path) : res.path;
-  req.davScope = { calendarHref: href(parent), requestHref: href(res.path) };
+  req.davScope = new ErrorScopeHrefs(parent, res.path);
   const d: DavRequest = { req, reply, env, target: { env, res }, body: bodyText(req) };
   switch (req.method) {
     case 'PROPFIND': return propfind(d);

@@ -5,6 +5,8 @@ import {
   NS_CALDAV,
   NS_DAV,
   el,
+  escapeText,
+  fastParseXml,
   matchesFilter,
   parseExtendedMkcol,
   parseMkcalendar,
@@ -12,6 +14,7 @@ import {
   parseProppatch,
   parseReport,
   parseXml,
+  saxesParseXml,
   serializeXml,
   type XmlElement,
 } from '../../../src/lib/dav/index.js';
@@ -188,5 +191,131 @@ describe('fuzz', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+// parseXml() reads the common shape of request bodies without saxes (fastParseXml) and hands
+// everything else to saxes: the two must agree on every document the fast reader accepts.
+describe('fastParseXml', () => {
+  /** What saxes makes of `doc`: the tree, or 'error'. */
+  const viaSaxes = (doc: string): XmlElement | 'error' => {
+    try {
+      return saxesParseXml(doc);
+    } catch (e) {
+      expect(e).toBeInstanceOf(DavParseError);
+      return 'error';
+    }
+  };
+  const agrees = (doc: string) => {
+    const fast = fastParseXml(doc);
+    const slow = viaSaxes(doc);
+    if (fast !== null) expect(fast).toEqual(slow);
+    return fast;
+  };
+
+  it('reads the bodies clients send, as saxes does', () => {
+    const cal = '/dav/calendars/anna@example.com/work/';
+    const bodies = [
+      `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop>${[1, 2, 3].map((i) => `<D:href>${cal}ev-${i}.ics</D:href>`).join('')}</C:calendar-multiget>`,
+      `<?xml version="1.0" encoding="utf-8" ?>\n<d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/">\n  <d:prop>\n    <d:resourcetype />\n    <cs:getctag />\n  </d:prop>\n</d:propfind>\n`,
+      `<?xml version='1.0' standalone='yes'?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>`,
+      `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20300610T000000Z" end="20300617T000000Z"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`,
+      `<a xmlns="urn:a"><b xmlns="">x > y, é ünïcode</b><c xmlns:p="urn:p"><p:d q='1' r="a'b"/></c></a>`,
+      `<x:a xmlns:x="urn:1"><x:b xmlns:x="urn:2"/><x:c/></x:a>`,
+      `<D:href xmlns:D="DAV:">/dav/calendars/anna/work/%C3%A9v%C3%A9nement.ics</D:href>`,
+    ];
+    for (const b of bodies) {
+      expect(fastParseXml(b), b).not.toBeNull();
+      agrees(b);
+    }
+  });
+
+  it('leaves to saxes every construct outside its subset, and every malformed or unsafe body', () => {
+    const others = [
+      '<a xmlns="DAV:">&#65;&amp;&lt;</a>', '<a>&x;</a>', '<a><![CDATA[x]]></a>', '<a><!-- c --></a>', '<?pi x?><a/>', '<a><?pi x?></a>',
+      '<!DOCTYPE a><a/>', '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>', '<a>\r\n</a>', '<a b="\tx"/>', '<a xml:lang="en"/>',
+      '<x:a xmlns:x="urn:x" x:b="1"/>', '<x:a/>', '<a></b>', '<a>', '<a/><b/>', 'text<a/>', '<a/>text', '<a b="1" b="2"/>', '<a b="1"c="2"/>',
+      '<a>\u0001</a>', '<a>\uD800</a>', '<a>😀</a>', '<a>]]></a>', '<é/>', '<a xmlns:p=""/>', '<a xmlns:="urn:x"/>', '<a xmlns:1p="urn:x"/>',
+      '<xml:a/>', '<a xmlns:xml="urn:x"/>', '<a xmlns="http://www.w3.org/XML/1998/namespace"/>', ' <?xml version="1.0"?><a/>', '<?xml version="1.1"?><a/>',
+      '<?xml-stylesheet href="x"?><a/>', '', '   ', '<a / >', '< a/>', '<a b=1/>', '<a b="<"/>',
+    ];
+    for (const d of others) expect(fastParseXml(d), d).toBeNull();
+    for (const [d, depth, count] of [['<a><a><a/></a></a>', 2, 100], ['<a><b/><c/></a>', 64, 2]] as const) {
+      expect(fastParseXml(d, depth, count)).toBeNull();
+      expect(() => parseXml(d, { maxDepth: depth, maxElements: count })).toThrow(DavParseError);
+    }
+  });
+
+  it('agrees with saxes on random documents (property)', () => {
+    const prefix = fc.constantFrom('', '', 'D:', 'C:', 'x:', 'xml:', 'xmlns:', 'u:');
+    const local = fc.constantFrom('a', 'prop', 'href', 'x.y', 'b-c', '_z', 'xmlish', '1a');
+    const attr = fc.constantFrom(
+      ' xmlns:D="DAV:"', ' xmlns="urn:d"', ' xmlns=""', " xmlns:C='urn:c'", ' xmlns:x="urn:x"', ' name="VEVENT"', " a='1'", ' a="1"', ' D:z="2"',
+      ' xmlns:D=""', ' b="x>y"', ' c="tab\there"', ' xmlns:="u"', ' d="a\'b"', " e='a\"b'", ' f = "sp" ', ' xmlns:xml="urn:x"', ' g="&amp;"', ' h="<"',
+    );
+    const text = fc.constantFrom(' ', '\n  ', '\t', 'hello', 'a>b', 'é ü ж', '&amp;', '&#65;', '&nope;', '\r\n', '<!-- c -->', '<![CDATA[x<y]]>', ']]>', '\u0001', '😀', '\uDC00', '/dav/x/ev-1.ics', '<?pi?>');
+    const { node } = fc.letrec<{ node: string }>((tie) => ({
+      node: fc.tuple(prefix, local, fc.array(attr, { maxLength: 3 }), fc.array(fc.oneof({ weight: 2, arbitrary: text }, { weight: 3, arbitrary: tie('node') }), { maxLength: 4 }), fc.constantFrom('match', 'match', 'match', 'self', 'wrong', 'open'))
+        .map(([p, l, as, kids, close]) => {
+          const q = `${p}${l}`;
+          if (close === 'self' && kids.length === 0) return `<${q}${as.join('')}/>`;
+          return `<${q}${as.join('')}>${kids.join('')}${close === 'open' ? '' : close === 'wrong' ? '</zz>' : `</${q}>`}`;
+        }),
+    }));
+    const decl = fc.constantFrom('', '', '<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-8"?>\n', " <?xml version='1.0'?>", '<?xml version="1.0" encoding="1x"?>', '\n');
+    const trailer = fc.constantFrom('', '', '\n', ' x', '<a/>', '<!-- c -->');
+    // Bind the usual prefixes on the root half of the time, so that deep trees are often well-formed.
+    const bind = fc.constantFrom('', ' xmlns:D="DAV:" xmlns:C="urn:c" xmlns:u="urn:u"');
+    fc.assert(
+      fc.property(decl, bind, node, trailer, (d, b, n, t) => {
+        agrees(d + n.replace(/^<([^\s/>]+)/, `<$1${b}`) + t);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('accepts, as saxes reads them, random documents of its subset (property)', () => {
+    const prefix = fc.constantFrom('', 'D:', 'C:', 'u:');
+    const local = fc.constantFrom('a', 'prop', 'href', 'x.y', 'b-c', '_z', 'calendar-data');
+    // The root gets D:, C: and u: bound below (re-binding is in the examples and the property above).
+    const attr = fc.constantFrom(' xmlns:x="urn:x"', ' name="VEVENT"', " a='1'", ' b="x>y"', ' d="a\'b"', ' xmlns=""', ' xmlns="urn:d"', ' e = "sp"');
+    const text = fc.constantFrom(' ', '\n  ', '\t', 'hello', 'a>b', 'é ü ж', '/dav/x/ev-1.ics', 'BEGIN:VEVENT\nEND:VEVENT\n');
+    const { node } = fc.letrec<{ node: string }>((tie) => ({
+      node: fc.tuple(prefix, local, fc.uniqueArray(attr, { maxLength: 3, selector: (a) => a.split('=')[0]!.trim() }), fc.array(fc.oneof(text, tie('node')), { maxLength: 4 }), fc.boolean())
+        .map(([p, l, as, kids, self]) => (self && kids.length === 0 ? `<${p}${l}${as.join('')}/>` : `<${p}${l}${as.join('')}>${kids.join('')}</${p}${l}>`)),
+    }));
+    const decl = fc.constantFrom('', '<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-8"?>\n', "<?xml version='1.0' standalone='no' ?>");
+    let accepted = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(decl, node, fc.constantFrom('', '\n', '  \n'), (d, n, t) => {
+        runs++;
+        const doc = d + n.replace(/^<([^\s/>]+)/, '<$1 xmlns:D="DAV:" xmlns:C="urn:c" xmlns:u="urn:u"') + t;
+        if (agrees(doc) !== null) accepted++;
+      }),
+      { numRuns: 2000 },
+    );
+    expect(accepted / runs).toBeGreaterThan(0.9);
+  });
+});
+
+describe('escapeText', () => {
+  const reference = (s: string) =>
+    s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'))
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+
+  it('is the two-pass escaping, with or without anything to escape (property)', () => {
+    const ch = fc.oneof(
+      fc.constantFrom('&', '<', '>', '"', "'", '\r', '\n', '\t', '\u0000', '\u0001', '\u001F', '\uFFFE', '\uFFFF', '\uD83D', '\uDE00', '😀', 'é', 'ж', 'a', 'BEGIN:VEVENT\r\n'),
+      fc.string({ unit: 'binary', maxLength: 3 }),
+    );
+    fc.assert(fc.property(fc.array(ch, { maxLength: 40 }), (parts) => {
+      const s = parts.join('');
+      expect(escapeText(s)).toBe(reference(s));
+    }), { numRuns: 3000 });
+    const ics = 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:x\r\nSUMMARY:Café\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n';
+    expect(escapeText(ics)).toBe(ics);
+    expect(escapeText('a & b <c> 😀 \uD800')).toBe('a &amp; b &lt;c&gt; 😀 \uFFFD');
   });
 });

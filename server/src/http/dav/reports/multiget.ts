@@ -1,8 +1,9 @@
 /** CALDAV:calendar-multiget — RFC 4791 §7.9: one response per requested href, 404 for the unknown. */
-import { hrefToPath, DavParseError, type CalendarMultigetReport, type MultistatusResponse } from '../../../lib/dav/index.js';
+import { escapeText, hrefToPath, DavParseError, type CalendarMultigetReport, type MultistatusResponse } from '../../../lib/dav/index.js';
+import { namedMemberRows } from '../../../store/dav-members.js';
 import { DavHttpError } from '../errors.js';
 import { calendarPath, inboxItems, objectsOf, parentPath } from '../paths.js';
-import { fastObjectResponse, fastProps, fastStatusResponse, propsFor, requirePrivilege, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
+import { fastMemberResponse, fastProps, fastStatusResponse, memberColumns, memberLayout, propsFor, requirePrivilege, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
 import type { ObjectMeta, Target } from '../types.js';
 
 export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
@@ -22,6 +23,20 @@ export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
     requirePrivilege(t, 'read');
     const cal = t.res.cal;
     const bases = new Set([t.res.path, calendarPath(d.env.user.email, cal.id)]);
+    const fast = fastProps(q.props);
+    if (fast) {
+      // Only the asked columns of the named members, rendered straight from their cells.
+      const own = wanted.map((w) => (w.path && bases.has(parentPath(w.path)) ? name(w.path) : null));
+      const cols = memberColumns(fast);
+      const rows = await namedMemberRows(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', cols, [...new Set(own.filter((n) => n !== null))]);
+      const byName = new Map(rows.map((r) => [r[0]!, r]));
+      const layout = memberLayout(fast);
+      const parts = wanted.map((w, i) => {
+        const row = own[i] === null ? undefined : byName.get(own[i]!);
+        return row ? fastMemberResponse(escapeText(w.href), row, 0, layout, q.calendarData) : fastStatusResponse(w.href, 404);
+      });
+      return sendMultistatusParts(d, [], parts, {}, cols.text);
+    }
     const names = wanted.filter((w) => w.path && bases.has(parentPath(w.path))).map((w) => name(w.path!));
     const objs = await objectsOf(d.env, cal, data, [...new Set(names)]);
     found = new Map(objs.map((obj) => [obj.name, { obj, res: { kind: 'object', path: `${t.res.path}${obj.name}`, cal, obj } }]));
@@ -32,14 +47,6 @@ export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
     for (const w of wanted) if (w.path && parentPath(w.path) !== t.res.path) w.path = null;
   } else {
     throw new DavHttpError(403, 'calendar-multiget runs on calendar collections', { status: 403, ns: 'DAV:', name: 'supported-report' });
-  }
-  const fast = t.res.kind === 'calendar' ? fastProps(q.props) : null;
-  if (fast) {
-    const parts = wanted.map((w) => {
-      const hit = w.path ? found.get(name(w.path)) : undefined;
-      return hit ? fastObjectResponse(w.href, hit.obj, fast, hit.obj.ical, q.calendarData) : fastStatusResponse(w.href, 404);
-    });
-    return sendMultistatusParts(d, [], parts);
   }
   const responses: MultistatusResponse[] = [];
   for (const w of wanted) {
