@@ -1,18 +1,20 @@
 /**
  * GET /api/v1/events without intermediate objects: the response body is written as one JSON
  * string, byte for byte what serialising `{ items: listOccurrences(…) }` with the route's schema
- * gives (test: server/test/core/listing-json.test.ts). A month of a busy calendar is ~2,300 items;
- * building an object per item, sorting them by their start text and running the schema
- * serialiser over them cost more CPU (and garbage) than the query and the expansion together.
+ * gives (tests: server/test/core/listing-json.test.ts, listing-memo.test.ts).
  *
- * What is saved:
- *  - rows carry times as epoch milliseconds (no timestamp text → Date parsing) and no attendee list;
- *  - each item is three strings: a per-row head (id, calendarId, uid), the occurrence part
- *    (recurrenceId … location; for memoised series built once per occurrence and kept next to the
- *    memoised expansion, whose key is the content hash, so it never goes stale) and a per-row tail
- *    (visibility … busyOnly);
- *  - the items are ordered by a numeric key that sorts exactly like the reference path's
- *    comparison of `start` texts (see sortKey), stably.
+ * Each item is three strings (see Item): a per-object head (id, calendarId, uid), the occurrence
+ * part (recurrenceId … transparency) and a per-object tail (visibility … busyOnly). Items are
+ * ordered by a numeric key that sorts exactly like the reference's comparison of `start` texts
+ * (see sortKey), then by id and recurrence id (a total order, so the body does not depend on the
+ * order PostgreSQL returns rows in).
+ *
+ * Two sources of items:
+ *  - the listing memo (listing-memo.ts): per calendar view, every item of a wide window around
+ *    today, kept in memory and brought up to date from the calendar's change log whenever its
+ *    sync_seq moved (read with the calendar list on every request, so never stale);
+ *  - the direct path below, for ranges outside that window and calendars too big to memoise:
+ *    the range query (index columns; iCalendar only for series whose expansion is not memoised).
  */
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
@@ -22,7 +24,9 @@ import * as objects from '../../store/objects.js';
 import { hasExpansion, seriesIndexed } from './expansions.js';
 import { isoDate, isoUtc } from './iso.js';
 import { hidesDetails, type Access } from './access.js';
-import { visibleCalendars } from './queries.js';
+import { DomainError } from '../../domain/errors.js';
+import { listingCalendars } from '../../store/calendars.js';
+import { memoSlice } from './listing-memo.js';
 
 const DAY = 86_400_000;
 /** isoUtc formats these without a sign; outside, ISO 8601 expanded years (±YYYYYY) do not sort as text like numbers. */
@@ -33,12 +37,28 @@ const str = (s: string) => JSON.stringify(s);
 const strOrNull = (s: string | null) => (s === null ? 'null' : JSON.stringify(s));
 
 /**
+ * One occurrence of a listing: its JSON text is `a + b + c` (a and c are shared by all occurrences
+ * of an object). `k` orders items (sortKey), `s`/`e` are its start/end in epoch milliseconds.
+ */
+export interface Item { k: number; s: number; e: number; id: string; rid: string | null; a: string; b: string; c: string }
+
+/** A calendar as the listing sees it: whose it is, its colour and the viewer's access. */
+export interface ListingCalendar { id: string; owner_id: string; color: string; access: Access; sync_seq: string | number }
+
+/**
  * A number ordering items as the reference compares their `start` texts: a timed start
  * ("2026-11-28T09:00:00.000Z") sorts as its instant; an all-day one ("2026-11-28") is a prefix of
  * every timed start that day, so it sorts just before that day's first millisecond. Only valid
  * for years 0000–9999 (the caller falls back to comparing texts otherwise).
  */
 const sortKey = (ms: number, allDay: boolean) => (allDay ? Math.floor(ms / DAY) * DAY - 0.5 : ms);
+
+const cmpStr = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
+/** The listing order: start (as the reference compares start texts), then id, then recurrence id. */
+export const cmpItems = (x: Item, y: Item) => x.k - y.k || cmpStr(x.id, y.id) || cmpStr(x.rid, y.rid);
+
+/** Whether an occurrence [s, e] overlaps [f, t): it starts before t and ends after f, or is zero-length at or after f. */
+export const overlaps = (s: number, e: number, f: number, t: number) => s < t && (e > f || (e === s && s >= f));
 
 /** The occurrence-dependent middle of an item: `"recurrenceId":…,"location":…,` (status and transparency follow). */
 function middle(recurrenceId: string | null, s: number, e: number, allDay: boolean, summary: string, location: string): string {
@@ -47,16 +67,18 @@ function middle(recurrenceId: string | null, s: number, e: number, allDay: boole
     + '","allDay":' + allDay + ',"timezone":null,"summary":' + str(summary) + ',"location":' + str(location) + ',';
 }
 
-interface FastRow {
+const statusTransp = (status: string | null, transp: string | null) => '"status":' + str(status ?? 'CONFIRMED') + ',"transparency":' + str(transp ?? 'OPAQUE') + ',';
+
+export interface FastRow {
   id: string; calendar_id: string; uid: string; etag: string; fs: number | null; le: number | null;
   recurring: boolean; all_day: boolean; role: string; my_partstat: string | null; status: string | null; transp: string | null;
   class: string | null; summary: string; location: string; has_attachments: boolean; attendee_count: number;
 }
 
-/** The same rows as objects.objectsInRange, with times as epoch milliseconds and no attendee list. */
-export function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[], from: Date, to: Date): Promise<FastRow[]> {
+/** The same rows as objects.objectsInRange, with times as epoch milliseconds and no attendee list; optionally only some ids. */
+export function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[], from: Date, to: Date, ids?: string[]): Promise<FastRow[]> {
   // floor(): whole milliseconds, as a JavaScript Date of the same timestamp holds (extract() is numeric, exact).
-  return ctx.db.selectFrom('calendar_object')
+  let q = ctx.db.selectFrom('calendar_object')
     .select(['id', 'calendar_id', 'uid', 'etag', 'recurring', 'all_day', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'has_attachments'])
     .select(sql<number | null>`floor(extract(epoch from first_start) * 1000)::float8`.as('fs'))
     .select(sql<number | null>`floor(extract(epoch from last_end) * 1000)::float8`.as('le'))
@@ -64,83 +86,135 @@ export function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[
     .where('owner_id', '=', ownerId)
     .where('calendar_id', 'in', calendarIds)
     .where('deleted_at', 'is', null)
-    .where(objects.spanOverlaps(from, to))
-    .execute() as Promise<FastRow[]>;
+    .where(objects.spanOverlaps(from, to));
+  if (ids) q = q.where('id', 'in', ids);
+  return q.execute() as Promise<FastRow[]>;
+}
+
+/** The per-object parts of a row's items: head (id … uid), tail (visibility … busyOnly) and whether details are hidden. */
+export function rowParts(r: FastRow, cal: { color: string; access: Access }): { head: string; tail: string; hidden: boolean } {
+  const hidden = hidesDetails(r, cal.access);
+  const editable = (cal.access === 'owner' || cal.access === 'read-write') && r.role !== 'attendee';
+  const head = '{"id":' + str(r.id) + ',"calendarId":' + str(r.calendar_id) + ',"uid":' + str(r.uid) + ',';
+  const tail = '"visibility":' + str(r.class ?? 'PUBLIC') + ',"color":' + str(cal.color) + ',"myPartstat":' + strOrNull(r.my_partstat)
+    + ',"isOrganizer":' + (r.role === 'organizer') + ',"editable":' + editable + ',"recurring":' + r.recurring
+    + ',"attendeeCount":' + r.attendee_count + ',"hasAttachments":' + (hidden ? false : r.has_attachments) + (hidden ? ',"busyOnly":true}' : '}');
+  return { head, tail, hidden };
+}
+
+/** The item of a single (non-recurring) row if it overlaps [f, t). */
+export function singleItem(r: FastRow, head: string, tail: string, hidden: boolean, f: number, t: number): Item | null {
+  if (r.fs === null) return null;
+  const s = r.fs;
+  const e = r.le ?? s;
+  // The span index is closed at both ends: drop events that only touch the range's start.
+  if (!overlaps(s, e, f, t)) return null;
+  const b = middle(null, s, e, r.all_day, hidden ? '' : r.summary, hidden ? '' : r.location) + statusTransp(r.status, r.transp);
+  return { k: sortKey(s, r.all_day), s, e, id: r.id, rid: null, a: head, b, c: tail };
+}
+
+/** The item of one occurrence of a series row. `mid` is its cached middle, if any. */
+export function occurrenceItem(r: FastRow, o: Occurrence, head: string, tail: string, hidden: boolean, mid?: string): Item {
+  const s = o.start.getTime();
+  const e = o.end.getTime();
+  const m = mid ?? middle(o.recurrenceId, s, e, o.allDay, hidden ? '' : (o.summary ?? ''), hidden ? '' : (o.location ?? ''));
+  return { k: sortKey(s, o.allDay), s, e, id: r.id, rid: o.recurrenceId, a: head, b: m + statusTransp(o.status ?? r.status, o.transp ?? r.transp), c: tail };
+}
+
+/** Items of calendars of one owner in [from, to), straight from the database (no listing memo). */
+async function directItems(ctx: AppContext, ownerId: string, list: ListingCalendar[], from: Date, to: Date, tz: string, out: Item[]): Promise<void> {
+  const f = from.getTime();
+  const t = to.getTime();
+  const byId = new Map(list.map((c) => [c.id, c]));
+  const rows = await rangeRows(ctx, ownerId, list.map((c) => c.id), from, to);
+  const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, from, to));
+  const icals = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
+  for (const r of rows) {
+    const { head, tail, hidden } = rowParts(r, byId.get(r.calendar_id)!);
+    if (!r.recurring) {
+      const it = singleItem(r, head, tail, hidden, f, t);
+      if (it) out.push(it);
+      continue;
+    }
+    const { occs, idx, json } = seriesIndexed(r.etag, icals.get(r.id) ?? '', from, to, tz);
+    for (const i of idx) {
+      const o = occs[i];
+      // The memoised middle (per content hash and zone) only for visible details.
+      const mid = hidden ? undefined : json ? (json[i] ??= middle(o.recurrenceId, o.start.getTime(), o.end.getTime(), o.allDay, o.summary ?? '', o.location ?? '')) : undefined;
+      out.push(occurrenceItem(r, o, head, tail, hidden, mid));
+    }
+  }
+}
+
+/** The calendars of queries.visibleCalendars (same choice and errors), from one narrow query. */
+async function visibleForListing(ctx: AppContext, actor: Actor, ids?: string[]): Promise<ListingCalendar[]> {
+  const all = await listingCalendars(ctx.db, actor.userId!);
+  if (!ids?.length) return all.filter((c) => !c.hidden || c.owner_id !== actor.userId);
+  const want = new Set(ids);
+  const picked = all.filter((c) => want.has(c.id));
+  if (picked.length !== want.size) throw new DomainError('NOT_FOUND', 'One of the calendars does not exist or is not visible to you');
+  return picked;
 }
 
 /** The JSON body `{"items":[…]}` of GET /events: the occurrences in [from, to) of the visible (or chosen) calendars. */
 export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { from: Date; to: Date; calendarIds?: string[] }, tz: string): Promise<string> {
-  const cals = await visibleCalendars(ctx, actor, q.calendarIds);
+  const cals = await visibleForListing(ctx, actor, q.calendarIds);
   const f = q.from.getTime();
   const t = q.to.getTime();
-  const parts: string[] = [];
-  const keys: number[] = [];
-  let textual = false; // a start outside years 0000–9999: order by the start texts instead
-  const push = (json: string, ms: number, allDay: boolean) => {
-    parts.push(json);
-    keys.push(sortKey(ms, allDay));
-    if (ms < MIN || ms > MAX) textual = true;
-  };
-  const byOwner = new Map<string, (typeof cals)[number][]>();
+  // Sorted runs of items (one per memoised calendar) and the items of the rest.
+  const runs: Item[][] = [];
+  const rest = new Map<string, ListingCalendar[]>();
   for (const c of cals) {
-    const list = byOwner.get(c.owner_id);
+    const run = await memoSlice(ctx, c, tz, f, t);
+    if (run) {
+      if (run.length) runs.push(run);
+      continue;
+    }
+    const list = rest.get(c.owner_id);
     if (list) list.push(c);
-    else byOwner.set(c.owner_id, [c]);
+    else rest.set(c.owner_id, [c]);
   }
-  for (const [ownerId, list] of byOwner) {
-    const byId = new Map(list.map((c) => [c.id, c as typeof c & { access: Access }]));
-    const rows = await rangeRows(ctx, ownerId, list.map((c) => c.id), q.from, q.to);
-    const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, q.from, q.to));
-    const icals = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
-    for (const r of rows) {
-      const cal = byId.get(r.calendar_id)!;
-      const hidden = hidesDetails(r, cal.access);
-      const editable = (cal.access === 'owner' || cal.access === 'read-write') && r.role !== 'attendee';
-      const head = '{"id":' + str(r.id) + ',"calendarId":' + str(r.calendar_id) + ',"uid":' + str(r.uid) + ',';
-      const tail = '"visibility":' + str(r.class ?? 'PUBLIC') + ',"color":' + str(cal.color) + ',"myPartstat":' + strOrNull(r.my_partstat)
-        + ',"isOrganizer":' + (r.role === 'organizer') + ',"editable":' + editable + ',"recurring":' + r.recurring
-        + ',"attendeeCount":' + r.attendee_count + ',"hasAttachments":' + (hidden ? false : r.has_attachments) + (hidden ? ',"busyOnly":true}' : '}');
-      if (!r.recurring) {
-        if (r.fs === null) continue;
-        const s = r.fs;
-        const e = r.le ?? s;
-        // The span index is closed at both ends: drop events that only touch the range's start.
-        if (s >= t || (e <= f && !(e === s && s >= f))) continue;
-        push(head + middle(null, s, e, r.all_day, hidden ? '' : r.summary, hidden ? '' : r.location)
-          + '"status":' + str(r.status ?? 'CONFIRMED') + ',"transparency":' + str(r.transp ?? 'OPAQUE') + ',' + tail, s, r.all_day);
-        continue;
-      }
-      const { occs, idx, json } = seriesIndexed(r.etag, icals.get(r.id) ?? '', q.from, q.to, tz);
-      for (const i of idx) {
-        const o: Occurrence = occs[i];
-        const s = o.start.getTime();
-        let mid: string;
-        if (hidden) mid = middle(o.recurrenceId, s, o.end.getTime(), o.allDay, '', '');
-        else if (json) mid = json[i] ??= middle(o.recurrenceId, s, o.end.getTime(), o.allDay, o.summary ?? '', o.location ?? '');
-        else mid = middle(o.recurrenceId, s, o.end.getTime(), o.allDay, o.summary ?? '', o.location ?? '');
-        push(head + mid + '"status":' + str(o.status ?? r.status ?? 'CONFIRMED') + ',"transparency":' + str(o.transp ?? r.transp ?? 'OPAQUE') + ',' + tail, s, o.allDay);
-      }
+  let items: Item[];
+  if (rest.size) {
+    items = [];
+    for (const [ownerId, list] of rest) await directItems(ctx, ownerId, list, q.from, q.to, tz, items);
+    for (const run of runs) for (const it of run) items.push(it);
+    items.sort(cmpItems);
+  } else if (runs.length === 1) {
+    items = runs[0];
+  } else {
+    items = ([] as Item[]).concat(...runs);
+    // Sorted runs: the (Tim)sort merges them in linear time.
+    if (runs.length > 1) items.sort(cmpItems);
+  }
+  const n = items.length;
+  for (let i = 0; i < n; i++) {
+    const s = items[i].s;
+    if (s < MIN || s > MAX) {
+      // A start outside years 0000–9999 (rare): order by the start texts instead.
+      const texts = new Map(items.map((it) => [it, startText(it.b)]));
+      items = items.slice().sort((x, y) => { const a = texts.get(x)!; const b = texts.get(y)!; return a < b ? -1 : a > b ? 1 : cmpStr(x.id, y.id) || cmpStr(x.rid, y.rid); });
+      break;
     }
   }
-  const n = parts.length;
-  const order = new Array<number>(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  if (!textual) {
-    // Ties keep the order of appearance, as the reference's stable sort does.
-    order.sort((a, b) => keys[a] - keys[b] || a - b);
-  } else {
-    const texts = parts.map(startText);
-    order.sort((a, b) => (texts[a] < texts[b] ? -1 : texts[a] > texts[b] ? 1 : a - b));
-  }
   // join() writes one flat string; appending with += would leave a rope of thousands of pieces
-  // that Buffer.byteLength and the socket write then walk slowly (a third of the CPU of a month).
-  const sorted = new Array<string>(n);
-  for (let i = 0; i < n; i++) sorted[i] = parts[order[i]];
-  return '{"items":[' + sorted.join(',') + ']}';
+  // that Buffer.byteLength and the socket write then walk slowly.
+  const parts = new Array<string>(n * 4 + 1);
+  parts[0] = '{"items":[';
+  let p = 1;
+  for (let i = 0; i < n; i++) {
+    const it = items[i];
+    parts[p++] = it.a;
+    parts[p++] = it.b;
+    parts[p++] = it.c;
+    parts[p++] = i + 1 < n ? ',' : ']}';
+  }
+  if (!n) parts[p++] = ']}';
+  return parts.join('');
 }
 
-/** The `start` text of an item built above (rare path: instants beyond year 9999 or before year 0). */
-function startText(item: string): string {
-  const at = item.indexOf('"start":"') + 9;
-  return item.slice(at, item.indexOf('"', at));
+/** The `start` text of an item's middle (rare path: instants beyond year 9999 or before year 0). */
+function startText(b: string): string {
+  const at = b.indexOf('"start":"') + 9;
+  return b.slice(at, b.indexOf('"', at));
 }

@@ -100,7 +100,9 @@ export async function listOccurrences(ctx: AppContext, actor: Actor, q: { from: 
       occurrencesOf(r as unknown as Row, byId.get(r.calendar_id)!, q.from, q.to, tz, occs, out);
     }
   }
-  out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  // By start text, then id and recurrence id (null first): the order GET /events writes (listing-json.ts).
+  const cmp = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
+  out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : cmp(a.id, b.id) || cmp(a.recurrenceId, b.recurrenceId)));
   return out;
 }
 
