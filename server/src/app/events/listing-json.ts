@@ -20,6 +20,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import type { Occurrence } from '../../lib/ical/index.js';
+import { ianaZone, utcToWall, type Zone } from '../../lib/ical/zones/zone.js';
 import * as objects from '../../store/objects.js';
 import { hasExpansion, seriesIndexed } from './expansions.js';
 import { isoDate, isoUtc } from './iso.js';
@@ -113,12 +114,30 @@ export function singleItem(r: FastRow, head: string, tail: string, hidden: boole
   return { k: sortKey(s, r.all_day), s, e, id: r.id, rid: null, a: head, b, c: tail };
 }
 
-/** The item of one occurrence of a series row. `mid` is its cached middle, if any. */
-export function occurrenceItem(r: FastRow, o: Occurrence, head: string, tail: string, hidden: boolean, mid?: string): Item {
+/** The viewer's zone (expansion puts all-day occurrences at midnight there); UTC for an unknown id. */
+export function zoneOf(tz: string): Zone {
+  try {
+    return ianaZone(tz);
+  } catch {
+    return ianaZone('UTC');
+  }
+}
+
+/**
+ * The item of one occurrence of a series row. `mid` is its cached middle, if any. An all-day
+ * occurrence starts at midnight in the viewer's zone (lib/ical expandCompiled): its dates are the
+ * wall dates there, not the UTC dates of those instants (a day early east of UTC).
+ */
+export function occurrenceItem(r: FastRow, o: Occurrence, head: string, tail: string, hidden: boolean, zone: Zone, mid?: string): Item {
+  const s = o.start.getTime();
+  const m = mid ?? occurrenceMiddle(o, zone, hidden);
+  return { k: sortKey(o.allDay ? utcToWall(s, zone) : s, o.allDay), s, e: o.end.getTime(), id: r.id, rid: o.recurrenceId, a: head, b: m + statusTransp(o.status ?? r.status, o.transp ?? r.transp), c: tail };
+}
+
+function occurrenceMiddle(o: Occurrence, zone: Zone, hidden: boolean): string {
   const s = o.start.getTime();
   const e = o.end.getTime();
-  const m = mid ?? middle(o.recurrenceId, s, e, o.allDay, hidden ? '' : (o.summary ?? ''), hidden ? '' : (o.location ?? ''));
-  return { k: sortKey(s, o.allDay), s, e, id: r.id, rid: o.recurrenceId, a: head, b: m + statusTransp(o.status ?? r.status, o.transp ?? r.transp), c: tail };
+  return middle(o.recurrenceId, o.allDay ? utcToWall(s, zone) : s, o.allDay ? utcToWall(e, zone) : e, o.allDay, hidden ? '' : (o.summary ?? ''), hidden ? '' : (o.location ?? ''));
 }
 
 /** Items of calendars of one owner in [from, to), straight from the database (no listing memo). */
@@ -126,6 +145,7 @@ async function directItems(ctx: AppContext, ownerId: string, list: ListingCalend
   const f = from.getTime();
   const t = to.getTime();
   const byId = new Map(list.map((c) => [c.id, c]));
+  const zone = zoneOf(tz);
   const rows = await rangeRows(ctx, ownerId, list.map((c) => c.id), from, to);
   const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, from, to));
   const icals = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
@@ -140,8 +160,8 @@ async function directItems(ctx: AppContext, ownerId: string, list: ListingCalend
     for (const i of idx) {
       const o = occs[i];
       // The memoised middle (per content hash and zone) only for visible details.
-      const mid = hidden ? undefined : json ? (json[i] ??= middle(o.recurrenceId, o.start.getTime(), o.end.getTime(), o.allDay, o.summary ?? '', o.location ?? '')) : undefined;
-      out.push(occurrenceItem(r, o, head, tail, hidden, mid));
+      const mid = hidden || !json ? undefined : (json[i] ??= occurrenceMiddle(o, zone, false));
+      out.push(occurrenceItem(r, o, head, tail, hidden, zone, mid));
     }
   }
 }

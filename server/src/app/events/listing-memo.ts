@@ -30,7 +30,7 @@ import * as objects from '../../store/objects.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
 import { compiledFor } from './compiled-cache.js';
 import { hasExpansion, seriesWindow } from './expansions.js';
-import { cmpItems, occurrenceItem, overlaps, rangeRows, rowParts, singleItem, type FastRow, type Item, type ListingCalendar } from './listing-json.js';
+import { cmpItems, occurrenceItem, zoneOf, overlaps, rangeRows, rowParts, singleItem, type FastRow, type Item, type ListingCalendar } from './listing-json.js';
 
 const DAY = 86_400_000;
 /** The memo window around today: requests inside it are served from memory. */
@@ -137,6 +137,7 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
   const icals = await objects.icalOf(ctx.db, cal.owner_id, pending.map((r) => r.id));
   const items: Item[] = [];
   const dyn: Dynamic[] = [];
+  const zone = zoneOf(tz);
   let weight = 0;
   for (const r of rows) {
     const parts = rowParts(r, cal);
@@ -166,7 +167,7 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
       const s = o.start.getTime();
       if (s >= wt) break;
       if (!overlaps(s, o.end.getTime(), wf, wt)) continue;
-      const it = occurrenceItem(r, o, head, tail, hidden);
+      const it = occurrenceItem(r, o, head, tail, hidden, zone);
       it.b = flat(it.b);
       items.push(it);
       weight += it.b.length + (it.rid?.length ?? 0) + BYTES_PER_ITEM;
@@ -235,6 +236,7 @@ function slice(m: Memo, f: number, t: number, tz: string): Item[] {
     if (overlaps(it.s, it.e, f, t)) out.push(it);
   }
   let extra = false;
+  const zone = zoneOf(tz);
   for (const it of m.long) {
     if (it.k >= t) break;
     if (overlaps(it.s, it.e, f, t)) { out.push(it); extra = true; }
@@ -248,7 +250,7 @@ function slice(m: Memo, f: number, t: number, tz: string): Item[] {
     }
     // As the direct path's narrow expansion (expansions.ts): what expandCompiled returns for the range.
     for (const o of occs) {
-      out.push(occurrenceItem(d.row, o, d.head, d.tail, d.hidden));
+      out.push(occurrenceItem(d.row, o, d.head, d.tail, d.hidden, zone));
       extra = true;
     }
   }

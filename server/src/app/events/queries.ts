@@ -10,6 +10,8 @@ import { isoDate, isoUtc } from './iso.js';
 import type { Occurrence } from '../../lib/ical/index.js';
 import { hidesDetails, type Access } from './access.js';
 import type { CalendarView } from '../../store/calendars.js';
+import { utcToWall } from '../../lib/ical/zones/zone.js';
+import { zoneOf } from './listing-json.js';
 
 export interface OccurrenceJson {
   id: string; calendarId: string; uid: string; recurrenceId: string | null;
@@ -61,8 +63,11 @@ export function occurrencesOf(row: Row, cal: { color: string; access: Access }, 
     out.push(make(null, row.first_start, end, row.all_day, row.summary, row.location, row.status, row.transp));
     return out;
   }
+  // All-day occurrences are expanded at midnight in `tz`: their dates are the wall dates there.
+  const zone = zoneOf(tz);
+  const wall = (d: Date, allDay: boolean) => (allDay ? new Date(utcToWall(d.getTime(), zone)) : d);
   for (const o of occs ?? expandSeries(row.etag, row.ical, from, to, tz)) {
-    out.push(make(o.recurrenceId, o.start, o.end, o.allDay, o.summary, o.location, o.status ?? row.status, o.transp ?? row.transp));
+    out.push(make(o.recurrenceId, wall(o.start, o.allDay), wall(o.end, o.allDay), o.allDay, o.summary, o.location, o.status ?? row.status, o.transp ?? row.transp));
   }
   return out;
 }
