@@ -109,7 +109,7 @@ export async function listingCalendars(db: DB, userId: string): Promise<ListingC
       from calendar where owner_id = ${userId}
     union all
     select c.id, c.owner_id, c.color, c.hidden, c.sync_seq::text, s.access, true
-      from calendar_share s join calendar c on c.id = s.calendar_id
+      from calendar_share s join calendar c on c.owner_id = s.owner_id and c.id = s.calendar_id
      where s.grantee_id = any(array(select ${userId}::uuid union all select group_id from group_member where member_id = ${userId}))`.execute(db);
   const rank = { freebusy: 0, read: 1, 'read-write': 2, owner: 3 } as const;
   const own: ListingCalendarRow[] = [];
