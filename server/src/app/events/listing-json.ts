@@ -27,7 +27,7 @@ import { isoDate, isoUtc } from './iso.js';
 import { hidesDetails, type Access } from './access.js';
 import { DomainError } from '../../domain/errors.js';
 import { listingCalendars } from '../../store/calendars.js';
-import { memoSlice } from './listing-memo.js';
+import { memoSlice, type MemoSlice } from './listing-memo.js';
 
 const DAY = 86_400_000;
 /** isoUtc formats these without a sign; outside, ISO 8601 expanded years (±YYYYYY) do not sort as text like numbers. */
@@ -54,7 +54,7 @@ export interface ListingCalendar { id: string; owner_id: string; color: string; 
  */
 const sortKey = (ms: number, allDay: boolean) => (allDay ? Math.floor(ms / DAY) * DAY - 0.5 : ms);
 
-const cmpStr = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
+export const cmpStr = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
 /** The listing order: start (as the reference compares start texts), then id, then recurrence id. */
 export const cmpItems = (x: Item, y: Item) => x.k - y.k || cmpStr(x.id, y.id) || cmpStr(x.rid, y.rid);
 
@@ -176,65 +176,103 @@ async function visibleForListing(ctx: AppContext, actor: Actor, ids?: string[]):
   return picked;
 }
 
-/** The JSON body `{"items":[…]}` of GET /events: the occurrences in [from, to) of the visible (or chosen) calendars. */
-export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { from: Date; to: Date; calendarIds?: string[] }, tz: string): Promise<string> {
+/** An item to write: bytes of a memo's arena, or text (direct path, long and dynamic items). */
+interface Piece { k: number; id: string; rid: string | null; buf: Buffer | null; off: number; len: number; text: string }
+
+const OPEN = Buffer.from('{"items":[');
+const CLOSE = Buffer.from(']}');
+
+/**
+ * The JSON body `{"items":[…]}` of GET /events (UTF-8 bytes): the occurrences in [from, to) of the
+ * visible (or chosen) calendars.
+ */
+export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { from: Date; to: Date; calendarIds?: string[] }, tz: string): Promise<Buffer> {
   const cals = await visibleForListing(ctx, actor, q.calendarIds);
   const f = q.from.getTime();
   const t = q.to.getTime();
-  // Sorted runs of items (one per memoised calendar) and the items of the rest.
-  const runs: Item[][] = [];
+  const slices: MemoSlice[] = [];
   const rest = new Map<string, ListingCalendar[]>();
   for (const c of cals) {
-    const run = await memoSlice(ctx, c, tz, f, t);
-    if (run) {
-      if (run.length) runs.push(run);
+    const sl = await memoSlice(ctx, c, tz, f, t);
+    if (sl) {
+      if (sl.idx.length || sl.extra.length) slices.push(sl);
       continue;
     }
     const list = rest.get(c.owner_id);
     if (list) list.push(c);
     else rest.set(c.owner_id, [c]);
   }
-  let items: Item[];
-  if (rest.size) {
-    items = [];
-    for (const [ownerId, list] of rest) await directItems(ctx, ownerId, list, q.from, q.to, tz, items);
-    for (const run of runs) for (const it of run) items.push(it);
-    items.sort(cmpItems);
-  } else if (runs.length === 1) {
-    items = runs[0];
+  const direct: Item[] = [];
+  for (const [ownerId, list] of rest) await directItems(ctx, ownerId, list, q.from, q.to, tz, direct);
+  // The common case: one memoised calendar, short items only — copy runs of the arena.
+  if (!direct.length && slices.length === 1 && !slices[0].extra.length) return fromArena(slices[0]);
+  if (!slices.length && !direct.length) return Buffer.concat([OPEN, CLOSE]);
+  const pieces: Piece[] = [];
+  for (const sl of slices) {
+    const r = sl.short;
+    for (const i of sl.idx) pieces.push({ k: r.k[i], id: r.ids[i], rid: r.rids[i], buf: sl.arena, off: r.off[i], len: r.len[i], text: '' });
+    for (const it of sl.extra) pieces.push({ k: it.k, id: it.id, rid: it.rid, buf: null, off: 0, len: 0, text: it.a + it.b + it.c });
+  }
+  let textual = false; // a start outside years 0000–9999: order by the start texts instead
+  for (const it of direct) {
+    pieces.push({ k: it.k, id: it.id, rid: it.rid, buf: null, off: 0, len: 0, text: it.a + it.b + it.c });
+    if (it.s < MIN || it.s > MAX) textual = true;
+  }
+  if (!textual) {
+    pieces.sort((x, y) => x.k - y.k || cmpStr(x.id, y.id) || cmpStr(x.rid, y.rid));
   } else {
-    items = ([] as Item[]).concat(...runs);
-    // Sorted runs: the (Tim)sort merges them in linear time.
-    if (runs.length > 1) items.sort(cmpItems);
+    const texts = new Map(pieces.map((p) => [p, startText(p.buf ? p.buf.toString('utf8', p.off, p.off + p.len) : p.text)]));
+    pieces.sort((x, y) => { const a = texts.get(x)!; const b = texts.get(y)!; return a < b ? -1 : a > b ? 1 : cmpStr(x.id, y.id) || cmpStr(x.rid, y.rid); });
   }
-  const n = items.length;
-  for (let i = 0; i < n; i++) {
-    const s = items[i].s;
-    if (s < MIN || s > MAX) {
-      // A start outside years 0000–9999 (rare): order by the start texts instead.
-      const texts = new Map(items.map((it) => [it, startText(it.b)]));
-      items = items.slice().sort((x, y) => { const a = texts.get(x)!; const b = texts.get(y)!; return a < b ? -1 : a > b ? 1 : cmpStr(x.id, y.id) || cmpStr(x.rid, y.rid); });
-      break;
-    }
+  let total = OPEN.length + CLOSE.length + Math.max(0, pieces.length - 1);
+  for (const p of pieces) total += p.buf ? p.len : (p.len = Buffer.byteLength(p.text, 'utf8'));
+  const out = Buffer.allocUnsafe(total);
+  let at = OPEN.copy(out, 0);
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i];
+    if (i) out[at++] = 0x2c;
+    at += p.buf ? p.buf.copy(out, at, p.off, p.off + p.len) : out.write(p.text, at, 'utf8');
   }
-  // join() writes one flat string; appending with += would leave a rope of thousands of pieces
-  // that Buffer.byteLength and the socket write then walk slowly.
-  const parts = new Array<string>(n * 4 + 1);
-  parts[0] = '{"items":[';
-  let p = 1;
-  for (let i = 0; i < n; i++) {
-    const it = items[i];
-    parts[p++] = it.a;
-    parts[p++] = it.b;
-    parts[p++] = it.c;
-    parts[p++] = i + 1 < n ? ',' : ']}';
-  }
-  if (!n) parts[p++] = ']}';
-  return parts.join('');
+  CLOSE.copy(out, at);
+  return out;
 }
 
-/** The `start` text of an item's middle (rare path: instants beyond year 9999 or before year 0). */
-function startText(b: string): string {
-  const at = b.indexOf('"start":"') + 9;
-  return b.slice(at, b.indexOf('"', at));
+/**
+ * The body for one memo slice of short items: the arena holds items in listing order, each
+ * followed by a comma, so consecutive items that are also adjacent in the arena are copied as one
+ * run (with their commas).
+ */
+function fromArena(sl: MemoSlice): Buffer {
+  const { idx, arena } = sl;
+  const { off, len } = sl.short;
+  // Runs [start, end) of the arena, item bytes without the trailing comma.
+  const runs: number[] = [];
+  let total = OPEN.length + CLOSE.length;
+  let rs = -1;
+  let re = -1;
+  for (const i of idx) {
+    if (off[i] === re + 1 && rs >= 0) {
+      re = off[i] + len[i];
+      continue;
+    }
+    if (rs >= 0) { runs.push(rs, re); total += re - rs + 1; }
+    rs = off[i];
+    re = off[i] + len[i];
+  }
+  if (rs >= 0) { runs.push(rs, re); total += re - rs + 1; }
+  if (runs.length) total -= 1; // no comma after the last run
+  const out = Buffer.allocUnsafe(total);
+  let at = OPEN.copy(out, 0);
+  for (let r = 0; r < runs.length; r += 2) {
+    if (r) out[at++] = 0x2c;
+    at += arena.copy(out, at, runs[r], runs[r + 1]);
+  }
+  CLOSE.copy(out, at);
+  return out;
+}
+
+/** The `start` text of an item (rare path: instants beyond year 9999 or before year 0). */
+function startText(item: string): string {
+  const at = item.indexOf('"start":"') + 9;
+  return item.slice(at, item.indexOf('"', at));
 }

@@ -20,8 +20,16 @@
  * expansion memo). Series too dense to memoise (expansions.ts) are kept as "dynamic" objects and
  * expanded for the requested range only.
  *
- * Bounded by an estimate of the bytes held (strings + per-item objects) in a WeightedLru; a
- * calendar whose memo alone would exceed the budget is served by the direct path.
+ * Storage: the items' JSON bytes (UTF-8) in one append-only Buffer (the arena, outside the V8
+ * heap: nothing for the collector to mark), written in listing order with a comma after each, so
+ * a range is mostly one contiguous run of bytes; per item only numbers in typed arrays (key,
+ * start, end, offset, length) and its id / recurrence id (for merging calendars and applying
+ * changes). The response is one Buffer built by copying runs (listing-json.ts): no per-request
+ * strings, and no UTF-8 encoding when it is written to the socket. Changed objects' new items are
+ * appended (out of order, copied singly); the arena is rebuilt when more than half is dead.
+ *
+ * Bounded by an estimate of the bytes held (arena + per-item arrays) in a WeightedLru; a calendar
+ * whose memo alone would exceed the budget is served by the direct path.
  */
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
@@ -40,41 +48,54 @@ const AHEAD = 700 * DAY;
 const SHORT = 2 * DAY;
 /** More changes than this since the entry was made: rebuild instead of applying them one by one. */
 const MAX_CHANGES = 500;
-/** Estimated heap bytes per item (object, slots) and per object (shared head/tail strings, wrappers). */
-const BYTES_PER_ITEM = 96;
+/** Estimated bytes per item besides its JSON: typed-array slots, id/recurrence-id references and strings. */
+const BYTES_PER_ITEM = 80;
+const MIN_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
 
 const DEFAULT_BUDGET = 32 * 1024 * 1024;
 let budget = DEFAULT_BUDGET;
 
-/**
- * A flat copy of a string built by concatenation: V8 keeps `a + b` as a rope, and join() walks
- * every rope again on each request (measured: most of the CPU of a memoised week). The texts are
- * JSON (JSON.stringify escapes lone surrogates), so the UTF-8 round trip is exact.
- */
-const flat = (s: string) => Buffer.from(s, 'utf8').toString('utf8');
-
 interface Dynamic { row: FastRow; ical: string; head: string; tail: string; hidden: boolean }
+
+/** Append-only bytes shared by successive versions of one memo; `used` is how far it is written. */
+interface Arena { buf: Buffer; used: number }
+
+/** Items in listing order: numbers in typed arrays, JSON bytes in the arena. */
+interface Run {
+  n: number;
+  k: Float64Array; s: Float64Array; e: Float64Array;
+  off: Int32Array; len: Int32Array;
+  ids: string[]; rids: (string | null)[];
+}
 
 interface Memo {
   seq: bigint; wf: number; wt: number;
-  /** Items of at most SHORT, sorted (cmpItems); `ks` their keys (for the binary search). */
-  short: Item[]; ks: Float64Array;
-  /** Longer items, sorted. */
-  long: Item[];
+  arena: Arena;
+  /** How far the arena was written when this version was made (it may append only from there). */
+  used: number;
+  /** Bytes of the arena that items of this version still use. */
+  live: number;
+  /** Items of at most SHORT (binary search by key) and longer ones (scanned). */
+  short: Run; long: Run;
   dyn: Dynamic[];
   weight: number;
 }
 
+/** What a request gets from a memo: indices into `short` (in order) plus extra items (long, dynamic; sorted). */
+export interface MemoSlice { arena: Buffer; short: Run; idx: number[]; extra: Item[] }
+
 const memos = new WeightedLru<string, Memo>(budget, (m) => m.weight);
-/** Keys whose memo would not fit the budget, with the sync_seq seen (served directly until it moves). */
-const tooBig = new Map<string, bigint>();
+/** Keys whose memo would not fit the budget (or cannot be memoised), with the sync_seq seen: served directly until it moves. */
+const unusable = new Map<string, bigint>();
 const inflight = new Map<string, { seq: bigint; p: Promise<Memo | null> }>();
 
 /** Sets the budget (estimated bytes); 0 turns the memo off (every listing takes the direct path). */
 export function configureListingMemo(bytes: number): void {
   budget = Math.max(0, bytes);
   memos.resize(budget);
-  tooBig.clear();
+  unusable.clear();
 }
 
 export function listingMemoStats() {
@@ -84,11 +105,11 @@ export function listingMemoStats() {
 const keyOf = (c: ListingCalendar, tz: string) => `${c.id}|${tz}|${c.access}|${c.color}`;
 
 /**
- * The items of one calendar overlapping [f, t), sorted (cmpItems), from the memo (made or brought
+ * The items of one calendar overlapping [f, t), in listing order, from the memo (made or brought
  * up to date as needed); null when the memo does not serve this request (range outside the
- * window, memo off or too big) and the caller must read the database directly.
+ * window, memo off, too big) and the caller must read the database directly.
  */
-export async function memoSlice(ctx: AppContext, cal: ListingCalendar, tz: string, f: number, t: number): Promise<Item[] | null> {
+export async function memoSlice(ctx: AppContext, cal: ListingCalendar, tz: string, f: number, t: number): Promise<MemoSlice | null> {
   if (budget <= 0) return null;
   const today = Math.floor(Date.now() / DAY) * DAY;
   const seq = BigInt(cal.sync_seq);
@@ -97,7 +118,7 @@ export async function memoSlice(ctx: AppContext, cal: ListingCalendar, tz: strin
   if (!m || m.seq < seq || m.wf > f || m.wt < t) {
     // Outside the window a fresh entry would have: not memoised.
     if (f < today - BACK || t > today + AHEAD) return null;
-    if (tooBig.get(key) === seq) return null;
+    if (unusable.get(key) === seq) return null;
     const next = await update(ctx, cal, tz, key, seq, m && m.wf <= f && m.wt >= t ? m : undefined, today);
     if (!next) return null;
     m = next;
@@ -110,9 +131,9 @@ async function update(ctx: AppContext, cal: ListingCalendar, tz: string, key: st
   if (running && running.seq >= seq) return running.p;
   const p = (async () => {
     const next = (old && (await refresh(ctx, cal, tz, old, seq))) || (await build(ctx, cal, tz, seq, today - BACK, today + AHEAD));
-    if (next.weight > budget) {
-      tooBig.set(key, seq);
-      if (tooBig.size > 1000) tooBig.delete(tooBig.keys().next().value!);
+    if (!next || next.weight > budget) {
+      unusable.set(key, seq);
+      if (unusable.size > 1000) unusable.delete(unusable.keys().next().value!);
       memos.delete(key);
       return null;
     }
@@ -129,8 +150,8 @@ async function update(ctx: AppContext, cal: ListingCalendar, tz: string, key: st
   }
 }
 
-/** Items (and dynamic objects) of these rows overlapping [wf, wt). */
-async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: FastRow[], wf: number, wt: number): Promise<{ items: Item[]; dyn: Dynamic[]; weight: number }> {
+/** Items (and dynamic objects) of these rows overlapping [wf, wt), sorted; null if one starts outside years 0000–9999. */
+async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: FastRow[], wf: number, wt: number): Promise<{ items: Item[]; dyn: Dynamic[] } | null> {
   const from = new Date(wf);
   const to = new Date(wt);
   const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, from, to));
@@ -138,20 +159,11 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
   const items: Item[] = [];
   const dyn: Dynamic[] = [];
   const zone = zoneOf(tz);
-  let weight = 0;
   for (const r of rows) {
-    const parts = rowParts(r, cal);
-    const head = flat(parts.head);
-    const tail = flat(parts.tail);
-    const hidden = parts.hidden;
-    weight += head.length + tail.length + BYTES_PER_ITEM;
+    const { head, tail, hidden } = rowParts(r, cal);
     if (!r.recurring) {
       const it = singleItem(r, head, tail, hidden, wf, wt);
-      if (it) {
-        it.b = flat(it.b);
-        items.push(it);
-        weight += it.b.length + BYTES_PER_ITEM;
-      }
+      if (it) items.push(it);
       continue;
     }
     let ical = icals.get(r.id) ?? '';
@@ -160,42 +172,91 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
       // Too dense to memoise (or not expandable): expanded per request, for the range only.
       if (!ical) ical = (await objects.icalOf(ctx.db, cal.owner_id, [r.id])).get(r.id) ?? '';
       dyn.push({ row: r, ical, head, tail, hidden });
-      weight += ical.length;
       continue;
     }
     for (const o of e.occs) {
       const s = o.start.getTime();
       if (s >= wt) break;
-      if (!overlaps(s, o.end.getTime(), wf, wt)) continue;
-      const it = occurrenceItem(r, o, head, tail, hidden, zone);
-      it.b = flat(it.b);
-      items.push(it);
-      weight += it.b.length + (it.rid?.length ?? 0) + BYTES_PER_ITEM;
+      if (overlaps(s, o.end.getTime(), wf, wt)) items.push(occurrenceItem(r, o, head, tail, hidden, zone));
     }
   }
-  return { items, dyn, weight };
-}
-
-function assemble(seq: bigint, wf: number, wt: number, items: Item[], dyn: Dynamic[], weight: number): Memo {
+  for (const it of items) if (it.s < MIN_MS || it.s > MAX_MS) return null; // ordered by start text: the direct path
   items.sort(cmpItems);
-  const short: Item[] = [];
-  const long: Item[] = [];
-  for (const it of items) (it.e - it.s <= SHORT ? short : long).push(it);
-  const ks = new Float64Array(short.length);
-  for (let i = 0; i < short.length; i++) ks[i] = short[i].k;
-  return { seq, wf, wt, short, ks, long, dyn, weight: weight + short.length * 8 };
+  return { items, dyn };
 }
 
-async function build(ctx: AppContext, cal: ListingCalendar, tz: string, seq: bigint, wf: number, wt: number): Promise<Memo> {
+/** An empty run with room for n items. */
+function newRun(n: number): Run {
+  return { n: 0, k: new Float64Array(n), s: new Float64Array(n), e: new Float64Array(n), off: new Int32Array(n), len: new Int32Array(n), ids: new Array(n), rids: new Array(n) };
+}
+
+function copyItem(to: Run, from: Run, i: number): void {
+  const j = to.n++;
+  to.k[j] = from.k[i]; to.s[j] = from.s[i]; to.e[j] = from.e[i]; to.off[j] = from.off[i]; to.len[j] = from.len[i];
+  to.ids[j] = from.ids[i]; to.rids[j] = from.rids[i];
+}
+
+/** Writes a new item's JSON (and a comma) at the arena's end; grows (copies) the arena when needed. */
+function appendItem(to: Run, arena: Arena, it: Item): void {
+  const text = it.a + it.b + it.c;
+  const need = Buffer.byteLength(text, 'utf8') + 1;
+  if (arena.used + need > arena.buf.length) {
+    const buf = Buffer.allocUnsafeSlow(Math.max(arena.buf.length * 2, arena.used + need, 64 * 1024));
+    arena.buf.copy(buf, 0, 0, arena.used);
+    arena.buf = buf;
+  }
+  const len = arena.buf.write(text, arena.used, 'utf8');
+  arena.buf[arena.used + len] = 0x2c; // ','
+  const j = to.n++;
+  to.k[j] = it.k; to.s[j] = it.s; to.e[j] = it.e; to.off[j] = arena.used; to.len[j] = len;
+  to.ids[j] = it.id; to.rids[j] = it.rid;
+  arena.used += len + 1;
+}
+
+const cmpStr = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
+/** Order of kept item i of `r` against a new item (cmpItems). */
+const cmpKept = (r: Run, i: number, it: Item) => r.k[i] - it.k || cmpStr(r.ids[i], it.id) || cmpStr(r.rids[i], it.rid);
+
+/** Kept items of `old` (those not in `gone`) merged in order with new sorted items, short and long apart. */
+function assemble(seq: bigint, wf: number, wt: number, arena: Arena, old: Memo | null, gone: Set<string>, items: Item[], dyn: Dynamic[]): Memo {
+  const isShort = (it: Item) => it.e - it.s <= SHORT;
+  const parts = [[old?.short, items.filter(isShort)], [old?.long, items.filter((it) => !isShort(it))]] as const;
+  const runs: Run[] = [];
+  let live = 0;
+  for (const [prev, add] of parts) {
+    const run = newRun((prev?.n ?? 0) + add.length);
+    let j = 0;
+    const n = prev?.n ?? 0;
+    for (let i = 0; i < n; i++) {
+      if (gone.has(prev!.ids[i])) continue;
+      while (j < add.length && cmpKept(prev!, i, add[j]) > 0) appendItem(run, arena, add[j++]);
+      copyItem(run, prev!, i);
+    }
+    while (j < add.length) appendItem(run, arena, add[j++]);
+    for (let i = 0; i < run.n; i++) live += run.len[i] + 1;
+    runs.push(run);
+  }
+  const [short, long] = runs;
+  let weight = arena.buf.length;
+  for (const d of dyn) weight += d.ical.length + d.head.length + d.tail.length;
+  for (const r of runs) for (let i = 0; i < r.n; i++) weight += BYTES_PER_ITEM + (r.rids[i]?.length ?? 0);
+  return { seq, wf, wt, arena, used: arena.used, live, short, long, dyn, weight };
+}
+
+async function build(ctx: AppContext, cal: ListingCalendar, tz: string, seq: bigint, wf: number, wt: number): Promise<Memo | null> {
   const rows = await rangeRows(ctx, cal.owner_id, [cal.id], new Date(wf), new Date(wt));
-  const { items, dyn, weight } = await itemsOf(ctx, cal, tz, rows, wf, wt);
-  return assemble(seq, wf, wt, items, dyn, weight);
+  const got = await itemsOf(ctx, cal, tz, rows, wf, wt);
+  if (!got) return null;
+  let bytes = 0;
+  for (const it of got.items) bytes += it.a.length + it.b.length + it.c.length + 1;
+  const arena: Arena = { buf: Buffer.allocUnsafeSlow(Math.max(64 * 1024, Math.ceil(bytes * 1.1))), used: 0 };
+  return assemble(seq, wf, wt, arena, null, new Set(), got.items, got.dyn);
 }
 
 /** The entry brought from its sync_seq to `seq` with the change log; null when a rebuild is needed. */
 async function refresh(ctx: AppContext, cal: ListingCalendar, tz: string, old: Memo, seq: bigint): Promise<Memo | null> {
   if (seq <= old.seq) return old;
-  if (seq - old.seq > BigInt(MAX_CHANGES)) return null;
+  if (seq - old.seq > BigInt(MAX_CHANGES) || old.live * 2 < old.used) return null;
   const changes = await ctx.db.selectFrom('calendar_change').select(['object_id', sql<string>`seq::text`.as('seq')])
     .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id)
     .where('seq', '>', String(old.seq)).where('seq', '<=', String(seq)).execute();
@@ -204,21 +265,23 @@ async function refresh(ctx: AppContext, cal: ListingCalendar, tz: string, old: M
   const ids = [...new Set(changes.map((c) => c.object_id))];
   const rows = await rangeRows(ctx, cal.owner_id, [cal.id], new Date(old.wf), new Date(old.wt), ids);
   const fresh = await itemsOf(ctx, cal, tz, rows, old.wf, old.wt);
+  if (!fresh) return null;
   const gone = new Set(ids);
-  const kept = (list: Item[]) => list.filter((it) => !gone.has(it.id));
-  const items = kept(old.short).concat(kept(old.long), fresh.items);
+  // Append after this version's bytes only if no other version has appended since; else a copy.
+  let arena = old.arena;
+  if (arena.used !== old.used) {
+    const buf = Buffer.allocUnsafeSlow(arena.buf.length);
+    arena.buf.copy(buf, 0, 0, old.used);
+    arena = { buf, used: old.used };
+  }
   const dyn = old.dyn.filter((d) => !gone.has(d.row.id)).concat(fresh.dyn);
-  // The weight of what stays is re-estimated from the items (the per-object part approximately).
-  let weight = fresh.weight;
-  for (const it of items) if (!gone.has(it.id)) weight += it.b.length + (it.rid?.length ?? 0) + 2 * BYTES_PER_ITEM;
-  for (const d of dyn) if (!gone.has(d.row.id)) weight += d.ical.length + d.head.length + d.tail.length;
-  return assemble(seq, old.wf, old.wt, items, dyn, weight);
+  return assemble(seq, old.wf, old.wt, arena, old, gone, fresh.items, dyn);
 }
 
-/** Index of the first short item whose key is at least k. */
-function lowerBound(ks: Float64Array, k: number): number {
+/** Index of the first item of the run whose key is at least k. */
+function lowerBound(ks: Float64Array, n: number, k: number): number {
   let lo = 0;
-  let hi = ks.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (ks[mid] < k) lo = mid + 1;
@@ -227,33 +290,33 @@ function lowerBound(ks: Float64Array, k: number): number {
   return lo;
 }
 
-function slice(m: Memo, f: number, t: number, tz: string): Item[] {
-  const out: Item[] = [];
+function slice(m: Memo, f: number, t: number, tz: string): MemoSlice {
+  const idx: number[] = [];
   // A short item overlapping [f, …) starts after f − SHORT; its key is at most a day below its start.
-  const { short, ks } = m;
-  for (let i = lowerBound(ks, f - SHORT - DAY - 1); i < short.length && ks[i] < t; i++) {
-    const it = short[i];
-    if (overlaps(it.s, it.e, f, t)) out.push(it);
+  const { short, long } = m;
+  const { k, s, e } = short;
+  for (let i = lowerBound(k, short.n, f - SHORT - DAY - 1); i < short.n && k[i] < t; i++) {
+    if (overlaps(s[i], e[i], f, t)) idx.push(i);
   }
-  let extra = false;
-  const zone = zoneOf(tz);
-  for (const it of m.long) {
-    if (it.k >= t) break;
-    if (overlaps(it.s, it.e, f, t)) { out.push(it); extra = true; }
+  const extra: Item[] = [];
+  for (let i = 0; i < long.n && long.k[i] < t; i++) {
+    if (!overlaps(long.s[i], long.e[i], f, t)) continue;
+    const text = m.arena.buf.toString('utf8', long.off[i], long.off[i] + long.len[i]);
+    extra.push({ k: long.k[i], s: long.s[i], e: long.e[i], id: long.ids[i], rid: long.rids[i], a: text, b: '', c: '' });
   }
-  for (const d of m.dyn) {
-    let occs;
-    try {
-      occs = expandCompiled(compiledFor(d.row.etag, d.ical), new Date(f), new Date(t), { defaultTz: tz, limit: 2000 });
-    } catch {
-      continue;
+  if (m.dyn.length) {
+    const zone = zoneOf(tz);
+    for (const d of m.dyn) {
+      let occs;
+      try {
+        occs = expandCompiled(compiledFor(d.row.etag, d.ical), new Date(f), new Date(t), { defaultTz: tz, limit: 2000 });
+      } catch {
+        continue;
+      }
+      // As the direct path's narrow expansion (expansions.ts): what expandCompiled returns for the range.
+      for (const o of occs) extra.push(occurrenceItem(d.row, o, d.head, d.tail, d.hidden, zone));
     }
-    // As the direct path's narrow expansion (expansions.ts): what expandCompiled returns for the range.
-    for (const o of occs) {
-      out.push(occurrenceItem(d.row, o, d.head, d.tail, d.hidden, zone));
-      extra = true;
-    }
+    extra.sort(cmpItems);
   }
-  if (extra) out.sort(cmpItems);
-  return out;
+  return { arena: m.arena.buf, short, idx, extra };
 }

@@ -62,9 +62,10 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
   }, async (req, reply) => {
     const q = req.query as { from: string; to: string; calendars?: string };
     const r = queries.parseRange(q.from, q.to);
-    // The body is built as text (same bytes as the schema serialiser would write for listOccurrences).
+    // The body is built as bytes (the same bytes as the schema serialiser would write for listOccurrences).
     const body = await listOccurrencesJson(ctx, actorOf(req), { ...r, calendarIds: q.calendars?.split(',').filter(Boolean) }, tz(req));
-    return reply.type('application/json; charset=utf-8').serializer((x: unknown) => x as string).send(body);
+    // A Buffer is sent as it is (no serialiser, no UTF-8 encoding on the way to the socket).
+    return reply.type('application/json; charset=utf-8').send(body);
   });
 
   app.get('/events/search', {
