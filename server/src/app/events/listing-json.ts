@@ -183,10 +183,19 @@ const OPEN = Buffer.from('{"items":[');
 const CLOSE = Buffer.from(']}');
 
 /**
+ * A response body as UTF-8 byte chunks to be written in order (views of a memo's arena need no
+ * copy: a memo only ever appends to its arena, so the bytes under a view never change).
+ */
+export interface Body { chunks: Buffer[]; length: number }
+
+/** The whole body as one Buffer (tests, callers that want one piece). */
+export const bodyBuffer = (b: Body) => (b.chunks.length === 1 ? b.chunks[0] : Buffer.concat(b.chunks, b.length));
+
+/**
  * The JSON body `{"items":[…]}` of GET /events (UTF-8 bytes): the occurrences in [from, to) of the
  * visible (or chosen) calendars.
  */
-export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { from: Date; to: Date; calendarIds?: string[] }, tz: string): Promise<Buffer> {
+export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { from: Date; to: Date; calendarIds?: string[] }, tz: string): Promise<Body> {
   const cals = await visibleForListing(ctx, actor, q.calendarIds);
   const f = q.from.getTime();
   const t = q.to.getTime();
@@ -206,7 +215,7 @@ export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { fr
   for (const [ownerId, list] of rest) await directItems(ctx, ownerId, list, q.from, q.to, tz, direct);
   // The common case: one memoised calendar, short items only — copy runs of the arena.
   if (!direct.length && slices.length === 1 && !slices[0].extra.length) return fromArena(slices[0]);
-  if (!slices.length && !direct.length) return Buffer.concat([OPEN, CLOSE]);
+  if (!slices.length && !direct.length) return { chunks: [OPEN, CLOSE], length: OPEN.length + CLOSE.length };
   const pieces: Piece[] = [];
   for (const sl of slices) {
     const r = sl.short;
@@ -234,20 +243,19 @@ export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { fr
     at += p.buf ? p.buf.copy(out, at, p.off, p.off + p.len) : out.write(p.text, at, 'utf8');
   }
   CLOSE.copy(out, at);
-  return out;
+  return { chunks: [out], length: out.length };
 }
 
 /**
- * The body for one memo slice of short items: the arena holds items in listing order, each
- * followed by a comma, so consecutive items that are also adjacent in the arena are copied as one
- * run (with their commas).
+ * The body for one memo slice of short items, as views of the arena (no copy): the arena holds
+ * items in listing order, each followed by a comma, so consecutive items that are also adjacent in
+ * the arena form one run, written with its commas.
  */
-function fromArena(sl: MemoSlice): Buffer {
+function fromArena(sl: MemoSlice): Body {
   const { idx, arena } = sl;
   const { off, len } = sl.short;
-  // Runs [start, end) of the arena, item bytes without the trailing comma.
-  const runs: number[] = [];
-  let total = OPEN.length + CLOSE.length;
+  const chunks: Buffer[] = [OPEN];
+  let length = OPEN.length + CLOSE.length;
   let rs = -1;
   let re = -1;
   for (const i of idx) {
@@ -255,20 +263,14 @@ function fromArena(sl: MemoSlice): Buffer {
       re = off[i] + len[i];
       continue;
     }
-    if (rs >= 0) { runs.push(rs, re); total += re - rs + 1; }
+    // The run so far, with the comma after its last item (another item follows).
+    if (rs >= 0) { chunks.push(arena.subarray(rs, re + 1)); length += re + 1 - rs; }
     rs = off[i];
     re = off[i] + len[i];
   }
-  if (rs >= 0) { runs.push(rs, re); total += re - rs + 1; }
-  if (runs.length) total -= 1; // no comma after the last run
-  const out = Buffer.allocUnsafe(total);
-  let at = OPEN.copy(out, 0);
-  for (let r = 0; r < runs.length; r += 2) {
-    if (r) out[at++] = 0x2c;
-    at += arena.copy(out, at, runs[r], runs[r + 1]);
-  }
-  CLOSE.copy(out, at);
-  return out;
+  if (rs >= 0) { chunks.push(arena.subarray(rs, re)); length += re - rs; }
+  chunks.push(CLOSE);
+  return { chunks, length };
 }
 
 /** The `start` text of an item (rare path: instants beyond year 9999 or before year 0). */
