@@ -212,6 +212,21 @@ describe('GET /events from the listing memo', () => {
     await expectAllMatch('after a gap', [owner, writer]);
   });
 
+  it('keeps up with many writes (the arena grows, then is rebuilt when mostly dead)', async () => {
+    await expectAllMatch('warm', [owner]);
+    const e = await create(owner, ev('Edited often', local(2, '11:00'), local(2, '12:00')));
+    for (let i = 0; i < 40; i++) {
+      // ~3.6 KB of summary and location per version: 40 versions outgrow the arena's slack and leave it mostly dead.
+      const summary = `Version ${i} ` + 'ä'.repeat(900);
+      const r = await owner.api.patch(`/events/${e.id}`, { event: { summary, location: 'ö'.repeat(900) } });
+      expect(r.statusCode, r.body).toBe(200);
+      // A listing after each write: each applies one change (appends ~4 KB to the arena).
+      const hit = (await week(owner)).filter((o) => o.id === e.id);
+      expect(hit.map((o) => o.summary)).toEqual([summary]);
+    }
+    await expectAllMatch('after many writes', [owner, writer]);
+  });
+
   it('follows a change of the viewer\'s zone (floating times)', async () => {
     const before = (await week(owner)).filter((o) => o.summary === 'Floating run').map((o) => JSON.stringify(o));
     await sql`update principal set timezone = 'Pacific/Auckland' where id = ${owner.id}`.execute(env.ctx.db);

@@ -50,6 +50,8 @@ const SHORT = 2 * DAY;
 const MAX_CHANGES = 500;
 /** Estimated bytes per item besides its JSON: typed-array slots, id/recurrence-id references and strings. */
 const BYTES_PER_ITEM = 80;
+/** Room left in a new arena for the items of later changes. */
+const SLACK = 64 * 1024;
 const MIN_MS = Date.parse('0000-01-01T00:00:00.000Z');
 const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
@@ -201,7 +203,8 @@ function appendItem(to: Run, arena: Arena, it: Item): void {
   const text = it.a + it.b + it.c;
   const need = Buffer.byteLength(text, 'utf8') + 1;
   if (arena.used + need > arena.buf.length) {
-    const buf = Buffer.allocUnsafeSlow(Math.max(arena.buf.length * 2, arena.used + need, 64 * 1024));
+    // Grows by a quarter: appends are the few items of changed objects.
+    const buf = Buffer.allocUnsafeSlow(Math.max(Math.ceil(arena.buf.length * 1.25), arena.used + need + SLACK));
     arena.buf.copy(buf, 0, 0, arena.used);
     arena.buf = buf;
   }
@@ -237,7 +240,8 @@ function assemble(seq: bigint, wf: number, wt: number, arena: Arena, old: Memo |
     runs.push(run);
   }
   const [short, long] = runs;
-  let weight = arena.buf.length;
+  // The arena's written bytes (the unwritten tail of a large allocation is not resident).
+  let weight = arena.used;
   for (const d of dyn) weight += d.ical.length + d.head.length + d.tail.length;
   for (const r of runs) for (let i = 0; i < r.n; i++) weight += BYTES_PER_ITEM + (r.rids[i]?.length ?? 0);
   return { seq, wf, wt, arena, used: arena.used, live, short, long, dyn, weight };
@@ -248,8 +252,8 @@ async function build(ctx: AppContext, cal: ListingCalendar, tz: string, seq: big
   const got = await itemsOf(ctx, cal, tz, rows, wf, wt);
   if (!got) return null;
   let bytes = 0;
-  for (const it of got.items) bytes += it.a.length + it.b.length + it.c.length + 1;
-  const arena: Arena = { buf: Buffer.allocUnsafeSlow(Math.max(64 * 1024, Math.ceil(bytes * 1.1))), used: 0 };
+  for (const it of got.items) bytes += Buffer.byteLength(it.a) + Buffer.byteLength(it.b) + Buffer.byteLength(it.c) + 1;
+  const arena: Arena = { buf: Buffer.allocUnsafeSlow(bytes + SLACK), used: 0 };
   return assemble(seq, wf, wt, arena, null, new Set(), got.items, got.dyn);
 }
 
