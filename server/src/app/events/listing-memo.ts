@@ -89,8 +89,9 @@ interface Memo {
 export interface MemoSlice { arena: Buffer; short: Run; idx: number[]; extra: Item[] }
 
 const memos = new WeightedLru<string, Memo>(budget, (m) => m.weight);
-/** Keys whose memo would not fit the budget (or cannot be memoised), with the sync_seq seen: served directly until it moves. */
-const unusable = new Map<string, bigint>();
+/** Keys whose memo would not fit the budget (or cannot be memoised): served directly until this time. */
+const unusable = new Map<string, number>();
+const UNUSABLE_MS = 10 * 60_000;
 const inflight = new Map<string, { seq: bigint; p: Promise<Memo | null> }>();
 
 /** Sets the budget (estimated bytes); 0 turns the memo off (every listing takes the direct path). */
@@ -101,15 +102,23 @@ export function configureListingMemo(bytes: number): void {
 }
 
 export function listingMemoStats() {
-  return { entries: memos.size, estimatedBytes: memos.weight, budgetBytes: budget };
+  return { entries: memos.size, estimatedBytes: memos.weight, budgetBytes: budget, ...stats };
 }
 
 const keyOf = (c: ListingCalendar, tz: string) => `${c.id}|${tz}|${c.access}|${c.color}`;
 
+/** Requests for keys without a memo (a memo is built for a calendar view asked for again). */
+const asked = new Map<string, number>();
+const ASKS_BEFORE_BUILD = 2;
+const stats = { hits: 0, direct: 0, builds: 0, refreshes: 0 };
+
 /**
- * The items of one calendar overlapping [f, t), in listing order, from the memo (made or brought
- * up to date as needed); null when the memo does not serve this request (range outside the
- * window, memo off, too big) and the caller must read the database directly.
+ * The items of one calendar overlapping [f, t), in listing order, from the memo (brought up to
+ * date from the change log as needed); null when the memo does not serve this request and the
+ * caller must read the database directly: range outside the window, memo off or too big, or not
+ * built yet. Building reads the whole calendar (for 10,000 events about a second of CPU, mostly
+ * compiling series), so it runs in the background — and only for a view asked for more than once —
+ * while this request takes the direct path.
  */
 export async function memoSlice(ctx: AppContext, cal: ListingCalendar, tz: string, f: number, t: number): Promise<MemoSlice | null> {
   if (budget <= 0) return null;
@@ -118,31 +127,70 @@ export async function memoSlice(ctx: AppContext, cal: ListingCalendar, tz: strin
   const key = keyOf(cal, tz);
   let m = memos.get(key, true);
   if (!m || m.seq < seq || m.wf > f || m.wt < t) {
+    const direct = () => { stats.direct++; return null; };
     // Outside the window a fresh entry would have: not memoised.
-    if (f < today - BACK || t > today + AHEAD) return null;
-    if (unusable.get(key) === seq) return null;
-    const next = await update(ctx, cal, tz, key, seq, m && m.wf <= f && m.wt >= t ? m : undefined, today);
-    if (!next) return null;
+    if (f < today - BACK || t > today + AHEAD) return direct();
+    if ((unusable.get(key) ?? 0) > Date.now()) return direct();
+    const next = m && m.wf <= f && m.wt >= t ? await update(ctx, cal, tz, key, seq, m) : null;
+    if (!next) {
+      const n = (asked.get(key) ?? 0) + 1;
+      asked.set(key, n);
+      if (asked.size > 10_000) asked.delete(asked.keys().next().value!);
+      if (n >= ASKS_BEFORE_BUILD && !building.has(key)) void startBuild(ctx, cal, tz, key, seq, today);
+      return direct();
+    }
     m = next;
   }
+  stats.hits++;
   return slice(m, f, t, tz);
 }
 
-async function update(ctx: AppContext, cal: ListingCalendar, tz: string, key: string, seq: bigint, old: Memo | undefined, today: number): Promise<Memo | null> {
+/** Builds in progress, by key. */
+const building = new Map<string, Promise<void>>();
+
+function startBuild(ctx: AppContext, cal: ListingCalendar, tz: string, key: string, seq: bigint, today: number): Promise<void> {
+  const p = (async () => {
+    try {
+      stats.builds++;
+      store(key, seq, await build(ctx, cal, tz, seq, today - BACK, today + AHEAD));
+      asked.delete(key);
+    } catch (e) {
+      ctx.log.warn({ err: e, calendar: cal.id }, 'listing memo: build failed');
+    } finally {
+      building.delete(key);
+    }
+  })();
+  building.set(key, p);
+  return p;
+}
+
+/** Resolves when no memo build is running (tests). */
+export async function listingMemoIdle(): Promise<void> {
+  while (building.size) await Promise.all([...building.values()]);
+}
+
+function store(key: string, seq: bigint, next: Memo | null): Memo | null {
+  if (!next || next.weight > budget) {
+    unusable.set(key, Date.now() + UNUSABLE_MS);
+    if (unusable.size > 1000) unusable.delete(unusable.keys().next().value!);
+    memos.delete(key);
+    return null;
+  }
+  const cur = memos.get(key);
+  // A concurrent request may already have stored a newer entry.
+  if (!cur || cur.seq <= next.seq) memos.set(key, next);
+  return next;
+}
+
+/** The memo brought up to `seq` from the change log (awaited: a few rows); null when it needs a rebuild. */
+async function update(ctx: AppContext, cal: ListingCalendar, tz: string, key: string, seq: bigint, old: Memo): Promise<Memo | null> {
   const running = inflight.get(key);
   if (running && running.seq >= seq) return running.p;
   const p = (async () => {
-    const next = (old && (await refresh(ctx, cal, tz, old, seq))) || (await build(ctx, cal, tz, seq, today - BACK, today + AHEAD));
-    if (!next || next.weight > budget) {
-      unusable.set(key, seq);
-      if (unusable.size > 1000) unusable.delete(unusable.keys().next().value!);
-      memos.delete(key);
-      return null;
-    }
-    const cur = memos.get(key);
-    // A concurrent request may already have stored a newer entry.
-    if (!cur || cur.seq <= next.seq) memos.set(key, next);
-    return next;
+    const next = await refresh(ctx, cal, tz, old, seq);
+    if (!next) return null;
+    stats.refreshes++;
+    return store(key, seq, next);
   })();
   inflight.set(key, { seq, p });
   try {
@@ -161,7 +209,10 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
   const items: Item[] = [];
   const dyn: Dynamic[] = [];
   const zone = zoneOf(tz);
+  let compiled = 0;
   for (const r of rows) {
+    // A build compiles many series: let other requests in between.
+    if (r.recurring && ++compiled % 32 === 0) await new Promise((res) => setImmediate(res));
     const { head, tail, hidden } = rowParts(r, cal);
     if (!r.recurring) {
       const it = singleItem(r, head, tail, hidden, wf, wt);
