@@ -102,7 +102,7 @@ export function configureListingMemo(bytes: number): void {
 }
 
 export function listingMemoStats() {
-  return { entries: memos.size, estimatedBytes: memos.weight, budgetBytes: budget, ...stats };
+  return { entries: memos.size, estimatedBytes: memos.weight, budgetBytes: budget, building: building.size, ...stats };
 }
 
 const keyOf = (c: ListingCalendar, tz: string) => `${c.id}|${tz}|${c.access}|${c.color}`;
