@@ -220,7 +220,8 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
       continue;
     }
     let ical = icals.get(r.id) ?? '';
-    const e = seriesWindow(r.etag, ical, from, to, tz);
+    // Not kept in the compiled-series LRU or the expansion memo: the listing memo holds the result.
+    const e = seriesWindow(r.etag, ical, from, to, tz, { memo: false });
     if (!e) {
       // Too dense to memoise (or not expandable): expanded per request, for the range only.
       if (!ical) ical = (await objects.icalOf(ctx.db, cal.owner_id, [r.id])).get(r.id) ?? '';
