@@ -132,7 +132,7 @@ export async function memoSlice(ctx: AppContext, cal: ListingCalendar, tz: strin
     if (f < today - BACK || t > today + AHEAD) return direct();
     if ((unusable.get(key) ?? 0) > Date.now()) return direct();
     const next = m && m.wf <= f && m.wt >= t ? await update(ctx, cal, tz, key, seq, m) : null;
-    if (!next) {
+    if (!next || next.wf > f || next.wt < t) {
       const n = (asked.get(key) ?? 0) + 1;
       asked.set(key, n);
       if (asked.size > 10_000) asked.delete(asked.keys().next().value!);
@@ -188,7 +188,11 @@ async function update(ctx: AppContext, cal: ListingCalendar, tz: string, key: st
   if (running && running.seq >= seq) return running.p;
   const p = (async () => {
     const next = await refresh(ctx, cal, tz, old, seq);
-    if (!next) return null;
+    if (!next) {
+      // Needs a rebuild: drop the old version (later requests go straight to the direct path).
+      if (memos.get(key) === old) memos.delete(key);
+      return null;
+    }
     stats.refreshes++;
     return store(key, seq, next);
   })();
