@@ -242,6 +242,25 @@ describe('GET /events from the listing memo', () => {
     await expectAllMatch('after many writes', [owner, writer]);
   });
 
+  it('stays right with listings and writes interleaved', async () => {
+    await expectAllMatch('warm', [owner]);
+    const made = await Promise.all([0, 1, 2].map((i) => create(owner, ev(`Parallel ${i}`, local(1, `1${i}:15`), local(1, `1${i}:45`)))));
+    const reads: Promise<unknown>[] = [];
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 5; i++) reads.push(owner.api.get(`/events?from=${iso(-1)}&to=${iso(6)}`));
+      reads.push(...made.map((e, i) => owner.api.patch(`/events/${e.id}`, { event: { summary: `Parallel ${i}, round ${round}` } })));
+    }
+    await Promise.all(reads);
+    // The patches ran concurrently: whichever committed last is what the listing must show.
+    const names = (await week(owner)).map((o) => o.summary);
+    for (const e of made) {
+      const row = await env.ctx.db.selectFrom('calendar_object').select('summary').where('owner_id', '=', owner.id).where('id', '=', e.id).executeTakeFirstOrThrow();
+      expect(row.summary).toMatch(/^Parallel \d, round \d$/);
+      expect(names).toContain(row.summary);
+    }
+    await expectAllMatch('after interleaving', [owner, writer]);
+  });
+
   it('follows a change of the viewer\'s zone (floating times)', async () => {
     const before = (await week(owner)).filter((o) => o.summary === 'Floating run').map((o) => JSON.stringify(o));
     await sql`update principal set timezone = 'Pacific/Auckland' where id = ${owner.id}`.execute(env.ctx.db);
