@@ -204,13 +204,17 @@ async function update(ctx: AppContext, cal: ListingCalendar, tz: string, key: st
   }
 }
 
-/** Items (and dynamic objects) of these rows overlapping [wf, wt), sorted; null if one starts outside years 0000–9999. */
-async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: FastRow[], wf: number, wt: number): Promise<{ items: Item[]; dyn: Dynamic[] } | null> {
+/**
+ * Items (and dynamic objects) of these rows overlapping [wf, wt), staged: each item's JSON is
+ * written to a scratch arena as soon as it is made (its strings die young instead of piling up
+ * for the whole build), then ordered by a permutation; null if one starts outside years 0000–9999.
+ */
+async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: FastRow[], wf: number, wt: number): Promise<{ items: Staged; dyn: Dynamic[] } | null> {
   const from = new Date(wf);
   const to = new Date(wt);
   const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, from, to));
   const icals = await objects.icalOf(ctx.db, cal.owner_id, pending.map((r) => r.id));
-  const items: Item[] = [];
+  const items = stage(rows.length);
   const dyn: Dynamic[] = [];
   const zone = zoneOf(tz);
   let compiled = 0;
@@ -220,7 +224,7 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
     const { head, tail, hidden } = rowParts(r, cal);
     if (!r.recurring) {
       const it = singleItem(r, head, tail, hidden, wf, wt);
-      if (it) items.push(it);
+      if (it) put(items, it);
       continue;
     }
     let ical = icals.get(r.id) ?? '';
@@ -235,12 +239,35 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
     for (const o of e.occs) {
       const s = o.start.getTime();
       if (s >= wt) break;
-      if (overlaps(s, o.end.getTime(), wf, wt)) items.push(occurrenceItem(r, o, head, tail, hidden, zone));
+      if (overlaps(s, o.end.getTime(), wf, wt)) put(items, occurrenceItem(r, o, head, tail, hidden, zone));
     }
   }
-  for (const it of items) if (it.s < MIN_MS || it.s > MAX_MS) return null; // ordered by start text: the direct path
-  items.sort(cmpItems);
+  for (const x of items.s) if (x < MIN_MS || x > MAX_MS) return null; // ordered by start text: the direct path
+  const { k, ids, rids } = items;
+  items.order = Array.from({ length: items.s.length }, (_, i) => i).sort((a, b) => k[a] - k[b] || cmpStr(ids[a], ids[b]) || cmpStr(rids[a], rids[b]));
   return { items, dyn };
+}
+
+/** New items: numbers and ids in arrays, JSON bytes in a scratch arena; `order` sorts them. */
+interface Staged { k: number[]; s: number[]; e: number[]; ids: string[]; rids: (string | null)[]; off: number[]; len: number[]; bytes: Arena; order: number[] }
+
+const stage = (rows: number): Staged => ({ k: [], s: [], e: [], ids: [], rids: [], off: [], len: [], bytes: { buf: Buffer.allocUnsafeSlow(Math.max(4096, rows * 512)), used: 0 }, order: [] });
+
+/** Writes an item's JSON to the scratch arena (growing it by half when needed). */
+function put(st: Staged, it: Item): void {
+  const a = st.bytes;
+  // At most 3 bytes of UTF-8 per UTF-16 unit.
+  const need = 3 * (it.a.length + it.b.length + it.c.length);
+  if (a.used + need > a.buf.length) {
+    const buf = Buffer.allocUnsafeSlow(Math.max(Math.ceil(a.buf.length * 1.5), a.used + need));
+    a.buf.copy(buf, 0, 0, a.used);
+    a.buf = buf;
+  }
+  const at = a.used;
+  a.used += a.buf.write(it.a, a.used, 'utf8');
+  a.used += a.buf.write(it.b, a.used, 'utf8');
+  a.used += a.buf.write(it.c, a.used, 'utf8');
+  st.k.push(it.k); st.s.push(it.s); st.e.push(it.e); st.ids.push(it.id); st.rids.push(it.rid); st.off.push(at); st.len.push(a.used - at);
 }
 
 /** An empty run with room for n items. */
@@ -254,32 +281,31 @@ function copyItem(to: Run, from: Run, i: number): void {
   to.ids[j] = from.ids[i]; to.rids[j] = from.rids[i];
 }
 
-/** Writes a new item's JSON (and a comma) at the arena's end; grows (copies) the arena when needed. */
-function appendItem(to: Run, arena: Arena, it: Item): void {
-  const text = it.a + it.b + it.c;
-  const need = Buffer.byteLength(text, 'utf8') + 1;
-  if (arena.used + need > arena.buf.length) {
+/** Copies staged item j (and a comma) to the arena's end; grows (copies) the arena when needed. */
+function appendItem(to: Run, arena: Arena, st: Staged, j: number): void {
+  const len = st.len[j];
+  if (arena.used + len + 1 > arena.buf.length) {
     // Grows by a quarter: appends are the few items of changed objects.
-    const buf = Buffer.allocUnsafeSlow(Math.max(Math.ceil(arena.buf.length * 1.25), arena.used + need + SLACK));
+    const buf = Buffer.allocUnsafeSlow(Math.max(Math.ceil(arena.buf.length * 1.25), arena.used + len + 1 + SLACK));
     arena.buf.copy(buf, 0, 0, arena.used);
     arena.buf = buf;
   }
-  const len = arena.buf.write(text, arena.used, 'utf8');
+  st.bytes.buf.copy(arena.buf, arena.used, st.off[j], st.off[j] + len);
   arena.buf[arena.used + len] = 0x2c; // ','
-  const j = to.n++;
-  to.k[j] = it.k; to.s[j] = it.s; to.e[j] = it.e; to.off[j] = arena.used; to.len[j] = len;
-  to.ids[j] = it.id; to.rids[j] = it.rid;
+  const i = to.n++;
+  to.k[i] = st.k[j]; to.s[i] = st.s[j]; to.e[i] = st.e[j]; to.off[i] = arena.used; to.len[i] = len;
+  to.ids[i] = st.ids[j]; to.rids[i] = st.rids[j];
   arena.used += len + 1;
 }
 
 const cmpStr = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
-/** Order of kept item i of `r` against a new item (cmpItems). */
-const cmpKept = (r: Run, i: number, it: Item) => r.k[i] - it.k || cmpStr(r.ids[i], it.id) || cmpStr(r.rids[i], it.rid);
+/** Order of kept item i of `r` against staged item j (cmpItems). */
+const cmpKept = (r: Run, i: number, st: Staged, j: number) => r.k[i] - st.k[j] || cmpStr(r.ids[i], st.ids[j]) || cmpStr(r.rids[i], st.rids[j]);
 
 /** Kept items of `old` (those not in `gone`) merged in order with new sorted items, short and long apart. */
-function assemble(seq: bigint, wf: number, wt: number, arena: Arena, old: Memo | null, gone: Set<string>, items: Item[], dyn: Dynamic[]): Memo {
-  const isShort = (it: Item) => it.e - it.s <= SHORT;
-  const parts = [[old?.short, items.filter(isShort)], [old?.long, items.filter((it) => !isShort(it))]] as const;
+function assemble(seq: bigint, wf: number, wt: number, arena: Arena, old: Memo | null, gone: Set<string>, st: Staged, dyn: Dynamic[]): Memo {
+  const isShort = (j: number) => st.e[j] - st.s[j] <= SHORT;
+  const parts = [[old?.short, st.order.filter(isShort)], [old?.long, st.order.filter((j) => !isShort(j))]] as const;
   const runs: Run[] = [];
   let live = 0;
   for (const [prev, add] of parts) {
@@ -288,10 +314,10 @@ function assemble(seq: bigint, wf: number, wt: number, arena: Arena, old: Memo |
     const n = prev?.n ?? 0;
     for (let i = 0; i < n; i++) {
       if (gone.has(prev!.ids[i])) continue;
-      while (j < add.length && cmpKept(prev!, i, add[j]) > 0) appendItem(run, arena, add[j++]);
+      while (j < add.length && cmpKept(prev!, i, st, add[j]) > 0) appendItem(run, arena, st, add[j++]);
       copyItem(run, prev!, i);
     }
-    while (j < add.length) appendItem(run, arena, add[j++]);
+    while (j < add.length) appendItem(run, arena, st, add[j++]);
     for (let i = 0; i < run.n; i++) live += run.len[i] + 1;
     runs.push(run);
   }
@@ -307,9 +333,8 @@ async function build(ctx: AppContext, cal: ListingCalendar, tz: string, seq: big
   const rows = await rangeRows(ctx, cal.owner_id, [cal.id], new Date(wf), new Date(wt));
   const got = await itemsOf(ctx, cal, tz, rows, wf, wt);
   if (!got) return null;
-  let bytes = 0;
-  for (const it of got.items) bytes += Buffer.byteLength(it.a) + Buffer.byteLength(it.b) + Buffer.byteLength(it.c) + 1;
-  const arena: Arena = { buf: Buffer.allocUnsafeSlow(bytes + SLACK), used: 0 };
+  // The items' bytes and a comma each, in listing order, plus room for later changes.
+  const arena: Arena = { buf: Buffer.allocUnsafeSlow(got.items.bytes.used + got.items.s.length + SLACK), used: 0 };
   return assemble(seq, wf, wt, arena, null, new Set(), got.items, got.dyn);
 }
 
