@@ -10,7 +10,7 @@ import { seed } from './events.mjs';
 
 const N = Number(process.env.PROFILE_N ?? 200);
 const ONLY = process.env.PROFILE_ONLY?.split(',');
-const { rt, ctx, url: profUrl } = await openProfileRuntime('calendula_prof');
+const { rt, ctx, url: profUrl } = await openProfileRuntime(process.env.PROFILE_DB ?? 'calendula_prof');
 const { listOccurrences } = await d('app/events/queries.js');
 const { freeBusy } = await d('app/events/freebusy.js');
 const { createApiToken } = await d('app/accounts.js');

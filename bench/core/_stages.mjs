@@ -6,7 +6,7 @@ import { dist as d, openProfileRuntime } from './_runtime.mjs';
 
 const N = Number(process.env.PROFILE_N ?? 300);
 const DAYS = Number(process.env.PROFILE_DAYS ?? 30);
-const { rt, ctx } = await openProfileRuntime('calendula_prof', { migrate: false });
+const { rt, ctx } = await openProfileRuntime(process.env.PROFILE_DB ?? 'calendula_prof', { migrate: false });
 const { visibleCalendars } = await d('app/events/queries.js');
 const { freeBusy } = await d('app/events/freebusy.js');
 const { listOccurrencesJson, rangeRows } = await d('app/events/listing-json.js');

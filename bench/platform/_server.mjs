@@ -1,6 +1,6 @@
 // Helpers: start the real built server (`node bin/calendula.mjs start`) and measure it.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, mkdtempSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,12 @@ export function startServer({ port, dataDir, databaseUrl, roles, logLevel = 'war
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
+  // BENCH_SERVER_OUTPUT=file: the server's output there as well (e.g. with BENCH_SERVER_NODE_ARGS=--trace-gc).
+  if (process.env.BENCH_SERVER_OUTPUT) {
+    const file = createWriteStream(process.env.BENCH_SERVER_OUTPUT);
+    child.stdout.pipe(file);
+    child.stderr.pipe(file);
+  }
   const exited = new Promise((r) => child.on('exit', (code) => r(code)));
   return {
     child, t0, port, exited, output: () => out,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import type { AppContext } from '../app/context.js';
 import { queueDepth } from '../jobs/queue.js';
+import { listingMemoStats } from '../app/events/listing-memo.js';
 
 /** Prometheus metrics: HTTP latency by route, DB pool, job queue depth. */
 export function registerMetrics(app: FastifyInstance, ctx: AppContext) {
@@ -31,6 +32,17 @@ export function registerMetrics(app: FastifyInstance, ctx: AppContext) {
         this.set({ state: 'scheduled' }, d.scheduled);
         this.set({ state: 'failed' }, d.failed);
       } catch { /* queue schema missing: nothing to report */ }
+    },
+  });
+  new client.Gauge({
+    name: 'calendula_listing_memo', help: 'Listing memo (GET /events): entries, estimated bytes, builds running; requests served from it or directly since start', labelNames: ['state'], registers: [registry],
+    collect() {
+      const s = listingMemoStats();
+      this.set({ state: 'entries' }, s.entries);
+      this.set({ state: 'bytes' }, s.estimatedBytes);
+      this.set({ state: 'building' }, s.building);
+      this.set({ state: 'hits' }, s.hits);
+      this.set({ state: 'direct' }, s.direct);
     },
   });
   app.addHook('onResponse', (req, reply, done) => {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DB } from './db.js';
 import type { CalendarRow, Reminder } from './schema.js';
 
@@ -92,4 +93,31 @@ export async function accessTo(db: DB, userId: string, groupIds: string[], calen
   if (!rows.length) return null;
   const rank = { freebusy: 0, read: 1, 'read-write': 2 } as const;
   return rows.map((r) => r.access).sort((a, b) => rank[b] - rank[a])[0];
+}
+
+/** A calendar as the range listing needs it (GET /events): no descriptions, reminders or owner names. */
+export interface ListingCalendarRow { id: string; owner_id: string; color: string; hidden: boolean; sync_seq: string; access: Access }
+
+/**
+ * The same calendars as ownCalendars + sharedCalendars (strongest grant per shared calendar), in
+ * one round trip and with only the columns the listing uses, sync_seq included (its memo's
+ * freshness check: store/objects.ts advances it with every object write).
+ */
+export async function listingCalendars(db: DB, userId: string): Promise<ListingCalendarRow[]> {
+  const r = await sql<ListingCalendarRow & { shared: boolean }>`
+    select id, owner_id, color, hidden, sync_seq::text as sync_seq, 'owner' as access, false as shared
+      from calendar where owner_id = ${userId}
+    union all
+    select c.id, c.owner_id, c.color, c.hidden, c.sync_seq::text, s.access, true
+      from calendar_share s join calendar c on c.owner_id = s.owner_id and c.id = s.calendar_id
+     where s.grantee_id = any(array(select ${userId}::uuid union all select group_id from group_member where member_id = ${userId}))`.execute(db);
+  const rank = { freebusy: 0, read: 1, 'read-write': 2, owner: 3 } as const;
+  const own: ListingCalendarRow[] = [];
+  const best = new Map<string, ListingCalendarRow>();
+  for (const { shared, ...c } of r.rows) {
+    if (!shared) { own.push(c); continue; }
+    const prev = best.get(c.id);
+    if (!prev || rank[c.access] > rank[prev.access]) best.set(c.id, c);
+  }
+  return own.concat([...best.values()]);
 }

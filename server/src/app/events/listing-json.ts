@@ -1,28 +1,33 @@
 /**
  * GET /api/v1/events without intermediate objects: the response body is written as one JSON
  * string, byte for byte what serialising `{ items: listOccurrences(…) }` with the route's schema
- * gives (test: server/test/core/listing-json.test.ts). A month of a busy calendar is ~2,300 items;
- * building an object per item, sorting them by their start text and running the schema
- * serialiser over them cost more CPU (and garbage) than the query and the expansion together.
+ * gives (tests: server/test/core/listing-json.test.ts, listing-memo.test.ts).
  *
- * What is saved:
- *  - rows carry times as epoch milliseconds (no timestamp text → Date parsing) and no attendee list;
- *  - each item is three strings: a per-row head (id, calendarId, uid), the occurrence part
- *    (recurrenceId … location; for memoised series built once per occurrence and kept next to the
- *    memoised expansion, whose key is the content hash, so it never goes stale) and a per-row tail
- *    (visibility … busyOnly);
- *  - the items are ordered by a numeric key that sorts exactly like the reference path's
- *    comparison of `start` texts (see sortKey), stably.
+ * Each item is three strings (see Item): a per-object head (id, calendarId, uid), the occurrence
+ * part (recurrenceId … transparency) and a per-object tail (visibility … busyOnly). Items are
+ * ordered by a numeric key that sorts exactly like the reference's comparison of `start` texts
+ * (see sortKey), then by id and recurrence id (a total order, so the body does not depend on the
+ * order PostgreSQL returns rows in).
+ *
+ * Two sources of items:
+ *  - the listing memo (listing-memo.ts): per calendar view, every item of a wide window around
+ *    today, kept in memory and brought up to date from the calendar's change log whenever its
+ *    sync_seq moved (read with the calendar list on every request, so never stale);
+ *  - the direct path below, for ranges outside that window and calendars too big to memoise:
+ *    the range query (index columns; iCalendar only for series whose expansion is not memoised).
  */
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import type { Occurrence } from '../../lib/ical/index.js';
+import { ianaZone, utcToWall, type Zone } from '../../lib/ical/zones/zone.js';
 import * as objects from '../../store/objects.js';
 import { hasExpansion, seriesIndexed } from './expansions.js';
 import { isoDate, isoUtc } from './iso.js';
 import { hidesDetails, type Access } from './access.js';
-import { visibleCalendars } from './queries.js';
+import { DomainError } from '../../domain/errors.js';
+import { listingCalendars } from '../../store/calendars.js';
+import { memoSlice, type MemoSlice } from './listing-memo.js';
 
 const DAY = 86_400_000;
 /** isoUtc formats these without a sign; outside, ISO 8601 expanded years (±YYYYYY) do not sort as text like numbers. */
@@ -33,12 +38,28 @@ const str = (s: string) => JSON.stringify(s);
 const strOrNull = (s: string | null) => (s === null ? 'null' : JSON.stringify(s));
 
 /**
+ * One occurrence of a listing: its JSON text is `a + b + c` (a and c are shared by all occurrences
+ * of an object). `k` orders items (sortKey), `s`/`e` are its start/end in epoch milliseconds.
+ */
+export interface Item { k: number; s: number; e: number; id: string; rid: string | null; a: string; b: string; c: string }
+
+/** A calendar as the listing sees it: whose it is, its colour and the viewer's access. */
+export interface ListingCalendar { id: string; owner_id: string; color: string; access: Access; sync_seq: string | number }
+
+/**
  * A number ordering items as the reference compares their `start` texts: a timed start
  * ("2026-11-28T09:00:00.000Z") sorts as its instant; an all-day one ("2026-11-28") is a prefix of
  * every timed start that day, so it sorts just before that day's first millisecond. Only valid
  * for years 0000–9999 (the caller falls back to comparing texts otherwise).
  */
 const sortKey = (ms: number, allDay: boolean) => (allDay ? Math.floor(ms / DAY) * DAY - 0.5 : ms);
+
+export const cmpStr = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
+/** The listing order: start (as the reference compares start texts), then id, then recurrence id. */
+export const cmpItems = (x: Item, y: Item) => x.k - y.k || cmpStr(x.id, y.id) || cmpStr(x.rid, y.rid);
+
+/** Whether an occurrence [s, e] overlaps [f, t): it starts before t and ends after f, or is zero-length at or after f. */
+export const overlaps = (s: number, e: number, f: number, t: number) => s < t && (e > f || (e === s && s >= f));
 
 /** The occurrence-dependent middle of an item: `"recurrenceId":…,"location":…,` (status and transparency follow). */
 function middle(recurrenceId: string | null, s: number, e: number, allDay: boolean, summary: string, location: string): string {
@@ -47,16 +68,18 @@ function middle(recurrenceId: string | null, s: number, e: number, allDay: boole
     + '","allDay":' + allDay + ',"timezone":null,"summary":' + str(summary) + ',"location":' + str(location) + ',';
 }
 
-interface FastRow {
+const statusTransp = (status: string | null, transp: string | null) => '"status":' + str(status ?? 'CONFIRMED') + ',"transparency":' + str(transp ?? 'OPAQUE') + ',';
+
+export interface FastRow {
   id: string; calendar_id: string; uid: string; etag: string; fs: number | null; le: number | null;
   recurring: boolean; all_day: boolean; role: string; my_partstat: string | null; status: string | null; transp: string | null;
   class: string | null; summary: string; location: string; has_attachments: boolean; attendee_count: number;
 }
 
-/** The same rows as objects.objectsInRange, with times as epoch milliseconds and no attendee list. */
-export function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[], from: Date, to: Date): Promise<FastRow[]> {
+/** The same rows as objects.objectsInRange, with times as epoch milliseconds and no attendee list; optionally only some ids. */
+export function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[], from: Date, to: Date, ids?: string[]): Promise<FastRow[]> {
   // floor(): whole milliseconds, as a JavaScript Date of the same timestamp holds (extract() is numeric, exact).
-  return ctx.db.selectFrom('calendar_object')
+  let q = ctx.db.selectFrom('calendar_object')
     .select(['id', 'calendar_id', 'uid', 'etag', 'recurring', 'all_day', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'has_attachments'])
     .select(sql<number | null>`floor(extract(epoch from first_start) * 1000)::float8`.as('fs'))
     .select(sql<number | null>`floor(extract(epoch from last_end) * 1000)::float8`.as('le'))
@@ -64,82 +87,193 @@ export function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[
     .where('owner_id', '=', ownerId)
     .where('calendar_id', 'in', calendarIds)
     .where('deleted_at', 'is', null)
-    .where(objects.spanOverlaps(from, to))
-    .execute() as Promise<FastRow[]>;
+    .where(objects.spanOverlaps(from, to));
+  if (ids) q = q.where('id', 'in', ids);
+  return q.execute() as Promise<FastRow[]>;
 }
 
-/** The JSON body `{"items":[…]}` of GET /events: the occurrences in [from, to) of the visible (or chosen) calendars. */
-export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { from: Date; to: Date; calendarIds?: string[] }, tz: string): Promise<string> {
-  const cals = await visibleCalendars(ctx, actor, q.calendarIds);
-  const f = q.from.getTime();
-  const t = q.to.getTime();
-  const parts: string[] = [];
-  const keys: number[] = [];
-  let textual = false; // a start outside years 0000–9999: order by the start texts instead
-  const push = (json: string, ms: number, allDay: boolean) => {
-    parts.push(json);
-    keys.push(sortKey(ms, allDay));
-    if (ms < MIN || ms > MAX) textual = true;
-  };
-  const byOwner = new Map<string, (typeof cals)[number][]>();
-  for (const c of cals) {
-    const list = byOwner.get(c.owner_id);
-    if (list) list.push(c);
-    else byOwner.set(c.owner_id, [c]);
+/** The per-object parts of a row's items: head (id … uid), tail (visibility … busyOnly) and whether details are hidden. */
+export function rowParts(r: FastRow, cal: { color: string; access: Access }): { head: string; tail: string; hidden: boolean } {
+  const hidden = hidesDetails(r, cal.access);
+  const editable = (cal.access === 'owner' || cal.access === 'read-write') && r.role !== 'attendee';
+  const head = '{"id":' + str(r.id) + ',"calendarId":' + str(r.calendar_id) + ',"uid":' + str(r.uid) + ',';
+  const tail = '"visibility":' + str(r.class ?? 'PUBLIC') + ',"color":' + str(cal.color) + ',"myPartstat":' + strOrNull(r.my_partstat)
+    + ',"isOrganizer":' + (r.role === 'organizer') + ',"editable":' + editable + ',"recurring":' + r.recurring
+    + ',"attendeeCount":' + r.attendee_count + ',"hasAttachments":' + (hidden ? false : r.has_attachments) + (hidden ? ',"busyOnly":true}' : '}');
+  return { head, tail, hidden };
+}
+
+/** The item of a single (non-recurring) row if it overlaps [f, t). */
+export function singleItem(r: FastRow, head: string, tail: string, hidden: boolean, f: number, t: number): Item | null {
+  if (r.fs === null) return null;
+  const s = r.fs;
+  const e = r.le ?? s;
+  // The span index is closed at both ends: drop events that only touch the range's start.
+  if (!overlaps(s, e, f, t)) return null;
+  const b = middle(null, s, e, r.all_day, hidden ? '' : r.summary, hidden ? '' : r.location) + statusTransp(r.status, r.transp);
+  return { k: sortKey(s, r.all_day), s, e, id: r.id, rid: null, a: head, b, c: tail };
+}
+
+/** The viewer's zone (expansion puts all-day occurrences at midnight there); UTC for an unknown id. */
+export function zoneOf(tz: string): Zone {
+  try {
+    return ianaZone(tz);
+  } catch {
+    return ianaZone('UTC');
   }
-  for (const [ownerId, list] of byOwner) {
-    const byId = new Map(list.map((c) => [c.id, c as typeof c & { access: Access }]));
-    const rows = await rangeRows(ctx, ownerId, list.map((c) => c.id), q.from, q.to);
-    const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, q.from, q.to));
-    const icals = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
-    for (const r of rows) {
-      const cal = byId.get(r.calendar_id)!;
-      const hidden = hidesDetails(r, cal.access);
-      const editable = (cal.access === 'owner' || cal.access === 'read-write') && r.role !== 'attendee';
-      const head = '{"id":' + str(r.id) + ',"calendarId":' + str(r.calendar_id) + ',"uid":' + str(r.uid) + ',';
-      const tail = '"visibility":' + str(r.class ?? 'PUBLIC') + ',"color":' + str(cal.color) + ',"myPartstat":' + strOrNull(r.my_partstat)
-        + ',"isOrganizer":' + (r.role === 'organizer') + ',"editable":' + editable + ',"recurring":' + r.recurring
-        + ',"attendeeCount":' + r.attendee_count + ',"hasAttachments":' + (hidden ? false : r.has_attachments) + (hidden ? ',"busyOnly":true}' : '}');
-      if (!r.recurring) {
-        if (r.fs === null) continue;
-        const s = r.fs;
-        const e = r.le ?? s;
-        // The span index is closed at both ends: drop events that only touch the range's start.
-        if (s >= t || (e <= f && !(e === s && s >= f))) continue;
-        push(head + middle(null, s, e, r.all_day, hidden ? '' : r.summary, hidden ? '' : r.location)
-          + '"status":' + str(r.status ?? 'CONFIRMED') + ',"transparency":' + str(r.transp ?? 'OPAQUE') + ',' + tail, s, r.all_day);
-        continue;
-      }
-      const { occs, idx, json } = seriesIndexed(r.etag, icals.get(r.id) ?? '', q.from, q.to, tz);
-      for (const i of idx) {
-        const o: Occurrence = occs[i];
-        const s = o.start.getTime();
-        let mid: string;
-        if (hidden) mid = middle(o.recurrenceId, s, o.end.getTime(), o.allDay, '', '');
-        else if (json) mid = json[i] ??= middle(o.recurrenceId, s, o.end.getTime(), o.allDay, o.summary ?? '', o.location ?? '');
-        else mid = middle(o.recurrenceId, s, o.end.getTime(), o.allDay, o.summary ?? '', o.location ?? '');
-        push(head + mid + '"status":' + str(o.status ?? r.status ?? 'CONFIRMED') + ',"transparency":' + str(o.transp ?? r.transp ?? 'OPAQUE') + ',' + tail, s, o.allDay);
-      }
+}
+
+/**
+ * The item of one occurrence of a series row. `mid` is its cached middle, if any. An all-day
+ * occurrence starts at midnight in the viewer's zone (lib/ical expandCompiled): its dates are the
+ * wall dates there, not the UTC dates of those instants (a day early east of UTC).
+ */
+export function occurrenceItem(r: FastRow, o: Occurrence, head: string, tail: string, hidden: boolean, zone: Zone, mid?: string): Item {
+  const s = o.start.getTime();
+  const m = mid ?? occurrenceMiddle(o, zone, hidden);
+  return { k: sortKey(o.allDay ? utcToWall(s, zone) : s, o.allDay), s, e: o.end.getTime(), id: r.id, rid: o.recurrenceId, a: head, b: m + statusTransp(o.status ?? r.status, o.transp ?? r.transp), c: tail };
+}
+
+function occurrenceMiddle(o: Occurrence, zone: Zone, hidden: boolean): string {
+  const s = o.start.getTime();
+  const e = o.end.getTime();
+  return middle(o.recurrenceId, o.allDay ? utcToWall(s, zone) : s, o.allDay ? utcToWall(e, zone) : e, o.allDay, hidden ? '' : (o.summary ?? ''), hidden ? '' : (o.location ?? ''));
+}
+
+/** Items of calendars of one owner in [from, to), straight from the database (no listing memo). */
+async function directItems(ctx: AppContext, ownerId: string, list: ListingCalendar[], from: Date, to: Date, tz: string, out: Item[]): Promise<void> {
+  const f = from.getTime();
+  const t = to.getTime();
+  const byId = new Map(list.map((c) => [c.id, c]));
+  const zone = zoneOf(tz);
+  const rows = await rangeRows(ctx, ownerId, list.map((c) => c.id), from, to);
+  const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, from, to));
+  const icals = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
+  for (const r of rows) {
+    const { head, tail, hidden } = rowParts(r, byId.get(r.calendar_id)!);
+    if (!r.recurring) {
+      const it = singleItem(r, head, tail, hidden, f, t);
+      if (it) out.push(it);
+      continue;
+    }
+    const { occs, idx, json } = seriesIndexed(r.etag, icals.get(r.id) ?? '', from, to, tz);
+    for (const i of idx) {
+      const o = occs[i];
+      // The memoised middle (per content hash and zone) only for visible details.
+      const mid = hidden || !json ? undefined : (json[i] ??= occurrenceMiddle(o, zone, false));
+      out.push(occurrenceItem(r, o, head, tail, hidden, zone, mid));
     }
   }
-  const n = parts.length;
-  const order = new Array<number>(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  if (!textual) {
-    // Ties keep the order of appearance, as the reference's stable sort does.
-    order.sort((a, b) => keys[a] - keys[b] || a - b);
-  } else {
-    const texts = parts.map(startText);
-    order.sort((a, b) => (texts[a] < texts[b] ? -1 : texts[a] > texts[b] ? 1 : a - b));
-  }
-  // join() writes one flat string; appending with += would leave a rope of thousands of pieces
-  // that Buffer.byteLength and the socket write then walk slowly (a third of the CPU of a month).
-  const sorted = new Array<string>(n);
-  for (let i = 0; i < n; i++) sorted[i] = parts[order[i]];
-  return '{"items":[' + sorted.join(',') + ']}';
 }
 
-/** The `start` text of an item built above (rare path: instants beyond year 9999 or before year 0). */
+/** The calendars of queries.visibleCalendars (same choice and errors), from one narrow query. */
+async function visibleForListing(ctx: AppContext, actor: Actor, ids?: string[]): Promise<ListingCalendar[]> {
+  const all = await listingCalendars(ctx.db, actor.userId!);
+  if (!ids?.length) return all.filter((c) => !c.hidden || c.owner_id !== actor.userId);
+  const want = new Set(ids);
+  const picked = all.filter((c) => want.has(c.id));
+  if (picked.length !== want.size) throw new DomainError('NOT_FOUND', 'One of the calendars does not exist or is not visible to you');
+  return picked;
+}
+
+/** An item to write: bytes of a memo's arena, or text (direct path, long and dynamic items). */
+interface Piece { k: number; id: string; rid: string | null; buf: Buffer | null; off: number; len: number; text: string }
+
+const OPEN = Buffer.from('{"items":[');
+const CLOSE = Buffer.from(']}');
+
+/**
+ * A response body as UTF-8 byte chunks to be written in order (views of a memo's arena need no
+ * copy: a memo only ever appends to its arena, so the bytes under a view never change).
+ */
+export interface Body { chunks: Buffer[]; length: number }
+
+/** The whole body as one Buffer (tests, callers that want one piece). */
+export const bodyBuffer = (b: Body) => (b.chunks.length === 1 ? b.chunks[0] : Buffer.concat(b.chunks, b.length));
+
+/**
+ * The JSON body `{"items":[…]}` of GET /events (UTF-8 bytes): the occurrences in [from, to) of the
+ * visible (or chosen) calendars.
+ */
+export async function listOccurrencesJson(ctx: AppContext, actor: Actor, q: { from: Date; to: Date; calendarIds?: string[] }, tz: string): Promise<Body> {
+  const cals = await visibleForListing(ctx, actor, q.calendarIds);
+  const f = q.from.getTime();
+  const t = q.to.getTime();
+  const slices: MemoSlice[] = [];
+  const rest = new Map<string, ListingCalendar[]>();
+  for (const c of cals) {
+    const sl = await memoSlice(ctx, c, tz, f, t);
+    if (sl) {
+      if (sl.idx.length || sl.extra.length) slices.push(sl);
+      continue;
+    }
+    const list = rest.get(c.owner_id);
+    if (list) list.push(c);
+    else rest.set(c.owner_id, [c]);
+  }
+  const direct: Item[] = [];
+  for (const [ownerId, list] of rest) await directItems(ctx, ownerId, list, q.from, q.to, tz, direct);
+  // The common case: one memoised calendar, short items only — copy runs of the arena.
+  if (!direct.length && slices.length === 1 && !slices[0].extra.length) return fromArena(slices[0]);
+  if (!slices.length && !direct.length) return { chunks: [OPEN, CLOSE], length: OPEN.length + CLOSE.length };
+  const pieces: Piece[] = [];
+  for (const sl of slices) {
+    const r = sl.short;
+    for (const i of sl.idx) pieces.push({ k: r.k[i], id: r.ids[i], rid: r.rids[i], buf: sl.arena, off: r.off[i], len: r.len[i], text: '' });
+    for (const it of sl.extra) pieces.push({ k: it.k, id: it.id, rid: it.rid, buf: null, off: 0, len: 0, text: it.a + it.b + it.c });
+  }
+  let textual = false; // a start outside years 0000–9999: order by the start texts instead
+  for (const it of direct) {
+    pieces.push({ k: it.k, id: it.id, rid: it.rid, buf: null, off: 0, len: 0, text: it.a + it.b + it.c });
+    if (it.s < MIN || it.s > MAX) textual = true;
+  }
+  if (!textual) {
+    pieces.sort((x, y) => x.k - y.k || cmpStr(x.id, y.id) || cmpStr(x.rid, y.rid));
+  } else {
+    const texts = new Map(pieces.map((p) => [p, startText(p.buf ? p.buf.toString('utf8', p.off, p.off + p.len) : p.text)]));
+    pieces.sort((x, y) => { const a = texts.get(x)!; const b = texts.get(y)!; return a < b ? -1 : a > b ? 1 : cmpStr(x.id, y.id) || cmpStr(x.rid, y.rid); });
+  }
+  let total = OPEN.length + CLOSE.length + Math.max(0, pieces.length - 1);
+  for (const p of pieces) total += p.buf ? p.len : (p.len = Buffer.byteLength(p.text, 'utf8'));
+  const out = Buffer.allocUnsafe(total);
+  let at = OPEN.copy(out, 0);
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i];
+    if (i) out[at++] = 0x2c;
+    at += p.buf ? p.buf.copy(out, at, p.off, p.off + p.len) : out.write(p.text, at, 'utf8');
+  }
+  CLOSE.copy(out, at);
+  return { chunks: [out], length: out.length };
+}
+
+/**
+ * The body for one memo slice of short items, as views of the arena (no copy): the arena holds
+ * items in listing order, each followed by a comma, so consecutive items that are also adjacent in
+ * the arena form one run, written with its commas.
+ */
+function fromArena(sl: MemoSlice): Body {
+  const { idx, arena } = sl;
+  const { off, len } = sl.short;
+  const chunks: Buffer[] = [OPEN];
+  let length = OPEN.length + CLOSE.length;
+  let rs = -1;
+  let re = -1;
+  for (const i of idx) {
+    if (off[i] === re + 1 && rs >= 0) {
+      re = off[i] + len[i];
+      continue;
+    }
+    // The run so far, with the comma after its last item (another item follows).
+    if (rs >= 0) { chunks.push(arena.subarray(rs, re + 1)); length += re + 1 - rs; }
+    rs = off[i];
+    re = off[i] + len[i];
+  }
+  if (rs >= 0) { chunks.push(arena.subarray(rs, re)); length += re - rs; }
+  chunks.push(CLOSE);
+  return { chunks, length };
+}
+
+/** The `start` text of an item (rare path: instants beyond year 9999 or before year 0). */
 function startText(item: string): string {
   const at = item.indexOf('"start":"') + 9;
   return item.slice(at, item.indexOf('"', at));

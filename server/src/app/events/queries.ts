@@ -10,6 +10,8 @@ import { isoDate, isoUtc } from './iso.js';
 import type { Occurrence } from '../../lib/ical/index.js';
 import { hidesDetails, type Access } from './access.js';
 import type { CalendarView } from '../../store/calendars.js';
+import { utcToWall } from '../../lib/ical/zones/zone.js';
+import { zoneOf } from './listing-json.js';
 
 export interface OccurrenceJson {
   id: string; calendarId: string; uid: string; recurrenceId: string | null;
@@ -61,8 +63,11 @@ export function occurrencesOf(row: Row, cal: { color: string; access: Access }, 
     out.push(make(null, row.first_start, end, row.all_day, row.summary, row.location, row.status, row.transp));
     return out;
   }
+  // All-day occurrences are expanded at midnight in `tz`: their dates are the wall dates there.
+  const zone = zoneOf(tz);
+  const wall = (d: Date, allDay: boolean) => (allDay ? new Date(utcToWall(d.getTime(), zone)) : d);
   for (const o of occs ?? expandSeries(row.etag, row.ical, from, to, tz)) {
-    out.push(make(o.recurrenceId, o.start, o.end, o.allDay, o.summary, o.location, o.status ?? row.status, o.transp ?? row.transp));
+    out.push(make(o.recurrenceId, wall(o.start, o.allDay), wall(o.end, o.allDay), o.allDay, o.summary, o.location, o.status ?? row.status, o.transp ?? row.transp));
   }
   return out;
 }
@@ -100,7 +105,9 @@ export async function listOccurrences(ctx: AppContext, actor: Actor, q: { from: 
       occurrencesOf(r as unknown as Row, byId.get(r.calendar_id)!, q.from, q.to, tz, occs, out);
     }
   }
-  out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  // By start text, then id and recurrence id (null first): the order GET /events writes (listing-json.ts).
+  const cmp = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
+  out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : cmp(a.id, b.id) || cmp(a.recurrenceId, b.recurrenceId)));
   return out;
 }
 
