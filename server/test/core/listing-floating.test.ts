@@ -12,6 +12,7 @@ import { createTestEnv, type TestEnv } from '../support/harness.js';
 import { user, type TestUser } from './_helpers.js';
 import { configureListingMemo, listingMemoIdle, listingMemoStats } from '../../src/app/events/listing-memo.js';
 import { saveObject } from '../../src/app/events/write.js';
+import * as m0010 from '../../src/store/migrations/0010_floating.js';
 
 let env: TestEnv;
 let olga: TestUser; // Europe/Moscow (UTC+3 all year), owner
@@ -96,5 +97,23 @@ describe('floating single events in GET /events', () => {
     expect(r.statusCode, r.body).toBe(200);
     const busy = r.json().items[0].busy as { start: string; end: string }[];
     expect(busy.map((b) => [local(b.start, 'Europe/Moscow'), local(b.end, 'Europe/Moscow')])).toEqual([[`${ymd} 10:00`, `${ymd} 11:00`]]);
+  });
+
+  it('migration 0010 backfills the column of existing rows (compiling their iCalendar)', async () => {
+    const cal = (x: string) => `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nDTSTAMP:20260101T000000Z\r\n${x}END:VEVENT\r\nEND:VCALENDAR\r\n`;
+    const actor = { userId: olga.id, email: olga.email, via: 'rest' as const };
+    const save = async (x: string) => (await saveObject(env.ctx, actor, { ownerId: olga.id, calendarId: olga.cal, ical: cal(x), schedule: false })).row.id;
+    const zoned = await save(`UID:zoned@test\r\nDTSTART;TZID=Europe/Berlin:${basic}T100000\r\nDTEND;TZID=Europe/Berlin:${basic}T110000\r\n`);
+    const utc = await save(`UID:utc@test\r\nDTSTART:${basic}T100000Z\r\nDURATION:PT1H\r\n`);
+    const allDay = await save(`UID:allday@test\r\nDTSTART;VALUE=DATE:${basic}\r\n`);
+    const series = await save(`UID:series@test\r\nDTSTART:${basic}T090000\r\nDURATION:PT30M\r\nRRULE:FREQ=DAILY;COUNT=3\r\n`);
+    // Folded DTSTART line (RFC 5545 §3.1): still floating.
+    const folded = await save(`UID:folded@test\r\nDTSTART;X-LONG-PARAMETER-TO-FOLD-THE-LINE=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:${basic.slice(0, 4)}\r\n ${basic.slice(4)}T100000\r\nDTEND:${basic}T110000\r\n`);
+    const want = { [id]: true, [zoned]: false, [utc]: false, [allDay]: false, [series]: true, [folded]: true };
+    const read = async () => Object.fromEntries((await sql<{ id: string; floating: boolean }>`select id, floating from calendar_object where owner_id = ${olga.id}`.execute(env.ctx.db)).rows.map((r) => [r.id, r.floating]));
+    expect(await read()).toEqual(want);
+    await m0010.down(env.ctx.db as never);
+    await m0010.up(env.ctx.db as never);
+    expect(await read()).toEqual(want);
   });
 });
