@@ -92,6 +92,20 @@ describe('floating single events in GET /events', () => {
     });
   }
 
+  it('a floating series is picked by its instants in the viewer\'s zone too (direct path)', async () => {
+    configureListingMemo(0);
+    const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:floating-series@test\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${basic}T100000\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:Floating series\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+    const { row } = await saveObject(env.ctx, { userId: olga.id, email: olga.email, via: 'rest' }, { ownerId: olga.id, calendarId: olga.cal, ical: ics, schedule: false });
+    expect(row.recurring && row.floating).toBe(true);
+    // Moscow: 10:00 local is 07:00Z, before the series' wall time read as UTC (10:00Z).
+    const ten = D + 7 * 3_600_000;
+    const r = await olga.api.get(`/events?from=${new Date(ten - 7 * DAY).toISOString()}&to=${new Date(ten + 30 * 60_000).toISOString()}&calendars=${olga.cal}`);
+    expect(r.statusCode, r.body).toBe(200);
+    const got = (JSON.parse(r.body).items as { id: string; start: string }[]).filter((x) => x.id === row.id);
+    expect(got.map((x) => x.start)).toEqual([new Date(ten).toISOString()]);
+    await env.ctx.db.deleteFrom('calendar_object').where('owner_id', '=', olga.id).where('id', '=', row.id).execute();
+  });
+
   it('free/busy puts it at 10:00 in the owner\'s zone', async () => {
     const r = await nick.api.post('/freebusy', { attendees: [olga.email], from: new Date(D - DAY).toISOString(), to: new Date(D + 2 * DAY).toISOString() });
     expect(r.statusCode, r.body).toBe(200);
