@@ -41,7 +41,7 @@ export async function liveByUidsOrNames(db: DB, ownerId: string, calendarId: str
   return r.rows;
 }
 
-const COLS = ['name', 'uid', 'component', 'ical', 'etag', 'schedule_tag', 'first_start', 'last_end', 'recurring', 'all_day', 'organizer', 'role', 'my_partstat',
+const COLS = ['name', 'uid', 'component', 'ical', 'etag', 'schedule_tag', 'first_start', 'last_end', 'recurring', 'all_day', 'floating', 'organizer', 'role', 'my_partstat',
   'status', 'transp', 'class', 'summary', 'location', 'description', 'attendees', 'sequence', 'has_alarms', 'has_attachments', 'origin', 'updated_by'] as const;
 
 function payload(rows: BulkValues[]): string {

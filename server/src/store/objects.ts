@@ -11,7 +11,7 @@ import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export interface ObjectValues {
   name: string; uid: string; component: 'VEVENT' | 'VTODO'; ical: string; etag: string; schedule_tag: string;
-  first_start: Date | null; last_end: Date | null; recurring: boolean; all_day: boolean; organizer: string | null;
+  first_start: Date | null; last_end: Date | null; recurring: boolean; all_day: boolean; floating: boolean; organizer: string | null;
   role: 'none' | 'organizer' | 'attendee'; my_partstat: string | null; status: string | null; transp: string | null;
   class: string | null; summary: string; location: string; description: string; attendees: string[]; sequence: number;
   has_alarms: boolean; has_attachments: boolean; origin: string; updated_by: string | null;
@@ -45,7 +45,7 @@ export async function logChangeWithCalendar(db: DB, ownerId: string, calendarId:
 
 export type WrittenRow = ObjectRow & { defaultReminders: Reminder[] };
 
-const INSERT_COLS = ['name', 'uid', 'component', 'ical', 'etag', 'schedule_tag', 'first_start', 'last_end', 'recurring', 'all_day', 'organizer', 'role', 'my_partstat',
+const INSERT_COLS = ['name', 'uid', 'component', 'ical', 'etag', 'schedule_tag', 'first_start', 'last_end', 'recurring', 'all_day', 'floating', 'organizer', 'role', 'my_partstat',
   'status', 'transp', 'class', 'summary', 'location', 'description', 'attendees', 'sequence', 'has_alarms', 'has_attachments', 'origin', 'updated_by'] as const;
 
 /**
@@ -178,11 +178,23 @@ export function findByUid(db: DB, ownerId: string, uid: string) {
   return db.selectFrom('calendar_object').selectAll().where('owner_id', '=', ownerId).where('uid', '=', uid).where('deleted_at', 'is', null).orderBy('created_at').executeTakeFirst();
 }
 
-export type RangeRow = Pick<ObjectRow, 'id' | 'owner_id' | 'calendar_id' | 'uid' | 'etag' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments' | 'component'> & { attendee_count: number };
+export type RangeRow = Pick<ObjectRow, 'id' | 'owner_id' | 'calendar_id' | 'uid' | 'etag' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'floating' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments' | 'component'> & { attendee_count: number };
 
 /** The span predicate matching the GiST index calendar_object_span (migration 0005). */
 export const spanOverlaps = (from: Date, to: Date) =>
   sql<boolean>`tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange(${from}::timestamptz, ${to}::timestamptz, '[)')`;
+
+/** How far a floating time's instant can lie from its wall time read as UTC (zone offsets are −12 h … +14 h). */
+export const FLOAT_MARGIN_MS = 14 * 3_600_000;
+
+/**
+ * The span predicate for a range as some viewer sees it: floating rows (migration 0010) store
+ * their wall times read as UTC, so their span is widened by FLOAT_MARGIN_MS on both sides (a
+ * superset: callers filter the exact instants in the viewer's zone). The second arm matches the
+ * partial index calendar_object_floating_span.
+ */
+export const rangeOverlaps = (from: Date, to: Date) =>
+  sql<boolean>`(${spanOverlaps(from, to)} or (floating and ${spanOverlaps(new Date(from.getTime() - FLOAT_MARGIN_MS), new Date(to.getTime() + FLOAT_MARGIN_MS))}))`;
 
 /**
  * Objects of one owner's calendars whose span overlaps [from, to): index columns only. Recurring
@@ -191,13 +203,13 @@ export const spanOverlaps = (from: Date, to: Date) =>
 export async function objectsInRange(db: DB, ownerId: string, calendarIds: string[], from: Date, to: Date): Promise<RangeRow[]> {
   if (!calendarIds.length) return [];
   return db.selectFrom('calendar_object')
-    .select(['id', 'owner_id', 'calendar_id', 'uid', 'etag', 'first_start', 'last_end', 'recurring', 'all_day', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'has_attachments', 'component'])
+    .select(['id', 'owner_id', 'calendar_id', 'uid', 'etag', 'first_start', 'last_end', 'recurring', 'all_day', 'floating', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'has_attachments', 'component'])
     .select(sql<number>`cardinality(attendees)`.as('attendee_count'))
     .select(sql<string[]>`'{}'::text[]`.as('attendees'))
     .where('owner_id', '=', ownerId)
     .where('calendar_id', 'in', calendarIds)
     .where('deleted_at', 'is', null)
-    .where(spanOverlaps(from, to))
+    .where(rangeOverlaps(from, to))
     .execute();
 }
 

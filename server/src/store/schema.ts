@@ -122,6 +122,8 @@ export interface CalendarObjectTable {
   last_end: Date | null;
   recurring: boolean;
   all_day: boolean;
+  /** Floating timed object (migration 0010): first_start/last_end are its wall times read as UTC. */
+  floating: Generated<boolean>;
   organizer: string | null;
   role: 'none' | 'organizer' | 'attendee';
   my_partstat: string | null;

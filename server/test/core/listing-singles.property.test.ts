@@ -4,7 +4,8 @@
  * in several zones, floating or UTC, timed or all-day, many placed on the night of a DST switch,
  * lasting from minutes to days — the GET /events item (from the listing memo and from the direct
  * path) has the start, end, all-day flag, summary and location that expanding the stored
- * iCalendar with ical.js (lib/ical expandCompiled, in the viewer's zone) gives.
+ * iCalendar with ical.js (lib/ical expandCompiled, in the viewer's zone) gives — floating ones
+ * included: they are listed at their wall time in the viewer's zone.
  */
 import fc from 'fast-check';
 import { sql } from 'kysely';
@@ -94,11 +95,9 @@ describe('single events: index columns = ical.js', () => {
     const expected = new Map<string, { start: string; end: string; allDay: boolean; summary: string; location: string }>();
     for (const r of rows) {
       if (!ids.has(r.id)) continue;
-      // Floating timed events: the index columns read floating times in UTC (lib/ical indexResource,
-      // as the CalDAV time-range path does), so a single one is listed at its UTC wall time, while a
-      // floating series is expanded in the viewer's zone — a known difference, pinned here.
-      const c = ids.get(r.id)!;
-      const occ = expandCompiled(compileResource(r.ical), from, to, { defaultTz: c.zone === 'floating' && !c.allDay ? 'UTC' : TZ });
+      // Floating timed events (RFC 5545 §3.3.5) are at their wall time in the viewer's zone, as
+      // ical.js expands them there (the index columns hold that wall time read as UTC).
+      const occ = expandCompiled(compileResource(r.ical), from, to, { defaultTz: TZ });
       expect(occ).toHaveLength(1);
       const o = occ[0];
       // All-day: ical.js gives midnight in the viewer's zone; the listing writes that wall date.

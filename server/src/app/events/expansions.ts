@@ -130,3 +130,16 @@ function narrow(etag: string, ical: string, from: Date, to: Date, tz: string): O
     return [];
   }
 }
+
+/**
+ * Occurrences overlapping [from, to) of a single (non-recurring) floating object in zone `tz`:
+ * its index columns hold its wall times read as UTC, so its instants come from expanding it
+ * (memoised like a series; every occurrence is checked, however long the event lasts).
+ */
+export function floatingSingleOccurrences(etag: string, ical: string, from: Date, to: Date, tz: string): Occurrence[] {
+  const e = seriesWindow(etag, ical, from, to, tz);
+  if (!e) return narrow(etag, ical, from, to, tz);
+  const f = from.getTime();
+  const t = to.getTime();
+  return e.occs.filter((o) => o.start.getTime() < t && overlapsFrom(o.start.getTime(), o.end.getTime(), f));
+}

@@ -8,12 +8,12 @@ import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import { invalid } from '../../domain/errors.js';
 import * as principals from '../../store/principals.js';
-import { spanOverlaps } from '../../store/objects.js';
+import { rangeOverlaps } from '../../store/objects.js';
 import type { PrincipalRow, WorkingHours } from '../../store/schema.js';
 import { compiledCached } from './compiled-cache.js';
 import { isoUtc } from './iso.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
-import { expandSeries, seriesWindow } from './expansions.js';
+import { expandSeries, floatingSingleOccurrences, seriesWindow } from './expansions.js';
 import { compileResource, type CompiledSeries, type Occurrence } from '../../lib/ical/index.js';
 import { RANK, beginEdges, eachClipped, findSlots, pushEdges, sweepEdges, workingWindows, type BusyType, type Period } from './busy-periods.js';
 
@@ -126,22 +126,24 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
   // series columns are sent only for recurring rows. RFC 5545 §3.8.2.7 (TRANSP), §3.8.1.11
   // (STATUS) and RFC 5546 §3.2.3 (a DECLINED attendee is not busy) decide what counts.
   let q = ctx.db.selectFrom('calendar_object')
-    .select(['owner_id', 'recurring'])
+    .select(['owner_id', 'recurring', 'floating'])
     .select(sql<number | null>`extract(epoch from first_start) * 1000`.as('fs'))
     .select(sql<number | null>`extract(epoch from last_end) * 1000`.as('le'))
     .select(sql<boolean>`(my_partstat is not distinct from 'TENTATIVE' or status is not distinct from 'TENTATIVE')`.as('tent'))
-    .select(sql<string | null>`case when recurring then id end`.as('id'))
-    .select(sql<string | null>`case when recurring then etag end`.as('etag'))
+    .select(sql<string | null>`case when recurring or floating then id end`.as('id'))
+    .select(sql<string | null>`case when recurring or floating then etag end`.as('etag'))
     .select(sql<string | null>`case when recurring then my_partstat end`.as('my_partstat'))
     .select(sql<string | null>`case when recurring then status end`.as('status'))
     .select(sql<string | null>`case when recurring then transp end`.as('transp'))
     .where('owner_id', 'in', who.map((w) => w.id)).where('deleted_at', 'is', null).where('component', '=', 'VEVENT')
-    .where(spanOverlaps(from, to))
+    .where(rangeOverlaps(from, to))
     .where(sql<boolean>`(recurring or (my_partstat is distinct from 'DECLINED' and status is distinct from 'CANCELLED' and transp is distinct from 'TRANSPARENT'))`);
   if (excludeUid !== undefined) q = q.where('uid', '!=', excludeUid);
   const rows = await q.execute();
   const emailOf = new Map(who.map((w) => [w.id, w.email.toLowerCase()]));
-  const need = rows.filter((r) => r.recurring && !hasSeriesBusy(r as SeriesRow, emailOf.get(r.owner_id)!, byId.get(r.owner_id)!.timezone, from, to));
+  // Single events with floating times are expanded in the person's zone (their index columns are
+  // wall times read as UTC): their iCalendar is always read (rare rows).
+  const need = rows.filter((r) => (!r.recurring && r.floating) || r.recurring && !hasSeriesBusy(r as SeriesRow, emailOf.get(r.owner_id)!, byId.get(r.owner_id)!.timezone, from, to));
   const texts = new Map<string, string>();
   if (need.length) {
     for (const x of await ctx.db.selectFrom('calendar_object').select(['id', 'ical']).where('owner_id', 'in', [...new Set(need.map((r) => r.owner_id))]).where('id', 'in', need.map((r) => r.id!)).execute()) texts.set(x.id, x.ical);
@@ -160,6 +162,12 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
     const me = emailOf.get(ownerId)!;
     beginEdges();
     for (const r of list) {
+      if (!r.recurring && r.floating) {
+        for (const o of floatingSingleOccurrences(r.etag!, texts.get(r.id!) ?? '', from, to, w.timezone)) {
+          pushEdges(Math.round(Math.max(o.start.getTime(), f)), Math.round(Math.min(o.end.getTime(), t)), r.tent ? 1 : 2);
+        }
+        continue;
+      }
       if (!r.recurring) {
         if (r.fs === null) continue;
         const s = Number(r.fs);

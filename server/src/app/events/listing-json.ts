@@ -22,7 +22,7 @@ import type { Actor } from '../../domain/actor.js';
 import type { Occurrence } from '../../lib/ical/index.js';
 import { ianaZone, utcToWall, type Zone } from '../../lib/ical/zones/zone.js';
 import * as objects from '../../store/objects.js';
-import { hasExpansion, seriesIndexed } from './expansions.js';
+import { floatingSingleOccurrences, hasExpansion, seriesIndexed } from './expansions.js';
 import { isoDate, isoUtc } from './iso.js';
 import { hidesDetails, type Access } from './access.js';
 import { DomainError } from '../../domain/errors.js';
@@ -72,7 +72,7 @@ const statusTransp = (status: string | null, transp: string | null) => '"status"
 
 export interface FastRow {
   id: string; calendar_id: string; uid: string; etag: string; fs: number | null; le: number | null;
-  recurring: boolean; all_day: boolean; role: string; my_partstat: string | null; status: string | null; transp: string | null;
+  recurring: boolean; all_day: boolean; floating: boolean; role: string; my_partstat: string | null; status: string | null; transp: string | null;
   class: string | null; summary: string; location: string; has_attachments: boolean; attendee_count: number;
 }
 
@@ -80,14 +80,14 @@ export interface FastRow {
 export function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[], from: Date, to: Date, ids?: string[]): Promise<FastRow[]> {
   // floor(): whole milliseconds, as a JavaScript Date of the same timestamp holds (extract() is numeric, exact).
   let q = ctx.db.selectFrom('calendar_object')
-    .select(['id', 'calendar_id', 'uid', 'etag', 'recurring', 'all_day', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'has_attachments'])
+    .select(['id', 'calendar_id', 'uid', 'etag', 'recurring', 'all_day', 'floating', 'role', 'my_partstat', 'status', 'transp', 'class', 'summary', 'location', 'has_attachments'])
     .select(sql<number | null>`floor(extract(epoch from first_start) * 1000)::float8`.as('fs'))
     .select(sql<number | null>`floor(extract(epoch from last_end) * 1000)::float8`.as('le'))
     .select(sql<number>`cardinality(attendees)`.as('attendee_count'))
     .where('owner_id', '=', ownerId)
     .where('calendar_id', 'in', calendarIds)
     .where('deleted_at', 'is', null)
-    .where(objects.spanOverlaps(from, to));
+    .where(objects.rangeOverlaps(from, to));
   if (ids) q = q.where('id', 'in', ids);
   return q.execute() as Promise<FastRow[]>;
 }
@@ -103,7 +103,16 @@ export function rowParts(r: FastRow, cal: { color: string; access: Access }): { 
   return { head, tail, hidden };
 }
 
-/** The item of a single (non-recurring) row if it overlaps [f, t). */
+/**
+ * Whether a row's items come from expanding its iCalendar in the viewer's zone: series, and
+ * single events with floating times (their index columns are wall times read as UTC).
+ */
+export const expandsRow = (r: { recurring: boolean; floating: boolean }) => r.recurring || r.floating;
+
+/** The recurrence id an occurrence is listed with: none for a single event (unless it is an orphan override). */
+const ridOf = (r: { recurring: boolean }, o: Occurrence) => (r.recurring || o.override ? o.recurrenceId : null);
+
+/** The item of a single (non-recurring, not floating) row if it overlaps [f, t). */
 export function singleItem(r: FastRow, head: string, tail: string, hidden: boolean, f: number, t: number): Item | null {
   if (r.fs === null) return null;
   const s = r.fs;
@@ -130,14 +139,15 @@ export function zoneOf(tz: string): Zone {
  */
 export function occurrenceItem(r: FastRow, o: Occurrence, head: string, tail: string, hidden: boolean, zone: Zone, mid?: string): Item {
   const s = o.start.getTime();
-  const m = mid ?? occurrenceMiddle(o, zone, hidden);
-  return { k: sortKey(o.allDay ? utcToWall(s, zone) : s, o.allDay), s, e: o.end.getTime(), id: r.id, rid: o.recurrenceId, a: head, b: m + statusTransp(o.status ?? r.status, o.transp ?? r.transp), c: tail };
+  const rid = ridOf(r, o);
+  const m = mid ?? occurrenceMiddle(o, rid, zone, hidden);
+  return { k: sortKey(o.allDay ? utcToWall(s, zone) : s, o.allDay), s, e: o.end.getTime(), id: r.id, rid, a: head, b: m + statusTransp(o.status ?? r.status, o.transp ?? r.transp), c: tail };
 }
 
-function occurrenceMiddle(o: Occurrence, zone: Zone, hidden: boolean): string {
+function occurrenceMiddle(o: Occurrence, rid: string | null, zone: Zone, hidden: boolean): string {
   const s = o.start.getTime();
   const e = o.end.getTime();
-  return middle(o.recurrenceId, o.allDay ? utcToWall(s, zone) : s, o.allDay ? utcToWall(e, zone) : e, o.allDay, hidden ? '' : (o.summary ?? ''), hidden ? '' : (o.location ?? ''));
+  return middle(rid, o.allDay ? utcToWall(s, zone) : s, o.allDay ? utcToWall(e, zone) : e, o.allDay, hidden ? '' : (o.summary ?? ''), hidden ? '' : (o.location ?? ''));
 }
 
 /** Items of calendars of one owner in [from, to), straight from the database (no listing memo). */
@@ -147,11 +157,15 @@ async function directItems(ctx: AppContext, ownerId: string, list: ListingCalend
   const byId = new Map(list.map((c) => [c.id, c]));
   const zone = zoneOf(tz);
   const rows = await rangeRows(ctx, ownerId, list.map((c) => c.id), from, to);
-  const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, from, to));
+  const pending = rows.filter((r) => expandsRow(r) && !hasExpansion(r.etag, tz, from, to));
   const icals = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
   for (const r of rows) {
     const { head, tail, hidden } = rowParts(r, byId.get(r.calendar_id)!);
     if (!r.recurring) {
+      if (r.floating) {
+        for (const o of floatingSingleOccurrences(r.etag, icals.get(r.id) ?? '', from, to, tz)) out.push(occurrenceItem(r, o, head, tail, hidden, zone));
+        continue;
+      }
       const it = singleItem(r, head, tail, hidden, f, t);
       if (it) out.push(it);
       continue;
@@ -160,7 +174,7 @@ async function directItems(ctx: AppContext, ownerId: string, list: ListingCalend
     for (const i of idx) {
       const o = occs[i];
       // The memoised middle (per content hash and zone) only for visible details.
-      const mid = hidden || !json ? undefined : (json[i] ??= occurrenceMiddle(o, zone, false));
+      const mid = hidden || !json ? undefined : (json[i] ??= occurrenceMiddle(o, o.recurrenceId, zone, false));
       out.push(occurrenceItem(r, o, head, tail, hidden, zone, mid));
     }
   }

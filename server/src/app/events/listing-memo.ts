@@ -37,8 +37,8 @@ import { expandCompiled } from '../../lib/ical/expand.js';
 import * as objects from '../../store/objects.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
 import { compiledFor } from './compiled-cache.js';
-import { hasExpansion, seriesWindow } from './expansions.js';
-import { cmpItems, occurrenceItem, zoneOf, overlaps, rangeRows, rowParts, singleItem, type FastRow, type Item, type ListingCalendar } from './listing-json.js';
+import { floatingSingleOccurrences, hasExpansion, seriesWindow } from './expansions.js';
+import { cmpItems, expandsRow, occurrenceItem, zoneOf, overlaps, rangeRows, rowParts, singleItem, type FastRow, type Item, type ListingCalendar } from './listing-json.js';
 
 const DAY = 86_400_000;
 /** The memo window around today: requests inside it are served from memory. */
@@ -212,7 +212,7 @@ async function update(ctx: AppContext, cal: ListingCalendar, tz: string, key: st
 async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: FastRow[], wf: number, wt: number): Promise<{ items: Staged; dyn: Dynamic[] } | null> {
   const from = new Date(wf);
   const to = new Date(wt);
-  const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, from, to));
+  const pending = rows.filter((r) => expandsRow(r) && !hasExpansion(r.etag, tz, from, to));
   const icals = await objects.icalOf(ctx.db, cal.owner_id, pending.map((r) => r.id));
   const items = stage(rows.length);
   const dyn: Dynamic[] = [];
@@ -223,6 +223,11 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
     if (r.recurring && ++compiled % 32 === 0) await new Promise((res) => setImmediate(res));
     const { head, tail, hidden } = rowParts(r, cal);
     if (!r.recurring) {
+      if (r.floating) {
+        // Floating times: the instants in the viewer's zone (the memo is per zone).
+        for (const o of floatingSingleOccurrences(r.etag, icals.get(r.id) ?? '', from, to, tz)) put(items, occurrenceItem(r, o, head, tail, hidden, zone));
+        continue;
+      }
       const it = singleItem(r, head, tail, hidden, wf, wt);
       if (it) put(items, it);
       continue;

@@ -5,7 +5,7 @@ import { DomainError, invalid } from '../../domain/errors.js';
 import * as objects from '../../store/objects.js';
 import type { ObjectRow } from '../../store/schema.js';
 import { listCalendars } from '../calendars.js';
-import { expandSeries, hasExpansion } from './expansions.js';
+import { expandSeries, floatingSingleOccurrences, hasExpansion } from './expansions.js';
 import { isoDate, isoUtc } from './iso.js';
 import type { Occurrence } from '../../lib/ical/index.js';
 import { hidesDetails, type Access } from './access.js';
@@ -33,9 +33,12 @@ export function parseRange(from: string, to: string): { from: Date; to: Date } {
 }
 
 
-type Row = Pick<ObjectRow, 'id' | 'calendar_id' | 'uid' | 'etag' | 'ical' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments'>;
+type Row = Pick<ObjectRow, 'id' | 'calendar_id' | 'uid' | 'etag' | 'ical' | 'first_start' | 'last_end' | 'recurring' | 'all_day' | 'floating' | 'role' | 'my_partstat' | 'status' | 'transp' | 'class' | 'summary' | 'location' | 'attendees' | 'has_attachments'>;
 
-/** Occurrences of one row in [from, to). Recurring rows need `occs` (see expandSeries) or their ical. */
+/**
+ * Occurrences of one row in [from, to). Recurring and floating rows need `occs` (see expandSeries,
+ * floatingSingleOccurrences) or their ical: they are expanded in `tz`.
+ */
 export function occurrencesOf(row: Row, cal: { color: string; access: Access }, from: Date, to: Date, tz: string, occs?: Occurrence[], out: OccurrenceJson[] = []): OccurrenceJson[] {
   const hidden = hidesDetails(row, cal.access);
   const editable = (cal.access === 'owner' || cal.access === 'read-write') && row.role !== 'attendee';
@@ -55,7 +58,7 @@ export function occurrencesOf(row: Row, cal: { color: string; access: Access }, 
     if (hidden) o.busyOnly = true;
     return o;
   };
-  if (!row.recurring) {
+  if (!row.recurring && !row.floating) {
     if (!row.first_start) return out;
     const end = row.last_end ?? row.first_start;
     // The span index is closed at both ends: drop events that only touch the range's start.
@@ -66,8 +69,8 @@ export function occurrencesOf(row: Row, cal: { color: string; access: Access }, 
   // All-day occurrences are expanded at midnight in `tz`: their dates are the wall dates there.
   const zone = zoneOf(tz);
   const wall = (d: Date, allDay: boolean) => (allDay ? new Date(utcToWall(d.getTime(), zone)) : d);
-  for (const o of occs ?? expandSeries(row.etag, row.ical, from, to, tz)) {
-    out.push(make(o.recurrenceId, wall(o.start, o.allDay), wall(o.end, o.allDay), o.allDay, o.summary, o.location, o.status ?? row.status, o.transp ?? row.transp));
+  for (const o of occs ?? (row.recurring ? expandSeries : floatingSingleOccurrences)(row.etag, row.ical, from, to, tz)) {
+    out.push(make(row.recurring || o.override ? o.recurrenceId : null, wall(o.start, o.allDay), wall(o.end, o.allDay), o.allDay, o.summary, o.location, o.status ?? row.status, o.transp ?? row.transp));
   }
   return out;
 }
@@ -98,10 +101,11 @@ export async function listOccurrences(ctx: AppContext, actor: Actor, q: { from: 
     const byId = new Map(list.map((c) => [c.id, c]));
     const rows = await objects.objectsInRange(ctx.db, ownerId, list.map((c) => c.id), q.from, q.to);
     // Recurring series: memoised expansions; fetch iCalendar only for the ones not memoised.
-    const pending = rows.filter((r) => r.recurring && !hasExpansion(r.etag, tz, q.from, q.to));
+    const pending = rows.filter((r) => (r.recurring || r.floating) && !hasExpansion(r.etag, tz, q.from, q.to));
     const texts = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
     for (const r of rows) {
-      const occs = r.recurring ? expandSeries(r.etag, texts.get(r.id) ?? '', q.from, q.to, tz) : undefined;
+      const occs = r.recurring ? expandSeries(r.etag, texts.get(r.id) ?? '', q.from, q.to, tz)
+        : r.floating ? floatingSingleOccurrences(r.etag, texts.get(r.id) ?? '', q.from, q.to, tz) : undefined;
       occurrencesOf(r as unknown as Row, byId.get(r.calendar_id)!, q.from, q.to, tz, occs, out);
     }
   }

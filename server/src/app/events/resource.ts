@@ -74,6 +74,7 @@ export function indexValues(p: PreparedResource, meta: { name: string; ownerEmai
     last_end: ix.lastEnd,
     recurring: ix.recurring,
     all_day: ix.allDay,
+    floating: ix.floating,
     organizer: ix.organizer,
     role,
     my_partstat: me ? me.partstat.toUpperCase() : null,

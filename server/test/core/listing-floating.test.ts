@@ -1,0 +1,133 @@
+/**
+ * Floating times (RFC 5545 §3.3.5: DATE-TIME without Z and without TZID) mean the same wall clock
+ * in whatever zone the viewer is in. A single floating 10:00–11:00 event listed by GET /events
+ * is at 10:00 local for a viewer in Europe/Moscow and one in America/New_York — from the listing
+ * memo and from the direct path —, a week range near the event picks it or drops it by its
+ * instant in the viewer's zone (not by its wall time read as UTC), and free/busy puts it at
+ * 10:00 in the owner's zone.
+ */
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, type TestEnv } from '../support/harness.js';
+import { user, type TestUser } from './_helpers.js';
+import { configureListingMemo, listingMemoIdle, listingMemoStats } from '../../src/app/events/listing-memo.js';
+import { saveObject } from '../../src/app/events/write.js';
+import * as m0010 from '../../src/store/migrations/0010_floating.js';
+
+let env: TestEnv;
+let olga: TestUser; // Europe/Moscow (UTC+3 all year), owner
+let nick: TestUser; // America/New_York, reads Olga's calendar
+const DAY = 86_400_000;
+const today = Math.floor(Date.now() / DAY) * DAY;
+// Three weeks ahead, a Wednesday: inside the memo window.
+const D = today + 21 * DAY + ((3 - new Date(today + 21 * DAY).getUTCDay() + 7) % 7) * DAY;
+const ymd = new Date(D).toISOString().slice(0, 10);
+const basic = ymd.replace(/-/g, '');
+let id = '';
+
+/** Wall time "YYYY-MM-DD HH:MM" of an instant in a zone. */
+function local(iso: string, tz: string): string {
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    .formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+const offsetMs = (tz: string) => Date.parse(`${local(new Date(D + 10 * 3_600_000).toISOString(), tz).replace(' ', 'T')}:00Z`) - (D + 10 * 3_600_000);
+
+beforeAll(async () => {
+  env = await createTestEnv({ mailDomains: ['example.com'], dataDir: `/tmp/calendula-test-lf-${process.pid}` });
+  olga = await user(env, 'olga@example.com', 'Olga');
+  nick = await user(env, 'nick@example.com', 'Nick');
+  await sql`update principal set timezone = 'Europe/Moscow' where id = ${olga.id}`.execute(env.ctx.db);
+  await sql`update principal set timezone = 'America/New_York' where id = ${nick.id}`.execute(env.ctx.db);
+  const r = await olga.api.put(`/calendars/${olga.cal}/shares`, { email: nick.email, access: 'read' });
+  expect(r.statusCode, r.body).toBe(200);
+  const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:floating-10@test\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${basic}T100000\r\nDTEND:${basic}T110000\r\nSUMMARY:Floating ten\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+  const { row } = await saveObject(env.ctx, { userId: olga.id, email: olga.email, via: 'rest' }, { ownerId: olga.id, calendarId: olga.cal, ical: ics, schedule: false });
+  expect(row.recurring).toBe(false);
+  expect(row.floating).toBe(true);
+  id = row.id;
+});
+afterAll(async () => {
+  configureListingMemo(32 * 1024 * 1024);
+  await env.close();
+});
+
+const list = async (u: TestUser, from: number, to: number) => {
+  const r = await u.api.get(`/events?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&calendars=${olga.cal}`);
+  expect(r.statusCode, r.body).toBe(200);
+  return (JSON.parse(r.body).items as { id: string; start: string; end: string; recurrenceId: string | null }[]).filter((x) => x.id === id);
+};
+
+describe('floating single events in GET /events', () => {
+  for (const memo of [false, true]) {
+    it(`are at their wall time in the viewer's zone (${memo ? 'memo' : 'direct'})`, async () => {
+      configureListingMemo(memo ? 32 * 1024 * 1024 : 0);
+      for (const [u, tz] of [[olga, 'Europe/Moscow'], [nick, 'America/New_York']] as const) {
+        // The instant of 10:00 local in the viewer's zone.
+        const ten = D + 10 * 3_600_000 - offsetMs(tz);
+        const ranges: [number, number, boolean][] = [
+          [D - 3 * DAY, D + 4 * DAY, true], // the week around it
+          [ten + 30 * 60_000 - 7 * DAY, ten + 30 * 60_000, true], // ends half an hour after its start
+          [ten - 7 * DAY, ten, false], // ends at its start
+          [ten + 60 * 60_000, ten + 60 * 60_000 + 7 * DAY, false], // starts at its end
+          [ten + 59 * 60_000, ten + 59 * 60_000 + 7 * DAY, true], // starts a minute before its end
+        ];
+        for (const [f, t, want] of ranges) {
+          if (memo) {
+            // A memo is built (in the background) for a view asked for again.
+            for (let i = 0; i < 2; i++) await list(u, today, today + DAY);
+            await listingMemoIdle();
+          }
+          const hits = listingMemoStats().hits;
+          const got = await list(u, f, t);
+          expect(listingMemoStats().hits - hits).toBe(memo ? 1 : 0);
+          expect(got.length, `${tz} [${new Date(f).toISOString()}, ${new Date(t).toISOString()})`).toBe(want ? 1 : 0);
+          if (!want) continue;
+          expect(got[0].start).toBe(new Date(ten).toISOString());
+          expect(local(got[0].start, tz)).toBe(`${ymd} 10:00`);
+          expect(local(got[0].end, tz)).toBe(`${ymd} 11:00`);
+          expect(got[0].recurrenceId).toBeNull();
+        }
+      }
+    });
+  }
+
+  it('a floating series is picked by its instants in the viewer\'s zone too (direct path)', async () => {
+    configureListingMemo(0);
+    const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:floating-series@test\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${basic}T100000\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:Floating series\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+    const { row } = await saveObject(env.ctx, { userId: olga.id, email: olga.email, via: 'rest' }, { ownerId: olga.id, calendarId: olga.cal, ical: ics, schedule: false });
+    expect(row.recurring && row.floating).toBe(true);
+    // Moscow: 10:00 local is 07:00Z, before the series' wall time read as UTC (10:00Z).
+    const ten = D + 7 * 3_600_000;
+    const r = await olga.api.get(`/events?from=${new Date(ten - 7 * DAY).toISOString()}&to=${new Date(ten + 30 * 60_000).toISOString()}&calendars=${olga.cal}`);
+    expect(r.statusCode, r.body).toBe(200);
+    const got = (JSON.parse(r.body).items as { id: string; start: string }[]).filter((x) => x.id === row.id);
+    expect(got.map((x) => x.start)).toEqual([new Date(ten).toISOString()]);
+    await env.ctx.db.deleteFrom('calendar_object').where('owner_id', '=', olga.id).where('id', '=', row.id).execute();
+  });
+
+  it('free/busy puts it at 10:00 in the owner\'s zone', async () => {
+    const r = await nick.api.post('/freebusy', { attendees: [olga.email], from: new Date(D - DAY).toISOString(), to: new Date(D + 2 * DAY).toISOString() });
+    expect(r.statusCode, r.body).toBe(200);
+    const busy = r.json().items[0].busy as { start: string; end: string }[];
+    expect(busy.map((b) => [local(b.start, 'Europe/Moscow'), local(b.end, 'Europe/Moscow')])).toEqual([[`${ymd} 10:00`, `${ymd} 11:00`]]);
+  });
+
+  it('migration 0010 backfills the column of existing rows (compiling their iCalendar)', async () => {
+    const cal = (x: string) => `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nDTSTAMP:20260101T000000Z\r\n${x}END:VEVENT\r\nEND:VCALENDAR\r\n`;
+    const actor = { userId: olga.id, email: olga.email, via: 'rest' as const };
+    const save = async (x: string) => (await saveObject(env.ctx, actor, { ownerId: olga.id, calendarId: olga.cal, ical: cal(x), schedule: false })).row.id;
+    const zoned = await save(`UID:zoned@test\r\nDTSTART;TZID=Europe/Berlin:${basic}T100000\r\nDTEND;TZID=Europe/Berlin:${basic}T110000\r\n`);
+    const utc = await save(`UID:utc@test\r\nDTSTART:${basic}T100000Z\r\nDURATION:PT1H\r\n`);
+    const allDay = await save(`UID:allday@test\r\nDTSTART;VALUE=DATE:${basic}\r\n`);
+    const series = await save(`UID:series@test\r\nDTSTART:${basic}T090000\r\nDURATION:PT30M\r\nRRULE:FREQ=DAILY;COUNT=3\r\n`);
+    // Folded DTSTART line (RFC 5545 §3.1): still floating.
+    const folded = await save(`UID:folded@test\r\nDTSTART;X-LONG-PARAMETER-TO-FOLD-THE-LINE=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:${basic.slice(0, 4)}\r\n ${basic.slice(4)}T100000\r\nDTEND:${basic}T110000\r\n`);
+    const want = { [id]: true, [zoned]: false, [utc]: false, [allDay]: false, [series]: true, [folded]: true };
+    const read = async () => Object.fromEntries((await sql<{ id: string; floating: boolean }>`select id, floating from calendar_object where owner_id = ${olga.id}`.execute(env.ctx.db)).rows.map((r) => [r.id, r.floating]));
+    expect(await read()).toEqual(want);
+    await m0010.down(env.ctx.db as never);
+    await m0010.up(env.ctx.db as never);
+    expect(await read()).toEqual(want);
+  });
+});
