@@ -4,6 +4,8 @@ import type { FreeBusyQueryReport } from '../../../lib/dav/index.js';
 import { expandCompiled } from '../../../lib/ical/index.js';
 import { compiledFor } from '../../../app/events/compiled-cache.js';
 import { mergePeriods, type BusyType, type Period } from '../../../app/events/busy-periods.js';
+import { floatingSingleOccurrences } from '../../../app/events/expansions.js';
+import { rangeOverlaps } from '../../../store/objects.js';
 import { DavHttpError } from '../errors.js';
 import { requirePrivilege, type DavRequest } from '../common.js';
 
@@ -25,18 +27,26 @@ export async function freeBusyQuery(d: DavRequest, q: FreeBusyQueryReport) {
   const from = q.timeRange.start ?? new Date(Date.now() - 86_400_000);
   const to = q.timeRange.end ?? new Date(from.getTime() + 366 * 86_400_000);
   const rows = await d.env.ctx.db.selectFrom('calendar_object')
-    .select(['etag', 'recurring', 'first_start', 'last_end', 'status', 'transp', 'my_partstat'])
-    .select(sql<string>`case when recurring then ical else '' end`.as('ical'))
+    .select(['etag', 'recurring', 'floating', 'first_start', 'last_end', 'status', 'transp', 'my_partstat'])
+    .select(sql<string>`case when recurring or floating then ical else '' end`.as('ical'))
     .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null).where('component', '=', 'VEVENT')
-    .where((eb) => eb.or([eb('first_start', '<', to), eb('first_start', 'is', null)]))
-    .where((eb) => eb.or([eb('last_end', '>', from), eb('last_end', 'is', null)]))
+    .where(rangeOverlaps(from, to))
     .execute();
+  // RFC 4791 §9.9: floating times are in the calendar's time zone (CALDAV:calendar-timezone, else
+  // the user's); the index columns hold them read as UTC.
+  const floatingZone = cal.timezone ?? d.env.user.timezone ?? 'UTC';
   const out: Period[] = [];
   for (const r of rows) {
     if (r.my_partstat === 'DECLINED') continue;
     const type: BusyType = r.my_partstat === 'TENTATIVE' || r.status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : 'BUSY';
     if (!r.recurring) {
       if (r.status === 'CANCELLED' || r.transp === 'TRANSPARENT' || !r.first_start) continue;
+      if (r.floating) {
+        try {
+          for (const o of floatingSingleOccurrences(r.etag, r.ical, from, to, floatingZone)) out.push({ start: o.start.getTime(), end: o.end.getTime(), type });
+        } catch { /* unparsable: contributes nothing */ }
+        continue;
+      }
       out.push({ start: r.first_start.getTime(), end: (r.last_end ?? r.first_start).getTime(), type });
       continue;
     }
@@ -47,6 +57,6 @@ export async function freeBusyQuery(d: DavRequest, q: FreeBusyQueryReport) {
       }
     } catch { /* an unexpandable series contributes nothing */ }
   }
-  const periods = mergePeriods(out.map((p) => ({ ...p, start: Math.max(p.start, from.getTime()), end: Math.min(p.end, to.getTime()) })));
+  const periods = mergePeriods(out.map((p) => ({ ...p, start: Math.max(p.start, from.getTime()), end: Math.min(p.end, to.getTime()) })).filter((p) => p.end > p.start));
   return d.reply.status(200).type('text/calendar; charset=utf-8').send(vfreebusy(periods, from, to));
 }
