@@ -64,6 +64,24 @@ export function diffForMail(prevText: string | null | undefined, curText: string
   return { changes, added, removed };
 }
 
+type Principal = NonNullable<Awaited<ReturnType<typeof principals.findPrincipalById>>>;
+
+/** The part of a notification every kind shares: the recipient, the event as their copy says, the sender. */
+function baseNotification(ctx: AppContext, kind: Notification['kind'], key: string, user: Principal, row: ObjectRow, ix: ResourceIndex | null,
+  organizerName: string | undefined, from: string | undefined, senderName: string | undefined): Notification {
+  return {
+    kind, recipient: user, key,
+    event: {
+      objectId: row.id, uid: row.uid, summary: row.summary, start: ix?.firstStart ?? row.first_start ?? new Date(), end: ix?.lastEnd ?? row.last_end ?? undefined,
+      allDay: row.all_day, location: row.location || undefined, organizerName: organizerName || row.organizer || undefined, url: eventUrl(ctx, row.id),
+    },
+    ...(from ? { from: { email: from, name: senderName || undefined } } : {}),
+  };
+}
+
+/** An attendee's copy of a live event gets answer links that work without sign-in. */
+const wantsAnswerLinks = (row: ObjectRow) => row.role === 'attendee' && !row.deleted_at && row.status !== 'CANCELLED';
+
 export async function buildNotification(ctx: AppContext, p: NotifyPayload, key: string): Promise<{ n: Notification; row: ObjectRow } | null> {
   const user = await principals.findPrincipalById(ctx.db, p.recipientId);
   if (!user || user.disabled || user.kind !== 'user') return null;
@@ -72,19 +90,12 @@ export async function buildNotification(ctx: AppContext, p: NotifyPayload, key: 
   const ix = safeIndex(row.ical);
   const sender = p.from ? await principals.findPrincipalByEmail(ctx.db, p.from) : undefined;
   const organizer = row.organizer ? await principals.findPrincipalByEmail(ctx.db, row.organizer) : undefined;
-  const n: Notification = {
-    kind: p.kind, recipient: user, key,
-    event: {
-      objectId: row.id, uid: row.uid, summary: row.summary, start: ix?.firstStart ?? row.first_start ?? new Date(), end: ix?.lastEnd ?? row.last_end ?? undefined,
-      allDay: row.all_day, location: row.location || undefined, organizerName: organizer?.name || row.organizer || undefined, url: eventUrl(ctx, row.id),
-    },
-    ...(p.from ? { from: { email: p.from, name: sender?.name || undefined } } : {}),
-  };
+  const n = baseNotification(ctx, p.kind, key, user, row, ix, organizer?.name, p.from, sender?.name);
   if (p.kind === 'update') {
     const d = diffForMail(p.previousIcal, row.ical);
     n.changes = d.changes; n.addedAttendees = d.added; n.removedAttendees = d.removed;
   }
-  if ((p.kind === 'invitation' || p.kind === 'update') && row.role === 'attendee' && !row.deleted_at && row.status !== 'CANCELLED') n.answerLinks = answerLinks(ctx, user.id, row.id);
+  if ((p.kind === 'invitation' || p.kind === 'update') && wantsAnswerLinks(row)) n.answerLinks = answerLinks(ctx, user.id, row.id);
   if (p.kind === 'reply') n.reply = { name: sender?.name || p.from || '', partstat: p.partstat ?? '', ...(p.comment ? { comment: p.comment } : {}) };
   if (p.counter) n.counter = p.counter;
   if (p.failure) n.failure = p.failure;
@@ -147,15 +158,8 @@ export async function sendNotificationBatch(ctx: AppContext, p: NotifyBatchPaylo
     if (row.organizer && !organizers.has(row.organizer)) organizers.set(row.organizer, await principals.findPrincipalByEmail(ctx.db, row.organizer));
     const organizer = row.organizer ? organizers.get(row.organizer) : undefined;
     const key = jobId ? `notify.${p.kind}.${jobId}.${item.recipientId}` : notifyKey({ kind: p.kind, ...item, from: p.from });
-    const n: Notification = {
-      kind: p.kind, recipient: user, key,
-      event: {
-        objectId: row.id, uid: row.uid, summary: row.summary, start: ix?.firstStart ?? row.first_start ?? new Date(), end: ix?.lastEnd ?? row.last_end ?? undefined,
-        allDay: row.all_day, location: row.location || undefined, organizerName: organizer?.name || row.organizer || undefined, url: eventUrl(ctx, row.id),
-      },
-      ...(p.from ? { from: { email: p.from, name: sender?.name || undefined } } : {}),
-    };
-    if (p.kind === 'invitation' && row.role === 'attendee' && !row.deleted_at && row.status !== 'CANCELLED') n.answerLinks = answerLinks(ctx, user.id, row.id);
+    const n = baseNotification(ctx, p.kind, key, user, row, ix, organizer?.name, p.from, sender?.name);
+    if (p.kind === 'invitation' && wantsAnswerLinks(row)) n.answerLinks = answerLinks(ctx, user.id, row.id);
     ns.push(n);
   }
   const results = await dispatchMany(ctx, ns);
