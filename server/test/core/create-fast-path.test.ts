@@ -5,10 +5,9 @@
  * general path (saveObject) stores, write nothing when it declines, and decline what it does not
  * cover (fan-outs, changed calendar defaults).
  */
-import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, makeUser, type TestEnv } from '../support/harness.js';
+import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
 import { create, ev, jobs, user, type TestUser } from './_helpers.js';
 import { buildCalendar, buildComponent } from '../../src/lib/ical/build.js';
 import { createFreshObject, saveObject } from '../../src/app/events/write.js';
@@ -118,19 +117,7 @@ describe('create fast path', () => {
 
   it('createEventIn: three statements (calendar, addresses, the write), no BEGIN/COMMIT, and the copies arrive', async () => {
     await env.ctx.db.updateTable('calendar').set({ default_reminders: JSON.stringify([]) }).where('id', '=', anna.cal).execute();
-    const seen: string[] = [];
-    const orig = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const q = args[0] as string | { text: string };
-      seen.push(typeof q === 'string' ? q : q.text);
-      return (orig as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof orig;
-    let row;
-    try {
-      ({ row } = await createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Counted', start: '2035-06-01T10:00:00', end: '2035-06-01T11:00:00', timezone: 'UTC', attendees: people.map((p) => ({ email: p.email })) } }));
-    } finally {
-      pg.Client.prototype.query = orig;
-    }
+    const { seen, result: { row } } = await recordStatements(() => createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Counted', start: '2035-06-01T10:00:00', end: '2035-06-01T11:00:00', timezone: 'UTC', attendees: people.map((p) => ({ email: p.email })) } }));
     // The owner's row comes from a cache in production (its TTL is 0 in tests): at most one read of it.
     const byId = seen.filter((q) => /^select \* from "principal" where "id" = \$1$/.test(q.trim()));
     expect(byId.length).toBeLessThanOrEqual(1);

@@ -4,9 +4,8 @@
  * The jobs are run by hand here (no worker), so each step is observed exactly.
  */
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, makeUser, type TestEnv } from '../support/harness.js';
+import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
 import { create, ev, jobs, user, type TestUser } from './_helpers.js';
 import { deliverBatch, deliverQueue, isBatchPayload, notifyBatchQueue, NOTIFY_BATCH_QUEUES, type DeliverBatchPayload } from '../../src/app/events/deliver-batch.js';
 import { deliverMessage } from '../../src/app/events/deliver.js';
@@ -157,19 +156,7 @@ describe('batched scheduling deliveries', () => {
     // Another event already uses the resource name the copy would get in p3's calendar.
     const clash = await env.ctx.db.insertInto('calendar_object').values({ owner_id: people[3].id, calendar_id: people[3].cal, name: `${e.uid}.ics`, uid: `other-${e.uid}`, component: 'VEVENT', ical: 'BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n', etag: 'x', schedule_tag: 'x', summary: 'Other', location: '', description: '', attendees: [], origin: 'rest' } as never).returning('id').executeTakeFirstOrThrow();
     const logs = await Promise.all(people.map((p) => changeLog(p.id)));
-    const seen: string[] = [];
-    const orig = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const q = args[0] as string | { text: string };
-      seen.push(typeof q === 'string' ? q : q.text);
-      return (orig as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof orig;
-    let first;
-    try {
-      first = await deliverBatch(env.ctx, { ...batch, items: batch.items.filter((i) => i.recipientId !== people[3].id) });
-    } finally {
-      pg.Client.prototype.query = orig;
-    }
+    const { seen, result: first } = await recordStatements(() => deliverBatch(env.ctx, { ...batch, items: batch.items.filter((i) => i.recipientId !== people[3].id) }));
     expect(first).toEqual({ written: 4, skipped: 0, single: 0 });
     // principals, BEGIN, the UID lock, copies + calendars, the write, COMMIT.
     expect(seen, seen.map((q) => q.replace(/\s+/g, ' ').slice(0, 80)).join('\n')).toHaveLength(6);

@@ -108,3 +108,20 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Runs `fn` while recording the SQL text of every statement any pg client sends; the texts and fn's result. */
+export async function recordStatements<T>(fn: () => Promise<T>): Promise<{ seen: string[]; result: T }> {
+  const seen: string[] = [];
+  const orig = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const q = args[0] as string | { text?: string };
+    const text = typeof q === 'string' ? q : q?.text;
+    if (text) seen.push(text);
+    return (orig as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof orig;
+  try {
+    return { seen, result: await fn() };
+  } finally {
+    pg.Client.prototype.query = orig;
+  }
+}
