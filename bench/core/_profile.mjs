@@ -5,7 +5,7 @@
 //   node scripts/build.mjs && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/core/_profile.mjs
 // PROFILE_N (default 200) requests per kind; PROFILE_ONLY=week,month,fb,inject-week,… to pick.
 import pg from 'pg';
-import { dist as d, openProfileRuntime } from './_runtime.mjs';
+import { DAY, dist as d, openProfileRuntime, rangeStarts } from './_runtime.mjs';
 import { seed } from './events.mjs';
 
 const N = Number(process.env.PROFILE_N ?? 200);
@@ -25,11 +25,7 @@ const { buildHttpApp } = await d('http/app.js');
 const users = (await ctx.db.selectFrom('principal').select(['id', 'email', 'timezone']).where('email', 'like', '%@bench.example').orderBy('email').execute());
 const u0 = users.find((u) => u.email === 'u0@bench.example');
 const actor = { userId: u0.id, email: u0.email, via: 'rest' };
-const DAY = 86_400_000;
-const now = Date.now();
-let x = 42;
-const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-const rangeStart = () => new Date(Math.floor((now - 150 * DAY + rnd() * 280 * DAY) / DAY) * DAY);
+const rangeStart = rangeStarts();
 const fbUsers = users.map((u) => u.email).slice(0, 50);
 const app = await buildHttpApp(ctx, {});
 const tok = (await createApiToken(ctx, { ...actor, isAdmin: true }, { name: 'prof', scopes: ['read', 'write'] })).token;

@@ -22,3 +22,12 @@ export async function openProfileRuntime(dbName, { migrate = true } = {}) {
   const rt = await openRuntime(loadConfig(), { migrate });
   return { rt, ctx: rt.ctx, url: url.href };
 }
+
+export const DAY = 86_400_000;
+
+/** Deterministic random day starts between 150 days ago and 130 days ahead (what events.mjs lists). */
+export function rangeStarts(now = Date.now()) {
+  let x = 42;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => new Date(Math.floor((now - 150 * DAY + rnd() * 280 * DAY) / DAY) * DAY);
+}

@@ -2,11 +2,11 @@
 // with _profile.mjs first): the calendar list, the range query, the whole JSON body, the route
 // through inject. PROFILE_N requests each, after 300 warm-up requests (memo filled).
 //   node scripts/build.mjs && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/core/_stages.mjs
-import { dist as d, openProfileRuntime } from './_runtime.mjs';
+import { DAY, dist as d, openProfileRuntime, rangeStarts } from './_runtime.mjs';
 
 const N = Number(process.env.PROFILE_N ?? 300);
 const DAYS = Number(process.env.PROFILE_DAYS ?? 30);
-const { rt, ctx } = await openProfileRuntime(process.env.PROFILE_DB ?? 'calendula_prof', { migrate: false });
+const { rt, ctx } = await openProfileRuntime(process.env.PROFILE_DB ?? 'calendula_prof');
 const { visibleCalendars } = await d('app/events/queries.js');
 const { freeBusy } = await d('app/events/freebusy.js');
 const { listOccurrencesJson, rangeRows } = await d('app/events/listing-json.js');
@@ -15,11 +15,7 @@ const { createApiToken } = await d('app/accounts.js');
 const { buildHttpApp } = await d('http/app.js');
 const u0 = await ctx.db.selectFrom('principal').select(['id', 'email', 'timezone']).where('email', '=', 'u0@bench.example').executeTakeFirstOrThrow();
 const actor = { userId: u0.id, email: u0.email, via: 'rest' };
-const DAY = 86_400_000;
-const now = Date.now();
-let x = 42;
-const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-const rangeStart = () => new Date(Math.floor((now - 150 * DAY + rnd() * 280 * DAY) / DAY) * DAY);
+const rangeStart = rangeStarts();
 const app = await buildHttpApp(ctx, {});
 const tok = (await createApiToken(ctx, { ...actor, isAdmin: true }, { name: 'stages', scopes: ['read', 'write'] })).token;
 const cals = await visibleCalendars(ctx, actor);
