@@ -292,13 +292,19 @@ export interface FreeBusyItem {
   busy: { start: string; end: string; type: BusyType }[]; error?: string;
 }
 
-/** Any signed-in user of the organisation may see colleagues' and rooms' busy times (no details). */
-export async function freeBusy(ctx: AppContext, actor: Actor, emails: string[], from: Date, to: Date): Promise<FreeBusyItem[]> {
+/** The asked addresses (deduplicated, lower-case), who they are, and those with a calendar to read (not groups, not disabled). */
+async function freeBusyPeople(ctx: AppContext, emails: string[]) {
   if (emails.length > 200) throw invalid('At most 200 attendees per free/busy request');
-  void actor;
   const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
   const found = await principals.resolveAddresses(ctx.db, list);
   const usable = [...found.values()].filter((p) => p.kind !== 'group' && !p.disabled);
+  return { list, found, usable };
+}
+
+/** Any signed-in user of the organisation may see colleagues' and rooms' busy times (no details). */
+export async function freeBusy(ctx: AppContext, actor: Actor, emails: string[], from: Date, to: Date): Promise<FreeBusyItem[]> {
+  void actor;
+  const { list, found, usable } = await freeBusyPeople(ctx, emails);
   const busyById = await busyOfManyCached(ctx, usable, from, to);
   const out: FreeBusyItem[] = [];
   for (const email of list) {
@@ -322,11 +328,8 @@ export async function freeBusy(ctx: AppContext, actor: Actor, emails: string[], 
  * and two ISO strings per period in between — 50 people over a month are ~14,000 periods.
  */
 export async function freeBusyJson(ctx: AppContext, actor: Actor, emails: string[], from: Date, to: Date): Promise<string> {
-  if (emails.length > 200) throw invalid('At most 200 attendees per free/busy request');
   void actor;
-  const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
-  const found = await principals.resolveAddresses(ctx.db, list);
-  const usable = [...found.values()].filter((p) => p.kind !== 'group' && !p.disabled);
+  const { list, found, usable } = await freeBusyPeople(ctx, emails);
   const entries = await busyEntries(ctx, usable, from, to);
   const f = from.getTime();
   const t = to.getTime();
