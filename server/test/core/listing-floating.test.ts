@@ -4,7 +4,8 @@
  * is at 10:00 local for a viewer in Europe/Moscow and one in America/New_York — from the listing
  * memo and from the direct path —, a week range near the event picks it or drops it by its
  * instant in the viewer's zone (not by its wall time read as UTC), and free/busy puts it at
- * 10:00 in the owner's zone.
+ * 10:00 in the owner's zone. Search with a range, export of a range and the invitations list
+ * decide by that instant too.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,5 +130,86 @@ describe('floating single events in GET /events', () => {
     await m0010.down(env.ctx.db as never);
     await m0010.up(env.ctx.db as never);
     expect(await read()).toEqual(want);
+  });
+});
+
+/**
+ * The other readers of the index columns with a range: search, export and the invitations list
+ * must place a floating event (RFC 5545 §3.3.5) at its wall time in the viewer's zone too. Olga's
+ * 10:00–11:00 is 07:00–08:00Z for her (Moscow, UTC+3) and 15:00–16:00Z for Nick (New York, UTC−5):
+ * a range ending at 09:00Z holds it for her only, one starting at 12:00Z for him only — and read
+ * as UTC (10:00–11:00Z) it would be in neither.
+ */
+describe('floating single events in search, export and invitations', () => {
+  const H = 3_600_000;
+  const ranges = () => [
+    { f: D - DAY, t: D + 9 * H, olga: true, nick: false },
+    { f: D + 12 * H, t: D + 2 * DAY, olga: false, nick: true },
+    { f: D - DAY, t: D + 2 * DAY, olga: true, nick: true },
+  ];
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  it('search with a range finds it by its instant in the viewer\'s zone', async () => {
+    for (const { f, t, ...want } of ranges()) {
+      for (const [u, key] of [[olga, 'olga'], [nick, 'nick']] as const) {
+        const r = await u.api.get(`/events/search?q=${encodeURIComponent('Floating ten')}&from=${iso(f)}&to=${iso(t)}`);
+        expect(r.statusCode, r.body).toBe(200);
+        const got = (r.json().items as { id: string; start: string }[]).filter((x) => x.id === id);
+        expect(got.length, `${key} [${iso(f)}, ${iso(t)})`).toBe(want[key] ? 1 : 0);
+        if (got.length) expect(local(got[0]!.start, key === 'olga' ? 'Europe/Moscow' : 'America/New_York')).toBe(`${ymd} 10:00`);
+      }
+    }
+    // Only one bound: after 12:00Z it is still ahead for Nick, over for Olga.
+    for (const [u, want] of [[olga, 0], [nick, 1]] as const) {
+      const r = await u.api.get(`/events/search?q=${encodeURIComponent('Floating ten')}&from=${iso(D + 12 * H)}`);
+      expect((r.json().items as { id: string }[]).filter((x) => x.id === id).length).toBe(want);
+    }
+  });
+
+  it('export of a range takes the viewer\'s zone, or the zone the request names', async () => {
+    const exported = async (u: TestUser, f: number, t: number, tz?: string) => {
+      const r = await u.api.get(`/calendars/${olga.cal}/export?from=${iso(f)}&to=${iso(t)}${tz ? `&timezone=${encodeURIComponent(tz)}` : ''}`);
+      expect(r.statusCode, r.body).toBe(200);
+      return r.body.includes('UID:floating-10@test');
+    };
+    for (const { f, t, ...want } of ranges()) {
+      expect(await exported(olga, f, t), `olga [${iso(f)}, ${iso(t)})`).toBe(want.olga);
+      expect(await exported(nick, f, t), `nick [${iso(f)}, ${iso(t)})`).toBe(want.nick);
+      // Olga asking for New York's wall clock gets what Nick gets, and the other way round.
+      expect(await exported(olga, f, t, 'America/New_York')).toBe(want.nick);
+      expect(await exported(nick, f, t, 'Europe/Moscow')).toBe(want.olga);
+    }
+    const bad = await olga.api.get(`/calendars/${olga.cal}/export?from=${iso(D - DAY)}&to=${iso(D + DAY)}&timezone=Mars%2FOlympus`);
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('invitations list a floating event until it is over in the viewer\'s zone', async () => {
+    const MIN = 60_000;
+    const now = Math.floor(Date.now() / MIN) * MIN;
+    const basicOf = (ms: number) => iso(ms).slice(0, 19).replace(/[-:]/g, '');
+    const invite = async (u: TestUser, uid: string, start: number, end: number) => {
+      const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${basicOf(start)}\r\nDTEND:${basicOf(end)}\r\nSUMMARY:${uid}\r\n`
+        + `ORGANIZER:mailto:boss@example.com\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:${u.email}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+      const { row } = await saveObject(env.ctx, { userId: u.id, email: u.email, via: 'rest' }, { ownerId: u.id, calendarId: u.cal, ical: ics, schedule: false });
+      expect([row.floating, row.role, row.my_partstat]).toEqual([true, 'attendee', 'NEEDS-ACTION']);
+      return row.id;
+    };
+    const pending = async (u: TestUser) => {
+      const r = await u.api.get('/invitations');
+      expect(r.statusCode, r.body).toBe(200);
+      return (r.json().items as { id: string; start: string }[]);
+    };
+    for (const [u, tz, listed] of [[olga, 'Europe/Moscow', false], [nick, 'America/New_York', true]] as const) {
+      // Wall clock from two hours to one hour ago read as UTC: over in Moscow (it ended four hours
+      // ago there), still ahead in New York (it ends in about four hours there).
+      const recent = await invite(u, `floating-recent-${tz}@test`, now - 2 * H, now - H);
+      // 10:00–11:00 three weeks ahead: ahead for both (in Moscow it ends before 10:00Z).
+      const later = await invite(u, `floating-later-${tz}@test`, D + 10 * H, D + 11 * H);
+      const items = await pending(u);
+      expect(items.some((x) => x.id === recent), `${tz} recent`).toBe(listed);
+      const l = items.find((x) => x.id === later);
+      expect(l, `${tz} later`).toBeDefined();
+      expect(local(l!.start, tz)).toBe(`${ymd} 10:00`);
+    }
   });
 });
