@@ -213,3 +213,60 @@ describe('floating single events in search, export and invitations', () => {
     }
   });
 });
+
+/**
+ * Floating events outside listings: a VALARM fires at the wall time in the owner's zone, a
+ * notification shows the event at its wall time in the recipient's zone, and a room decides
+ * whether it is free at the wall time in the room's zone.
+ */
+describe('floating events in reminders, notifications and room decisions', () => {
+  const H = 3_600_000;
+  const cal = (uid: string, extra = '') => `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${basic}T100000\r\nDTEND:${basic}T110000\r\nSUMMARY:${uid}\r\n${extra}END:VEVENT\r\nEND:VCALENDAR\r\n`;
+
+  it('a VALARM fires at the wall time in the owner\'s zone', async () => {
+    const alarm = 'BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:soon\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n';
+    for (const [u, tz] of [[olga, 'Europe/Moscow'], [nick, 'America/New_York']] as const) {
+      const { row } = await saveObject(env.ctx, { userId: u.id, email: u.email, via: 'rest' }, { ownerId: u.id, calendarId: u.cal, ical: cal(`floating-alarm-${tz}@test`, alarm), schedule: false });
+      const r = await env.ctx.db.selectFrom('reminder').select(['fire_at', 'occurrence_start']).where('owner_id', '=', u.id).where('object_id', '=', row.id).executeTakeFirstOrThrow();
+      expect(local(r.occurrence_start.toISOString(), tz)).toBe(`${ymd} 10:00`);
+      expect(local(r.fire_at.toISOString(), tz)).toBe(`${ymd} 09:45`);
+    }
+  });
+
+  it('a notification shows it at its wall time in the recipient\'s zone', async () => {
+    const { buildNotification } = await import('../../src/app/notify/notifications.js');
+    for (const [u, tz] of [[olga, 'Europe/Moscow'], [nick, 'America/New_York']] as const) {
+      const built = await buildNotification(env.ctx, { kind: 'invitation', recipientId: u.id, ownerId: olga.id, objectId: id }, `k-${tz}`);
+      expect(local(built!.n.event.start.toISOString(), tz)).toBe(`${ymd} 10:00`);
+      expect(local(built!.n.event.end!.toISOString(), tz)).toBe(`${ymd} 11:00`);
+    }
+  });
+
+  it('a room checks it against its busy time at the wall time in the room\'s zone', async () => {
+    const { makeUser } = await import('../support/harness.js');
+    const { jobs } = await import('./_helpers.js');
+    const { deliverMessage } = await import('../../src/app/events/deliver.js');
+    const { isBatchPayload, deliverBatch } = await import('../../src/app/events/deliver-batch.js');
+    // Each room is busy 07:00–08:00Z: 10:00 in Moscow, 02:00 in New York.
+    const rooms: Record<string, string> = {};
+    for (const [email, tz] of [['room-msk@example.com', 'Europe/Moscow'], ['room-nyc@example.com', 'America/New_York']] as const) {
+      const room = await makeUser(env.ctx, email, { kind: 'room' });
+      await sql`update principal set timezone = ${tz} where id = ${room.id}`.execute(env.ctx.db);
+      rooms[tz] = room.id;
+      const roomCal = (await env.ctx.db.selectFrom('calendar').select('id').where('owner_id', '=', room.id).where('is_default', '=', true).executeTakeFirstOrThrow()).id;
+      const busy = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:busy-${email}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${basic}T070000Z\r\nDTEND:${basic}T080000Z\r\nSUMMARY:Busy\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+      await saveObject(env.ctx, { userId: room.id, email, via: 'rest' }, { ownerId: room.id, calendarId: roomCal, ical: busy, schedule: false });
+    }
+    const uid = 'floating-room@test';
+    const request = cal(uid, `ORGANIZER:mailto:${olga.email}\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:room-msk@example.com\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:room-nyc@example.com\r\n`);
+    await saveObject(env.ctx, { userId: olga.id, email: olga.email, via: 'rest' }, { ownerId: olga.id, calendarId: olga.cal, ical: request, schedule: true });
+    for (const j of (await jobs(env, 'schedule-deliver')).filter((x) => x.payload.uid === uid)) {
+      if (isBatchPayload(j.payload)) await deliverBatch(env.ctx, j.payload);
+      else await deliverMessage(env.ctx, j.payload);
+    }
+    const answer = async (roomId: string) => (await env.ctx.db.selectFrom('calendar_object').select('my_partstat').where('owner_id', '=', roomId).where('uid', '=', uid).executeTakeFirstOrThrow()).my_partstat;
+    // 10:00 in Moscow is the busy hour; 10:00 in New York (15:00Z) is free.
+    expect(await answer(rooms['Europe/Moscow']!)).toBe('DECLINED');
+    expect(await answer(rooms['America/New_York']!)).toBe('ACCEPTED');
+  });
+});
