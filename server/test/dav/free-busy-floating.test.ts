@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDavEnv, dav, davUser, responses, type DavTestEnv, type DavUser } from './support.js';
 import { vtimezoneFor } from '../../src/lib/ical/index.js';
+import { saveObject } from '../../src/app/events/write.js';
 
 let env: DavTestEnv;
 let anna: DavUser;
@@ -95,6 +96,21 @@ describe('calendar-query time-range and floating events', () => {
       expect(await names(mira, R1, v, nyTimezone)).toEqual([]);
       expect(await names(mira, R2, v, nyTimezone)).toEqual(['floating.ics', 'series.ics']);
     }
+  });
+
+  it('on the schedule inbox, a floating invitation is placed in the user\'s zone', async () => {
+    const invite = floatingEvent.replace('UID:floating-fb', 'UID:floating-invite\r\nORGANIZER:mailto:boss@example.com\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:mira@example.com');
+    const { row } = await saveObject(env.ctx, { userId: mira.row.id, email: mira.email, via: 'rest' }, { ownerId: mira.row.id, calendarId: mira.defaultCalendar.split('/')[4]!, ical: invite, schedule: false });
+    expect([row.role, row.my_partstat, row.floating]).toEqual(['attendee', 'NEEDS-ACTION', true]);
+    const inInbox = async (range: readonly [string, string]) => {
+      const body = `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="${range[0]}" end="${range[1]}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+      const r = await dav(env, 'REPORT', `${mira.home}inbox/`, { user: mira, body, headers: { depth: '1' } });
+      expect(r.status, r.text).toBe(207);
+      return [...responses(r.xml()).keys()].some((h) => h.endsWith(`${row.id}.ics`));
+    };
+    expect(await inInbox(R1)).toBe(true);
+    expect(await inInbox(R2)).toBe(false);
+    await env.ctx.db.deleteFrom('calendar_object').where('owner_id', '=', mira.row.id).where('id', '=', row.id).execute();
   });
 
   it('free-busy-query expands a floating series in the calendar\'s zone', async () => {

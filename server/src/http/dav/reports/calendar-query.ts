@@ -188,7 +188,8 @@ export async function calendarQuery(d: DavRequest, q: CalendarQueryReport) {
     rows = found.map((r) => ({ ...r, path: `${base}${r.name}`, res: { kind: 'object', path: `${base}${r.name}`, cal, obj: r } }));
   } else if (t.res.kind === 'inbox') {
     const items = await inboxItems(d.env, true);
-    rows = items.map((r) => ({ ...r, recurring: true, floating: false, ical: r.ical ?? '', path: `${t.res.path}${r.name}`, res: { kind: 'inbox-item', path: `${t.res.path}${r.name}`, obj: r } }));
+    // Floating invitations: in the user's zone (no calendar here), or the query's (RFC 4791 §9.9).
+    rows = items.map((r) => ({ ...r, recurring: true, ical: r.ical ?? '', path: `${t.res.path}${r.name}`, res: { kind: 'inbox-item', path: `${t.res.path}${r.name}`, obj: r } }));
   } else {
     throw new DavHttpError(403, 'calendar-query runs on calendar collections', { status: 403, ns: 'DAV:', name: 'supported-report' });
   }
