@@ -17,6 +17,7 @@
  */
 import type pg from 'pg';
 import { queryPrepared, type Prepared } from './prepared.js';
+import { FLOAT_MARGIN_MS } from './objects.js';
 
 export interface MemberColumns {
   component?: boolean;
@@ -76,31 +77,35 @@ const rangeStatements = new Map<string, { name: string; text: string }>();
 
 /**
  * Candidates of a "VEVENT overlapping [from, to)" calendar-query (RFC 4791 §9.9) in one calendar
- * (never the text), as one flat list like memberCells(): per candidate id, name, etag, recurring
- * ('t' or 'f'), then the memberCells() columns asked (the stride is 4 + those). The bounds are the
+ * (never the text), as one flat list like memberCells(): per candidate id, name, etag, kind, then
+ * the memberCells() columns asked (the stride is 4 + those). The kind is 'f' (single), 't'
+ * (recurring), or for floating objects 'F' (single) and 'T' (recurring). The bounds are the
  * index columns' (first_start … last_end of the whole series), so a single event here overlaps; a
- * recurring one still needs its instances checked. The span overlap is the shape the GiST index
- * (migration 0006) answers. Sorted by name only when `ordered` (a client's result limit must cut
- * the same list each time); otherwise unsorted — a sort was a third of the query.
+ * recurring one still needs its instances checked. Floating objects (RFC 5545 §3.3.5, migration
+ * 0010) hold their wall times read as UTC: their span is matched widened by FLOAT_MARGIN_MS and
+ * the caller decides them in the floating zone (RFC 4791 §9.9). The span overlaps are the shapes
+ * the GiST indexes (migrations 0006, 0010) answer. Sorted by name only when `ordered` (a client's
+ * result limit must cut the same list each time); otherwise unsorted — a sort was a third of the query.
  */
 export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, from: Date, to: Date, cols: Omit<MemberColumns, 'text'>, ordered: boolean): Promise<string[]> {
   const fields = optionalFields(cols);
   const variant = `${cols.component ? 'c' : '-'}${cols.size ? 's' : '-'}${cols.modified ? 'm' : '-'}${publicOnly ? 'p' : '-'}${ordered ? 'o' : '-'}`;
   let stmt = rangeStatements.get(variant);
   if (!stmt) {
-    const cell = ['id::text', NAME_CELL, 'etag', `case when recurring then 't' else 'f' end`, ...fields].join(` || E'\\x01' || `);
+    const cell = ['id::text', NAME_CELL, 'etag', `case when floating then (case when recurring then 'T' else 'F' end) when recurring then 't' else 'f' end`, ...fields].join(` || E'\\x01' || `);
     stmt = {
       name: `dav-range-${variant}`,
       text: `select string_agg(${cell}, E'\\x01'${ordered ? ' order by name' : ''}) from calendar_object
         where owner_id = $1 and calendar_id = $2 and deleted_at is null and component = 'VEVENT'
           ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}
-          and (first_start < $4 or first_start is null)
-          and (last_end > $3 or last_end is null or (last_end = first_start and first_start >= $3))
-          and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($3::timestamptz, $4::timestamptz, '[)')`,
+          and (((first_start < $4 or first_start is null)
+            and (last_end > $3 or last_end is null or (last_end = first_start and first_start >= $3))
+            and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($3::timestamptz, $4::timestamptz, '[)'))
+            or (floating and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($5::timestamptz, $6::timestamptz, '[)')))`,
     };
     rangeStatements.set(variant, stmt);
   }
-  const r = await pool.query<[string | null]>({ ...stmt, values: [ownerId, calendarId, from, to], rowMode: 'array' });
+  const r = await pool.query<[string | null]>({ ...stmt, values: [ownerId, calendarId, from, to, new Date(from.getTime() - FLOAT_MARGIN_MS), new Date(to.getTime() + FLOAT_MARGIN_MS)], rowMode: 'array' });
   return splitCells(r.rows[0]?.[0], 4 + fields.length, 1);
 }
 

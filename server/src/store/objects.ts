@@ -2,9 +2,9 @@
  * Calendar object resources. Every query filters by owner_id (the distribution key); the
  * change log and the calendar's sync sequence are written in the same transaction as the object.
  */
-import { sql } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { DB } from './db.js';
-import type { ObjectRow, Reminder } from './schema.js';
+import type { Database, ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
 import { planJson, type ReminderPlanRow } from './reminders.js';
 import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
@@ -197,6 +197,19 @@ export const rangeOverlaps = (from: Date, to: Date) =>
   sql<boolean>`(${spanOverlaps(from, to)} or (floating and ${spanOverlaps(new Date(from.getTime() - FLOAT_MARGIN_MS), new Date(to.getTime() + FLOAT_MARGIN_MS))}))`;
 
 /**
+ * The open-ended bounds "starts before `to`, ends after `from`" (either may be absent) as some
+ * viewer sees them: like rangeOverlaps, a floating row (RFC 5545 §3.3.5: its first_start/last_end
+ * are wall times read as UTC) passes when its wall times are within FLOAT_MARGIN_MS of the bounds;
+ * the caller decides exactly in the viewer's zone (floatingSingleOccurrences, occurrencesOf).
+ */
+export const rangeBounds = (from: Date | null, to: Date | null) => (eb: ExpressionBuilder<Database, 'calendar_object'>) => {
+  const parts: Expression<SqlBool>[] = [];
+  if (to) parts.push(eb.or([eb('first_start', '<', to), eb('first_start', 'is', null), eb.and([eb('floating', '=', true), eb('first_start', '<', new Date(to.getTime() + FLOAT_MARGIN_MS))])]));
+  if (from) parts.push(eb.or([eb('last_end', '>', from), eb('last_end', 'is', null), eb.and([eb('floating', '=', true), eb('last_end', '>', new Date(from.getTime() - FLOAT_MARGIN_MS))])]));
+  return eb.and(parts);
+};
+
+/**
  * Objects of one owner's calendars whose span overlaps [from, to): index columns only. Recurring
  * ones need their iCalendar for expansion — fetch it with `icalOf` for those not already compiled.
  */
@@ -243,7 +256,6 @@ export function searchObjects(db: DB, ownerId: string, calendarIds: string[], q:
   const like = `%${q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
   let query = db.selectFrom('calendar_object').selectAll().where('owner_id', '=', ownerId).where('calendar_id', 'in', calendarIds).where('deleted_at', 'is', null)
     .where((eb) => eb.or([eb('summary', 'ilike', like), eb('location', 'ilike', like), eb('description', 'ilike', like), eb(sql`array_to_string(attendees, ' ')`, 'ilike', like)]));
-  if (to) query = query.where((eb) => eb.or([eb('first_start', '<', to), eb('first_start', 'is', null)]));
-  if (from) query = query.where((eb) => eb.or([eb('last_end', '>', from), eb('last_end', 'is', null)]));
+  if (from || to) query = query.where(rangeBounds(from, to));
   return query.orderBy('first_start', 'desc').limit(200).execute();
 }

@@ -4,7 +4,8 @@
  * is at 10:00 local for a viewer in Europe/Moscow and one in America/New_York — from the listing
  * memo and from the direct path —, a week range near the event picks it or drops it by its
  * instant in the viewer's zone (not by its wall time read as UTC), and free/busy puts it at
- * 10:00 in the owner's zone.
+ * 10:00 in the owner's zone. Search with a range, export of a range and the invitations list
+ * decide by that instant too.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,5 +130,143 @@ describe('floating single events in GET /events', () => {
     await m0010.down(env.ctx.db as never);
     await m0010.up(env.ctx.db as never);
     expect(await read()).toEqual(want);
+  });
+});
+
+/**
+ * The other readers of the index columns with a range: search, export and the invitations list
+ * must place a floating event (RFC 5545 §3.3.5) at its wall time in the viewer's zone too. Olga's
+ * 10:00–11:00 is 07:00–08:00Z for her (Moscow, UTC+3) and 15:00–16:00Z for Nick (New York, UTC−5):
+ * a range ending at 09:00Z holds it for her only, one starting at 12:00Z for him only — and read
+ * as UTC (10:00–11:00Z) it would be in neither.
+ */
+describe('floating single events in search, export and invitations', () => {
+  const H = 3_600_000;
+  const ranges = () => [
+    { f: D - DAY, t: D + 9 * H, olga: true, nick: false },
+    { f: D + 12 * H, t: D + 2 * DAY, olga: false, nick: true },
+    { f: D - DAY, t: D + 2 * DAY, olga: true, nick: true },
+  ];
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  it('search with a range finds it by its instant in the viewer\'s zone', async () => {
+    for (const { f, t, ...want } of ranges()) {
+      for (const [u, key] of [[olga, 'olga'], [nick, 'nick']] as const) {
+        const r = await u.api.get(`/events/search?q=${encodeURIComponent('Floating ten')}&from=${iso(f)}&to=${iso(t)}`);
+        expect(r.statusCode, r.body).toBe(200);
+        const got = (r.json().items as { id: string; start: string }[]).filter((x) => x.id === id);
+        expect(got.length, `${key} [${iso(f)}, ${iso(t)})`).toBe(want[key] ? 1 : 0);
+        if (got.length) expect(local(got[0]!.start, key === 'olga' ? 'Europe/Moscow' : 'America/New_York')).toBe(`${ymd} 10:00`);
+      }
+    }
+    // Only one bound: after 12:00Z it is still ahead for Nick, over for Olga.
+    for (const [u, want] of [[olga, 0], [nick, 1]] as const) {
+      const r = await u.api.get(`/events/search?q=${encodeURIComponent('Floating ten')}&from=${iso(D + 12 * H)}`);
+      expect((r.json().items as { id: string }[]).filter((x) => x.id === id).length).toBe(want);
+    }
+  });
+
+  it('export of a range takes the viewer\'s zone, or the zone the request names', async () => {
+    const exported = async (u: TestUser, f: number, t: number, tz?: string) => {
+      const r = await u.api.get(`/calendars/${olga.cal}/export?from=${iso(f)}&to=${iso(t)}${tz ? `&timezone=${encodeURIComponent(tz)}` : ''}`);
+      expect(r.statusCode, r.body).toBe(200);
+      return r.body.includes('UID:floating-10@test');
+    };
+    for (const { f, t, ...want } of ranges()) {
+      expect(await exported(olga, f, t), `olga [${iso(f)}, ${iso(t)})`).toBe(want.olga);
+      expect(await exported(nick, f, t), `nick [${iso(f)}, ${iso(t)})`).toBe(want.nick);
+      // Olga asking for New York's wall clock gets what Nick gets, and the other way round.
+      expect(await exported(olga, f, t, 'America/New_York')).toBe(want.nick);
+      expect(await exported(nick, f, t, 'Europe/Moscow')).toBe(want.olga);
+    }
+    const bad = await olga.api.get(`/calendars/${olga.cal}/export?from=${iso(D - DAY)}&to=${iso(D + DAY)}&timezone=Mars%2FOlympus`);
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('invitations list a floating event until it is over in the viewer\'s zone', async () => {
+    const MIN = 60_000;
+    const now = Math.floor(Date.now() / MIN) * MIN;
+    const basicOf = (ms: number) => iso(ms).slice(0, 19).replace(/[-:]/g, '');
+    const invite = async (u: TestUser, uid: string, start: number, end: number) => {
+      const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${basicOf(start)}\r\nDTEND:${basicOf(end)}\r\nSUMMARY:${uid}\r\n`
+        + `ORGANIZER:mailto:boss@example.com\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:${u.email}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+      const { row } = await saveObject(env.ctx, { userId: u.id, email: u.email, via: 'rest' }, { ownerId: u.id, calendarId: u.cal, ical: ics, schedule: false });
+      expect([row.floating, row.role, row.my_partstat]).toEqual([true, 'attendee', 'NEEDS-ACTION']);
+      return row.id;
+    };
+    const pending = async (u: TestUser) => {
+      const r = await u.api.get('/invitations');
+      expect(r.statusCode, r.body).toBe(200);
+      return (r.json().items as { id: string; start: string }[]);
+    };
+    for (const [u, tz, listed] of [[olga, 'Europe/Moscow', false], [nick, 'America/New_York', true]] as const) {
+      // Wall clock from two hours to one hour ago read as UTC: over in Moscow (it ended four hours
+      // ago there), still ahead in New York (it ends in about four hours there).
+      const recent = await invite(u, `floating-recent-${tz}@test`, now - 2 * H, now - H);
+      // 10:00–11:00 three weeks ahead: ahead for both (in Moscow it ends before 10:00Z).
+      const later = await invite(u, `floating-later-${tz}@test`, D + 10 * H, D + 11 * H);
+      const items = await pending(u);
+      expect(items.some((x) => x.id === recent), `${tz} recent`).toBe(listed);
+      const l = items.find((x) => x.id === later);
+      expect(l, `${tz} later`).toBeDefined();
+      expect(local(l!.start, tz)).toBe(`${ymd} 10:00`);
+    }
+  });
+});
+
+/**
+ * Floating events outside listings: a VALARM fires at the wall time in the owner's zone, a
+ * notification shows the event at its wall time in the recipient's zone, and a room decides
+ * whether it is free at the wall time in the room's zone.
+ */
+describe('floating events in reminders, notifications and room decisions', () => {
+  const H = 3_600_000;
+  const cal = (uid: string, extra = '') => `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${basic}T100000\r\nDTEND:${basic}T110000\r\nSUMMARY:${uid}\r\n${extra}END:VEVENT\r\nEND:VCALENDAR\r\n`;
+
+  it('a VALARM fires at the wall time in the owner\'s zone', async () => {
+    const alarm = 'BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:soon\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n';
+    for (const [u, tz] of [[olga, 'Europe/Moscow'], [nick, 'America/New_York']] as const) {
+      const { row } = await saveObject(env.ctx, { userId: u.id, email: u.email, via: 'rest' }, { ownerId: u.id, calendarId: u.cal, ical: cal(`floating-alarm-${tz}@test`, alarm), schedule: false });
+      const r = await env.ctx.db.selectFrom('reminder').select(['fire_at', 'occurrence_start']).where('owner_id', '=', u.id).where('object_id', '=', row.id).executeTakeFirstOrThrow();
+      expect(local(r.occurrence_start.toISOString(), tz)).toBe(`${ymd} 10:00`);
+      expect(local(r.fire_at.toISOString(), tz)).toBe(`${ymd} 09:45`);
+    }
+  });
+
+  it('a notification shows it at its wall time in the recipient\'s zone', async () => {
+    const { buildNotification } = await import('../../src/app/notify/notifications.js');
+    for (const [u, tz] of [[olga, 'Europe/Moscow'], [nick, 'America/New_York']] as const) {
+      const built = await buildNotification(env.ctx, { kind: 'invitation', recipientId: u.id, ownerId: olga.id, objectId: id }, `k-${tz}`);
+      expect(local(built!.n.event.start.toISOString(), tz)).toBe(`${ymd} 10:00`);
+      expect(local(built!.n.event.end!.toISOString(), tz)).toBe(`${ymd} 11:00`);
+    }
+  });
+
+  it('a room checks it against its busy time at the wall time in the room\'s zone', async () => {
+    const { makeUser } = await import('../support/harness.js');
+    const { jobs } = await import('./_helpers.js');
+    const { deliverMessage } = await import('../../src/app/events/deliver.js');
+    const { isBatchPayload, deliverBatch } = await import('../../src/app/events/deliver-batch.js');
+    // Each room is busy 07:00–08:00Z: 10:00 in Moscow, 02:00 in New York.
+    const rooms: Record<string, string> = {};
+    for (const [email, tz] of [['room-msk@example.com', 'Europe/Moscow'], ['room-nyc@example.com', 'America/New_York']] as const) {
+      const room = await makeUser(env.ctx, email, { kind: 'room' });
+      await sql`update principal set timezone = ${tz} where id = ${room.id}`.execute(env.ctx.db);
+      rooms[tz] = room.id;
+      const roomCal = (await env.ctx.db.selectFrom('calendar').select('id').where('owner_id', '=', room.id).where('is_default', '=', true).executeTakeFirstOrThrow()).id;
+      const busy = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:busy-${email}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:${basic}T070000Z\r\nDTEND:${basic}T080000Z\r\nSUMMARY:Busy\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+      await saveObject(env.ctx, { userId: room.id, email, via: 'rest' }, { ownerId: room.id, calendarId: roomCal, ical: busy, schedule: false });
+    }
+    const uid = 'floating-room@test';
+    const request = cal(uid, `ORGANIZER:mailto:${olga.email}\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:room-msk@example.com\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:room-nyc@example.com\r\n`);
+    await saveObject(env.ctx, { userId: olga.id, email: olga.email, via: 'rest' }, { ownerId: olga.id, calendarId: olga.cal, ical: request, schedule: true });
+    for (const j of (await jobs(env, 'schedule-deliver')).filter((x) => x.payload.uid === uid)) {
+      if (isBatchPayload(j.payload)) await deliverBatch(env.ctx, j.payload);
+      else await deliverMessage(env.ctx, j.payload);
+    }
+    const answer = async (roomId: string) => (await env.ctx.db.selectFrom('calendar_object').select('my_partstat').where('owner_id', '=', roomId).where('uid', '=', uid).executeTakeFirstOrThrow()).my_partstat;
+    // 10:00 in Moscow is the busy hour; 10:00 in New York (15:00Z) is free.
+    expect(await answer(rooms['Europe/Moscow']!)).toBe('DECLINED');
+    expect(await answer(rooms['America/New_York']!)).toBe('ACCEPTED');
   });
 });

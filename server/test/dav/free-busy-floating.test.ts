@@ -1,7 +1,9 @@
-// CALDAV:free-busy-query with floating times: RFC 4791 §9.9 — a DATE-TIME without zone is taken in
+// CALDAV:free-busy-query and calendar-query with floating times: RFC 4791 §9.9 — a DATE-TIME without zone is taken in
 // the calendar's time zone (CALDAV:calendar-timezone), not read as UTC.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDavEnv, dav, davUser, type DavTestEnv, type DavUser } from './support.js';
+import { createDavEnv, dav, davUser, responses, type DavTestEnv, type DavUser } from './support.js';
+import { vtimezoneFor } from '../../src/lib/ical/index.js';
+import { saveObject } from '../../src/app/events/write.js';
 
 let env: DavTestEnv;
 let anna: DavUser;
@@ -35,5 +37,86 @@ describe('free-busy-query and floating single events', () => {
     expect(await busy('20300305T013000Z', '20300305T030000Z')).toEqual(['20300305T013000Z/20300305T020000Z']);
     expect(await busy('20300304T000000Z', '20300305T010000Z')).toEqual([]);
     expect(await busy('20300305T020000Z', '20300305T030000Z')).toEqual([]);
+  });
+});
+
+// CALDAV:calendar-query time-range with floating times (RFC 4791 §9.9): the query's CALDAV:timezone,
+// else the calendar's CALDAV:calendar-timezone (its zone, else its owner's). Mira's zone is
+// Europe/Moscow (UTC+3; her calendar has none), Ned's calendar is in America/New_York (UTC−5 in
+// early March 2030). A floating 10:00–11:00 on 5 March 2030 and a floating daily 10:00 series from
+// that day are 07:00–08:00Z for Mira and 15:00–16:00Z for Ned: [00:00Z, 09:00Z) holds them for
+// her only, [12:00Z, 24:00Z) for him only — read as UTC (10:00Z) they would be in neither.
+describe('calendar-query time-range and floating events', () => {
+  let mira: DavUser;
+  let ned: DavUser;
+  const R1 = ['20300305T000000Z', '20300305T090000Z'] as const;
+  const R2 = ['20300305T120000Z', '20300306T000000Z'] as const;
+  const series = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', 'BEGIN:VEVENT', 'UID:floating-series', 'DTSTAMP:20300101T000000Z',
+    'DTSTART:20300305T100000', 'DURATION:PT1H', 'RRULE:FREQ=DAILY;COUNT=3', 'SUMMARY:Floating daily', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+  const nyTimezone = `<C:timezone>BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n${vtimezoneFor('America/New_York').trim()}\r\nEND:VCALENDAR\r\n</C:timezone>`;
+
+  beforeAll(async () => {
+    mira = await davUser(env, 'mira@example.com');
+    ned = await davUser(env, 'ned@example.com');
+    await env.ctx.db.updateTable('principal').set({ timezone: 'Europe/Moscow' }).where('id', '=', mira.row.id).execute();
+    await env.ctx.db.updateTable('calendar').set({ timezone: null }).where('id', '=', mira.defaultCalendar.split('/')[4]!).execute();
+    await env.ctx.db.updateTable('calendar').set({ timezone: 'America/New_York' }).where('id', '=', ned.defaultCalendar.split('/')[4]!).execute();
+    for (const u of [mira, ned]) {
+      expect((await dav(env, 'PUT', `${u.defaultCalendar}floating.ics`, { user: u, body: floatingEvent })).status).toBe(201);
+      expect((await dav(env, 'PUT', `${u.defaultCalendar}series.ics`, { user: u, body: series })).status).toBe(201);
+    }
+  });
+
+  // The fast path (getetag only), the generic one (a property the fast renderer does not write),
+  // with calendar-data, and the full filter evaluator (a prop-filter).
+  const variants = {
+    fast: { props: '<D:getetag/>', filter: '' },
+    generic: { props: '<D:getetag/><D:displayname/>', filter: '' },
+    data: { props: '<D:getetag/><C:calendar-data/>', filter: '' },
+    evaluator: { props: '<D:getetag/>', filter: '<C:prop-filter name="SUMMARY"><C:text-match>Floating</C:text-match></C:prop-filter>' },
+  };
+  const names = async (u: DavUser, [start, end]: readonly [string, string], v: { props: string; filter: string }, tz = '') => {
+    const body = `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>${v.props}</D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="${start}" end="${end}"/>${v.filter}</C:comp-filter></C:comp-filter></C:filter>${tz}</C:calendar-query>`;
+    const r = await dav(env, 'REPORT', u.defaultCalendar, { user: u, body, headers: { depth: '1' } });
+    expect(r.status, r.text).toBe(207);
+    return [...responses(r.xml()).keys()].map((h) => h.slice(h.lastIndexOf('/') + 1)).sort();
+  };
+
+  for (const [name, v] of Object.entries(variants)) {
+    it(`places them in the calendar's zone, else the owner's (${name})`, async () => {
+      expect(await names(mira, R1, v), 'Moscow, before 09:00Z').toEqual(['floating.ics', 'series.ics']);
+      expect(await names(ned, R1, v), 'New York, before 09:00Z').toEqual([]);
+      expect(await names(mira, R2, v), 'Moscow, after 12:00Z').toEqual([]);
+      expect(await names(ned, R2, v), 'New York, after 12:00Z').toEqual(['floating.ics', 'series.ics']);
+    });
+  }
+
+  it('a CALDAV:timezone in the query wins over the calendar\'s zone', async () => {
+    for (const v of Object.values(variants)) {
+      expect(await names(mira, R1, v, nyTimezone)).toEqual([]);
+      expect(await names(mira, R2, v, nyTimezone)).toEqual(['floating.ics', 'series.ics']);
+    }
+  });
+
+  it('on the schedule inbox, a floating invitation is placed in the user\'s zone', async () => {
+    const invite = floatingEvent.replace('UID:floating-fb', 'UID:floating-invite\r\nORGANIZER:mailto:boss@example.com\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:mira@example.com');
+    const { row } = await saveObject(env.ctx, { userId: mira.row.id, email: mira.email, via: 'rest' }, { ownerId: mira.row.id, calendarId: mira.defaultCalendar.split('/')[4]!, ical: invite, schedule: false });
+    expect([row.role, row.my_partstat, row.floating]).toEqual(['attendee', 'NEEDS-ACTION', true]);
+    const inInbox = async (range: readonly [string, string]) => {
+      const body = `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="${range[0]}" end="${range[1]}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+      const r = await dav(env, 'REPORT', `${mira.home}inbox/`, { user: mira, body, headers: { depth: '1' } });
+      expect(r.status, r.text).toBe(207);
+      return [...responses(r.xml()).keys()].some((h) => h.endsWith(`${row.id}.ics`));
+    };
+    expect(await inInbox(R1)).toBe(true);
+    expect(await inInbox(R2)).toBe(false);
+    await env.ctx.db.deleteFrom('calendar_object').where('owner_id', '=', mira.row.id).where('id', '=', row.id).execute();
+  });
+
+  it('free-busy-query expands a floating series in the calendar\'s zone', async () => {
+    const r = await dav(env, 'REPORT', ned.defaultCalendar, { user: ned, body: '<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20300306T000000Z" end="20300308T000000Z"/></C:free-busy-query>' });
+    expect(r.status).toBe(200);
+    const periods = (r.text.match(/^FREEBUSY[^\r\n]*/gm) ?? []).flatMap((l) => l.slice(l.indexOf(':') + 1).split(','));
+    expect(periods).toEqual(['20300306T150000Z/20300306T160000Z', '20300307T150000Z/20300307T160000Z']);
   });
 });

@@ -153,9 +153,14 @@ async function roomDecision(ctx: AppContext, room: PrincipalRow, row: ObjectRow)
     if (policy === 'accept-if-free') {
       // The horizon counts from the event's own start (a meeting booked more than a year ahead
       // was accepted unchecked: the window ended before it began).
-      const from = new Date(Math.max(Date.now() - 86_400_000, current.first_start?.getTime() ?? Date.now()));
+      // A floating event (RFC 5545 §3.3.5) happens at its wall time in the room's zone (where its
+      // busy time is read too): its index columns are that wall time read as UTC, so the window is
+      // widened by the largest zone offset and the event expanded in the room's zone.
+      const margin = current.floating ? objects.FLOAT_MARGIN_MS : 0;
+      const from = new Date(Math.max(Date.now() - 86_400_000, (current.first_start?.getTime() ?? Date.now()) - margin));
       const horizon = new Date(from.getTime() + 366 * 86_400_000);
-      const occs = expandCompiled(compileResource(current.ical), from, current.last_end && current.last_end < horizon ? current.last_end : horizon, { limit: 500 });
+      const until = current.last_end ? new Date(current.last_end.getTime() + margin) : null;
+      const occs = expandCompiled(compileResource(current.ical), from, until && until < horizon ? until : horizon, { limit: 500, ...(current.floating ? { defaultTz: room.timezone } : {}) });
       if (occs.length) {
         const busy = await busyOf({ ...ctx, db: trx }, room, occs[0].start, new Date(Math.max(...occs.map((o) => o.end.getTime()))), current.uid);
         const clash = occs.some((o) => o.status !== 'CANCELLED' && busy.some((b) => b.type !== 'BUSY-TENTATIVE' && b.start < o.end.getTime() && b.end > o.start.getTime()));

@@ -140,7 +140,8 @@ export async function searchEvents(ctx: AppContext, actor: Actor, q: { text: str
 
 export async function invitations(ctx: AppContext, actor: Actor, tz: string): Promise<OccurrenceJson[]> {
   const rows = await ctx.db.selectFrom('calendar_object').selectAll().where('owner_id', '=', actor.userId!).where('deleted_at', 'is', null)
-    .where('role', '=', 'attendee').where('my_partstat', '=', 'NEEDS-ACTION').where((eb) => eb.or([eb('last_end', '>', new Date()), eb('last_end', 'is', null)]))
+    // Not over yet: floating rows (RFC 5545 §3.3.5) within FLOAT_MARGIN_MS, decided below in the viewer's zone.
+    .where('role', '=', 'attendee').where('my_partstat', '=', 'NEEDS-ACTION').where(objects.rangeBounds(new Date(), null))
     .where((eb) => eb.or([eb('status', 'is', null), eb('status', '!=', 'CANCELLED')]))
     .orderBy('first_start').limit(200).execute();
   const cals = new Map((await listCalendars(ctx, actor)).map((c) => [c.id, c]));
@@ -148,8 +149,11 @@ export async function invitations(ctx: AppContext, actor: Actor, tz: string): Pr
   return rows.flatMap((r) => {
     const cal = cals.get(r.calendar_id);
     if (!cal) return [];
-    // Expand from the series' own start when it lies further ahead than the 400-day window.
-    const from = r.first_start && r.first_start > now ? r.first_start : now;
+    // Expand from the series' own start when it lies further ahead than the 400-day window. A
+    // floating start is a wall time read as UTC: its instant in `tz` may be up to FLOAT_MARGIN_MS
+    // earlier (starting there would drop an event east of UTC that ends within that margin).
+    const start = r.first_start && r.floating ? new Date(r.first_start.getTime() - objects.FLOAT_MARGIN_MS) : r.first_start;
+    const from = start && start > now ? start : now;
     const occ = occurrencesOf(r, { color: cal.color, access: 'owner' }, from, new Date(from.getTime() + 400 * 86_400_000), tz);
     return occ.length ? [occ[0]] : [];
   });

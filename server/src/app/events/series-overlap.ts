@@ -8,8 +8,9 @@
  * Keyed by etag (a hash of the iCalendar text, so an entry never goes stale). A series is expanded
  * once over a window from a year before the request (or today) to two years after it (or today):
  * a client's next ranges are then answered from the table; a request outside it re-tables.
- * Times are UTC instants: floating times are read in UTC, as the simple time-range path always
- * did. Bounded by the total number of instances held.
+ * Times are UTC instants, expanded without a floating zone: floating series (RFC 5545 §3.3.5) are
+ * not tabled here — calendar-query expands them in the floating zone (RFC 4791 §9.9) instead.
+ * Bounded by the total number of instances held.
  */
 import { expandCompiled } from '../../lib/ical/expand.js';
 import { compiledFor } from './compiled-cache.js';

@@ -21,6 +21,8 @@ import { writableCalendar } from './access.js';
 import { saveObject } from './write.js';
 import { calendarFor } from '../calendars.js';
 import ICAL from 'ical.js';
+import { wallToUtc, type Zone } from '../../lib/ical/zones/zone.js';
+import { zoneOf } from './listing-json.js';
 
 const MAX_IMPORT_BYTES = 50 * 1024 * 1024;
 /** Job priority of imports (lower runs first; scheduling deliveries are -10, most jobs 0). */
@@ -402,15 +404,32 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
   return { written: changes.length, failed, deferred };
 }
 
-/** One VCALENDAR with every object of the calendar (optionally only those overlapping a range). */
-export async function exportCalendar(ctx: AppContext, actor: Actor, calendarId: string, range?: { from: Date; to: Date }): Promise<{ name: string; text: string }> {
+/**
+ * Whether a floating row (RFC 5545 §3.3.5: first_start/last_end are its wall times read as UTC)
+ * starts before `to` and ends after `from` when its wall times are read in `zone` — the bounds the
+ * export applies to every other row's index columns (the span of a series, like theirs).
+ */
+function floatingInRange(r: { first_start: Date | null; last_end: Date | null }, range: { from: Date; to: Date }, zone: Zone): boolean {
+  if (r.first_start && wallToUtc(r.first_start.getTime(), zone) >= range.to.getTime()) return false;
+  if (r.last_end && wallToUtc(r.last_end.getTime(), zone) <= range.from.getTime()) return false;
+  return true;
+}
+
+/**
+ * One VCALENDAR with every object of the calendar (optionally only those overlapping a range).
+ * Floating events are placed in the range by their wall time in `tz` (the zone the request names,
+ * else the user's): the SQL bounds are widened for them (objects.rangeBounds), then decided exactly.
+ */
+export async function exportCalendar(ctx: AppContext, actor: Actor, calendarId: string, range?: { from: Date; to: Date }, tz = 'UTC'): Promise<{ name: string; text: string }> {
   const cal = await calendarFor(ctx, actor, calendarId);
   if (cal.access === 'freebusy') throw new DomainError('FORBIDDEN', 'You can only see when this calendar is busy');
-  let q = ctx.db.selectFrom('calendar_object').select(['ical', 'class']).where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null);
+  let q = ctx.db.selectFrom('calendar_object').select(['ical', 'class', 'floating', 'first_start', 'last_end']).where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null);
+  if (range) q = q.where(objects.rangeBounds(range.from, range.to));
+  let rows = await q.execute();
   if (range) {
-    q = q.where((eb) => eb.or([eb('first_start', '<', range.to), eb('first_start', 'is', null)])).where((eb) => eb.or([eb('last_end', '>', range.from), eb('last_end', 'is', null)]));
+    const zone = zoneOf(tz);
+    rows = rows.filter((r) => !r.floating || floatingInRange(r, range, zone));
   }
-  const rows = await q.execute();
   const out = new ICAL.Component('vcalendar');
   out.addPropertyWithValue('version', '2.0');
   out.addPropertyWithValue('prodid', '-//Calendula//Calendula//EN');

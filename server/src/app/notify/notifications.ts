@@ -15,6 +15,8 @@ import { publicUrl } from '../../config/load.js';
 import { dispatch, dispatchMany, registerChannel, type Notification, type NotificationKind, type DispatchStatus } from './channels.js';
 import { sql } from 'kysely';
 import { emailChannel } from './email-channel.js';
+import { wallToUtc } from '../../lib/ical/zones/zone.js';
+import { zoneOf } from '../events/listing-json.js';
 
 registerChannel(emailChannel);
 
@@ -69,10 +71,15 @@ type Principal = NonNullable<Awaited<ReturnType<typeof principals.findPrincipalB
 /** The part of a notification every kind shares: the recipient, the event as their copy says, the sender. */
 function baseNotification(ctx: AppContext, kind: Notification['kind'], key: string, user: Principal, row: ObjectRow, ix: ResourceIndex | null,
   organizerName: string | undefined, from: string | undefined, senderName: string | undefined): Notification {
+  // Floating times (RFC 5545 §3.3.5) are wall times read as UTC in the index: the recipient sees
+  // them at that wall time in their own zone.
+  const floating = ix ? ix.floating : row.floating;
+  const zone = floating ? zoneOf(user.timezone ?? 'UTC') : null;
+  const at = (d: Date | null | undefined) => (d && zone ? new Date(wallToUtc(d.getTime(), zone)) : d);
   return {
     kind, recipient: user, key,
     event: {
-      objectId: row.id, uid: row.uid, summary: row.summary, start: ix?.firstStart ?? row.first_start ?? new Date(), end: ix?.lastEnd ?? row.last_end ?? undefined,
+      objectId: row.id, uid: row.uid, summary: row.summary, start: at(ix?.firstStart ?? row.first_start) ?? new Date(), end: at(ix?.lastEnd ?? row.last_end) ?? undefined,
       allDay: row.all_day, location: row.location || undefined, organizerName: organizerName || row.organizer || undefined, url: eventUrl(ctx, row.id),
     },
     ...(from ? { from: { email: from, name: senderName || undefined } } : {}),

@@ -99,8 +99,8 @@ export async function objectsOf(env: DavEnv, cal: DavCalendar, withText = false,
 }
 
 /** Pending invitations of the user (RFC 6638 §4: what the schedule inbox shows). */
-export async function inboxItems(env: DavEnv, withText = false): Promise<ObjectMeta[]> {
-  const rows = await env.ctx.db.selectFrom('calendar_object').select(OBJECT_COLUMNS)
+export async function inboxItems(env: DavEnv, withText = false): Promise<(ObjectMeta & { floating: boolean })[]> {
+  const rows = await env.ctx.db.selectFrom('calendar_object').select(OBJECT_COLUMNS).select('floating')
     .select(sql<number>`octet_length(ical)`.as('size'))
     .select(withText ? sql<string>`ical`.as('ical') : sql<string>`null`.as('ical'))
     .where('owner_id', '=', env.user.id).where('deleted_at', 'is', null)

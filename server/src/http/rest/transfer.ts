@@ -7,6 +7,7 @@ import { IdParams, errors } from './schemas.js';
 import { actorOf } from '../auth.js';
 import { invalid } from '../../domain/errors.js';
 import { decodeIcalBytes } from '../../lib/ical/index.js';
+import { isIanaZone } from '../../lib/ical/zones/zone.js';
 
 export async function transferRoutes(app: FastifyInstance, ctx: AppContext) {
   app.register(async (scope) => {
@@ -25,11 +26,14 @@ export async function transferRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get('/imports/:id', { schema: { tags: ['calendars'], summary: 'Progress and result of an import', params: IdParams, response: { 200: Type.Object({}, { additionalProperties: true }), ...errors(401, 404) } } }, async (req) => importStatus(ctx, actorOf(req), (req.params as { id: string }).id));
 
   app.get('/calendars/:id/export', {
-    schema: { tags: ['calendars'], summary: 'Export a calendar (or a range) as iCalendar', params: IdParams, querystring: Type.Object({ from: Type.Optional(Type.String({ maxLength: 40 })), to: Type.Optional(Type.String({ maxLength: 40 })) }) },
+    schema: { tags: ['calendars'], summary: 'Export a calendar (or a range) as iCalendar', params: IdParams, querystring: Type.Object({ from: Type.Optional(Type.String({ maxLength: 40 })), to: Type.Optional(Type.String({ maxLength: 40 })), timezone: Type.Optional(Type.String({ maxLength: 64 })) }) },
   }, async (req, reply) => {
-    const q = req.query as { from?: string; to?: string };
+    const q = req.query as { from?: string; to?: string; timezone?: string };
     const range = q.from && q.to ? parseRange(q.from, q.to) : undefined;
-    const r = await exportCalendar(ctx, actorOf(req), (req.params as { id: string }).id, range);
+    // Floating events (RFC 5545 §3.3.5) fall in the range by their wall time in this zone.
+    if (q.timezone && !isIanaZone(q.timezone)) throw invalid(`Unknown time zone "${q.timezone}"`, { field: 'timezone' });
+    const tz = q.timezone ?? req.user?.timezone ?? 'UTC';
+    const r = await exportCalendar(ctx, actorOf(req), (req.params as { id: string }).id, range, tz);
     const file = `${r.name.replace(/[^\p{L}\p{N} _-]/gu, '').trim() || 'calendar'}.ics`;
     return reply.type('text/calendar; charset=utf-8').header('content-disposition', `attachment; filename="calendar.ics"; filename*=UTF-8''${encodeURIComponent(file)}`).send(r.text);
   });

@@ -51,7 +51,8 @@ export async function freeBusyQuery(d: DavRequest, q: FreeBusyQueryReport) {
       continue;
     }
     try {
-      for (const o of expandCompiled(compiledFor(r.etag, r.ical), from, to, { limit: 5000 })) {
+      // A floating series is expanded in the floating zone too (non-floating ones keep UTC for DATE values).
+      for (const o of expandCompiled(compiledFor(r.etag, r.ical), from, to, { limit: 5000, ...(r.floating ? { defaultTz: floatingZone } : {}) })) {
         if ((o.status ?? r.status) === 'CANCELLED' || (o.transp ?? r.transp) === 'TRANSPARENT') continue;
         out.push({ start: o.start.getTime(), end: o.end.getTime(), type: o.status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : type });
       }
