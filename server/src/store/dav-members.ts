@@ -34,11 +34,11 @@ const ESCAPED = '\u0002';
 const NAME_CELL = `case when strpos(name, E'\\x01') = 0 and left(name, 1) <> E'\\x02' then name else E'\\x02' || to_json(name)::text end`;
 
 /** The SQL expressions of the optional columns asked, in listing order (component, size, modified). */
-function optionalFields(cols: Omit<MemberColumns, 'text'>): string[] {
+function optionalFields(cols: Omit<MemberColumns, 'text'>, t = ''): string[] {
   const fields: string[] = [];
-  if (cols.component) fields.push('component');
-  if (cols.size) fields.push('octet_length(ical)::text');
-  if (cols.modified) fields.push(`to_char(updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')`);
+  if (cols.component) fields.push(`${t}component`);
+  if (cols.size) fields.push(`octet_length(${t}ical)::text`);
+  if (cols.modified) fields.push(`to_char(${t}updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')`);
   return fields;
 }
 
@@ -111,6 +111,14 @@ export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId:
 
 const namedStatements = new Map<string, Prepared>();
 
+/** A variant key of the member columns asked (statement names). */
+export const memberVariant = (cols: MemberColumns) => `${cols.component ? 'c' : '-'}${cols.size ? 's' : '-'}${cols.modified ? 'm' : '-'}${cols.text ? 't' : '-'}`;
+
+/** The select list of a member row in memberCells()'s layout (name, etag, then the asked columns), on table `alias`. */
+export function memberSelectList(cols: MemberColumns, alias: string): string[] {
+  return [`${alias}.name`, `${alias}.etag`, ...optionalFields(cols, `${alias}.`), ...(cols.text ? [`${alias}.ical`] : [])];
+}
+
 /**
  * The named live members of a calendar (a calendar-multiget), one row each in memberCells()'s
  * layout: name, etag, then component / size / modified / ical as asked. Rows come in no order.
@@ -119,12 +127,12 @@ const namedStatements = new Map<string, Prepared>();
  */
 export async function namedMemberRows(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, cols: MemberColumns, names: string[]): Promise<string[][]> {
   if (names.length === 0) return [];
-  const variant = `${cols.component ? 'c' : '-'}${cols.size ? 's' : '-'}${cols.modified ? 'm' : '-'}${cols.text ? 't' : '-'}${publicOnly ? 'p' : '-'}`;
+  const variant = `${memberVariant(cols)}${publicOnly ? 'p' : '-'}`;
   let stmt = namedStatements.get(variant);
   if (!stmt) {
     stmt = {
       name: `dav-named-${variant}`,
-      text: `select name, etag${optionalFields(cols).map((f) => `, ${f}`).join('')}${cols.text ? ', ical' : ''}
+      text: `select ${memberSelectList(cols, 'calendar_object').join(', ')}
         from calendar_object where owner_id = $1 and calendar_id = $2 and deleted_at is null and name = any($3::text[])
         ${publicOnly ? `and (class is null or class not in ('PRIVATE', 'CONFIDENTIAL'))` : ''}`,
     };

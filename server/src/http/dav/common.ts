@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   NS_CALDAV, buildMultistatus, clark, el, escapeText, hasPrivilege, needPrivileges, parsePrefer, parseXml, pruneCalendarData, serializeXml, statusLine,
-  type CalendarDataSpec, type XmlElement, type MultistatusOptions, type MultistatusResponse, type Privilege, type PropfindRequest, type PropResult, type QName,
+  type CalendarDataSpec, type ReportRequest, type XmlElement, type MultistatusOptions, type MultistatusResponse, type Privilege, type PropfindRequest, type PropResult, type QName,
 } from '../../lib/dav/index.js';
 import { parseCalendar } from '../../lib/ical/index.js';
 import { DavHttpError } from './errors.js';
@@ -20,6 +20,10 @@ export interface DavRequest {
   target: Target;
   /** Raw body text ('' when absent). */
   body: string;
+  /** A REPORT body already parsed before the lookup (index.ts): the same value parseReport(parseXml(body)) gives. */
+  report?: ReportRequest;
+  /** The calendar-multiget members read with the request's lookup (index.ts), for the calendar `calendarId`. */
+  members?: { calendarId: string; rows: unknown[][] };
 }
 
 /** RFC 3744 §7.1.1: 403 with DAV:need-privileges when the user lacks `privilege` on `t`. */

@@ -21,7 +21,9 @@ import { del } from './delete.js';
 import { copyMove } from './copymove.js';
 import { post } from './post.js';
 import { report } from './report.js';
-import type { DavRequest } from './common.js';
+import { fastProps, memberColumns, type DavRequest } from './common.js';
+import { hrefToPath, parseReport, parseXml, type ReportRequest } from '../../lib/dav/index.js';
+import type { MemberColumns } from '../../store/dav-members.js';
 import type { DavEnv } from './types.js';
 
 export const DAV_METHODS = ['PROPFIND', 'PROPPATCH', 'REPORT', 'MKCALENDAR', 'MKCOL', 'MOVE', 'COPY'] as const;
@@ -50,6 +52,49 @@ function bodyText(req: FastifyRequest): string {
   return req.method === 'PUT' || req.method === 'POST' ? decodeIcalBytes(b) : b.toString('utf8');
 }
 
+interface EarlyMultiget {
+  body: string;
+  report: ReportRequest;
+  /** Set for a calendar-multiget the fast path answers: the member names to read with the lookup. */
+  members?: { names: string[]; cols: MemberColumns };
+}
+
+/**
+ * A REPORT body parsed before the lookup; for a calendar-multiget of fast-path properties, the
+ * names its hrefs give for this calendar — every href whose parent collection's last segment is
+ * the URL's calendar segment or the calendar's id (a superset of what multiget() accepts, which
+ * checks each href's full parent path itself). Null when the body does not parse: the report
+ * handler then parses it again and answers the error in its usual place (after sign-in).
+ */
+function earlyMultiget(body: string, path: string, calendarId: string): EarlyMultiget | null {
+  if (!body.trim()) return null;
+  let report: ReportRequest;
+  try {
+    report = parseReport(parseXml(body));
+  } catch {
+    return null;
+  }
+  if (report.kind !== 'calendar-multiget' || !fastProps(report.props)) return { body, report };
+  const lastSegment = (p: string) => {
+    const t = p.endsWith('/') ? p.slice(0, -1) : p;
+    return t.slice(t.lastIndexOf('/') + 1);
+  };
+  const segment = lastSegment(path);
+  const names = new Set<string>();
+  for (const h of report.hrefs) {
+    let p: string;
+    try {
+      p = hrefToPath(h);
+    } catch {
+      continue;
+    }
+    const parent = parentPath(p);
+    const last = lastSegment(parent);
+    if ((last === segment || last.toLowerCase() === calendarId) && !p.endsWith('/')) names.add(p.slice(p.lastIndexOf('/') + 1));
+  }
+  return { body, report, members: { names: [...names], cols: memberColumns(fastProps(report.props)!) } };
+}
+
 async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply) {
   reply.header('dav', DAV_HEADER);
   if (req.method === 'OPTIONS') return options(reply);
@@ -61,9 +106,13 @@ async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply)
   let user: PrincipalRow | undefined;
   let hint: ReturnType<typeof lookupHint>;
   let found: DavLookup;
+  let early: EarlyMultiget | null = null;
   if (cred.kind === 'remembered') {
     hint = lookupHint(path, cred.entry.userId);
-    found = await davLookup(ctx.pool, { ...hint, userId: cred.entry.userId, withText, appPasswordHash: cred.entry.appPasswordHash });
+    // A calendar-multiget of a calendar reads its members in the same statement (one round trip).
+    // Only for a credential verified before: an unknown caller's body is not parsed before sign-in.
+    if (req.method === 'REPORT' && hint.calendarId && hint.objectName === null) early = earlyMultiget(bodyText(req), path, hint.calendarId);
+    found = await davLookup(ctx.pool, { ...hint, userId: cred.entry.userId, withText, appPasswordHash: cred.entry.appPasswordHash, members: early?.members });
     if (stillValid(cred.entry, found.principal, found.appPasswordValid)) user = found.principal;
   }
   if (!user) {
@@ -79,7 +128,11 @@ async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply)
   const res = await resolvePath(env, path, { ...hint!, calendar: found!.calendar, object: found!.object });
   const parent = res.kind === 'object' || res.kind === 'null' ? parentPath(res.path) : res.path;
   req.davScope = new ErrorScopeHrefs(parent, res.path);
-  const d: DavRequest = { req, reply, env, target: { env, res }, body: bodyText(req) };
+  const d: DavRequest = { req, reply, env, target: { env, res }, body: early?.body ?? bodyText(req) };
+  if (early && user === found!.principal) {
+    d.report = early.report;
+    if (early.members && found!.members && found!.calendar) d.members = { calendarId: found!.calendar.id, rows: found!.members };
+  }
   switch (req.method) {
     case 'PROPFIND': return propfind(d);
     case 'PROPPATCH': return proppatch(d);

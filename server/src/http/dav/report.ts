@@ -11,7 +11,7 @@ import { requirePrivilege, type DavRequest } from './common.js';
 
 export async function report(d: DavRequest) {
   if (!d.body.trim()) throw new DavHttpError(400, 'REPORT needs a body');
-  const q = parseReport(parseXml(d.body));
+  const q = d.report ?? parseReport(parseXml(d.body));
   if (d.target.res.kind === 'null') throw new DavHttpError(404, 'No such resource');
   // Free-busy-only grants allow exactly one report (RFC 4791 §6.1.1).
   if (q.kind !== 'free-busy-query' && (d.target.res.kind === 'calendar' || d.target.res.kind === 'object')) requirePrivilege(d.target, 'read');

@@ -1,6 +1,7 @@
 /** CALDAV:calendar-multiget — RFC 4791 §7.9: one response per requested href, 404 for the unknown. */
 import { escapeText, hrefToPath, DavParseError, type CalendarMultigetReport, type MultistatusResponse } from '../../../lib/dav/index.js';
 import { namedMemberRows } from '../../../store/dav-members.js';
+import { MEMBER_OFFSET } from '../../../store/dav-lookup.js';
 import { DavHttpError } from '../errors.js';
 import { calendarPath, inboxItems, objectsOf, parentPath } from '../paths.js';
 import { fastMemberResponse, fastProps, fastStatusResponse, memberColumns, memberLayout, propsFor, requirePrivilege, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
@@ -28,12 +29,15 @@ export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
       // Only the asked columns of the named members, rendered straight from their cells.
       const own = wanted.map((w) => (w.path && bases.has(parentPath(w.path)) ? name(w.path) : null));
       const cols = memberColumns(fast);
-      const rows = await namedMemberRows(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', cols, [...new Set(own.filter((n) => n !== null))]);
-      const byName = new Map(rows.map((r) => [r[0]!, r]));
+      // Read with the request's lookup (index.ts: the same rows, for a superset of these names), or now.
+      const pre = d.members?.calendarId === cal.id ? d.members.rows : undefined;
+      const rows = pre ?? (await namedMemberRows(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', cols, [...new Set(own.filter((n) => n !== null))]));
+      const at = pre ? MEMBER_OFFSET : 0;
+      const byName = new Map(rows.map((r) => [r[at] as string, r as string[]]));
       const layout = memberLayout(fast);
       const parts = wanted.map((w, i) => {
         const row = own[i] === null ? undefined : byName.get(own[i]!);
-        return row ? fastMemberResponse(escapeText(w.href), row, 0, layout, q.calendarData) : fastStatusResponse(w.href, 404);
+        return row ? fastMemberResponse(escapeText(w.href), row, at, layout, q.calendarData) : fastStatusResponse(w.href, 404);
       });
       return sendMultistatusParts(d, [], parts, {}, cols.text);
     }
