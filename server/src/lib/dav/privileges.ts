@@ -97,8 +97,14 @@ export function privilegesFor(level: AccessLevel, kind: CollectionKind): Privile
   return withAggregates(base);
 }
 
+/** privilegesFor() as sets, by level and kind (asked on every request; the answer never changes). */
+const held = new Map<string, ReadonlySet<Privilege>>();
+
 export function hasPrivilege(level: AccessLevel, kind: CollectionKind, p: Privilege): boolean {
-  return privilegesFor(level, kind).includes(p);
+  const key = `${level} ${kind}`;
+  let set = held.get(key);
+  if (!set) held.set(key, (set = new Set(privilegesFor(level, kind))));
+  return set.has(p);
 }
 
 function privilegeEl(p: Privilege): XmlElement {
