@@ -24,6 +24,27 @@ export interface Prepared {
 
 type Parser = (text: string) => unknown;
 const identity = (s: string) => s;
+const TIMESTAMPTZ = 1184;
+
+/**
+ * A timestamptz column's parser that remembers its last value: the request lookup reads the same
+ * principal's and calendar's timestamps request after request, and parsing one costs ~3 µs, a
+ * copy ~0.05 µs. Each call still returns a new Date (callers may mutate theirs).
+ */
+function rememberLastDate(parse: Parser): Parser {
+  let lastText: string | undefined;
+  let lastMs = 0;
+  return (text) => {
+    if (text === lastText) return new Date(lastMs);
+    const d = parse(text);
+    if (d instanceof Date && !Number.isNaN(d.getTime())) {
+      lastText = text;
+      lastMs = d.getTime();
+    }
+    return d;
+  };
+}
+
 /** The text-format parsers of each statement's result columns, learnt from its first execution. */
 const columnParsers = new Map<string, Parser[]>();
 
@@ -115,7 +136,8 @@ export async function queryPrepared(pool: pg.Pool, stmt: Prepared, values: unkno
     columnParsers.set(stmt.name, r.fields.map((f) => {
       const p = pg.types.getTypeParser(f.dataTypeID, 'text') as Parser;
       // Text-like columns need no call per value (pg's own parser for them is String()).
-      return f.dataTypeID === 25 || f.dataTypeID === 1043 || f.dataTypeID === 2950 ? identity : p;
+      if (f.dataTypeID === 25 || f.dataTypeID === 1043 || f.dataTypeID === 2950) return identity;
+      return f.dataTypeID === TIMESTAMPTZ ? rememberLastDate(p) : p;
     }));
     return r.rows;
   }

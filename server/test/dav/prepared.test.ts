@@ -29,6 +29,21 @@ describe('queryPrepared', () => {
     expect(await queryPrepared(pool, stmt, [0, null, null, null])).toEqual([]);
   });
 
+  it('timestamps: every row gets its own Date with its own value (the last parsed one is remembered)', async () => {
+    const stmt = { name: 'test-prepared-dates', text: `select ($1::timestamptz + n * interval '1 hour') :: timestamptz, $1::timestamptz, 'infinity'::timestamptz, $2::timestamptz from generate_series(0, 2) n` };
+    const values = [new Date('2030-05-06T07:08:09.123Z'), new Date('1999-12-31T23:59:59Z')];
+    const want = (await pool.query({ text: stmt.text, values, rowMode: 'array' })).rows;
+    for (let i = 0; i < 3; i++) {
+      const got = await queryPrepared(pool, stmt, values);
+      expect(got).toEqual(want);
+      // Mutating one row's Date changes no other row and no later result.
+      (got[0]![1] as Date).setTime(0);
+      expect(got[1]![1]).toEqual(values[0]);
+      expect(got[1]![1]).not.toBe(got[2]![1]);
+    }
+    expect(await queryPrepared(pool, stmt, [values[1], values[0]])).toEqual((await pool.query({ text: stmt.text, values: [values[1], values[0]], rowMode: 'array' })).rows);
+  });
+
   it('passes errors on and releases the connection (run-time, parse-time and bind-time errors)', async () => {
     const div = { name: 'test-prepared-div', text: 'select 1 / $1::int' };
     expect(await queryPrepared(pool, div, [1])).toEqual([[1]]);
