@@ -12,7 +12,7 @@
  *   - an account password is remembered with the password hash it verified against: a password
  *     change (new hash) makes the entry stale, and the full check then runs (and fails).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import { checkDavCredentials } from '../../app/accounts.js';
@@ -54,7 +54,8 @@ export type DavCredential =
   | { kind: 'verified'; user: PrincipalRow }
   | { kind: 'remembered'; key: string; entry: Remembered };
 
-const cacheKey = (ctx: AppContext, header: string) => createHash('sha256').update(`${ctx.secret}\0${header}`).digest('base64url');
+// crypto.hash: the one-shot form (no Hash object per request).
+const cacheKey = (ctx: AppContext, header: string) => hash('sha256', `${ctx.secret}\0${header}`, 'base64url');
 
 /**
  * Check the request's Basic credentials. A remembered credential is returned unverified: the
