@@ -12,6 +12,8 @@ import { migrationsApplied } from '../store/migrate.js';
 import { registerRestRoutes } from './rest/index.js';
 import { publicFileRoutes } from './rest/attachments.js';
 import { bumpCalendarGeneration } from '../store/cache.js';
+import type { Logger } from 'pino';
+import { LazyChildLogger } from './lazy-logger.js';
 
 function makeAjv(coerce: boolean) {
   // Bodies are strict (no coercion, unknown fields are an error: additionalProperties false in
@@ -35,6 +37,8 @@ export async function buildHttpApp(ctx: AppContext, opts: HttpOptions = {}): Pro
     bodyLimit: ctx.config.bodyLimit,
     trustProxy: ctx.config.trustProxy,
     logController: new LogController({ disableRequestLogging: true }),
+    // The per-request child logger is made when the request first logs (http/lazy-logger.ts).
+    childLoggerFactory: (logger, bindings, opts) => new LazyChildLogger(logger as unknown as Logger, bindings, opts) as unknown as FastifyBaseLogger,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && /^[\w.-]{1,64}$/.test(req.headers['x-request-id']) ? req.headers['x-request-id'] : crypto.randomUUID()),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -55,7 +59,7 @@ export async function buildHttpApp(ctx: AppContext, opts: HttpOptions = {}): Pro
     done(null, payload);
   });
   app.addHook('onResponse', (req, reply, done) => {
-    req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    if ((req.log as Partial<Logger>).isLevelEnabled?.('info') !== false) req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });
   app.setErrorHandler(restErrorHandler);
