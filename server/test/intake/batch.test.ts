@@ -76,12 +76,16 @@ describe('a backlog of one recipient', () => {
     // Each message's notification was queued with the batch (the update one coalesced by key, as always).
     const b1 = await objects.findByUid(env.ctx.db, dina.id, 'b1@partner.org');
     const b2 = await objects.findByUid(env.ctx.db, dina.id, 'b2@partner.org');
-    const notes = await sql<{ kind: string; objectId: string }>`
-      select j.payload->>'kind' as kind, j.payload->>'objectId' as "objectId" from graphile_worker._private_jobs j
-      join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'notify' and j.payload->>'recipientId' = ${dina.id} order by j.id`.execute(env.ctx.db);
+    // The batch's invitations are one batched job (sendNotificationBatch), the others jobs of their own.
+    const jobs = await sql<{ payload: { kind: string; objectId?: string; recipientId?: string; items?: { objectId: string; recipientId: string }[] } }>`
+      select j.payload from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'notify' order by j.id`.execute(env.ctx.db);
+    const notes = jobs.rows.flatMap(({ payload: p }) => (p.items ?? [{ objectId: p.objectId!, recipientId: p.recipientId! }]).map((i) => ({ kind: p.kind, objectId: i.objectId, recipientId: i.recipientId })))
+      .filter((n) => n.recipientId === dina.id).map(({ kind, objectId }) => ({ kind, objectId }));
+    expect(jobs.rows.filter((j) => j.payload.kind === 'invitation').map((j) => j.payload.items?.map((i) => i.objectId))).toEqual([[b1!.id, b2!.id]]);
     // (Notification jobs carry no queue: they run in parallel, in no promised order.)
     const byKey = (a: { kind: string; objectId: string }, b: { kind: string; objectId: string }) => `${a.kind}${a.objectId}`.localeCompare(`${b.kind}${b.objectId}`);
-    expect(notes.rows.sort(byKey)).toEqual([{ kind: 'invitation', objectId: b1!.id }, { kind: 'update', objectId: b1!.id }, { kind: 'invitation', objectId: b2!.id }, { kind: 'cancellation', objectId: b2!.id }].sort(byKey));
+    expect(notes.sort(byKey)).toEqual([{ kind: 'invitation', objectId: b1!.id }, { kind: 'update', objectId: b1!.id }, { kind: 'invitation', objectId: b2!.id }, { kind: 'cancellation', objectId: b2!.id }].sort(byKey));
     // The decision log keeps the arrival order.
     const order = await env.ctx.db.selectFrom('mail_decision').select('inbound_id').where('inbound_id', 'in', ids).orderBy('created_at').execute();
     expect(order.map((d) => d.inbound_id)).toEqual(ids);

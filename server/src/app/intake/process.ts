@@ -18,6 +18,8 @@ import { findInbound, findInboundMany, intakeTarget, insertDecisionsAndFinish, i
 import { lockUids } from '../events/write.js';
 import { enqueue, enqueueMany, type JobSpec } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
+import type { NotifyBatchPayload, NotifyPayload } from '../notify/notifications.js';
+import { notifyBatchQueue } from '../events/deliver-batch.js';
 import type { ImipPayload } from '../events/scheduling.js';
 import { authVerdict, decideTrust, ORGANIZER_SIDE, ATTENDEE_SIDE, type TrustPolicy } from './policy.js';
 import { isBounceAddress, UNROUTED_QUEUE } from './receive.js';
@@ -170,7 +172,7 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
         if (i === 0) first = s;
       }
       await insertDecisionsAndFinishMany(trx, sink.decisions, sink.finished);
-      await enqueueMany(trx, notifications);
+      await enqueueMany(trx, batchNotifications(notifications));
       await completeWaitingJobs(trx, batch.flatMap((b) => (b.jobId ? [b.jobId] : [])));
       return first;
     });
@@ -178,6 +180,39 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
     ctx.log.info({ inbound: id, batch: batch.length, err: (e as Error).message }, 'mail intake batch rolled back; processing the first message alone');
     return processOne(ctx, id, {});
   }
+}
+
+/**
+ * The notification jobs a batch collected, with its invitations and its cancellations merged into
+ * one 'notify' job per kind and sender (sendNotificationBatch: the same mails, with the reads done
+ * once and the delivery log written in one statement) instead of one job per message: under a
+ * backlog that is one job fetch and completion per batch instead of one per message. Other kinds
+ * (answers, counter proposals) stay jobs of their own, in the order they were queued. A merged job
+ * runs in one of the notify-batch queues, as a batched delivery's does (notifyBatchQueue).
+ */
+const MERGEABLE_FIELDS = new Set(['kind', 'recipientId', 'ownerId', 'objectId', 'from', 'previousIcal']);
+
+export function batchNotifications(jobs: JobSpec[]): JobSpec[] {
+  const out: JobSpec[] = [];
+  const merged = new Map<string, { kind: 'invitation' | 'cancellation'; from: string | undefined; items: NotifyBatchPayload['items'] }>();
+  for (const j of jobs) {
+    const p = j.payload as NotifyPayload;
+    const plain = j.name === 'notify' && !j.jobKey && !j.runAt && !j.queue && (p.kind === 'invitation' || p.kind === 'cancellation') && !p.previousIcal
+      && Object.keys(p).every((k) => MERGEABLE_FIELDS.has(k));
+    if (!plain) { out.push(j); continue; }
+    const key = `${p.kind}\n${p.from ?? ''}`;
+    let m = merged.get(key);
+    if (!m) merged.set(key, (m = { kind: p.kind as 'invitation' | 'cancellation', from: p.from, items: [] }));
+    m.items.push({ recipientId: p.recipientId, ownerId: p.ownerId, objectId: p.objectId });
+  }
+  for (const m of merged.values()) {
+    if (m.items.length === 1) {
+      out.push({ name: 'notify', payload: { kind: m.kind, ...m.items[0], ...(m.from ? { from: m.from } : {}), ...(m.kind === 'invitation' ? { previousIcal: null } : {}) } });
+    } else {
+      out.push({ name: 'notify', payload: { kind: m.kind, ...(m.from ? { from: m.from } : {}), items: m.items } satisfies NotifyBatchPayload, queue: notifyBatchQueue(m.items[0].recipientId) });
+    }
+  }
+  return out;
 }
 
 /**
