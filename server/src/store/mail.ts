@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { DB } from './db.js';
+import { prepared, type DB } from './db.js';
 import type { Database } from './schema.js';
 import type { Selectable } from 'kysely';
 
@@ -103,7 +103,7 @@ export interface IntakeJob {
 export async function insertInboundWithJobs(db: DB, m: { source: string; envelopeFrom: string | null; envelopeTo: string[]; remoteAddress: string | null; raw: Buffer },
   jobs: IntakeJob[], o: { maxAttempts: number; priority: number }): Promise<string> {
   const specs = JSON.stringify(jobs.map((j) => ({ to: j.to ?? null, queue: j.queue })));
-  const r = await sql<{ id: string }>`
+  const r = await sql<{ id: string }>`${prepared('intake_store_one')}
     with m as (
       insert into inbound_message (source, envelope_from, envelope_to, remote_address, raw, size)
       values (${m.source}, ${m.envelopeFrom}, ${m.envelopeTo}::text[], ${m.remoteAddress}, ${m.raw}, ${m.raw.length})
@@ -142,7 +142,7 @@ export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { m
     identifier: 'mail-intake', payload: j.to ? { id: ids[i], to: j.to, queue: j.queue } : { id: ids[i], queue: j.queue }, queue_name: j.queue,
     max_attempts: o.maxAttempts, priority: o.priority,
   }))));
-  await sql`
+  await sql`${prepared('intake_store_group')}
     with m as (
       insert into inbound_message (id, source, envelope_from, envelope_to, remote_address, raw, size)
       select x.id, x.source, x.envelope_from, x.envelope_to, x.remote_address, r.raw, x.size
@@ -165,7 +165,7 @@ export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { m
  * the copy to decide, the calendar to put a new event in).
  */
 export async function intakeTarget(db: DB, ownerId: string, uid: string): Promise<{ existing: Selectable<Database['calendar_object']> | null; defaultCalendarId: string | null }> {
-  const r = await sql<Selectable<Database['calendar_object']> & { default_calendar_id: string | null }>`
+  const r = await sql<Selectable<Database['calendar_object']> & { default_calendar_id: string | null }>`${prepared('intake_target')}
     select d.id as default_calendar_id, o.*
     from (select 1) one
     left join lateral (select id from calendar where owner_id = ${ownerId} and is_default limit 1) d on true
@@ -185,7 +185,7 @@ export interface WaitingIntakeJob { jobId: string; inboundId: string }
  * (graphile-worker's public `jobs` view has no payload column: its private tables are read.)
  */
 export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, limit: number): Promise<WaitingIntakeJob[]> {
-  const r = await sql<{ id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }>`
+  const r = await sql<{ id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }>`${prepared('intake_waiting_jobs')}
     select j.id::text as id, j.payload->>'id' as inbound_id, (j.payload->'to') is null as whole, j.attempts = 0 as first,
            t.identifier as task, j.locked_at is not null as locked
     from graphile_worker._private_jobs j
@@ -193,7 +193,7 @@ export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, li
     join graphile_worker._private_tasks t on t.id = j.task_id
     where q.queue_name = ${queue} and j.run_at <= now() and j.attempts < j.max_attempts
     order by j.priority, j.run_at, j.id
-    limit ${limit + 1}`.execute(db);
+    limit ${limit + 1}::int`.execute(db);
   const at = r.rows.findIndex((x) => x.id === jobId);
   if (at < 0) return [];
   const out: WaitingIntakeJob[] = [];
@@ -208,21 +208,21 @@ export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, li
 /** Completes (deletes) jobs that are not running, inside the caller's transaction: graphile-worker's own complete_jobs. */
 export async function completeWaitingJobs(db: DB, jobIds: string[]): Promise<number> {
   if (!jobIds.length) return 0;
-  const r = await sql<{ n: string }>`select count(*) as n from graphile_worker.complete_jobs(${jobIds}::bigint[])`.execute(db);
+  const r = await sql<{ n: string }>`${prepared('intake_complete_waiting')}select count(*) as n from graphile_worker.complete_jobs(${jobIds}::bigint[])`.execute(db);
   return Number(r.rows[0].n);
 }
 
 /** Of the given messages, those still queued, locked (FOR UPDATE) until the caller's transaction ends. */
 export async function lockQueuedInbound(db: DB, ids: string[]): Promise<Set<string>> {
   if (!ids.length) return new Set();
-  const rows = await db.selectFrom('inbound_message').select('id').where('id', 'in', ids).where('state', '=', 'queued').forUpdate().execute();
-  return new Set(rows.map((r) => r.id));
+  const r = await sql<{ id: string }>`${prepared('intake_lock_queued')}select id from inbound_message where id = any(${ids}::uuid[]) and state = 'queued' for update`.execute(db);
+  return new Set(r.rows.map((x) => x.id));
 }
 
 /** Stored messages by id (any state). */
 export function findInboundMany(db: DB, ids: string[]) {
   if (!ids.length) return Promise.resolve([] as InboundRow[]);
-  return db.selectFrom('inbound_message').selectAll().where('id', 'in', ids).execute();
+  return sql<InboundRow>`${prepared('intake_inbound_many')}select * from inbound_message where id = any(${ids}::uuid[])`.execute(db).then((r) => r.rows);
 }
 
 export function findInbound(db: DB, id: string) {
@@ -268,7 +268,7 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
     object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
   })));
   const done = JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId })));
-  await sql`
+  await sql`${prepared('intake_decisions_finish')}
     with d as (
       insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
       select x.owner_id, x.inbound_id, x.message_id, x.sender, x.recipient, x.method, x.uid, x.object_id, x.code, x.outcome, x.reason, x.ical, x.details,
