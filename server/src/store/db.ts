@@ -17,8 +17,9 @@ const PREFIX = '/*prepared:';
 
 type QueryFn = (config: unknown, values?: unknown, cb?: unknown) => unknown;
 function preparingClient(client: pg.PoolClient): void {
-  const query = client.query as unknown as QueryFn;
   (client as unknown as { query: QueryFn }).query = function (this: pg.PoolClient, config: unknown, values?: unknown, cb?: unknown) {
+    // The class's method, looked up per call (tests wrap pg.Client.prototype.query to record statements).
+    const query = (Object.getPrototypeOf(this) as { query: QueryFn }).query;
     if (typeof config === 'string' && config.startsWith(PREFIX) && typeof cb !== 'function' && (values === undefined || Array.isArray(values))) {
       const end = config.indexOf('*/', PREFIX.length);
       if (end > 0) return query.call(this, { name: config.slice(PREFIX.length, end), text: config, values: values ?? [] });

@@ -174,6 +174,21 @@ export async function intakeTarget(db: DB, ownerId: string, uid: string): Promis
   return { existing: row.id ? row : null, defaultCalendarId: default_calendar_id };
 }
 
+/**
+ * intakeTarget for the UIDs of a batch (one recipient) in one query: the live copy of each UID
+ * the recipient has (the oldest, as intakeTarget picks) and the default calendar.
+ */
+export async function intakeTargets(db: DB, ownerId: string, uids: string[]): Promise<{ copies: Map<string, Selectable<Database['calendar_object']>>; defaultCalendarId: string | null }> {
+  const r = await sql<Selectable<Database['calendar_object']> & { default_calendar_id: string | null }>`${prepared('intake_targets')}
+    select d.id as default_calendar_id, o.*
+    from (select 1) one
+    left join lateral (select id from calendar where owner_id = ${ownerId} and is_default limit 1) d on true
+    left join lateral (select distinct on (uid) * from calendar_object where owner_id = ${ownerId} and uid = any(${uids}::text[]) and deleted_at is null order by uid, created_at) o on true`.execute(db);
+  const copies = new Map<string, Selectable<Database['calendar_object']>>();
+  for (const { default_calendar_id: _, ...row } of r.rows) if (row.id) copies.set(row.uid, row);
+  return { copies, defaultCalendarId: r.rows[0]?.default_calendar_id ?? null };
+}
+
 export interface WaitingIntakeJob { jobId: string; inboundId: string }
 
 /**

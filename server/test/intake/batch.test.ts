@@ -2,7 +2,7 @@
 // queued behind it for that recipient, in one transaction (app/intake/process.ts, processQueued).
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, makeUser, type TestEnv } from '../support/harness.js';
+import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
 import { receiveMail } from '../../src/app/intake/receive.js';
 import { processInbound } from '../../src/app/intake/process.js';
 import { listDecisions } from '../../src/store/mail.js';
@@ -119,6 +119,27 @@ describe('a backlog of one recipient', () => {
     expect(await objects.findByUid(env.ctx.db, dina.id, 'f3@partner.org')).toBeDefined();
     expect(await queueJobs(dina)).toEqual([]);
     expect((await listDecisions(env.ctx.db, { inboundId: ids[0], limit: 5 })).map((d) => d.outcome)).toEqual(['applied']);
+  });
+
+  it('reads the recipient\'s copies of the batch\'s UIDs with one statement, not one per message', async () => {
+    await runHeadsUntilEmpty(dina);
+    const n = 6;
+    const ids = [];
+    for (let i = 0; i < n; i++) ids.push(await receive(`c${i}@partner.org`, 'REQUEST', 0, [dina.email]));
+    // One of them updates an event dina already has (its copy comes from the same read).
+    await receive('c0@partner.org', 'REQUEST', 1, [dina.email], ['LOCATION:Moved']);
+    const { seen } = await recordStatements(() => runHead(dina));
+    expect(await queueJobs(dina)).toEqual([]);
+    for (const id of ids) expect(await state(id)).toBe('processed');
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'c0@partner.org')).toMatchObject({ location: 'Moved', sequence: 1 });
+    const named = (name: string) => seen.filter((t) => t.includes(`prepared:${name}*/`)).length;
+    expect(named('intake_targets')).toBe(1);
+    // c0's second message reads its copy again (the first one just wrote it); nothing else does.
+    expect(named('intake_target')).toBe(1);
+    // Per message: its calendar write (and, with the principal cache off in tests, the owner's row).
+    expect(seen.filter((t) => /insert into calendar_object|update calendar_object|update "calendar_object"/.test(t)).length).toBe(n + 1);
+    // All told (this test's own two job statements included): 38 with one target read per message.
+    expect(seen.length).toBeLessThanOrEqual(33);
   });
 
   it('stops at a job for one of several recipients: what comes after it waits for its turn', async () => {

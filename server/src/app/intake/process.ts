@@ -14,7 +14,7 @@ import { extractCalendarParts, normalizeRecipient, type CalendarPart, type Inbou
 import { deliverMessage, notifyJob, deferNotifyJobs, type DeliveryOutcome } from '../events/deliver.js';
 import type { DB } from '../../store/db.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
-import { findInbound, findInboundMany, intakeTarget, insertDecisionsAndFinish, insertDecisionsAndFinishMany, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, completeWaitingJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
+import { findInbound, findInboundMany, intakeTarget, intakeTargets, insertDecisionsAndFinish, insertDecisionsAndFinishMany, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, completeWaitingJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
 import { lockUids } from '../events/write.js';
 import { enqueue, enqueueMany, type JobSpec } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
@@ -161,8 +161,12 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
       // Still queued now that the batch holds them (read before the transaction began).
       const queued = await lockQueuedInbound(trx, batch.flatMap((b) => (b.row ? [b.row.id] : [])));
       const tctx: AppContext = { ...ctx, db: trx };
+      // The queue's recipient's copies of the batch's UIDs and default calendar, read once under the
+      // UID locks (so current): each is used by the first message of its UID (see BatchSink.targets).
+      const owner = queue.slice('intake:'.length);
+      const targets = uids.size && /^[0-9a-f-]{36}$/i.test(owner) ? { ownerId: owner, ...(await intakeTargets(trx, owner, [...uids])) } : undefined;
       // The batch's decision records, message states and notification jobs are written once, at the end.
-      const sink: BatchSink = { decisions: [], finished: [], recipients: new Map(), lockedUids: uids };
+      const sink: BatchSink = { decisions: [], finished: [], recipients: new Map(), lockedUids: uids, ...(targets ? { targets } : {}) };
       const notifications: JobSpec[] = [];
       deferNotifyJobs(trx, notifications);
       let first: ProcessSummary | null = null;
@@ -242,6 +246,22 @@ interface BatchSink {
   finished: { id: string; messageId: string | null }[];
   recipients: Map<string, Recipient[]>;
   lockedUids: ReadonlySet<string>;
+  /**
+   * What intakeTarget would read for the queue's recipient, read for all the batch's UIDs at once.
+   * An entry serves the first message of its UID only and is then dropped: a later message of the
+   * same UID (which the earlier one may have written) reads its copy again.
+   */
+  targets?: { ownerId: string; copies: Map<string, ObjectRow>; defaultCalendarId: string | null; used?: Set<string> };
+}
+
+/** intakeTarget, from the batch's prefetch when it has the answer (see BatchSink.targets). */
+async function targetOf(ctx: AppContext, ownerId: string, uid: string, sink: BatchSink | undefined): Promise<{ existing: ObjectRow | null; defaultCalendarId: string | null }> {
+  const t = sink?.targets;
+  if (t && t.ownerId === ownerId && !(t.used ??= new Set()).has(uid)) {
+    t.used.add(uid);
+    return { existing: t.copies.get(uid) ?? null, defaultCalendarId: t.defaultCalendarId };
+  }
+  return intakeTarget(ctx.db, ownerId, uid);
 }
 
 async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }, loaded?: { row: InboundRow; mail: InboundMail }, sink?: BatchSink): Promise<ProcessSummary | null> {
@@ -292,7 +312,7 @@ async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }, 
       // message's state are written in the calendar write's own transaction (one commit less).
       const single = mail.parts.length === 1 && recipients.length === 1 && recipients[0].principal.kind === 'user';
       const finishIn = single && !sink ? async (trx: DB) => { await insertDecisionsAndFinish(trx, pending, finish); finished = true; } : undefined;
-      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, facts(part), r, decide, finishIn, sink?.lockedUids);
+      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, facts(part), r, decide, finishIn, sink);
     }
     if (sink) {
       // Written by the batch, in this same transaction, after its last message.
@@ -312,7 +332,8 @@ type Decide = (d: Omit<NewDecision, 'inboundId' | 'messageId' | 'sender'>) => Pr
 /** Writes the pending decision records and finishes the message inside the given transaction. */
 type FinishIn = (trx: DB) => Promise<void>;
 
-async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, facts: PartFacts, r: Recipient, decide: Decide, finishIn?: FinishIn, lockedUids?: ReadonlySet<string>) {
+async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, facts: PartFacts, r: Recipient, decide: Decide, finishIn?: FinishIn, sink?: BatchSink) {
+  const lockedUids = sink?.lockedUids;
   const method = (part.method ?? '').toUpperCase();
   const uid = part.uid ?? facts.uid;
   const base = { ownerId: r.principal.id, method: method || null, uid };
@@ -345,7 +366,7 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
     identityWhy = hit ? `sender ${hit} is the answering attendee` : `sender ${senders.join(', ') || '(none)'} is not the attendee ${facts.attendees.join(', ') || '(none)'}`;
   }
   // The copy of this UID and the default calendar in one query (deliverMessage needs both and does not read them again).
-  const target0 = uid ? await intakeTarget(ctx.db, r.principal.id, uid) : { existing: null, defaultCalendarId: null };
+  const target0 = uid ? await targetOf(ctx, r.principal.id, uid, sink) : { existing: null, defaultCalendarId: null };
   const existing = target0.existing ?? undefined;
   // Someone else's UID: never hold it for acceptance either (UID guessing must change nothing).
   if (organizerSide && existing?.organizer && facts.organizer && normalizeAddress(existing.organizer) !== facts.organizer) {
