@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { prepared, type DB } from './db.js';
 import type { Database } from './schema.js';
 import type { Selectable } from 'kysely';
+import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export type DeliveryRow = Selectable<Database['delivery_log']>;
 export type DecisionRow = Selectable<Database['mail_decision']>;
@@ -294,6 +295,42 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
     update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
     from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
     where m.id = f.id and (select count(*) from d) >= 0`.execute(db);
+}
+
+/**
+ * The end of a mail intake batch in ONE statement: insertDecisionsAndFinishMany's records and
+ * message states, the batch's jobs (its notifications; keys with replace semantics only, see
+ * jobSpecsJson) queued by one add_jobs, and the queued jobs of the messages it took along
+ * completed (graphile_worker.complete_jobs, which leaves running jobs alone).
+ */
+export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[]): Promise<void> {
+  if (jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('finishIntakeBatch: preserve_run_at job keys need enqueueMany');
+  const rows = JSON.stringify(decisions.map((d) => ({
+    owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
+    object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
+  })));
+  const done = JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId })));
+  // Data-modifying CTEs always run; the function calls (add_jobs, complete_jobs) run because the final select reads them.
+  await sql`${prepared('intake_finish_batch')}
+    with d as (
+      insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
+      select x.owner_id, x.inbound_id, x.message_id, x.sender, x.recipient, x.method, x.uid, x.object_id, x.code, x.outcome, x.reason, x.ical, x.details,
+             now() + (n * interval '1 microsecond')
+      from jsonb_populate_recordset(null::mail_decision, ${rows}::jsonb) with ordinality as x(id, owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at, decided_at, n)
+      returning 1
+    ), m as (
+      update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
+      from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
+      where m.id = f.id
+      returning 1
+    ), specs as (
+      select array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(jobs)}::json) with ordinality as t(x, n) order by n) as a
+    ), j as (
+      select (graphile_worker.add_jobs(specs.a, false)).id from specs where cardinality(specs.a) > 0
+    ), c as (
+      select id from graphile_worker.complete_jobs(${completeJobIds}::bigint[]) where cardinality(${completeJobIds}::bigint[]) > 0
+    )
+    select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) as jobs, (select count(*) from c) as completed`.execute(db);
 }
 
 /** Principals (of those given) that already have a decision for this message: a retried job skips them. */

@@ -138,8 +138,22 @@ describe('a backlog of one recipient', () => {
     expect(named('intake_target')).toBe(1);
     // Per message: its calendar write (and, with the principal cache off in tests, the owner's row).
     expect(seen.filter((t) => /insert into calendar_object|update calendar_object|update "calendar_object"/.test(t)).length).toBe(n + 1);
-    // All told (this test's own two job statements included): 38 with one target read per message.
-    expect(seen.length).toBeLessThanOrEqual(33);
+    // Decision records, message states, notification jobs and the completion of the jobs taken along: one statement.
+    expect(named('intake_finish_batch')).toBe(1);
+    expect(seen.filter((t) => t.includes('complete_jobs') && !t.includes('intake_finish_batch')).length).toBe(1); // this test's own, for the running job
+    // All told (this test's own two job statements included): 38 with one target read per message and separate finishing statements.
+    expect(seen.length).toBeLessThanOrEqual(31);
+  });
+
+  it('a message alone takes the same way: one transaction, its copy read once under the UID lock', async () => {
+    await runHeadsUntilEmpty(dina);
+    const id = await receive('alone@partner.org', 'REQUEST', 0, [dina.email]);
+    const { seen } = await recordStatements(() => runHead(dina));
+    expect(await state(id)).toBe('processed');
+    expect((await listDecisions(env.ctx.db, { inboundId: id, limit: 5 })).map((d) => d.outcome)).toEqual(['applied']);
+    const named = (name: string) => seen.filter((t) => t.includes(`prepared:${name}*/`)).length;
+    expect([named('intake_targets'), named('intake_target'), named('intake_finish_batch')]).toEqual([1, 0, 1]);
+    expect(seen.filter((t) => /^\s*(begin|commit)\s*$/i.test(t))).toEqual(['begin', 'commit']);
   });
 
   it('stops at a job for one of several recipients: what comes after it waits for its turn', async () => {

@@ -14,9 +14,9 @@ import { extractCalendarParts, normalizeRecipient, type CalendarPart, type Inbou
 import { deliverMessage, notifyJob, deferNotifyJobs, type DeliveryOutcome } from '../events/deliver.js';
 import type { DB } from '../../store/db.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
-import { findInbound, findInboundMany, intakeTarget, intakeTargets, insertDecisionsAndFinish, insertDecisionsAndFinishMany, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, completeWaitingJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
+import { findInbound, findInboundMany, intakeTarget, intakeTargets, insertDecisionsAndFinish, finishIntakeBatch, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
 import { lockUids } from '../events/write.js';
-import { enqueue, enqueueMany, type JobSpec } from '../../jobs/queue.js';
+import { enqueue, type JobSpec } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
 import type { NotifyBatchPayload, NotifyPayload } from '../notify/notifications.js';
 import { notifyBatchQueue } from '../events/deliver-batch.js';
@@ -118,8 +118,9 @@ export const INTAKE_BATCH_MAX = 32;
 /**
  * One recipient, a backlog: the running job's message and the messages queued behind it in the
  * recipient's queue (waitingIntakeJobs: a contiguous run of plain first attempts) are applied in
- * arrival order inside ONE transaction, whose last statement completes the jobs of the messages
- * taken along. So a backlog costs one commit (one WAL flush), one job fetch and one job
+ * arrival order inside ONE transaction, whose last statement (finishIntakeBatch) writes the
+ * decision records, message states and notification jobs and completes the jobs of the messages
+ * taken along. A message with nothing queued behind it is a batch of one (bounces excepted). So a backlog costs one commit (one WAL flush), one job fetch and one job
  * completion per batch instead of per message, and the batch grows with the backlog.
  *
  * All or nothing: a worker that dies mid-batch commits nothing (the running job is freed by
@@ -134,7 +135,6 @@ export const INTAKE_BATCH_MAX = 32;
  */
 async function processQueued(ctx: AppContext, id: string, jobId: string, queue: string): Promise<ProcessSummary | null> {
   const waiting = await waitingIntakeJobs(ctx.db, queue, jobId, INTAKE_BATCH_MAX - 1);
-  if (!waiting.length) return processOne(ctx, id, {});
   const rows = new Map((await findInboundMany(ctx.db, [id, ...waiting.map((w) => w.inboundId)])).map((r) => [r.id, r]));
   const head = rows.get(id);
   if (!head || head.state !== 'queued') return processOne(ctx, id, {});
@@ -149,7 +149,8 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
     batch.push({ jobId: w.jobId, row, mail });
   }
   const headMail = batch[0].mail!;
-  if (headMail.dsn || batch.length === 1) return processOne(ctx, id, {}, { row: head, mail: headMail });
+  // A message alone goes the same way (a batch of one): its UID locked and its copy read once, in one transaction.
+  if (headMail.dsn) return processOne(ctx, id, {}, { row: head, mail: headMail });
   const uids = new Set<string>();
   for (const b of batch) for (const p of b.mail?.parts ?? []) {
     const uid = p.uid ?? partFacts(p.ical).uid;
@@ -175,9 +176,7 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
         const s = await processOne(tctx, b.row.id, {}, { row: b.row, mail: b.mail }, sink);
         if (i === 0) first = s;
       }
-      await insertDecisionsAndFinishMany(trx, sink.decisions, sink.finished);
-      await enqueueMany(trx, batchNotifications(notifications));
-      await completeWaitingJobs(trx, batch.flatMap((b) => (b.jobId ? [b.jobId] : [])));
+      await finishIntakeBatch(trx, sink.decisions, sink.finished, batchNotifications(notifications), batch.flatMap((b) => (b.jobId ? [b.jobId] : [])));
       return first;
     });
   } catch (e) {
