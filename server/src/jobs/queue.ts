@@ -6,6 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { prepared } from '../store/db.js';
 
 export interface EnqueueOptions {
   /** Run no earlier than this. */
@@ -20,7 +21,7 @@ export interface EnqueueOptions {
 }
 
 export async function enqueue(db: Kysely<any>, name: string, payload: unknown, o: EnqueueOptions = {}): Promise<void> {
-  await sql`select graphile_worker.add_job(
+  await sql`${prepared('job_add')}select graphile_worker.add_job(
     identifier => ${name},
     payload => ${JSON.stringify(payload ?? {})}::json,
     queue_name => ${o.queue ?? null},
@@ -51,7 +52,7 @@ export async function enqueueMany(db: Kysely<any>, jobs: JobSpec[]): Promise<voi
   const rest = preserve.length ? jobs.filter((j) => !keep(j)) : jobs;
   for (const [group, keepRunAt] of [[rest, false], [preserve, true]] as const) {
     if (!group.length) continue;
-    await sql`select 1 from graphile_worker.add_jobs(
+    await sql`${prepared('jobs_add')}select 1 from graphile_worker.add_jobs(
       array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(group)}::json) x),
       ${keepRunAt}
     )`.execute(db);

@@ -4,9 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { DB } from './db.js';
+import { prepared, type DB } from './db.js';
 import type { Database } from './schema.js';
 import type { Selectable } from 'kysely';
+import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export type DeliveryRow = Selectable<Database['delivery_log']>;
 export type DecisionRow = Selectable<Database['mail_decision']>;
@@ -103,7 +104,7 @@ export interface IntakeJob {
 export async function insertInboundWithJobs(db: DB, m: { source: string; envelopeFrom: string | null; envelopeTo: string[]; remoteAddress: string | null; raw: Buffer },
   jobs: IntakeJob[], o: { maxAttempts: number; priority: number }): Promise<string> {
   const specs = JSON.stringify(jobs.map((j) => ({ to: j.to ?? null, queue: j.queue })));
-  const r = await sql<{ id: string }>`
+  const r = await sql<{ id: string }>`${prepared('intake_store_one')}
     with m as (
       insert into inbound_message (source, envelope_from, envelope_to, remote_address, raw, size)
       values (${m.source}, ${m.envelopeFrom}, ${m.envelopeTo}::text[], ${m.remoteAddress}, ${m.raw}, ${m.raw.length})
@@ -142,7 +143,7 @@ export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { m
     identifier: 'mail-intake', payload: j.to ? { id: ids[i], to: j.to, queue: j.queue } : { id: ids[i], queue: j.queue }, queue_name: j.queue,
     max_attempts: o.maxAttempts, priority: o.priority,
   }))));
-  await sql`
+  await sql`${prepared('intake_store_group')}
     with m as (
       insert into inbound_message (id, source, envelope_from, envelope_to, remote_address, raw, size)
       select x.id, x.source, x.envelope_from, x.envelope_to, x.remote_address, r.raw, x.size
@@ -165,13 +166,28 @@ export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { m
  * the copy to decide, the calendar to put a new event in).
  */
 export async function intakeTarget(db: DB, ownerId: string, uid: string): Promise<{ existing: Selectable<Database['calendar_object']> | null; defaultCalendarId: string | null }> {
-  const r = await sql<Selectable<Database['calendar_object']> & { default_calendar_id: string | null }>`
+  const r = await sql<Selectable<Database['calendar_object']> & { default_calendar_id: string | null }>`${prepared('intake_target')}
     select d.id as default_calendar_id, o.*
     from (select 1) one
     left join lateral (select id from calendar where owner_id = ${ownerId} and is_default limit 1) d on true
     left join lateral (select * from calendar_object where owner_id = ${ownerId} and uid = ${uid} and deleted_at is null order by created_at limit 1) o on true`.execute(db);
   const { default_calendar_id, ...row } = r.rows[0];
   return { existing: row.id ? row : null, defaultCalendarId: default_calendar_id };
+}
+
+/**
+ * intakeTarget for the UIDs of a batch (one recipient) in one query: the live copy of each UID
+ * the recipient has (the oldest, as intakeTarget picks) and the default calendar.
+ */
+export async function intakeTargets(db: DB, ownerId: string, uids: string[]): Promise<{ copies: Map<string, Selectable<Database['calendar_object']>>; defaultCalendarId: string | null }> {
+  const r = await sql<Selectable<Database['calendar_object']> & { default_calendar_id: string | null }>`${prepared('intake_targets')}
+    select d.id as default_calendar_id, o.*
+    from (select 1) one
+    left join lateral (select id from calendar where owner_id = ${ownerId} and is_default limit 1) d on true
+    left join lateral (select distinct on (uid) * from calendar_object where owner_id = ${ownerId} and uid = any(${uids}::text[]) and deleted_at is null order by uid, created_at) o on true`.execute(db);
+  const copies = new Map<string, Selectable<Database['calendar_object']>>();
+  for (const { default_calendar_id: _, ...row } of r.rows) if (row.id) copies.set(row.uid, row);
+  return { copies, defaultCalendarId: r.rows[0]?.default_calendar_id ?? null };
 }
 
 export interface WaitingIntakeJob { jobId: string; inboundId: string }
@@ -185,7 +201,7 @@ export interface WaitingIntakeJob { jobId: string; inboundId: string }
  * (graphile-worker's public `jobs` view has no payload column: its private tables are read.)
  */
 export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, limit: number): Promise<WaitingIntakeJob[]> {
-  const r = await sql<{ id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }>`
+  const r = await sql<{ id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }>`${prepared('intake_waiting_jobs')}
     select j.id::text as id, j.payload->>'id' as inbound_id, (j.payload->'to') is null as whole, j.attempts = 0 as first,
            t.identifier as task, j.locked_at is not null as locked
     from graphile_worker._private_jobs j
@@ -193,7 +209,7 @@ export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, li
     join graphile_worker._private_tasks t on t.id = j.task_id
     where q.queue_name = ${queue} and j.run_at <= now() and j.attempts < j.max_attempts
     order by j.priority, j.run_at, j.id
-    limit ${limit + 1}`.execute(db);
+    limit ${limit + 1}::int`.execute(db);
   const at = r.rows.findIndex((x) => x.id === jobId);
   if (at < 0) return [];
   const out: WaitingIntakeJob[] = [];
@@ -208,21 +224,21 @@ export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, li
 /** Completes (deletes) jobs that are not running, inside the caller's transaction: graphile-worker's own complete_jobs. */
 export async function completeWaitingJobs(db: DB, jobIds: string[]): Promise<number> {
   if (!jobIds.length) return 0;
-  const r = await sql<{ n: string }>`select count(*) as n from graphile_worker.complete_jobs(${jobIds}::bigint[])`.execute(db);
+  const r = await sql<{ n: string }>`${prepared('intake_complete_waiting')}select count(*) as n from graphile_worker.complete_jobs(${jobIds}::bigint[])`.execute(db);
   return Number(r.rows[0].n);
 }
 
 /** Of the given messages, those still queued, locked (FOR UPDATE) until the caller's transaction ends. */
 export async function lockQueuedInbound(db: DB, ids: string[]): Promise<Set<string>> {
   if (!ids.length) return new Set();
-  const rows = await db.selectFrom('inbound_message').select('id').where('id', 'in', ids).where('state', '=', 'queued').forUpdate().execute();
-  return new Set(rows.map((r) => r.id));
+  const r = await sql<{ id: string }>`${prepared('intake_lock_queued')}select id from inbound_message where id = any(${ids}::uuid[]) and state = 'queued' for update`.execute(db);
+  return new Set(r.rows.map((x) => x.id));
 }
 
 /** Stored messages by id (any state). */
 export function findInboundMany(db: DB, ids: string[]) {
   if (!ids.length) return Promise.resolve([] as InboundRow[]);
-  return db.selectFrom('inbound_message').selectAll().where('id', 'in', ids).execute();
+  return sql<InboundRow>`${prepared('intake_inbound_many')}select * from inbound_message where id = any(${ids}::uuid[])`.execute(db).then((r) => r.rows);
 }
 
 export function findInbound(db: DB, id: string) {
@@ -268,7 +284,7 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
     object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
   })));
   const done = JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId })));
-  await sql`
+  await sql`${prepared('intake_decisions_finish')}
     with d as (
       insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
       select x.owner_id, x.inbound_id, x.message_id, x.sender, x.recipient, x.method, x.uid, x.object_id, x.code, x.outcome, x.reason, x.ical, x.details,
@@ -279,6 +295,42 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
     update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
     from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
     where m.id = f.id and (select count(*) from d) >= 0`.execute(db);
+}
+
+/**
+ * The end of a mail intake batch in ONE statement: insertDecisionsAndFinishMany's records and
+ * message states, the batch's jobs (its notifications; keys with replace semantics only, see
+ * jobSpecsJson) queued by one add_jobs, and the queued jobs of the messages it took along
+ * completed (graphile_worker.complete_jobs, which leaves running jobs alone).
+ */
+export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[]): Promise<void> {
+  if (jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('finishIntakeBatch: preserve_run_at job keys need enqueueMany');
+  const rows = JSON.stringify(decisions.map((d) => ({
+    owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
+    object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
+  })));
+  const done = JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId })));
+  // Data-modifying CTEs always run; the function calls (add_jobs, complete_jobs) run because the final select reads them.
+  await sql`${prepared('intake_finish_batch')}
+    with d as (
+      insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
+      select x.owner_id, x.inbound_id, x.message_id, x.sender, x.recipient, x.method, x.uid, x.object_id, x.code, x.outcome, x.reason, x.ical, x.details,
+             now() + (n * interval '1 microsecond')
+      from jsonb_populate_recordset(null::mail_decision, ${rows}::jsonb) with ordinality as x(id, owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at, decided_at, n)
+      returning 1
+    ), m as (
+      update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
+      from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
+      where m.id = f.id
+      returning 1
+    ), specs as (
+      select array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(jobs)}::json) with ordinality as t(x, n) order by n) as a
+    ), j as (
+      select (graphile_worker.add_jobs(specs.a, false)).id from specs where cardinality(specs.a) > 0
+    ), c as (
+      select id from graphile_worker.complete_jobs(${completeJobIds}::bigint[]) where cardinality(${completeJobIds}::bigint[]) > 0
+    )
+    select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) as jobs, (select count(*) from c) as completed`.execute(db);
 }
 
 /** Principals (of those given) that already have a decision for this message: a retried job skips them. */

@@ -3,7 +3,7 @@
  * change log and the calendar's sync sequence are written in the same transaction as the object.
  */
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
-import type { DB } from './db.js';
+import { prepared, type DB } from './db.js';
 import type { Database, ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
 import { planJson, type ReminderPlanRow } from './reminders.js';
@@ -58,7 +58,7 @@ export async function insertObject(db: DB, ownerId: string, calendarId: string, 
   const json = JSON.stringify(Object.fromEntries(INSERT_COLS.map((c) => [c, v[c]])));
   const cols = sql.raw(INSERT_COLS.join(', '));
   const vcols = sql.raw(INSERT_COLS.map((c) => `v.${c}`).join(', '));
-  const r = await sql<ObjectRow & { default_reminders: Reminder[] | null }>`
+  const r = await sql<ObjectRow & { default_reminders: Reminder[] | null }>`${prepared('object_insert')}
     with ins as (
       insert into calendar_object (owner_id, calendar_id, ${cols}, updated_at)
       select ${ownerId}::uuid, ${calendarId}::uuid, ${vcols}, now() from json_populate_record(null::calendar_object, ${json}::json) v

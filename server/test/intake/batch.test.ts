@@ -2,7 +2,7 @@
 // queued behind it for that recipient, in one transaction (app/intake/process.ts, processQueued).
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, makeUser, type TestEnv } from '../support/harness.js';
+import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
 import { receiveMail } from '../../src/app/intake/receive.js';
 import { processInbound } from '../../src/app/intake/process.js';
 import { listDecisions } from '../../src/store/mail.js';
@@ -76,12 +76,16 @@ describe('a backlog of one recipient', () => {
     // Each message's notification was queued with the batch (the update one coalesced by key, as always).
     const b1 = await objects.findByUid(env.ctx.db, dina.id, 'b1@partner.org');
     const b2 = await objects.findByUid(env.ctx.db, dina.id, 'b2@partner.org');
-    const notes = await sql<{ kind: string; objectId: string }>`
-      select j.payload->>'kind' as kind, j.payload->>'objectId' as "objectId" from graphile_worker._private_jobs j
-      join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'notify' and j.payload->>'recipientId' = ${dina.id} order by j.id`.execute(env.ctx.db);
+    // The batch's invitations are one batched job (sendNotificationBatch), the others jobs of their own.
+    const jobs = await sql<{ payload: { kind: string; objectId?: string; recipientId?: string; items?: { objectId: string; recipientId: string }[] } }>`
+      select j.payload from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'notify' order by j.id`.execute(env.ctx.db);
+    const notes = jobs.rows.flatMap(({ payload: p }) => (p.items ?? [{ objectId: p.objectId!, recipientId: p.recipientId! }]).map((i) => ({ kind: p.kind, objectId: i.objectId, recipientId: i.recipientId })))
+      .filter((n) => n.recipientId === dina.id).map(({ kind, objectId }) => ({ kind, objectId }));
+    expect(jobs.rows.filter((j) => j.payload.kind === 'invitation').map((j) => j.payload.items?.map((i) => i.objectId))).toEqual([[b1!.id, b2!.id]]);
     // (Notification jobs carry no queue: they run in parallel, in no promised order.)
     const byKey = (a: { kind: string; objectId: string }, b: { kind: string; objectId: string }) => `${a.kind}${a.objectId}`.localeCompare(`${b.kind}${b.objectId}`);
-    expect(notes.rows.sort(byKey)).toEqual([{ kind: 'invitation', objectId: b1!.id }, { kind: 'update', objectId: b1!.id }, { kind: 'invitation', objectId: b2!.id }, { kind: 'cancellation', objectId: b2!.id }].sort(byKey));
+    expect(notes.sort(byKey)).toEqual([{ kind: 'invitation', objectId: b1!.id }, { kind: 'update', objectId: b1!.id }, { kind: 'invitation', objectId: b2!.id }, { kind: 'cancellation', objectId: b2!.id }].sort(byKey));
     // The decision log keeps the arrival order.
     const order = await env.ctx.db.selectFrom('mail_decision').select('inbound_id').where('inbound_id', 'in', ids).orderBy('created_at').execute();
     expect(order.map((d) => d.inbound_id)).toEqual(ids);
@@ -115,6 +119,41 @@ describe('a backlog of one recipient', () => {
     expect(await objects.findByUid(env.ctx.db, dina.id, 'f3@partner.org')).toBeDefined();
     expect(await queueJobs(dina)).toEqual([]);
     expect((await listDecisions(env.ctx.db, { inboundId: ids[0], limit: 5 })).map((d) => d.outcome)).toEqual(['applied']);
+  });
+
+  it('reads the recipient\'s copies of the batch\'s UIDs with one statement, not one per message', async () => {
+    await runHeadsUntilEmpty(dina);
+    const n = 6;
+    const ids = [];
+    for (let i = 0; i < n; i++) ids.push(await receive(`c${i}@partner.org`, 'REQUEST', 0, [dina.email]));
+    // One of them updates an event dina already has (its copy comes from the same read).
+    await receive('c0@partner.org', 'REQUEST', 1, [dina.email], ['LOCATION:Moved']);
+    const { seen } = await recordStatements(() => runHead(dina));
+    expect(await queueJobs(dina)).toEqual([]);
+    for (const id of ids) expect(await state(id)).toBe('processed');
+    expect(await objects.findByUid(env.ctx.db, dina.id, 'c0@partner.org')).toMatchObject({ location: 'Moved', sequence: 1 });
+    const named = (name: string) => seen.filter((t) => t.includes(`prepared:${name}*/`)).length;
+    expect(named('intake_targets')).toBe(1);
+    // c0's second message reads its copy again (the first one just wrote it); nothing else does.
+    expect(named('intake_target')).toBe(1);
+    // Per message: its calendar write (and, with the principal cache off in tests, the owner's row).
+    expect(seen.filter((t) => /insert into calendar_object|update calendar_object|update "calendar_object"/.test(t)).length).toBe(n + 1);
+    // Decision records, message states, notification jobs and the completion of the jobs taken along: one statement.
+    expect(named('intake_finish_batch')).toBe(1);
+    expect(seen.filter((t) => t.includes('complete_jobs') && !t.includes('intake_finish_batch')).length).toBe(1); // this test's own, for the running job
+    // All told (this test's own two job statements included): 38 with one target read per message and separate finishing statements.
+    expect(seen.length).toBeLessThanOrEqual(31);
+  });
+
+  it('a message alone takes the same way: one transaction, its copy read once under the UID lock', async () => {
+    await runHeadsUntilEmpty(dina);
+    const id = await receive('alone@partner.org', 'REQUEST', 0, [dina.email]);
+    const { seen } = await recordStatements(() => runHead(dina));
+    expect(await state(id)).toBe('processed');
+    expect((await listDecisions(env.ctx.db, { inboundId: id, limit: 5 })).map((d) => d.outcome)).toEqual(['applied']);
+    const named = (name: string) => seen.filter((t) => t.includes(`prepared:${name}*/`)).length;
+    expect([named('intake_targets'), named('intake_target'), named('intake_finish_batch')]).toEqual([1, 0, 1]);
+    expect(seen.filter((t) => /^\s*(begin|commit)\s*$/i.test(t))).toEqual(['begin', 'commit']);
   });
 
   it('stops at a job for one of several recipients: what comes after it waits for its turn', async () => {

@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import { DomainError } from '../../domain/errors.js';
-import type { DB } from '../../store/db.js';
+import { prepared, type DB } from '../../store/db.js';
 import * as objects from '../../store/objects.js';
 import * as principals from '../../store/principals.js';
 import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
@@ -55,7 +55,7 @@ export interface SaveInput {
 export interface SaveResult { row: ObjectRow; created: boolean; previous: ObjectRow | null }
 
 export async function lockUid(db: DB, uid: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${'uid:' + uid}, 0))`.execute(db);
+  await sql`${prepared('lock_uid')}select pg_advisory_xact_lock(hashtextextended(${'uid:' + uid}, 0))`.execute(db);
 }
 
 /**
@@ -65,7 +65,7 @@ export async function lockUid(db: DB, uid: string): Promise<void> {
 export async function lockUids(db: DB, uids: Iterable<string>): Promise<void> {
   const keys = [...new Set(uids)].sort().map((u) => 'uid:' + u);
   if (keys.length <= 1) return keys.length ? lockUid(db, keys[0].slice(4)) : undefined;
-  await sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from (select k from unnest(${keys}::text[]) with ordinality as t(k, n) order by n) s`.execute(db);
+  await sql`${prepared('lock_uids')}select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from (select k from unnest(${keys}::text[]) with ordinality as t(k, n) order by n) s`.execute(db);
 }
 
 function conflictDetails(row: ObjectRow, names: Map<string, string>) {

@@ -14,10 +14,12 @@ import { extractCalendarParts, normalizeRecipient, type CalendarPart, type Inbou
 import { deliverMessage, notifyJob, deferNotifyJobs, type DeliveryOutcome } from '../events/deliver.js';
 import type { DB } from '../../store/db.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
-import { findInbound, findInboundMany, intakeTarget, insertDecisionsAndFinish, insertDecisionsAndFinishMany, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, completeWaitingJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
+import { findInbound, findInboundMany, intakeTarget, intakeTargets, insertDecisionsAndFinish, finishIntakeBatch, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
 import { lockUids } from '../events/write.js';
-import { enqueue, enqueueMany, type JobSpec } from '../../jobs/queue.js';
+import { enqueue, type JobSpec } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
+import type { NotifyBatchPayload, NotifyPayload } from '../notify/notifications.js';
+import { notifyBatchQueue } from '../events/deliver-batch.js';
 import type { ImipPayload } from '../events/scheduling.js';
 import { authVerdict, decideTrust, ORGANIZER_SIDE, ATTENDEE_SIDE, type TrustPolicy } from './policy.js';
 import { isBounceAddress, UNROUTED_QUEUE } from './receive.js';
@@ -116,8 +118,9 @@ export const INTAKE_BATCH_MAX = 32;
 /**
  * One recipient, a backlog: the running job's message and the messages queued behind it in the
  * recipient's queue (waitingIntakeJobs: a contiguous run of plain first attempts) are applied in
- * arrival order inside ONE transaction, whose last statement completes the jobs of the messages
- * taken along. So a backlog costs one commit (one WAL flush), one job fetch and one job
+ * arrival order inside ONE transaction, whose last statement (finishIntakeBatch) writes the
+ * decision records, message states and notification jobs and completes the jobs of the messages
+ * taken along. A message with nothing queued behind it is a batch of one (bounces excepted). So a backlog costs one commit (one WAL flush), one job fetch and one job
  * completion per batch instead of per message, and the batch grows with the backlog.
  *
  * All or nothing: a worker that dies mid-batch commits nothing (the running job is freed by
@@ -132,7 +135,6 @@ export const INTAKE_BATCH_MAX = 32;
  */
 async function processQueued(ctx: AppContext, id: string, jobId: string, queue: string): Promise<ProcessSummary | null> {
   const waiting = await waitingIntakeJobs(ctx.db, queue, jobId, INTAKE_BATCH_MAX - 1);
-  if (!waiting.length) return processOne(ctx, id, {});
   const rows = new Map((await findInboundMany(ctx.db, [id, ...waiting.map((w) => w.inboundId)])).map((r) => [r.id, r]));
   const head = rows.get(id);
   if (!head || head.state !== 'queued') return processOne(ctx, id, {});
@@ -147,7 +149,8 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
     batch.push({ jobId: w.jobId, row, mail });
   }
   const headMail = batch[0].mail!;
-  if (headMail.dsn || batch.length === 1) return processOne(ctx, id, {}, { row: head, mail: headMail });
+  // A message alone goes the same way (a batch of one): its UID locked and its copy read once, in one transaction.
+  if (headMail.dsn) return processOne(ctx, id, {}, { row: head, mail: headMail });
   const uids = new Set<string>();
   for (const b of batch) for (const p of b.mail?.parts ?? []) {
     const uid = p.uid ?? partFacts(p.ical).uid;
@@ -159,8 +162,12 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
       // Still queued now that the batch holds them (read before the transaction began).
       const queued = await lockQueuedInbound(trx, batch.flatMap((b) => (b.row ? [b.row.id] : [])));
       const tctx: AppContext = { ...ctx, db: trx };
+      // The queue's recipient's copies of the batch's UIDs and default calendar, read once under the
+      // UID locks (so current): each is used by the first message of its UID (see BatchSink.targets).
+      const owner = queue.slice('intake:'.length);
+      const targets = uids.size && /^[0-9a-f-]{36}$/i.test(owner) ? { ownerId: owner, ...(await intakeTargets(trx, owner, [...uids])) } : undefined;
       // The batch's decision records, message states and notification jobs are written once, at the end.
-      const sink: BatchSink = { decisions: [], finished: [], recipients: new Map(), lockedUids: uids };
+      const sink: BatchSink = { decisions: [], finished: [], recipients: new Map(), lockedUids: uids, ...(targets ? { targets } : {}) };
       const notifications: JobSpec[] = [];
       deferNotifyJobs(trx, notifications);
       let first: ProcessSummary | null = null;
@@ -169,15 +176,46 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
         const s = await processOne(tctx, b.row.id, {}, { row: b.row, mail: b.mail }, sink);
         if (i === 0) first = s;
       }
-      await insertDecisionsAndFinishMany(trx, sink.decisions, sink.finished);
-      await enqueueMany(trx, notifications);
-      await completeWaitingJobs(trx, batch.flatMap((b) => (b.jobId ? [b.jobId] : [])));
+      await finishIntakeBatch(trx, sink.decisions, sink.finished, batchNotifications(notifications), batch.flatMap((b) => (b.jobId ? [b.jobId] : [])));
       return first;
     });
   } catch (e) {
     ctx.log.info({ inbound: id, batch: batch.length, err: (e as Error).message }, 'mail intake batch rolled back; processing the first message alone');
     return processOne(ctx, id, {});
   }
+}
+
+/**
+ * The notification jobs a batch collected, with its invitations and its cancellations merged into
+ * one 'notify' job per kind and sender (sendNotificationBatch: the same mails, with the reads done
+ * once and the delivery log written in one statement) instead of one job per message: under a
+ * backlog that is one job fetch and completion per batch instead of one per message. Other kinds
+ * (answers, counter proposals) stay jobs of their own, in the order they were queued. A merged job
+ * runs in one of the notify-batch queues, as a batched delivery's does (notifyBatchQueue).
+ */
+const MERGEABLE_FIELDS = new Set(['kind', 'recipientId', 'ownerId', 'objectId', 'from', 'previousIcal']);
+
+export function batchNotifications(jobs: JobSpec[]): JobSpec[] {
+  const out: JobSpec[] = [];
+  const merged = new Map<string, { kind: 'invitation' | 'cancellation'; from: string | undefined; items: NotifyBatchPayload['items'] }>();
+  for (const j of jobs) {
+    const p = j.payload as NotifyPayload;
+    const plain = j.name === 'notify' && !j.jobKey && !j.runAt && !j.queue && (p.kind === 'invitation' || p.kind === 'cancellation') && !p.previousIcal
+      && Object.keys(p).every((k) => MERGEABLE_FIELDS.has(k));
+    if (!plain) { out.push(j); continue; }
+    const key = `${p.kind}\n${p.from ?? ''}`;
+    let m = merged.get(key);
+    if (!m) merged.set(key, (m = { kind: p.kind as 'invitation' | 'cancellation', from: p.from, items: [] }));
+    m.items.push({ recipientId: p.recipientId, ownerId: p.ownerId, objectId: p.objectId });
+  }
+  for (const m of merged.values()) {
+    if (m.items.length === 1) {
+      out.push({ name: 'notify', payload: { kind: m.kind, ...m.items[0], ...(m.from ? { from: m.from } : {}), ...(m.kind === 'invitation' ? { previousIcal: null } : {}) } });
+    } else {
+      out.push({ name: 'notify', payload: { kind: m.kind, ...(m.from ? { from: m.from } : {}), items: m.items } satisfies NotifyBatchPayload, queue: notifyBatchQueue(m.items[0].recipientId) });
+    }
+  }
+  return out;
 }
 
 /**
@@ -207,6 +245,22 @@ interface BatchSink {
   finished: { id: string; messageId: string | null }[];
   recipients: Map<string, Recipient[]>;
   lockedUids: ReadonlySet<string>;
+  /**
+   * What intakeTarget would read for the queue's recipient, read for all the batch's UIDs at once.
+   * An entry serves the first message of its UID only and is then dropped: a later message of the
+   * same UID (which the earlier one may have written) reads its copy again.
+   */
+  targets?: { ownerId: string; copies: Map<string, ObjectRow>; defaultCalendarId: string | null; used?: Set<string> };
+}
+
+/** intakeTarget, from the batch's prefetch when it has the answer (see BatchSink.targets). */
+async function targetOf(ctx: AppContext, ownerId: string, uid: string, sink: BatchSink | undefined): Promise<{ existing: ObjectRow | null; defaultCalendarId: string | null }> {
+  const t = sink?.targets;
+  if (t && t.ownerId === ownerId && !(t.used ??= new Set()).has(uid)) {
+    t.used.add(uid);
+    return { existing: t.copies.get(uid) ?? null, defaultCalendarId: t.defaultCalendarId };
+  }
+  return intakeTarget(ctx.db, ownerId, uid);
 }
 
 async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }, loaded?: { row: InboundRow; mail: InboundMail }, sink?: BatchSink): Promise<ProcessSummary | null> {
@@ -257,7 +311,7 @@ async function processOne(ctx: AppContext, id: string, opts: { to?: string[] }, 
       // message's state are written in the calendar write's own transaction (one commit less).
       const single = mail.parts.length === 1 && recipients.length === 1 && recipients[0].principal.kind === 'user';
       const finishIn = single && !sink ? async (trx: DB) => { await insertDecisionsAndFinish(trx, pending, finish); finished = true; } : undefined;
-      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, facts(part), r, decide, finishIn, sink?.lockedUids);
+      for (const part of mail.parts) for (const r of recipients) await applyPart(ctx, mail, part, facts(part), r, decide, finishIn, sink);
     }
     if (sink) {
       // Written by the batch, in this same transaction, after its last message.
@@ -277,7 +331,8 @@ type Decide = (d: Omit<NewDecision, 'inboundId' | 'messageId' | 'sender'>) => Pr
 /** Writes the pending decision records and finishes the message inside the given transaction. */
 type FinishIn = (trx: DB) => Promise<void>;
 
-async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, facts: PartFacts, r: Recipient, decide: Decide, finishIn?: FinishIn, lockedUids?: ReadonlySet<string>) {
+async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart, facts: PartFacts, r: Recipient, decide: Decide, finishIn?: FinishIn, sink?: BatchSink) {
+  const lockedUids = sink?.lockedUids;
   const method = (part.method ?? '').toUpperCase();
   const uid = part.uid ?? facts.uid;
   const base = { ownerId: r.principal.id, method: method || null, uid };
@@ -310,7 +365,7 @@ async function applyPart(ctx: AppContext, mail: InboundMail, part: CalendarPart,
     identityWhy = hit ? `sender ${hit} is the answering attendee` : `sender ${senders.join(', ') || '(none)'} is not the attendee ${facts.attendees.join(', ') || '(none)'}`;
   }
   // The copy of this UID and the default calendar in one query (deliverMessage needs both and does not read them again).
-  const target0 = uid ? await intakeTarget(ctx.db, r.principal.id, uid) : { existing: null, defaultCalendarId: null };
+  const target0 = uid ? await targetOf(ctx, r.principal.id, uid, sink) : { existing: null, defaultCalendarId: null };
   const existing = target0.existing ?? undefined;
   // Someone else's UID: never hold it for acceptance either (UID guessing must change nothing).
   if (organizerSide && existing?.organizer && facts.organizer && normalizeAddress(existing.organizer) !== facts.organizer) {

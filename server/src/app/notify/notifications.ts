@@ -126,13 +126,33 @@ export async function sendNotification(ctx: AppContext, p: NotifyPayload, jobId?
 
 /**
  * One 'notify' job for the invitations (or cancellations) of many recipients of ONE organizer
- * write — what a batched delivery queues instead of a job per copy. Each item is the recipient's
- * own copy; `from` is the organizer.
+ * write — what a batched delivery queues instead of a job per copy — or for the invitations (or
+ * cancellations) from one sender that a mail intake batch applied for its recipient (one
+ * recipient, several events). Each item is the recipient's own copy; `from` is the organizer.
  */
 export interface NotifyBatchPayload {
   kind: 'invitation' | 'cancellation';
   from?: string;
   items: { recipientId: string; ownerId: string; objectId: string }[];
+}
+
+/**
+ * The per-item part of a batched job's idempotency keys: the recipient — a batched delivery lists
+ * each recipient once — and, when a recipient is listed more than once (mail intake's batch: one
+ * recipient, several events), also the event, and the occurrence for a repeated pair. Derived from
+ * the payload only, so a retry computes the same keys.
+ */
+export function batchItemKeys(items: NotifyBatchPayload['items']): string[] {
+  const perRecipient = new Map<string, number>();
+  for (const it of items) perRecipient.set(it.recipientId, (perRecipient.get(it.recipientId) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  return items.map((it) => {
+    if (perRecipient.get(it.recipientId) === 1) return it.recipientId;
+    const k = `${it.recipientId}.${it.objectId}`;
+    const n = seen.get(k) ?? 0;
+    seen.set(k, n + 1);
+    return n ? `${k}.${n}` : k;
+  });
 }
 
 export function isNotifyBatch(p: unknown): p is NotifyBatchPayload {
@@ -143,8 +163,9 @@ export function isNotifyBatch(p: unknown): p is NotifyBatchPayload {
  * A batched notify job: the same notifications sendNotification builds for each item, with the
  * reads done once for all (recipients, copies, sender and organizer, the parse of the copy's text)
  * and sent through dispatchMany (one idempotency query per channel, delivery log in one
- * statement). Each item's key is the job id plus the recipient, stable across retries: a retry
- * re-sends only what did not go out. Throws (the job is retried) if any send failed temporarily.
+ * statement). Each item's key is the job id plus batchItemKeys' part (the recipient, and the event
+ * when a recipient is listed more than once), stable across retries: a retry re-sends only what
+ * did not go out. Throws (the job is retried) if any send failed temporarily.
  */
 export async function sendNotificationBatch(ctx: AppContext, p: NotifyBatchPayload, jobId?: string): Promise<Record<string, DispatchStatus>[]> {
   const ids = [...new Set(p.items.map((i) => i.recipientId))];
@@ -156,7 +177,8 @@ export async function sendNotificationBatch(ctx: AppContext, p: NotifyBatchPaylo
   const organizers = new Map<string, Awaited<ReturnType<typeof principals.findPrincipalByEmail>>>();
   const indexes = new Map<string, ResourceIndex | null>();
   const ns: Notification[] = [];
-  for (const item of p.items) {
+  const itemKeys = batchItemKeys(p.items);
+  for (const [i, item] of p.items.entries()) {
     const user = users.get(item.recipientId);
     const row = rows.get(`${item.ownerId}/${item.objectId}`);
     if (!user || user.disabled || user.kind !== 'user' || !row) continue;
@@ -164,7 +186,7 @@ export async function sendNotificationBatch(ctx: AppContext, p: NotifyBatchPaylo
     const ix = indexes.get(row.ical)!;
     if (row.organizer && !organizers.has(row.organizer)) organizers.set(row.organizer, await principals.findPrincipalByEmail(ctx.db, row.organizer));
     const organizer = row.organizer ? organizers.get(row.organizer) : undefined;
-    const key = jobId ? `notify.${p.kind}.${jobId}.${item.recipientId}` : notifyKey({ kind: p.kind, ...item, from: p.from });
+    const key = jobId ? `notify.${p.kind}.${jobId}.${itemKeys[i]}` : notifyKey({ kind: p.kind, ...item, from: p.from });
     const n = baseNotification(ctx, p.kind, key, user, row, ix, organizer?.name, p.from, sender?.name);
     if (p.kind === 'invitation' && wantsAnswerLinks(row)) n.answerLinks = answerLinks(ctx, user.id, row.id);
     ns.push(n);
