@@ -64,7 +64,10 @@ describe.skipIf(!hasChromium)('web UI end to end', { timeout: 90_000 }, () => {
   it('signs in and shows the week view with the calendar list', async () => {
     const { context, page } = await signedIn(browser, env.base, 'anna@example.com');
     await expect(page.locator('.fc-timeGridWeek-view').count()).resolves.toBe(1);
-    await expect(page.getByRole('checkbox', { name: /Show Calendar/ }).count()).resolves.toBe(1);
+    // The calendar list arrives with its own request: wait for it before counting.
+    const shown = page.getByRole('checkbox', { name: /Show Calendar/ });
+    await shown.first().waitFor({ timeout: 15_000 });
+    await expect(shown.count()).resolves.toBe(1);
     await context.close();
   });
 
