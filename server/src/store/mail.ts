@@ -272,6 +272,15 @@ export async function insertDecisionsAndFinish(db: DB, decisions: NewDecision[],
   return insertDecisionsAndFinishMany(db, decisions, finish ? [finish] : []);
 }
 
+/** The decision records and finished messages as the JSON parameters of the statements below. */
+function decisionParams(decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): { rows: string; done: string } {
+  const rows = JSON.stringify(decisions.map((d) => ({
+    owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
+    object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
+  })));
+  return { rows, done: JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId }))) };
+}
+
 /**
  * The same for several messages (a batch of one recipient's queue): every record in decision
  * order (created_at a microsecond apart, so arrival order survives one shared transaction time),
@@ -279,11 +288,7 @@ export async function insertDecisionsAndFinish(db: DB, decisions: NewDecision[],
  */
 export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): Promise<void> {
   if (!decisions.length && !finished.length) return;
-  const rows = JSON.stringify(decisions.map((d) => ({
-    owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
-    object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
-  })));
-  const done = JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId })));
+  const { rows, done } = decisionParams(decisions, finished);
   await sql`${prepared('intake_decisions_finish')}
     with d as (
       insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
@@ -305,11 +310,7 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
  */
 export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[]): Promise<void> {
   if (jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('finishIntakeBatch: preserve_run_at job keys need enqueueMany');
-  const rows = JSON.stringify(decisions.map((d) => ({
-    owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
-    object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
-  })));
-  const done = JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId })));
+  const { rows, done } = decisionParams(decisions, finished);
   // Data-modifying CTEs always run; the function calls (add_jobs, complete_jobs) run because the final select reads them.
   await sql`${prepared('intake_finish_batch')}
     with d as (
