@@ -20,7 +20,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import type { Occurrence } from '../../lib/ical/index.js';
-import { ianaZone, utcToWall, type Zone } from '../../lib/ical/zones/zone.js';
+import { utcToWall, zoneOf, type Zone } from '../../lib/ical/zones/zone.js';
 import * as objects from '../../store/objects.js';
 import { floatingSingleOccurrences, hasExpansion, seriesIndexed } from './expansions.js';
 import { isoDate, isoUtc } from './iso.js';
@@ -121,15 +121,6 @@ export function singleItem(r: FastRow, head: string, tail: string, hidden: boole
   if (!overlaps(s, e, f, t)) return null;
   const b = middle(null, s, e, r.all_day, hidden ? '' : r.summary, hidden ? '' : r.location) + statusTransp(r.status, r.transp);
   return { k: sortKey(s, r.all_day), s, e, id: r.id, rid: null, a: head, b, c: tail };
-}
-
-/** The viewer's zone (expansion puts all-day occurrences at midnight there); UTC for an unknown id. */
-export function zoneOf(tz: string): Zone {
-  try {
-    return ianaZone(tz);
-  } catch {
-    return ianaZone('UTC');
-  }
 }
 
 /**

@@ -38,7 +38,8 @@ import * as objects from '../../store/objects.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
 import { compiledFor } from './compiled-cache.js';
 import { floatingSingleOccurrences, hasExpansion, seriesWindow } from './expansions.js';
-import { cmpItems, expandsRow, occurrenceItem, zoneOf, overlaps, rangeRows, rowParts, singleItem, type FastRow, type Item, type ListingCalendar } from './listing-json.js';
+import { cmpItems, expandsRow, occurrenceItem, overlaps, rangeRows, rowParts, singleItem, type FastRow, type Item, type ListingCalendar } from './listing-json.js';
+import { zoneOf } from '../../lib/ical/zones/zone.js';
 
 const DAY = 86_400_000;
 /** The memo window around today: requests inside it are served from memory. */

@@ -10,8 +10,7 @@ import { isoDate, isoUtc } from './iso.js';
 import type { Occurrence } from '../../lib/ical/index.js';
 import { hidesDetails, type Access } from './access.js';
 import type { CalendarView } from '../../store/calendars.js';
-import { utcToWall } from '../../lib/ical/zones/zone.js';
-import { zoneOf } from './listing-json.js';
+import { utcToWall, zoneOf } from '../../lib/ical/zones/zone.js';
 
 export interface OccurrenceJson {
   id: string; calendarId: string; uid: string; recurrenceId: string | null;

@@ -21,8 +21,7 @@ import { writableCalendar } from './access.js';
 import { saveObject } from './write.js';
 import { calendarFor } from '../calendars.js';
 import ICAL from 'ical.js';
-import { wallToUtc, type Zone } from '../../lib/ical/zones/zone.js';
-import { zoneOf } from './listing-json.js';
+import { wallToUtc, zoneOf, type Zone } from '../../lib/ical/zones/zone.js';
 
 const MAX_IMPORT_BYTES = 50 * 1024 * 1024;
 /** Job priority of imports (lower runs first; scheduling deliveries are -10, most jobs 0). */

@@ -15,8 +15,7 @@ import { publicUrl } from '../../config/load.js';
 import { dispatch, dispatchMany, registerChannel, type Notification, type NotificationKind, type DispatchStatus } from './channels.js';
 import { sql } from 'kysely';
 import { emailChannel } from './email-channel.js';
-import { wallToUtc } from '../../lib/ical/zones/zone.js';
-import { zoneOf } from '../events/listing-json.js';
+import { wallToUtc, zoneOf } from '../../lib/ical/zones/zone.js';
 
 registerChannel(emailChannel);
 

@@ -122,6 +122,15 @@ export function ianaZone(id: string): Zone {
   return z;
 }
 
+/** A viewer's zone (expansion puts all-day occurrences at midnight there); UTC for an unknown id. */
+export function zoneOf(tz: string): Zone {
+  try {
+    return ianaZone(tz);
+  } catch {
+    return ianaZone('UTC');
+  }
+}
+
 /** Wall ms of an instant in a zone. */
 export function utcToWall(utcMs: number, zone: Zone): number {
   return utcMs + zone.offsetAt(utcMs);
