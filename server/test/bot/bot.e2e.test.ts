@@ -112,7 +112,9 @@ describe('invitation → press → organizer', () => {
     await eventually(async () => (await botDb(env.ctx.db).selectFrom('bot_message').selectAll().where('owner_id', '=', ids.carol).execute()).find((r) => r.outcome === 'skipped-unlinked'), 15_000, 'carol skipped');
     await sink.waitFor((m) => m.some((x) => x.envelope.to.includes('carol@example.com')), 15_000);
     // The msgId is stored so it can be edited (a string beyond 2^53).
-    const logged = await botDb(env.ctx.db).selectFrom('bot_message').selectAll().where('owner_id', '=', ids.boris).where('msg_id', '=', inv.msgId).executeTakeFirstOrThrow();
+    // The log row is written after the messenger answered, so it may land a moment after the message.
+    const logged = await eventually(() => botDb(env.ctx.db).selectFrom('bot_message').selectAll().where('owner_id', '=', ids.boris).where('msg_id', '=', inv.msgId).executeTakeFirst()
+      .then((r) => (r && r.outcome !== 'sending' ? r : undefined)), 10_000, 'bot message logged');
     expect(logged.outcome).toBe('sent');
     expect(BigInt(logged.msg_id!) > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
 
