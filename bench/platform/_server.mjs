@@ -67,6 +67,12 @@ export function startServer({ port, dataDir, databaseUrl, roles, logLevel = 'war
   const t0 = performance.now();
   // BENCH_SERVER_NODE_ARGS: extra node flags for the server only (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The heap cap on node's command line, as docs/deployment.md's service units run the server: one
+  // process (otherwise `calendula start` re-launches itself as a child with the flag, and the bench
+  // would measure a launcher that a deployment does not have). CALENDULA_HEAP_MB as in the config
+  // (default 192; 0 = no cap).
+  const heapMb = Number(process.env.CALENDULA_HEAP_MB ?? 192);
+  if (heapMb > 0 && !nodeArgs.some((a) => /^--max[-_]old[-_]space[-_]size/.test(a))) nodeArgs.push(`--max-old-space-size=${heapMb}`);
   const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
