@@ -10,6 +10,7 @@ import * as creds from '../store/credentials.js';
 import { ensureDefaultCalendar } from './calendars.js';
 import type { PrincipalRow } from '../store/schema.js';
 import { audit } from './audit.js';
+import { updatePrincipalZoneAware } from './events/reminders-replan.js';
 
 export const TOKEN_SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof TOKEN_SCOPES)[number];
@@ -75,7 +76,7 @@ export async function updateUser(ctx: AppContext, actor: Actor, id: string, patc
   if ((patch.disabled === true || patch.isAdmin === false) && existing.is_admin && actor.userId === id) {
     throw invalid('You cannot disable or demote yourself');
   }
-  const row = await principals.updatePrincipal(ctx.db, id, {
+  const row = await updatePrincipalZoneAware(ctx, existing, {
     name: patch.name, is_admin: patch.isAdmin, disabled: patch.disabled, language: patch.language, timezone: patch.timezone,
     password_hash: patch.password !== undefined ? await hashPassword(patch.password, policy(ctx)) : undefined,
   });

@@ -6,6 +6,7 @@ import * as cals from '../store/calendars.js';
 import * as principals from '../store/principals.js';
 import type { CalendarRow, PrincipalRow, Reminder, WorkingHours, NotifyPrefs } from '../store/schema.js';
 import { audit } from './audit.js';
+import { queueReplan, sameDefaults, updatePrincipalZoneAware } from './events/reminders-replan.js';
 
 const COLOR = /^#[0-9a-fA-F]{6}$/;
 
@@ -94,9 +95,15 @@ export async function updateCalendar(ctx: AppContext, actor: Actor, id: string, 
   if (cal.access !== 'owner') throw forbidden('Only the owner can change a calendar');
   checkFields(patch);
   checkReminders(patch.defaultReminders);
-  const row = await cals.updateCalendar(ctx.db, actor.userId!, id, {
-    name: patch.name?.trim(), color: patch.color, description: patch.description, timezone: patch.timezone,
-    default_reminders: patch.defaultReminders, sort_order: patch.order, hidden: patch.hidden,
+  // New default reminders move the planned reminders of the calendar's events without VALARMs.
+  const replan = patch.defaultReminders !== undefined && !sameDefaults(patch.defaultReminders, cal.default_reminders as Reminder[] | null);
+  const row = await ctx.db.transaction().execute(async (trx) => {
+    const r = await cals.updateCalendar(trx, actor.userId!, id, {
+      name: patch.name?.trim(), color: patch.color, description: patch.description, timezone: patch.timezone,
+      default_reminders: patch.defaultReminders, sort_order: patch.order, hidden: patch.hidden,
+    });
+    if (replan) await queueReplan(trx, { ownerId: actor.userId!, reason: 'defaults', calendarId: id });
+    return r;
   });
   await audit(ctx, actor, 'calendar.update', id);
   return row!;
@@ -160,7 +167,7 @@ export async function updateSettings(ctx: AppContext, actor: Actor, patch: { lan
     }
   }
   const me = (await principals.findPrincipalById(ctx.db, actor.userId!))!;
-  const row = await principals.updatePrincipal(ctx.db, actor.userId!, {
+  const row = await updatePrincipalZoneAware(ctx, me, {
     language: patch.language, timezone: patch.timezone, working_hours: patch.workingHours,
     notify: patch.notifications ? { ...(me.notify as NotifyPrefs), ...patch.notifications } : undefined,
   });

@@ -6,6 +6,7 @@ import { deliverBatch, isBatchPayload } from '../app/events/deliver-batch.js';
 import { runFanout } from '../app/events/fanout.js';
 import { purgeMessages } from '../store/itip-messages.js';
 import { runImport } from '../app/events/transfer.js';
+import { replanReminders } from '../app/events/reminders-replan.js';
 import { collectGarbage } from '../app/attachments.js';
 import { deliveryHandlers } from './delivery-handlers.js';
 import { botJobHandlers } from '../app/bot/jobs.js';
@@ -36,6 +37,10 @@ export function jobHandlers(ctx: AppContext): Record<JobName, JobHandler> {
     },
     'import-ics': async (payload) => {
       await runImport(ctx, payload);
+    },
+    // After a change of the user's zone or of a calendar's default reminders (app/events/reminders-replan.ts).
+    'reminders-replan': async (payload) => {
+      await replanReminders(ctx, payload);
     },
     ...deliveryHandlers(ctx),
     // VK Teams: 'bot-send' / 'bot-edit'; also registers the 'messenger' notification channel (app/bot/channel.ts).

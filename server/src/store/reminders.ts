@@ -45,6 +45,35 @@ export async function saveReminders(db: DB, plans: ReminderPlanRow[]): Promise<v
       gen = nextval('reminder_gen'), claimed_by = null, attempts = 0, last_error = null`.execute(db);
 }
 
+/**
+ * Re-plans (replace or remove) reminders of one owner's objects, each only while the object is
+ * still at the etag the plan was made from: a write that came in meanwhile planned for itself.
+ */
+export async function replaceRemindersIfCurrent(db: DB, ownerId: string, plans: ReminderPlanRow[], drops: { objectId: string; etag: string }[]): Promise<{ planned: number; removed: number }> {
+  let planned = 0, removed = 0;
+  if (plans.length) {
+    const r = await sql`
+      insert into reminder (owner_id, object_id, fire_at, occurrence_start, recurrence_id, action, etag, basis, single, due_at)
+      select x.owner_id, x.object_id, x.fire_at, x.occurrence_start, x.recurrence_id, x.action, x.etag, x.basis, x.single, x.fire_at
+      from jsonb_to_recordset(${planJson(plans)}::jsonb) as x(owner_id uuid, object_id uuid, fire_at timestamptz, occurrence_start timestamptz,
+        recurrence_id text, action text, etag text, basis text, single boolean)
+      join calendar_object o on o.owner_id = x.owner_id and o.id = x.object_id and o.etag = x.etag and o.deleted_at is null
+      where x.owner_id = ${ownerId}::uuid
+      on conflict (owner_id, object_id) do update set
+        fire_at = excluded.fire_at, occurrence_start = excluded.occurrence_start, recurrence_id = excluded.recurrence_id, action = excluded.action,
+        etag = excluded.etag, basis = excluded.basis, single = excluded.single, due_at = excluded.due_at,
+        gen = nextval('reminder_gen'), claimed_by = null, attempts = 0, last_error = null`.execute(db);
+    planned = Number(r.numAffectedRows ?? 0);
+  }
+  if (drops.length) {
+    const r = await sql`
+      delete from reminder r using unnest(${drops.map((d) => d.objectId)}::uuid[], ${drops.map((d) => d.etag)}::text[]) as d(id, etag), calendar_object o
+      where r.owner_id = ${ownerId}::uuid and r.object_id = d.id and o.owner_id = r.owner_id and o.id = d.id and o.etag = d.etag`.execute(db);
+    removed = Number(r.numAffectedRows ?? 0);
+  }
+  return { planned, removed };
+}
+
 /** Removes the planned reminders of these objects of one owner (deleted, no alarm left). */
 export async function deleteReminders(db: DB, ownerId: string, objectIds: string[]): Promise<void> {
   if (!objectIds.length) return;
