@@ -269,4 +269,14 @@ describe('floating events in reminders, notifications and room decisions', () =>
     expect(await answer(rooms['Europe/Moscow']!)).toBe('DECLINED');
     expect(await answer(rooms['America/New_York']!)).toBe('ACCEPTED');
   });
+  it('the detail of a floating event whose text no longer parses still gives its wall times, with no zone', async () => {
+    const { row } = await saveObject(env.ctx, { userId: olga.id, email: olga.email, via: 'rest' }, { ownerId: olga.id, calendarId: olga.cal, ical: cal('floating-broken@test'), schedule: false });
+    const good = (await olga.api.get(`/events/${row.id}`)).json().event;
+    expect([good.start, good.timezone]).toEqual([`${ymd}T10:00:00`, null]);
+    await sql`update calendar_object set ical = 'BEGIN:VCALENDAR' where id = ${row.id}`.execute(env.ctx.db);
+    const r = await olga.api.get(`/events/${row.id}`);
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json().event).toMatchObject({ start: `${ymd}T10:00:00`, end: `${ymd}T11:00:00`, timezone: null, allDay: false });
+    await sql`delete from calendar_object where id = ${row.id}`.execute(env.ctx.db);
+  });
 });

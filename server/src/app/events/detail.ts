@@ -20,7 +20,7 @@ export async function eventDetail(ctx: AppContext, actor: Actor, a: ObjectAccess
   try {
     event = eventToJson(row.ical, recurrenceId) as unknown as Record<string, unknown>;
   } catch {
-    event = { summary: row.summary, start: row.first_start?.toISOString() ?? '', end: row.last_end?.toISOString() ?? '' };
+    event = fallbackJson(row);
   }
   if (hidden) {
     event = { summary: '', start: event.start, end: event.end, timezone: event.timezone, allDay: event.allDay, rrule: event.rrule, visibility: event.visibility, transparency: event.transparency };
@@ -41,4 +41,19 @@ export async function eventDetail(ctx: AppContext, actor: Actor, a: ObjectAccess
 
 export async function getEvent(ctx: AppContext, actor: Actor, id: string, recurrenceId?: string) {
   return eventDetail(ctx, actor, await objectFor(ctx, actor, id), recurrenceId);
+}
+
+/**
+ * The event's times from its index columns when its text no longer parses, in the shape
+ * eventToJson gives (wall times and their zone): all-day rows as dates; floating rows (RFC 5545
+ * §3.3.5) store their wall times read as UTC, so they are wall times with no zone; the others
+ * are UTC instants.
+ */
+function fallbackJson(row: ObjectAccess['row']): Record<string, unknown> {
+  const at = (d: Date | null, len: number) => (d ? d.toISOString().slice(0, len) : '');
+  const len = row.all_day ? 10 : 19;
+  return {
+    summary: row.summary ?? '', start: at(row.first_start, len), end: at(row.last_end ?? row.first_start, len),
+    timezone: row.all_day || row.floating ? null : 'UTC', allDay: row.all_day,
+  };
 }
