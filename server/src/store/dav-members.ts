@@ -79,12 +79,13 @@ const rangeStatements = new Map<string, { name: string; text: string }>();
  * Candidates of a "VEVENT overlapping [from, to)" calendar-query (RFC 4791 §9.9) in one calendar
  * (never the text), as one flat list like memberCells(): per candidate id, name, etag, kind, then
  * the memberCells() columns asked (the stride is 4 + those). The kind is 'f' (single), 't'
- * (recurring), or for floating objects 'F' (single) and 'T' (recurring). The bounds are the
+ * (recurring), or for floating and all-day objects 'F' (single) and 'T' (recurring). The bounds are the
  * index columns' (first_start … last_end of the whole series), so a single event here overlaps; a
  * recurring one still needs its instances checked. Floating objects (RFC 5545 §3.3.5, migration
- * 0010) hold their wall times read as UTC: their span is matched widened by FLOAT_MARGIN_MS and
+ * 0010) and all-day ones (DATE values are floating too, RFC 4791 §9.9) hold their wall times read
+ * as UTC: their span is matched widened by FLOAT_MARGIN_MS and
  * the caller decides them in the floating zone (RFC 4791 §9.9). The span overlaps are the shapes
- * the GiST indexes (migrations 0006, 0010) answer. Sorted by name only when `ordered` (a client's
+ * the GiST indexes (migrations 0006, 0011) answer. Sorted by name only when `ordered` (a client's
  * result limit must cut the same list each time); otherwise unsorted — a sort was a third of the query.
  */
 export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, from: Date, to: Date, cols: Omit<MemberColumns, 'text'>, ordered: boolean): Promise<string[]> {
@@ -92,7 +93,7 @@ export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId:
   const variant = `${cols.component ? 'c' : '-'}${cols.size ? 's' : '-'}${cols.modified ? 'm' : '-'}${publicOnly ? 'p' : '-'}${ordered ? 'o' : '-'}`;
   let stmt = rangeStatements.get(variant);
   if (!stmt) {
-    const cell = ['id::text', NAME_CELL, 'etag', `case when floating then (case when recurring then 'T' else 'F' end) when recurring then 't' else 'f' end`, ...fields].join(` || E'\\x01' || `);
+    const cell = ['id::text', NAME_CELL, 'etag', `case when floating or all_day then (case when recurring then 'T' else 'F' end) when recurring then 't' else 'f' end`, ...fields].join(` || E'\\x01' || `);
     stmt = {
       name: `dav-range-${variant}`,
       text: `select string_agg(${cell}, E'\\x01'${ordered ? ' order by name' : ''}) from calendar_object
@@ -101,7 +102,7 @@ export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId:
           and (((first_start < $4 or first_start is null)
             and (last_end > $3 or last_end is null or (last_end = first_start and first_start >= $3))
             and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($3::timestamptz, $4::timestamptz, '[)'))
-            or (floating and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($5::timestamptz, $6::timestamptz, '[)')))`,
+            or ((floating or all_day) and tstzrange(first_start, coalesce(last_end, 'infinity'::timestamptz), '[]') && tstzrange($5::timestamptz, $6::timestamptz, '[)')))`,
     };
     rangeStatements.set(variant, stmt);
   }

@@ -120,3 +120,55 @@ describe('calendar-query time-range and floating events', () => {
     expect(periods).toEqual(['20300306T150000Z/20300306T160000Z', '20300307T150000Z/20300307T160000Z']);
   });
 });
+
+// All-day dates are floating too (RFC 4791 §9.9: DATE values are read in the query's CALDAV:timezone,
+// else the calendar's). An all-day 10 February 2030 is [9 Feb 21:00Z, 10 Feb 21:00Z) for Mira
+// (Moscow, UTC+3) and [10 Feb 05:00Z, 11 Feb 05:00Z) for Ned (New York, UTC−5 in February): a range
+// late on 9 February UTC holds it for her only, one late on 10 February for him only — read as a
+// UTC day it would be the other way round. The same for a daily all-day series from 15 February.
+describe('calendar-query time-range and all-day events', () => {
+  let mira: DavUser;
+  let ned: DavUser;
+  const day = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', 'BEGIN:VEVENT', 'UID:allday-single', 'DTSTAMP:20300101T000000Z',
+    'DTSTART;VALUE=DATE:20300210', 'DTEND;VALUE=DATE:20300211', 'SUMMARY:All day', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+  const days = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', 'BEGIN:VEVENT', 'UID:allday-series', 'DTSTAMP:20300101T000000Z',
+    'DTSTART;VALUE=DATE:20300215', 'DTEND;VALUE=DATE:20300216', 'RRULE:FREQ=DAILY;COUNT=2', 'SUMMARY:All day series', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+  const variants = [
+    { props: '<D:getetag/>', filter: '' },
+    { props: '<D:getetag/><D:displayname/>', filter: '' },
+    { props: '<D:getetag/><C:calendar-data/>', filter: '' },
+    { props: '<D:getetag/>', filter: '<C:prop-filter name="SUMMARY"><C:text-match>All day</C:text-match></C:prop-filter>' },
+  ];
+  const names = async (u: DavUser, start: string, end: string, v: { props: string; filter: string }) => {
+    const body = `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>${v.props}</D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="${start}" end="${end}"/>${v.filter}</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+    const r = await dav(env, 'REPORT', u.defaultCalendar, { user: u, body, headers: { depth: '1' } });
+    expect(r.status, r.text).toBe(207);
+    return [...responses(r.xml()).keys()].map((h) => h.slice(h.lastIndexOf('/') + 1)).sort();
+  };
+
+  beforeAll(async () => {
+    mira = await davUser(env, 'mira-ad@example.com');
+    ned = await davUser(env, 'ned-ad@example.com');
+    await env.ctx.db.updateTable('principal').set({ timezone: 'Europe/Moscow' }).where('id', '=', mira.row.id).execute();
+    await env.ctx.db.updateTable('calendar').set({ timezone: null }).where('id', '=', mira.defaultCalendar.split('/')[4]!).execute();
+    await env.ctx.db.updateTable('calendar').set({ timezone: 'America/New_York' }).where('id', '=', ned.defaultCalendar.split('/')[4]!).execute();
+    for (const u of [mira, ned]) {
+      expect((await dav(env, 'PUT', `${u.defaultCalendar}day.ics`, { user: u, body: day })).status).toBe(201);
+      expect((await dav(env, 'PUT', `${u.defaultCalendar}days.ics`, { user: u, body: days })).status).toBe(201);
+    }
+  });
+
+  variants.forEach((v, i) => {
+    it(`places the day in the calendar's zone, else the owner's (variant ${i + 1})`, async () => {
+      expect(await names(mira, '20300209T210000Z', '20300209T230000Z', v)).toEqual(['day.ics']);
+      expect(await names(ned, '20300209T210000Z', '20300209T230000Z', v)).toEqual([]);
+      expect(await names(mira, '20300210T220000Z', '20300211T000000Z', v)).toEqual([]);
+      expect(await names(ned, '20300210T220000Z', '20300211T000000Z', v)).toEqual(['day.ics']);
+      // The series' second day, 16 February.
+      expect(await names(mira, '20300215T220000Z', '20300215T230000Z', v)).toEqual(['days.ics']);
+      expect(await names(ned, '20300215T220000Z', '20300215T230000Z', v)).toEqual(['days.ics']);
+      expect(await names(mira, '20300216T220000Z', '20300217T000000Z', v)).toEqual([]);
+      expect(await names(ned, '20300216T220000Z', '20300217T000000Z', v)).toEqual(['days.ics']);
+    });
+  });
+});

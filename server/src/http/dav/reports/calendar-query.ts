@@ -61,7 +61,7 @@ export function floatingZoneOf(queryTimezone: string | null, cal: { timezone: st
 
 interface Row extends ObjectMeta {
   recurring: boolean;
-  /** Floating times (RFC 5545 §3.3.5): the index columns are wall times read as UTC. */
+  /** Floating times (RFC 5545 §3.3.5) or all-day dates: the index columns are wall times read as UTC. */
   floating: boolean;
   ical: string;
 }
@@ -73,7 +73,9 @@ async function candidates(d: DavRequest, cal: DavCalendar, top: CompFilter, with
   const comp = top.compFilters.length === 1 && !top.compFilters[0]!.isNotDefined ? top.compFilters[0]! : null;
   const simple = simpleEventFilter(top);
   let q = d.env.ctx.db.selectFrom('calendar_object')
-    .select(['id', 'name', 'etag', 'schedule_tag', 'role', 'component', 'updated_at', 'class', 'recurring', 'floating'])
+    .select(['id', 'name', 'etag', 'schedule_tag', 'role', 'component', 'updated_at', 'class', 'recurring'])
+    // All-day dates are floating too (RFC 4791 §9.9): both are placed in the floating zone.
+    .select(sql<boolean>`floating or all_day`.as('floating'))
     .select(sql<number>`octet_length(ical)`.as('size'))
     // The simple filter needs the text only for recurring series not already compiled (fetched below).
     .select(simple && !withText ? sql<string>`''`.as('ical') : sql<string>`ical`.as('ical'))
@@ -93,8 +95,9 @@ async function candidates(d: DavRequest, cal: DavCalendar, top: CompFilter, with
         // superset of the exact predicates above, so it only adds an index path).
         span(tr.start ?? null, tr.end ?? null),
       ]),
-      // Floating rows hold wall times read as UTC: widened here, decided in the floating zone below.
-      eb.and([eb('floating', '=', true), span(tr.start ? new Date(tr.start.getTime() - FLOAT_MARGIN_MS) : null, tr.end ? new Date(tr.end.getTime() + FLOAT_MARGIN_MS) : null)]),
+      // Floating and all-day rows hold wall times (dates) read as UTC: widened here, decided in the
+      // floating zone below.
+      eb.and([sql<boolean>`(floating or all_day)`, span(tr.start ? new Date(tr.start.getTime() - FLOAT_MARGIN_MS) : null, tr.end ? new Date(tr.end.getTime() + FLOAT_MARGIN_MS) : null)]),
     ]));
   }
   const rows = (await q.orderBy('name').execute()).map((r) => ({ ...r, size: Number(r.size) }));
