@@ -197,6 +197,14 @@ export const rangeOverlaps = (from: Date, to: Date) =>
   sql<boolean>`(${spanOverlaps(from, to)} or (floating and ${spanOverlaps(new Date(from.getTime() - FLOAT_MARGIN_MS), new Date(to.getTime() + FLOAT_MARGIN_MS))}))`;
 
 /**
+ * rangeOverlaps for callers that also place all-day dates in a zone (free/busy in the owner's
+ * zone, CalDAV time-range in the floating zone — RFC 4791 §9.9): all-day rows are widened like
+ * floating ones. The second arm matches the partial index calendar_object_zoned_span (migration 0011).
+ */
+export const zonedRangeOverlaps = (from: Date, to: Date) =>
+  sql<boolean>`(${spanOverlaps(from, to)} or ((floating or all_day) and ${spanOverlaps(new Date(from.getTime() - FLOAT_MARGIN_MS), new Date(to.getTime() + FLOAT_MARGIN_MS))}))`;
+
+/**
  * The open-ended bounds "starts before `to`, ends after `from`" (either may be absent) as some
  * viewer sees them: like rangeOverlaps, a floating row (RFC 5545 §3.3.5: its first_start/last_end
  * are wall times read as UTC) passes when its wall times are within FLOAT_MARGIN_MS of the bounds;

@@ -279,4 +279,24 @@ describe('floating events in reminders, notifications and room decisions', () =>
     expect(r.json().event).toMatchObject({ start: `${ymd}T10:00:00`, end: `${ymd}T11:00:00`, timezone: null, allDay: false });
     await sql`delete from calendar_object where id = ${row.id}`.execute(env.ctx.db);
   });
+  it('free/busy puts an all-day day (single or a series) midnight to midnight in the owner\'s zone', async () => {
+    const vera = await user(env, 'vera@example.com', 'Vera');
+    await sql`update principal set timezone = 'Asia/Vladivostok' where id = ${vera.id}`.execute(env.ctx.db); // UTC+10
+    const next = new Date(D + DAY).toISOString().slice(0, 10).replace(/-/g, '');
+    const day = (uid: string, extra = '') => `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:${basic}\r\nDTEND;VALUE=DATE:${next}\r\n${extra}TRANSP:OPAQUE\r\nSUMMARY:Away\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+    await saveObject(env.ctx, { userId: vera.id, email: vera.email, via: 'rest' }, { ownerId: vera.id, calendarId: vera.cal, ical: day('allday-away@test'), schedule: false });
+    const busyOf = async () => {
+      const r = await nick.api.post('/freebusy', { attendees: [vera.email], from: new Date(D - 3 * DAY).toISOString(), to: new Date(D + 4 * DAY).toISOString() });
+      expect(r.statusCode, r.body).toBe(200);
+      return (r.json().items[0].busy as { start: string; end: string }[]).map((b) => [local(b.start, 'Asia/Vladivostok'), local(b.end, 'Asia/Vladivostok')]);
+    };
+    const ymdNext = new Date(D + DAY).toISOString().slice(0, 10);
+    expect(await busyOf()).toEqual([[`${ymd} 00:00`, `${ymdNext} 00:00`]]);
+    await sql`delete from calendar_object where owner_id = ${vera.id}`.execute(env.ctx.db);
+    await saveObject(env.ctx, { userId: vera.id, email: vera.email, via: 'rest' }, { ownerId: vera.id, calendarId: vera.cal, ical: day('allday-series@test', 'RRULE:FREQ=DAILY;COUNT=2\r\n'), schedule: false });
+    const ymd2 = new Date(D + 2 * DAY).toISOString().slice(0, 10);
+    // Two consecutive days merge into one period.
+    expect(await busyOf()).toEqual([[`${ymd} 00:00`, `${ymd2} 00:00`]]);
+  });
+
 });

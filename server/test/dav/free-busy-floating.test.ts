@@ -171,4 +171,13 @@ describe('calendar-query time-range and all-day events', () => {
       expect(await names(ned, '20300216T220000Z', '20300217T000000Z', v)).toEqual(['days.ics']);
     });
   });
+  it('free-busy-query puts all-day days midnight to midnight in the calendar\'s zone', async () => {
+    const periods = async (u: DavUser) => {
+      const r = await dav(env, 'REPORT', u.defaultCalendar, { user: u, body: '<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20300208T000000Z" end="20300220T000000Z"/></C:free-busy-query>' });
+      expect(r.status).toBe(200);
+      return (r.text.match(/^FREEBUSY[^\r\n]*/gm) ?? []).flatMap((l) => l.slice(l.indexOf(':') + 1).split(','));
+    };
+    expect(await periods(mira)).toEqual(['20300209T210000Z/20300210T210000Z', '20300214T210000Z/20300216T210000Z']);
+    expect(await periods(ned)).toEqual(['20300210T050000Z/20300211T050000Z', '20300215T050000Z/20300217T050000Z']);
+  });
 });

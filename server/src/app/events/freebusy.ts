@@ -8,7 +8,8 @@ import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import { invalid } from '../../domain/errors.js';
 import * as principals from '../../store/principals.js';
-import { rangeOverlaps } from '../../store/objects.js';
+import { zonedRangeOverlaps } from '../../store/objects.js';
+import { wallToUtc, zoneOf, type Zone } from '../../lib/ical/zones/zone.js';
 import type { PrincipalRow, WorkingHours } from '../../store/schema.js';
 import { compiledCached } from './compiled-cache.js';
 import { isoUtc } from './iso.js';
@@ -126,7 +127,9 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
   // series columns are sent only for recurring rows. RFC 5545 §3.8.2.7 (TRANSP), §3.8.1.11
   // (STATUS) and RFC 5546 §3.2.3 (a DECLINED attendee is not busy) decide what counts.
   let q = ctx.db.selectFrom('calendar_object')
-    .select(['owner_id', 'recurring', 'floating'])
+    .select(['owner_id', 'recurring'])
+    // All-day dates, like floating times, are placed in the person's zone (RFC 5545 §3.3.4/§3.3.5).
+    .select(['floating', 'all_day'])
     .select(sql<number | null>`extract(epoch from first_start) * 1000`.as('fs'))
     .select(sql<number | null>`extract(epoch from last_end) * 1000`.as('le'))
     .select(sql<boolean>`(my_partstat is not distinct from 'TENTATIVE' or status is not distinct from 'TENTATIVE')`.as('tent'))
@@ -136,7 +139,7 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
     .select(sql<string | null>`case when recurring then status end`.as('status'))
     .select(sql<string | null>`case when recurring then transp end`.as('transp'))
     .where('owner_id', 'in', who.map((w) => w.id)).where('deleted_at', 'is', null).where('component', '=', 'VEVENT')
-    .where(rangeOverlaps(from, to))
+    .where(zonedRangeOverlaps(from, to))
     .where(sql<boolean>`(recurring or (my_partstat is distinct from 'DECLINED' and status is distinct from 'CANCELLED' and transp is distinct from 'TRANSPARENT'))`);
   if (excludeUid !== undefined) q = q.where('uid', '!=', excludeUid);
   const rows = await q.execute();
@@ -160,6 +163,7 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
   for (const [ownerId, list] of byOwner) {
     const w = byId.get(ownerId)!;
     const me = emailOf.get(ownerId)!;
+    let zone: Zone | undefined;
     beginEdges();
     for (const r of list) {
       if (!r.recurring && r.floating) {
@@ -170,8 +174,16 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
       }
       if (!r.recurring) {
         if (r.fs === null) continue;
-        const s = Number(r.fs);
-        pushEdges(Math.round(Math.max(s, f)), Math.round(Math.min(r.le === null ? s : Number(r.le), t)), r.tent ? 1 : 2);
+        let s = Number(r.fs);
+        let e = r.le === null ? s : Number(r.le);
+        if (r.all_day) {
+          // An all-day day is midnight to midnight in the person's zone (its columns are the dates at 00:00 UTC).
+          zone ??= zoneOf(w.timezone);
+          s = wallToUtc(s, zone);
+          e = wallToUtc(e, zone);
+          if (e <= f || s >= t) continue;
+        }
+        pushEdges(Math.round(Math.max(s, f)), Math.round(Math.min(e, t)), r.tent ? 1 : 2);
         continue;
       }
       const b = seriesBusyOf(r as SeriesRow, texts.get(r.id!), me, w.timezone, from, to);

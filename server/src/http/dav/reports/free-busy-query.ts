@@ -5,7 +5,7 @@ import { expandCompiled } from '../../../lib/ical/index.js';
 import { compiledFor } from '../../../app/events/compiled-cache.js';
 import { mergePeriods, type BusyType, type Period } from '../../../app/events/busy-periods.js';
 import { floatingSingleOccurrences } from '../../../app/events/expansions.js';
-import { rangeOverlaps } from '../../../store/objects.js';
+import { zonedRangeOverlaps } from '../../../store/objects.js';
 import { DavHttpError } from '../errors.js';
 import { requirePrivilege, type DavRequest } from '../common.js';
 
@@ -27,12 +27,14 @@ export async function freeBusyQuery(d: DavRequest, q: FreeBusyQueryReport) {
   const from = q.timeRange.start ?? new Date(Date.now() - 86_400_000);
   const to = q.timeRange.end ?? new Date(from.getTime() + 366 * 86_400_000);
   const rows = await d.env.ctx.db.selectFrom('calendar_object')
-    .select(['etag', 'recurring', 'floating', 'first_start', 'last_end', 'status', 'transp', 'my_partstat'])
-    .select(sql<string>`case when recurring or floating then ical else '' end`.as('ical'))
+    .select(['etag', 'recurring', 'first_start', 'last_end', 'status', 'transp', 'my_partstat'])
+    // All-day dates are floating as well (RFC 4791 §9.9).
+    .select(sql<boolean>`floating or all_day`.as('floating'))
+    .select(sql<string>`case when recurring or floating or all_day then ical else '' end`.as('ical'))
     .where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null).where('component', '=', 'VEVENT')
-    .where(rangeOverlaps(from, to))
+    .where(zonedRangeOverlaps(from, to))
     .execute();
-  // RFC 4791 §9.9: floating times are in the calendar's time zone (CALDAV:calendar-timezone, else
+  // RFC 4791 §9.9: floating times and all-day dates are in the calendar's time zone (CALDAV:calendar-timezone, else
   // the user's); the index columns hold them read as UTC.
   const floatingZone = cal.timezone ?? d.env.user.timezone ?? 'UTC';
   const out: Period[] = [];
