@@ -9,9 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
 import { create, ev, jobs, user, type TestUser } from './_helpers.js';
-import { buildCalendar, buildComponent } from '../../src/lib/ical/build.js';
+import { buildCalendar, buildComponent, eventToJson } from '../../src/lib/ical/build.js';
 import { createFreshObject, saveObject } from '../../src/app/events/write.js';
 import { createEventIn } from '../../src/app/events/commands.js';
+import { buildFreshEvent } from '../../src/lib/itip/fresh-event.js';
 import { prepareResource, indexValues } from '../../src/app/events/resource.js';
 import * as principals from '../../src/store/principals.js';
 import type { Actor } from '../../src/domain/actor.js';
@@ -70,8 +71,17 @@ describe('create fast path', () => {
     ['tentative meeting with a recurrence rule in a zone', meeting({ summary: 'Weekly', status: 'TENTATIVE', start: '2035-05-05T08:00:00', end: '2035-05-05T09:00:00', timezone: 'Europe/Berlin', rrule: 'FREQ=DAILY;UNTIL=20350601T000000Z' }, ['f1@example.com', 'ext2@partner.org'])],
   ];
 
-  for (const [label, event, defaults] of cases) {
-    it(`stores what saveObject stores: ${label}`, async () => {
+  // Each case through the component path, and through the text builder (buildFreshEvent) where it applies.
+  const runs = cases.flatMap(([label, event, defaults]) => [
+    [label, event, defaults, 'component'] as const,
+    ...(buildFreshEvent(event, { uid: 'probe', now: new Date() }) ? [[label, event, defaults, 'fresh'] as const] : []),
+  ]);
+  it('the text builder covers the plain cases (timed, no rule or alarms)', () => {
+    expect(runs.filter((r) => r[3] === 'fresh').map((r) => r[0])).toEqual(['plain, no attendees', 'meeting in a zone: users, a room, an outsider', 'calendar default reminders, no alarms']);
+  });
+
+  for (const [label, event, defaults, mode] of runs) {
+    it(`stores what saveObject stores (${mode}): ${label}`, async () => {
       await env.ctx.db.updateTable('calendar').set({ default_reminders: JSON.stringify(defaults ?? []) }).where('id', 'in', [anna.cal, otherCal]).execute();
       const dtstamp = new Date(Date.UTC(2030, 0, 1, 12));
       const known = await principals.resolveAddresses(env.ctx.db, [anna.email, ...(event.attendees ?? []).map((a) => a.email)]);
@@ -80,7 +90,8 @@ describe('create fast path', () => {
       const slow = await saveObject(env.ctx, annaActor, { ownerId: anna.id, calendarId: otherCal, ical: buildComponent(event, { uid: slowUid, dtstamp, sequence: 0 }), knownPrincipals: known, freshUid: true });
       const fastUid = randomUUID();
       const seq0 = await seqOf(anna.cal);
-      const fast = await createFreshObject(env.ctx, annaActor, { ownerId: anna.id, calendarId: anna.cal, component: buildCalendar(event, { uid: fastUid, dtstamp, sequence: 0 }), defaults: (defaults ?? []) as never, knownPrincipals: known });
+      const built = mode === 'fresh' ? { fresh: buildFreshEvent(event, { uid: fastUid, now: dtstamp })! } : { component: buildCalendar(event, { uid: fastUid, dtstamp, sequence: 0 }) };
+      const fast = await createFreshObject(env.ctx, annaActor, { ownerId: anna.id, calendarId: anna.cal, ...built, defaults: (defaults ?? []) as never, knownPrincipals: known });
       expect(fast).not.toBeNull();
       const a = slow.row;
       const b = fast!.row;
@@ -132,6 +143,17 @@ describe('create fast path', () => {
     expect(r.lease).toBeNull();
     expect(r.isOrganizer).toBe(true);
     expect(r.event.attendees.map((a: { email: string }) => a.email)).toEqual([anna.email, people[0].email]);
+    // The 201 body of the text builder's path (its event JSON made from the input) reads as a GET of the event does.
+    for (const e of [
+      ev('Body check, with; escapes', '2035-06-03T10:00:00', '2035-06-03T11:30:00', { attendees: people.map((p) => ({ email: p.email })), description: 'Two\nlines', location: 'Room "1"', status: 'TENTATIVE', transparency: 'TRANSPARENT' }),
+      { summary: 'Floating body', start: '2035-06-04T09:00', end: '2035-06-04T10:00', timezone: null },
+    ]) {
+      const made = await create(anna, e);
+      const got = (await anna.api.get(`/events/${made.id}`)).json();
+      expect(made).toEqual(got);
+      const row = (await env.ctx.db.selectFrom('calendar_object').select('ical').where('id', '=', made.id).executeTakeFirstOrThrow());
+      expect(made.event).toEqual({ ...eventToJson(row.ical), attachments: [] });
+    }
   });
 
   it('declines without writing anything when the calendar defaults changed since they were read; the create then plans them', async () => {

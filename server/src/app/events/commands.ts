@@ -12,7 +12,8 @@ import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
 import { IcalError, compileResource, indexResource } from '../../lib/ical/index.js';
 import { applyEventPatch, buildCalendar, buildComponent } from '../../lib/ical/build.js';
 import { addOverride, excludeOccurrence, splitSeries } from '../../lib/ical/recurrence-edit.js';
-import type { EventInput, EventPatch, AttendeeInput } from '../../lib/ical/model.js';
+import type { EventInput, EventJson, EventPatch, AttendeeInput } from '../../lib/ical/model.js';
+import { buildFreshEvent } from '../../lib/itip/fresh-event.js';
 import { objectFor, requireWrite, writableCalendar } from './access.js';
 import { createFreshObject, lockUid, saveObject, trashObjectWithScheduling } from './write.js';
 import { FANOUT_MIN, planScheduling } from './scheduling.js';
@@ -100,8 +101,11 @@ export async function createEvent(ctx: AppContext, actor: Actor, input: { calend
   return (await createEventIn(ctx, actor, input)).row;
 }
 
-/** createEvent, also returning the calendar (with the actor's access) it went into. */
-export async function createEventIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<{ row: ObjectRow; calendar: Awaited<ReturnType<typeof writableCalendar>> }> {
+/**
+ * createEvent, also returning the calendar (with the actor's access) it went into and, when the
+ * fast path wrote it, the event as eventToJson would read it back (for the 201 body).
+ */
+export async function createEventIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<{ row: ObjectRow; calendar: Awaited<ReturnType<typeof writableCalendar>>; event?: EventJson }> {
   const cal = await writableCalendar(ctx, actor, input.calendarId);
   const owner = await ownerOf(ctx, cal.owner_id);
   const { attachments, ...ev } = input.event;
@@ -119,11 +123,15 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
   const meta = { uid: randomUUID(), dtstamp: new Date(), sequence: 0 };
   known.set(owner.email.toLowerCase(), owner);
   if (!attachments?.length && (event.attendees?.length ?? 0) <= FANOUT_MIN + 1) {
-    // The usual create: built once, planned and compiled on the component, one statement
-    // (createFreshObject). It declines what it does not cover; those take saveObject below.
-    const component = ical(() => buildCalendar(event, meta));
-    const fresh = await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, component, defaults: (cal.default_reminders as Reminder[] | null) ?? [], knownPrincipals: known, owner });
-    if (fresh) return { row: fresh.row, calendar: cal };
+    // The usual create: one statement (createFreshObject). A plain timed event is written as text
+    // with its plan, index and answer directly (buildFreshEvent); others are built once as a
+    // component, planned and compiled on it. What it declines takes saveObject below.
+    const defaults = (cal.default_reminders as Reminder[] | null) ?? [];
+    const built = buildFreshEvent(event, { uid: meta.uid, now: meta.dtstamp });
+    const fresh = built
+      ? await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, fresh: built, defaults, knownPrincipals: known, owner })
+      : await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, component: ical(() => buildCalendar(event, meta)), defaults, knownPrincipals: known, owner });
+    if (fresh) return { row: fresh.row, calendar: cal, event: built && fresh.row.ical === built.text ? built.json : undefined };
   }
   let text = ical(() => buildComponent(event, meta));
   if (attachments?.length) text = setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set()));
