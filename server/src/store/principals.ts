@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { DB } from './db.js';
+import { prepared, type DB } from './db.js';
 import type { PrincipalRow, WorkingHours, NotifyPrefs } from './schema.js';
 import { TtlCache, SESSION_TTL_MS } from './cache.js';
 
@@ -112,9 +112,10 @@ export async function resolveAddresses(db: DB, emails: string[]): Promise<Map<st
   return out;
 }
 
-export function findPrincipalsByEmails(db: DB, emails: string[]): Promise<PrincipalRow[]> {
-  if (!emails.length) return Promise.resolve([]);
-  return db.selectFrom('principal').selectAll().where(sql`lower(email)`, 'in', emails.map((e) => e.toLowerCase())).execute();
+export async function findPrincipalsByEmails(db: DB, emails: string[]): Promise<PrincipalRow[]> {
+  if (!emails.length) return [];
+  // One statement text for any number of addresses (a named prepared statement: parsed and planned once per connection).
+  return (await sql<PrincipalRow>`${prepared('principals_by_emails')}select * from principal where lower(email) = any(${emails.map((e) => e.toLowerCase())}::text[])`.execute(db)).rows;
 }
 
 export function listPrincipals(db: DB, opts: { kind?: string; limit: number; offset: number }) {

@@ -56,13 +56,18 @@ function checkTimes(e: Partial<EventInput>) {
  * Attendees as the organizer wrote them: groups expand to their members (the reference's mailapi),
  * rooms get CUTYPE=ROOM, answers can't be forged (only existing answers are kept).
  */
-async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>, found = new Map<string, PrincipalRow>()): Promise<AttendeeInput[]> {
+const clean = (e: string) => e.trim().replace(/^mailto:/i, '').toLowerCase();
+
+/**
+ * `lookup`: principals.resolveAddresses of exactly these attendees' cleaned addresses, when the
+ * caller started it already (the create runs it next to the calendar read).
+ */
+async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>, found = new Map<string, PrincipalRow>(), lookup?: Promise<Map<string, PrincipalRow>>): Promise<AttendeeInput[]> {
   const out = new Map<string, AttendeeInput>();
   const me = organizer.email.toLowerCase();
-  const clean = (e: string) => e.trim().replace(/^mailto:/i, '').toLowerCase();
   // Syntax first (the reference's mailapi): a bad address used to be stored and silently dropped.
   for (const a of list) if (!isValidEmail(clean(a.email))) throw new DomainError('INVALID_ADDRESS', `"${a.email}" is not a valid e-mail address`, { email: a.email });
-  for (const [k, v] of await principals.resolveAddresses(ctx.db, list.map((a) => clean(a.email)))) found.set(k, v);
+  for (const [k, v] of await (lookup ?? principals.resolveAddresses(ctx.db, list.map((a) => clean(a.email))))) found.set(k, v);
   for (const a of list) {
     const email = clean(a.email);
     const p = found.get(email);
@@ -106,6 +111,11 @@ export async function createEvent(ctx: AppContext, actor: Actor, input: { calend
  * fast path wrote it, the event as eventToJson would read it back (for the 201 body).
  */
 export async function createEventIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<{ row: ObjectRow; calendar: Awaited<ReturnType<typeof writableCalendar>>; event?: EventJson }> {
+  // The attendees' principals are read next to the calendar (two connections, one round trip of
+  // waiting): a read only, used after the calendar and the actor's right to write it are checked.
+  const list = input.event.attendees;
+  const lookup = list?.length && list.every((a) => typeof a?.email === 'string') ? principals.resolveAddresses(ctx.db, list.map((a) => clean(a.email))) : undefined;
+  lookup?.catch(() => undefined);
   const cal = await writableCalendar(ctx, actor, input.calendarId);
   const owner = await ownerOf(ctx, cal.owner_id);
   const { attachments, ...ev } = input.event;
@@ -114,7 +124,7 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
   const known = new Map<string, PrincipalRow>();
   if (event.attendees?.length) {
     event.organizer = { email: owner.email, name: owner.name || undefined };
-    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map(), known);
+    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map(), known, lookup);
     if (!atts.some((a) => a.email === owner.email.toLowerCase())) atts.unshift({ email: owner.email.toLowerCase(), name: owner.name || undefined, role: 'CHAIR', partstat: 'ACCEPTED', cutype: 'INDIVIDUAL' });
     event.attendees = atts;
   } else {
