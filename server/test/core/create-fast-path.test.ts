@@ -126,14 +126,14 @@ describe('create fast path', () => {
     });
   }
 
-  it('createEventIn: three statements (calendar, addresses, the write), no BEGIN/COMMIT, and the copies arrive', async () => {
+  it('createEventIn: two statements (calendar with the attendees\' principals, the write), no BEGIN/COMMIT, and the copies arrive', async () => {
     await env.ctx.db.updateTable('calendar').set({ default_reminders: JSON.stringify([]) }).where('id', '=', anna.cal).execute();
     const { seen, result: { row } } = await recordStatements(() => createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Counted', start: '2035-06-01T10:00:00', end: '2035-06-01T11:00:00', timezone: 'UTC', attendees: people.map((p) => ({ email: p.email })) } }));
     // The owner's row comes from a cache in production (its TTL is 0 in tests): at most one read of it.
     const byId = seen.filter((q) => /^select \* from "principal" where "id" = \$1$/.test(q.trim()));
     expect(byId.length).toBeLessThanOrEqual(1);
     const rest = seen.filter((q) => !byId.includes(q));
-    expect(rest, rest.map((q) => q.replace(/\s+/g, ' ').slice(0, 100)).join('\n')).toHaveLength(3);
+    expect(rest, rest.map((q) => q.replace(/\s+/g, ' ').slice(0, 100)).join('\n')).toHaveLength(2);
     expect(seen.some((s) => /^\s*(begin|commit)/i.test(s))).toBe(false);
     const del = (await jobsOf(row.uid)).filter((j) => j.task_identifier === 'schedule-deliver');
     expect(del).toHaveLength(1);
@@ -184,6 +184,25 @@ describe('create fast path', () => {
     expect(await jobsOf(uid)).toHaveLength(0);
     const { row } = await createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Big', start: '2035-08-01T10:00:00', end: '2035-08-01T11:00:00', timezone: 'UTC', attendees: many.map((email) => ({ email })) } });
     expect((await jobsOf(row.uid)).map((j) => j.task_identifier)).toEqual(['schedule-fanout']);
+  });
+
+  it('an attendee named by an alias is that principal (found in the calendar\'s statement, as resolveAddresses finds it)', async () => {
+    await env.ctx.db.insertInto('principal_alias').values({ email: 'f1-alias@example.com', principal_id: people[1].id }).execute();
+    const { row } = await createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Alias', start: '2035-06-05T10:00:00', end: '2035-06-05T11:00:00', timezone: 'UTC', attendees: [{ email: 'F1-Alias@example.com' }, { email: people[0].email }] } });
+    const del = (await jobsOf(row.uid)).filter((j) => j.task_identifier === 'schedule-deliver');
+    expect(del).toHaveLength(1);
+    expect(del[0].payload.items.map((i: { recipientId: string }) => i.recipientId).sort()).toEqual([people[0].id, people[1].id].sort());
+    // The CN comes from the principal found by the alias, as before.
+    expect(row.ical).toContain('CN=F 1');
+  });
+
+  it('a calendar shared read-only, or unknown, is refused before anything is written (with attendees: the combined read)', async () => {
+    const bob = await user(env, 'bob-fast@example.com', 'Bob');
+    const before = await seqOf(anna.cal);
+    const body = (calendarId: string) => ({ calendarId, event: ev('Nope', '2035-09-02T10:00:00', '2035-09-02T11:00:00', { attendees: [{ email: people[0].email }] }) });
+    expect((await bob.api.post('/events', body(anna.cal))).statusCode).toBe(404);
+    expect((await bob.api.post('/events', body(randomUUID()))).statusCode).toBe(404);
+    expect(await seqOf(anna.cal)).toBe(before);
   });
 
   it('an unknown address of the own domain is refused and nothing is written', async () => {

@@ -14,7 +14,7 @@ import { applyEventPatch, buildCalendar, buildComponent } from '../../lib/ical/b
 import { addOverride, excludeOccurrence, splitSeries } from '../../lib/ical/recurrence-edit.js';
 import type { EventInput, EventJson, EventPatch, AttendeeInput } from '../../lib/ical/model.js';
 import { buildFreshEvent } from '../../lib/itip/fresh-event.js';
-import { objectFor, requireWrite, writableCalendar } from './access.js';
+import { objectFor, requireWrite, UUID, writableCalendar, writableCalendarRow } from './access.js';
 import { createFreshObject, lockUid, saveObject, trashObjectWithScheduling } from './write.js';
 import { FANOUT_MIN, planScheduling } from './scheduling.js';
 import { enqueueMany } from '../../jobs/queue.js';
@@ -111,12 +111,18 @@ export async function createEvent(ctx: AppContext, actor: Actor, input: { calend
  * fast path wrote it, the event as eventToJson would read it back (for the 201 body).
  */
 export async function createEventIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<{ row: ObjectRow; calendar: Awaited<ReturnType<typeof writableCalendar>>; event?: EventJson }> {
-  // The attendees' principals are read next to the calendar (two connections, one round trip of
-  // waiting): a read only, used after the calendar and the actor's right to write it are checked.
+  // With attendees, their principals are read in the calendar's statement (one round trip): a
+  // read only, used after the calendar and the actor's right to write it are checked.
   const list = input.event.attendees;
-  const lookup = list?.length && list.every((a) => typeof a?.email === 'string') ? principals.resolveAddresses(ctx.db, list.map((a) => clean(a.email))) : undefined;
-  lookup?.catch(() => undefined);
-  const cal = await writableCalendar(ctx, actor, input.calendarId);
+  let lookup: Promise<Map<string, PrincipalRow>> | undefined;
+  let cal: Awaited<ReturnType<typeof writableCalendar>>;
+  if (list?.length && list.every((a) => typeof a?.email === 'string') && UUID.test(input.calendarId)) {
+    const both = await principals.calendarAndAddresses(ctx.db, input.calendarId, list.map((a) => clean(a.email)));
+    cal = await writableCalendarRow(ctx, actor, input.calendarId, both.calendar);
+    lookup = Promise.resolve(both.found);
+  } else {
+    cal = await writableCalendar(ctx, actor, input.calendarId);
+  }
   const owner = await ownerOf(ctx, cal.owner_id);
   const { attachments, ...ev } = input.event;
   checkTimes(ev);
