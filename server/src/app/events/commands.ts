@@ -59,8 +59,8 @@ function checkTimes(e: Partial<EventInput>) {
 const clean = (e: string) => e.trim().replace(/^mailto:/i, '').toLowerCase();
 
 /**
- * `lookup`: principals.resolveAddresses of exactly these attendees' cleaned addresses, when the
- * caller started it already (the create runs it next to the calendar read).
+ * `lookup`: what principals.resolveAddresses gives for exactly these attendees' cleaned
+ * addresses, when the caller has it (the create reads it in the calendar's statement).
  */
 async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>, found = new Map<string, PrincipalRow>(), lookup?: Promise<Map<string, PrincipalRow>>): Promise<AttendeeInput[]> {
   const out = new Map<string, AttendeeInput>();

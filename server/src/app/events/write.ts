@@ -12,7 +12,7 @@ import { prepared, type DB } from '../../store/db.js';
 import * as objects from '../../store/objects.js';
 import * as principals from '../../store/principals.js';
 import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
-import { indexValues, ownerUnnamed, prepareResource, toDomainError, type PreparedResource } from './resource.js';
+import { indexValues, ownerUnnamed, prepareResource, toDomainError } from './resource.js';
 import { randomUUID } from 'node:crypto';
 import type ICAL from 'ical.js';
 import { compileResource, indexResource } from '../../lib/ical/index.js';
@@ -185,7 +185,7 @@ export async function createFreshObject(ctx: AppContext, actor: Actor, input: {
   };
   const index = fresh ? fresh.index : indexResource(compile());
   const uid = index.uid;
-  const prepared = { text: planned.text, index } as PreparedResource;
+  const prepared = { text: planned.text, index };
   const name = `${encodeURIComponent(uid).slice(0, 200)}.ics`;
   const values = indexValues(prepared, { name, ownerEmail: owner.email, origin: actor.via, actorId: actor.userId, hasAttachments: /^ATTACH[;:]/m.test(prepared.text) });
   if (values.has_attachments || ownerUnnamed(prepared, owner.email)) return null;
