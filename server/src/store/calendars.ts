@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { DB } from './db.js';
+import { prepared, type DB } from './db.js';
 import type { CalendarRow, Reminder } from './schema.js';
 
 export type Access = 'owner' | 'read-write' | 'read' | 'freebusy';
@@ -47,8 +47,8 @@ export function findCalendar(db: DB, ownerId: string, id: string) {
 }
 
 /** Directory-level lookup by id alone (used before the owner is known; calendar ids are global). */
-export function findCalendarAnyOwner(db: DB, id: string) {
-  return db.selectFrom('calendar').selectAll().where('id', '=', id).executeTakeFirst();
+export async function findCalendarAnyOwner(db: DB, id: string): Promise<CalendarRow | undefined> {
+  return (await sql<CalendarRow>`${prepared('calendar_by_id')}select * from calendar where id = ${id}`.execute(db)).rows[0];
 }
 
 export function defaultCalendar(db: DB, ownerId: string) {

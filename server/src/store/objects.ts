@@ -98,7 +98,7 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
   // The calendar row is updated (and so locked) first; the object is inserted only if that row
   // still has the defaults the reminder was planned from. Reminder and jobs are taken per inserted
   // row: nothing of them happens when the insert does not.
-  const r = await sql<ObjectRow & { default_reminders: Reminder[] | null }>`
+  const r = await sql<ObjectRow & { default_reminders: Reminder[] | null }>`${prepared('insert_object_with_jobs')}
     with c as (
       update calendar set sync_seq = sync_seq + 1, updated_at = now()
       where owner_id = ${ownerId} and id = ${calendarId} and default_reminders = ${JSON.stringify(o.defaults)}::jsonb

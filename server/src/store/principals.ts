@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { DB } from './db.js';
-import type { PrincipalRow, WorkingHours, NotifyPrefs } from './schema.js';
+import { prepared, type DB } from './db.js';
+import type { CalendarRow, PrincipalRow, WorkingHours, NotifyPrefs } from './schema.js';
 import { TtlCache, SESSION_TTL_MS } from './cache.js';
 
 /** Users by id, for the per-request authentication path; every update here invalidates. */
@@ -112,9 +112,35 @@ export async function resolveAddresses(db: DB, emails: string[]): Promise<Map<st
   return out;
 }
 
-export function findPrincipalsByEmails(db: DB, emails: string[]): Promise<PrincipalRow[]> {
-  if (!emails.length) return Promise.resolve([]);
-  return db.selectFrom('principal').selectAll().where(sql`lower(email)`, 'in', emails.map((e) => e.toLowerCase())).execute();
+/**
+ * A calendar row and the principals of some (lower-case) addresses — found by main address, else by
+ * alias, as resolveAddresses finds them — in ONE statement: the create reads both before it writes.
+ * No row (undefined calendar, empty map) when the calendar does not exist. The principals travel
+ * as JSON and are typed again here.
+ */
+export async function calendarAndAddresses(db: DB, calendarId: string, emails: string[]): Promise<{ calendar: CalendarRow | undefined; found: Map<string, PrincipalRow> }> {
+  const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
+  const r = await sql<CalendarRow & { _addresses: (Omit<PrincipalRow, 'created_at' | 'updated_at'> & { _key: string; created_at: string; updated_at: string })[] }>`${prepared('calendar_and_addresses')}select c.*, (
+      select coalesce(json_agg(x), '[]'::json) from (
+        select lower(p.email) as _key, p.* from principal p where lower(p.email) = any(${list}::text[])
+        union all
+        select a.email as _key, p.* from principal_alias a join principal p on p.id = a.principal_id
+        where a.email = any(${list}::text[]) and not exists (select 1 from principal q where lower(q.email) = a.email)
+      ) x
+    ) as _addresses
+    from calendar c where c.id = ${calendarId}`.execute(db);
+  const row = r.rows[0];
+  const found = new Map<string, PrincipalRow>();
+  if (!row) return { calendar: undefined, found };
+  const { _addresses, ...calendar } = row;
+  for (const { _key, ...p } of _addresses) found.set(_key, { ...p, created_at: new Date(p.created_at), updated_at: new Date(p.updated_at) });
+  return { calendar, found };
+}
+
+export async function findPrincipalsByEmails(db: DB, emails: string[]): Promise<PrincipalRow[]> {
+  if (!emails.length) return [];
+  // One statement text for any number of addresses (a named prepared statement: parsed and planned once per connection).
+  return (await sql<PrincipalRow>`${prepared('principals_by_emails')}select * from principal where lower(email) = any(${emails.map((e) => e.toLowerCase())}::text[])`.execute(db)).rows;
 }
 
 export function listPrincipals(db: DB, opts: { kind?: string; limit: number; offset: number }) {

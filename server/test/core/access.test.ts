@@ -79,6 +79,8 @@ describe('a read-only grantee', () => {
     expect((await a.post(`/events/${pub.id}/lease`)).statusCode).toBe(403);
     expect((await a.post(`/events/${pub.id}/move`, { calendarId: reader.cal })).statusCode).toBe(403);
     expect((await a.post('/events', { calendarId: owner.cal, event: ev('x', '2032-01-01T10:00', '2032-01-01T11:00') })).statusCode).toBe(403);
+    // With attendees the calendar is read together with their principals: the same refusal.
+    expect((await a.post('/events', { calendarId: owner.cal, event: ev('x', '2032-01-01T10:00', '2032-01-01T11:00', { attendees: [{ email: writer.email }] }) })).statusCode).toBe(403);
     const imp = await env.app.inject({ method: 'POST', url: `/api/v1/calendars/${owner.cal}/import`, headers: { ...reader.h, 'content-type': 'text/calendar' }, payload: 'BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n' });
     expect(imp.statusCode).toBe(403);
     // Duplicating into one's own calendar is reading: allowed.
@@ -92,6 +94,10 @@ describe('a read-write grantee', () => {
     const a = writer.api;
     const c = await a.post('/events', { calendarId: owner.cal, event: ev('Added by Walt', '2032-01-10T10:00:00', '2032-01-10T11:00:00') });
     expect(c.statusCode, c.body).toBe(201);
+    const m = await a.post('/events', { calendarId: owner.cal, event: ev('Meeting added by Walt', '2032-01-11T10:00:00', '2032-01-11T11:00:00', { attendees: [{ email: reader.email }] }) });
+    expect(m.statusCode, m.body).toBe(201);
+    expect(m.json().calendarId).toBe(owner.cal);
+    expect(m.json().event.organizer.email).toBe(owner.email);
     expect(c.json().calendarId).toBe(owner.cal);
     const u = await a.patch(`/events/${c.json().id}`, { event: { summary: 'Changed by Walt' } }, { 'if-match': `"${c.json().etag}"` });
     expect(u.statusCode, u.body).toBe(200);

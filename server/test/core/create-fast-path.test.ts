@@ -9,9 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
 import { create, ev, jobs, user, type TestUser } from './_helpers.js';
-import { buildCalendar, buildComponent } from '../../src/lib/ical/build.js';
+import { buildCalendar, buildComponent, eventToJson } from '../../src/lib/ical/build.js';
 import { createFreshObject, saveObject } from '../../src/app/events/write.js';
 import { createEventIn } from '../../src/app/events/commands.js';
+import { buildFreshEvent } from '../../src/lib/itip/fresh-event.js';
 import { prepareResource, indexValues } from '../../src/app/events/resource.js';
 import * as principals from '../../src/store/principals.js';
 import type { Actor } from '../../src/domain/actor.js';
@@ -70,8 +71,17 @@ describe('create fast path', () => {
     ['tentative meeting with a recurrence rule in a zone', meeting({ summary: 'Weekly', status: 'TENTATIVE', start: '2035-05-05T08:00:00', end: '2035-05-05T09:00:00', timezone: 'Europe/Berlin', rrule: 'FREQ=DAILY;UNTIL=20350601T000000Z' }, ['f1@example.com', 'ext2@partner.org'])],
   ];
 
-  for (const [label, event, defaults] of cases) {
-    it(`stores what saveObject stores: ${label}`, async () => {
+  // Each case through the component path, and through the text builder (buildFreshEvent) where it applies.
+  const runs = cases.flatMap(([label, event, defaults]) => [
+    [label, event, defaults, 'component'] as const,
+    ...(buildFreshEvent(event, { uid: 'probe', now: new Date() }) ? [[label, event, defaults, 'fresh'] as const] : []),
+  ]);
+  it('the text builder covers the plain cases (timed, no rule or alarms)', () => {
+    expect(runs.filter((r) => r[3] === 'fresh').map((r) => r[0])).toEqual(['plain, no attendees', 'meeting in a zone: users, a room, an outsider', 'calendar default reminders, no alarms']);
+  });
+
+  for (const [label, event, defaults, mode] of runs) {
+    it(`stores what saveObject stores (${mode}): ${label}`, async () => {
       await env.ctx.db.updateTable('calendar').set({ default_reminders: JSON.stringify(defaults ?? []) }).where('id', 'in', [anna.cal, otherCal]).execute();
       const dtstamp = new Date(Date.UTC(2030, 0, 1, 12));
       const known = await principals.resolveAddresses(env.ctx.db, [anna.email, ...(event.attendees ?? []).map((a) => a.email)]);
@@ -80,7 +90,8 @@ describe('create fast path', () => {
       const slow = await saveObject(env.ctx, annaActor, { ownerId: anna.id, calendarId: otherCal, ical: buildComponent(event, { uid: slowUid, dtstamp, sequence: 0 }), knownPrincipals: known, freshUid: true });
       const fastUid = randomUUID();
       const seq0 = await seqOf(anna.cal);
-      const fast = await createFreshObject(env.ctx, annaActor, { ownerId: anna.id, calendarId: anna.cal, component: buildCalendar(event, { uid: fastUid, dtstamp, sequence: 0 }), defaults: (defaults ?? []) as never, knownPrincipals: known });
+      const built = mode === 'fresh' ? { fresh: buildFreshEvent(event, { uid: fastUid, now: dtstamp })! } : { component: buildCalendar(event, { uid: fastUid, dtstamp, sequence: 0 }) };
+      const fast = await createFreshObject(env.ctx, annaActor, { ownerId: anna.id, calendarId: anna.cal, ...built, defaults: (defaults ?? []) as never, knownPrincipals: known });
       expect(fast).not.toBeNull();
       const a = slow.row;
       const b = fast!.row;
@@ -115,14 +126,14 @@ describe('create fast path', () => {
     });
   }
 
-  it('createEventIn: three statements (calendar, addresses, the write), no BEGIN/COMMIT, and the copies arrive', async () => {
+  it('createEventIn: two statements (calendar with the attendees\' principals, the write), no BEGIN/COMMIT, and the copies arrive', async () => {
     await env.ctx.db.updateTable('calendar').set({ default_reminders: JSON.stringify([]) }).where('id', '=', anna.cal).execute();
     const { seen, result: { row } } = await recordStatements(() => createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Counted', start: '2035-06-01T10:00:00', end: '2035-06-01T11:00:00', timezone: 'UTC', attendees: people.map((p) => ({ email: p.email })) } }));
     // The owner's row comes from a cache in production (its TTL is 0 in tests): at most one read of it.
     const byId = seen.filter((q) => /^select \* from "principal" where "id" = \$1$/.test(q.trim()));
     expect(byId.length).toBeLessThanOrEqual(1);
     const rest = seen.filter((q) => !byId.includes(q));
-    expect(rest, rest.map((q) => q.replace(/\s+/g, ' ').slice(0, 100)).join('\n')).toHaveLength(3);
+    expect(rest, rest.map((q) => q.replace(/\s+/g, ' ').slice(0, 100)).join('\n')).toHaveLength(2);
     expect(seen.some((s) => /^\s*(begin|commit)/i.test(s))).toBe(false);
     const del = (await jobsOf(row.uid)).filter((j) => j.task_identifier === 'schedule-deliver');
     expect(del).toHaveLength(1);
@@ -132,6 +143,17 @@ describe('create fast path', () => {
     expect(r.lease).toBeNull();
     expect(r.isOrganizer).toBe(true);
     expect(r.event.attendees.map((a: { email: string }) => a.email)).toEqual([anna.email, people[0].email]);
+    // The 201 body of the text builder's path (its event JSON made from the input) reads as a GET of the event does.
+    for (const e of [
+      ev('Body check, with; escapes', '2035-06-03T10:00:00', '2035-06-03T11:30:00', { attendees: people.map((p) => ({ email: p.email })), description: 'Two\nlines', location: 'Room "1"', status: 'TENTATIVE', transparency: 'TRANSPARENT' }),
+      { summary: 'Floating body', start: '2035-06-04T09:00', end: '2035-06-04T10:00', timezone: null },
+    ]) {
+      const made = await create(anna, e);
+      const got = (await anna.api.get(`/events/${made.id}`)).json();
+      expect(made).toEqual(got);
+      const row = (await env.ctx.db.selectFrom('calendar_object').select('ical').where('id', '=', made.id).executeTakeFirstOrThrow());
+      expect(made.event).toEqual({ ...eventToJson(row.ical), attachments: [] });
+    }
   });
 
   it('declines without writing anything when the calendar defaults changed since they were read; the create then plans them', async () => {
@@ -162,6 +184,25 @@ describe('create fast path', () => {
     expect(await jobsOf(uid)).toHaveLength(0);
     const { row } = await createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Big', start: '2035-08-01T10:00:00', end: '2035-08-01T11:00:00', timezone: 'UTC', attendees: many.map((email) => ({ email })) } });
     expect((await jobsOf(row.uid)).map((j) => j.task_identifier)).toEqual(['schedule-fanout']);
+  });
+
+  it('an attendee named by an alias is that principal (found in the calendar\'s statement, as resolveAddresses finds it)', async () => {
+    await env.ctx.db.insertInto('principal_alias').values({ email: 'f1-alias@example.com', principal_id: people[1].id }).execute();
+    const { row } = await createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Alias', start: '2035-06-05T10:00:00', end: '2035-06-05T11:00:00', timezone: 'UTC', attendees: [{ email: 'F1-Alias@example.com' }, { email: people[0].email }] } });
+    const del = (await jobsOf(row.uid)).filter((j) => j.task_identifier === 'schedule-deliver');
+    expect(del).toHaveLength(1);
+    expect(del[0].payload.items.map((i: { recipientId: string }) => i.recipientId).sort()).toEqual([people[0].id, people[1].id].sort());
+    // The CN comes from the principal found by the alias, as before.
+    expect(row.ical).toContain('CN=F 1');
+  });
+
+  it('a calendar shared read-only, or unknown, is refused before anything is written (with attendees: the combined read)', async () => {
+    const bob = await user(env, 'bob-fast@example.com', 'Bob');
+    const before = await seqOf(anna.cal);
+    const body = (calendarId: string) => ({ calendarId, event: ev('Nope', '2035-09-02T10:00:00', '2035-09-02T11:00:00', { attendees: [{ email: people[0].email }] }) });
+    expect((await bob.api.post('/events', body(anna.cal))).statusCode).toBe(404);
+    expect((await bob.api.post('/events', body(randomUUID()))).statusCode).toBe(404);
+    expect(await seqOf(anna.cal)).toBe(before);
   });
 
   it('an unknown address of the own domain is refused and nothing is written', async () => {

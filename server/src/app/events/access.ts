@@ -11,7 +11,7 @@ export type Access = cals.Access;
 
 export interface ObjectAccess { row: ObjectRow; calendar: CalendarRow; access: Access }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Loads an object the actor may see; strangers get NOT_FOUND (existence is not revealed). */
 export async function objectFor(ctx: AppContext, actor: Actor, id: string, opts: { includeDeleted?: boolean } = {}): Promise<ObjectAccess> {
@@ -39,7 +39,11 @@ export function requireWrite(a: { access: Access }): void {
 /** A calendar the actor may add events to. */
 export async function writableCalendar(ctx: AppContext, actor: Actor, calendarId: string): Promise<CalendarRow & { access: Access }> {
   if (!UUID.test(calendarId)) throw notFound('Calendar', { id: calendarId });
-  const cal = await cals.findCalendarAnyOwner(ctx.db, calendarId);
+  return writableCalendarRow(ctx, actor, calendarId, await cals.findCalendarAnyOwner(ctx.db, calendarId));
+}
+
+/** writableCalendar for a calendar row the caller read itself (undefined: none with that id). */
+export async function writableCalendarRow(ctx: AppContext, actor: Actor, calendarId: string, cal: CalendarRow | undefined): Promise<CalendarRow & { access: Access }> {
   if (!cal) throw notFound('Calendar', { id: calendarId });
   const access = cal.owner_id === actor.userId ? 'owner' : await cals.accessTo(ctx.db, actor.userId!, await principals.groupIdsOf(ctx.db, actor.userId!), cal);
   if (!access) throw notFound('Calendar', { id: calendarId });

@@ -12,8 +12,9 @@ import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
 import { IcalError, compileResource, indexResource } from '../../lib/ical/index.js';
 import { applyEventPatch, buildCalendar, buildComponent } from '../../lib/ical/build.js';
 import { addOverride, excludeOccurrence, splitSeries } from '../../lib/ical/recurrence-edit.js';
-import type { EventInput, EventPatch, AttendeeInput } from '../../lib/ical/model.js';
-import { objectFor, requireWrite, writableCalendar } from './access.js';
+import type { EventInput, EventJson, EventPatch, AttendeeInput } from '../../lib/ical/model.js';
+import { buildFreshEvent } from '../../lib/itip/fresh-event.js';
+import { objectFor, requireWrite, UUID, writableCalendar, writableCalendarRow } from './access.js';
 import { createFreshObject, lockUid, saveObject, trashObjectWithScheduling } from './write.js';
 import { FANOUT_MIN, planScheduling } from './scheduling.js';
 import { enqueueMany } from '../../jobs/queue.js';
@@ -55,13 +56,18 @@ function checkTimes(e: Partial<EventInput>) {
  * Attendees as the organizer wrote them: groups expand to their members (the reference's mailapi),
  * rooms get CUTYPE=ROOM, answers can't be forged (only existing answers are kept).
  */
-async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>, found = new Map<string, PrincipalRow>()): Promise<AttendeeInput[]> {
+const clean = (e: string) => e.trim().replace(/^mailto:/i, '').toLowerCase();
+
+/**
+ * `lookup`: what principals.resolveAddresses gives for exactly these attendees' cleaned
+ * addresses, when the caller has it (the create reads it in the calendar's statement).
+ */
+async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>, found = new Map<string, PrincipalRow>(), lookup?: Promise<Map<string, PrincipalRow>>): Promise<AttendeeInput[]> {
   const out = new Map<string, AttendeeInput>();
   const me = organizer.email.toLowerCase();
-  const clean = (e: string) => e.trim().replace(/^mailto:/i, '').toLowerCase();
   // Syntax first (the reference's mailapi): a bad address used to be stored and silently dropped.
   for (const a of list) if (!isValidEmail(clean(a.email))) throw new DomainError('INVALID_ADDRESS', `"${a.email}" is not a valid e-mail address`, { email: a.email });
-  for (const [k, v] of await principals.resolveAddresses(ctx.db, list.map((a) => clean(a.email)))) found.set(k, v);
+  for (const [k, v] of await (lookup ?? principals.resolveAddresses(ctx.db, list.map((a) => clean(a.email))))) found.set(k, v);
   for (const a of list) {
     const email = clean(a.email);
     const p = found.get(email);
@@ -100,9 +106,23 @@ export async function createEvent(ctx: AppContext, actor: Actor, input: { calend
   return (await createEventIn(ctx, actor, input)).row;
 }
 
-/** createEvent, also returning the calendar (with the actor's access) it went into. */
-export async function createEventIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<{ row: ObjectRow; calendar: Awaited<ReturnType<typeof writableCalendar>> }> {
-  const cal = await writableCalendar(ctx, actor, input.calendarId);
+/**
+ * createEvent, also returning the calendar (with the actor's access) it went into and, when the
+ * fast path wrote it, the event as eventToJson would read it back (for the 201 body).
+ */
+export async function createEventIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<{ row: ObjectRow; calendar: Awaited<ReturnType<typeof writableCalendar>>; event?: EventJson }> {
+  // With attendees, their principals are read in the calendar's statement (one round trip): a
+  // read only, used after the calendar and the actor's right to write it are checked.
+  const list = input.event.attendees;
+  let lookup: Promise<Map<string, PrincipalRow>> | undefined;
+  let cal: Awaited<ReturnType<typeof writableCalendar>>;
+  if (list?.length && list.every((a) => typeof a?.email === 'string') && UUID.test(input.calendarId)) {
+    const both = await principals.calendarAndAddresses(ctx.db, input.calendarId, list.map((a) => clean(a.email)));
+    cal = await writableCalendarRow(ctx, actor, input.calendarId, both.calendar);
+    lookup = Promise.resolve(both.found);
+  } else {
+    cal = await writableCalendar(ctx, actor, input.calendarId);
+  }
   const owner = await ownerOf(ctx, cal.owner_id);
   const { attachments, ...ev } = input.event;
   checkTimes(ev);
@@ -110,7 +130,7 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
   const known = new Map<string, PrincipalRow>();
   if (event.attendees?.length) {
     event.organizer = { email: owner.email, name: owner.name || undefined };
-    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map(), known);
+    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map(), known, lookup);
     if (!atts.some((a) => a.email === owner.email.toLowerCase())) atts.unshift({ email: owner.email.toLowerCase(), name: owner.name || undefined, role: 'CHAIR', partstat: 'ACCEPTED', cutype: 'INDIVIDUAL' });
     event.attendees = atts;
   } else {
@@ -119,11 +139,15 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
   const meta = { uid: randomUUID(), dtstamp: new Date(), sequence: 0 };
   known.set(owner.email.toLowerCase(), owner);
   if (!attachments?.length && (event.attendees?.length ?? 0) <= FANOUT_MIN + 1) {
-    // The usual create: built once, planned and compiled on the component, one statement
-    // (createFreshObject). It declines what it does not cover; those take saveObject below.
-    const component = ical(() => buildCalendar(event, meta));
-    const fresh = await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, component, defaults: (cal.default_reminders as Reminder[] | null) ?? [], knownPrincipals: known, owner });
-    if (fresh) return { row: fresh.row, calendar: cal };
+    // The usual create: one statement (createFreshObject). A plain timed event is written as text
+    // with its plan, index and answer directly (buildFreshEvent); others are built once as a
+    // component, planned and compiled on it. What it declines takes saveObject below.
+    const defaults = (cal.default_reminders as Reminder[] | null) ?? [];
+    const built = buildFreshEvent(event, { uid: meta.uid, now: meta.dtstamp });
+    const fresh = built
+      ? await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, fresh: built, defaults, knownPrincipals: known, owner })
+      : await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, component: ical(() => buildCalendar(event, meta)), defaults, knownPrincipals: known, owner });
+    if (fresh) return { row: fresh.row, calendar: cal, event: built && fresh.row.ical === built.text ? built.json : undefined };
   }
   let text = ical(() => buildComponent(event, meta));
   if (attachments?.length) text = setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set()));

@@ -2,6 +2,7 @@
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import { eventToJson } from '../../lib/ical/build.js';
+import type { EventJson } from '../../lib/ical/model.js';
 import * as principals from '../../store/principals.js';
 import { objectFor, hidesDetails, canWrite, type ObjectAccess } from './access.js';
 import { managedAttachments } from './ical-edits.js';
@@ -9,23 +10,25 @@ import { attachmentUrl } from '../attachments.js';
 
 /**
  * `opts.created`: the row was just created with a UID the server made — no lease can name it yet
- * (a lease is taken on an existing event), so it is not looked up.
+ * (a lease is taken on an existing event), so it is not looked up. `opts.event`: the master as
+ * eventToJson reads it from `row.ical`, when the caller has it (the create fast path built both).
  */
-export async function eventDetail(ctx: AppContext, actor: Actor, a: ObjectAccess, recurrenceId?: string, opts: { created?: boolean } = {}) {
+export async function eventDetail(ctx: AppContext, actor: Actor, a: ObjectAccess, recurrenceId?: string, opts: { created?: boolean; event?: EventJson } = {}) {
   const { row, access } = a;
   const lease = opts.created ? undefined : await ctx.db.selectFrom('edit_lease').selectAll().where('uid', '=', row.uid).where('expires_at', '>', new Date()).executeTakeFirst();
   const updater = row.updated_by ? await principals.findPrincipalByIdCached(ctx.db, row.updated_by) : undefined;
   const hidden = hidesDetails(row, access);
   let event: Record<string, unknown>;
   try {
-    event = eventToJson(row.ical, recurrenceId) as unknown as Record<string, unknown>;
+    event = (opts.event && !recurrenceId ? { ...opts.event } : eventToJson(row.ical, recurrenceId)) as unknown as Record<string, unknown>;
   } catch {
     event = fallbackJson(row);
   }
   if (hidden) {
     event = { summary: '', start: event.start, end: event.end, timezone: event.timezone, allDay: event.allDay, rrule: event.rrule, visibility: event.visibility, transparency: event.transparency };
   } else {
-    event.attachments = managedAttachments(row.ical).map((x) => ({ ...x, url: attachmentUrl(ctx, x.id) }));
+    // A fresh event from the fast path has no ATTACH (it declines those): nothing to parse.
+    event.attachments = opts.event ? [] : managedAttachments(row.ical).map((x) => ({ ...x, url: attachmentUrl(ctx, x.id) }));
   }
   return {
     id: row.id, calendarId: row.calendar_id, uid: row.uid, etag: row.etag, sequence: row.sequence,

@@ -45,7 +45,7 @@ export function prepareResource(text: string): PreparedResource {
  * True when the owner's main address is neither the ORGANIZER nor an ATTENDEE although the object
  * has attendees: only then can an alias of the owner matter (the caller looks the aliases up).
  */
-export function ownerUnnamed(p: PreparedResource, ownerEmail: string): boolean {
+export function ownerUnnamed(p: Pick<PreparedResource, 'index'>, ownerEmail: string): boolean {
   const owner = ownerEmail.toLowerCase();
   const ix = p.index;
   return !!ix.organizer && ix.attendees.length > 0 && ix.organizer !== owner && !ix.attendees.some((a) => a.email === owner);
@@ -56,7 +56,7 @@ export function ownerUnnamed(p: PreparedResource, ownerEmail: string): boolean {
  * (principal_alias): an invitation addressed to an alias still makes the owner its attendee
  * (role, my_partstat) — the main address wins when both appear.
  */
-export function indexValues(p: PreparedResource, meta: { name: string; ownerEmail: string; origin: string; actorId: string | null; hasAttachments: boolean; ownerAliases?: readonly string[] }): ObjectValues {
+export function indexValues(p: Pick<PreparedResource, 'text' | 'index'>, meta: { name: string; ownerEmail: string; origin: string; actorId: string | null; hasAttachments: boolean; ownerAliases?: readonly string[] }): ObjectValues {
   const ix = p.index;
   const owner = meta.ownerEmail.toLowerCase();
   const aliases = meta.ownerAliases?.length ? new Set(meta.ownerAliases.map((a) => a.toLowerCase())) : null;

@@ -142,14 +142,20 @@ export function messageStamp(previous: string | null, now = Date.now()): Date {
 }
 
 /**
+ * A new event's text and messages as the planner would make them, computed by the caller
+ * (lib/itip buildFreshEvent, the REST create): the plan is taken as it is.
+ */
+export interface PlannedCreate { newText: string; messages: ItipMessage[] }
+
+/**
  * The iTIP messages of a write and their jobs. `component`: the new version already parsed (the
  * create path built it; `text` may then be null) — planned in place, not parsed again.
  * `noWrites`: the caller is not in a transaction, so planning must not write (a fan-out would):
  * returns null instead, and the caller takes the transactional path.
  */
-export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; component?: ICAL.Component; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean; noWrites: true }): Promise<{ text: string; jobs: JobSpec[] } | null>;
-export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; component?: ICAL.Component; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean; noWrites?: false }): Promise<{ text: string; jobs: JobSpec[] }>;
-export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; component?: ICAL.Component; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean; noWrites?: boolean }): Promise<{ text: string; jobs: JobSpec[] } | null> {
+export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; component?: ICAL.Component; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean; planned?: PlannedCreate; noWrites: true }): Promise<{ text: string; jobs: JobSpec[] } | null>;
+export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; component?: ICAL.Component; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean; planned?: PlannedCreate; noWrites?: false }): Promise<{ text: string; jobs: JobSpec[] }>;
+export async function planScheduling(ctx: AppContext, db: DB, p: { owner: PrincipalRow; previous: ObjectRow | null; text: string | null; component?: ICAL.Component; actor: Actor; enforceAttendeeRules: boolean; known?: Map<string, PrincipalRow>; freshUid?: boolean; planned?: PlannedCreate; noWrites?: boolean }): Promise<{ text: string; jobs: JobSpec[] } | null> {
   const ownerEmail = p.owner.email.toLowerCase();
   const oldText = p.previous?.ical ?? null;
   if (p.enforceAttendeeRules && p.previous?.role === 'attendee' && p.text) {
@@ -158,11 +164,15 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
       throw new DomainError('FORBIDDEN', `Only the organizer can change ${[...new Set(bad.map((b) => b.property))].join(', ')} of this event`, { precondition: 'allowed-attendee-object-change', changes: bad });
     }
   }
-  let result;
-  try {
-    result = plan({ oldText, newText: p.text, newComponent: p.component, actorEmail: ownerEmail, now: messageStamp(oldText) });
-  } catch (e) {
-    throw new DomainError('INVALID_ICALENDAR', `Cannot plan scheduling: ${(e as Error).message}`);
+  let result: { newText: string | null; messages: ItipMessage[] };
+  if (p.planned && !p.previous) {
+    result = p.planned;
+  } else {
+    try {
+      result = plan({ oldText, newText: p.text, newComponent: p.component, actorEmail: ownerEmail, now: messageStamp(oldText) });
+    } catch (e) {
+      throw new DomainError('INVALID_ICALENDAR', `Cannot plan scheduling: ${(e as Error).message}`);
+    }
   }
   const text = result.newText ?? p.text ?? '';
   if (!result.messages.length) return { text, jobs: [] };

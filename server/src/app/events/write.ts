@@ -12,11 +12,12 @@ import { prepared, type DB } from '../../store/db.js';
 import * as objects from '../../store/objects.js';
 import * as principals from '../../store/principals.js';
 import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
-import { indexValues, ownerUnnamed, prepareResource, toDomainError, type PreparedResource } from './resource.js';
+import { indexValues, ownerUnnamed, prepareResource, toDomainError } from './resource.js';
 import { randomUUID } from 'node:crypto';
 import type ICAL from 'ical.js';
 import { compileResource, indexResource } from '../../lib/ical/index.js';
 import { planScheduling } from './scheduling.js';
+import type { FreshEvent } from '../../lib/itip/fresh-event.js';
 import { isActive, planFiring, planReminders, planRow } from './reminders.js';
 import { deleteReminders } from '../../store/reminders.js';
 import { enqueueMany, type JobSpec } from '../../jobs/queue.js';
@@ -156,25 +157,35 @@ export async function saveObject(ctx: AppContext, actor: Actor, input: SaveInput
  * caller then builds the text again and uses saveObject (commands.ts createEventIn).
  */
 export async function createFreshObject(ctx: AppContext, actor: Actor, input: {
-  ownerId: string; calendarId: string; component: ICAL.Component; defaults: Reminder[]; knownPrincipals?: Map<string, PrincipalRow>;
+  ownerId: string; calendarId: string; defaults: Reminder[]; knownPrincipals?: Map<string, PrincipalRow>;
+  /** The built event: an ical.js component (planned in place), or text, plan and index already made (buildFreshEvent). */
+  component?: ICAL.Component; fresh?: FreshEvent;
   /** The owner's row when the caller has it. */
   owner?: PrincipalRow;
 }): Promise<SaveResult | null> {
   const db = ctx.db;
   const owner = input.owner?.id === input.ownerId ? input.owner : await principals.findPrincipalByIdCached(db, input.ownerId);
   if (!owner) throw new DomainError('NOT_FOUND', 'Calendar owner not found');
-  const planned = await planScheduling(ctx, db, { owner, previous: null, text: null, component: input.component, actor, enforceAttendeeRules: false, known: input.knownPrincipals, freshUid: true, noWrites: true });
+  const fresh = input.fresh;
+  const planned = await planScheduling(ctx, db, {
+    owner, previous: null, text: null, component: input.component, actor, enforceAttendeeRules: false, known: input.knownPrincipals, freshUid: true, noWrites: true,
+    planned: fresh ? { newText: fresh.text, messages: fresh.messages } : undefined,
+  });
   if (!planned || planned.jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) return null;
   // The planner changed the component in place (DTSTAMP, SEQUENCE, SCHEDULE-STATUS) and returned
-  // its text: compiled from the same component, the index matches that text.
-  let compiled: ReturnType<typeof compileResource>;
-  try {
-    compiled = compileResource(input.component);
-  } catch (e) {
-    return toDomainError(e);
-  }
-  const uid = compiled.uid;
-  const prepared: PreparedResource = { text: planned.text, compiled, index: indexResource(compiled) };
+  // its text: compiled from the same component, the index matches that text. A fresh event
+  // brings its index; it is compiled only if a default reminder needs planning.
+  let compiled: ReturnType<typeof compileResource> | undefined;
+  const compile = () => {
+    try {
+      return (compiled ??= compileResource(fresh ? planned.text : input.component!));
+    } catch (e) {
+      return toDomainError(e);
+    }
+  };
+  const index = fresh ? fresh.index : indexResource(compile());
+  const uid = index.uid;
+  const prepared = { text: planned.text, index };
   const name = `${encodeURIComponent(uid).slice(0, 200)}.ics`;
   const values = indexValues(prepared, { name, ownerEmail: owner.email, origin: actor.via, actorId: actor.userId, hasAttachments: /^ATTACH[;:]/m.test(prepared.text) });
   if (values.has_attachments || ownerUnnamed(prepared, owner.email)) return null;
@@ -184,7 +195,7 @@ export async function createFreshObject(ctx: AppContext, actor: Actor, input: {
   const probe = { owner_id: input.ownerId, id, etag: values.etag, has_alarms: values.has_alarms, status: values.status, my_partstat: values.my_partstat, deleted_at: null, first_start: values.first_start };
   const active = isActive(probe, owner);
   const defaults = !active || values.has_alarms ? [] : input.defaults;
-  const next = active ? planFiring(compiled, defaults, now, owner.timezone, values.first_start) : null;
+  const next = active && (values.has_alarms || defaults.length) ? planFiring(compile(), defaults, now, owner.timezone, values.first_start) : null;
   const reminders = next ? [planRow(probe, owner.timezone, defaults, next)] : [];
   const row = await objects.insertObjectWithJobs(db, input.ownerId, input.calendarId, id, values, { defaults: input.defaults, jobs: planned.jobs, reminders });
   if (!row) return null;

@@ -110,8 +110,8 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
     schema: { tags: ['events'], summary: 'Create an event (invitations go out to participants)', body: Body({ calendarId: Type.String({ format: 'uuid' }), event: EventInput }), response: { 201: Detail, ...errors(400, 401, 403, 404, 409, 422) } },
   }, async (req, reply) => {
     const actor = actorOf(req);
-    const { row, calendar } = await commands.createEventIn(ctx, actor, req.body as never);
-    const d = await eventDetail(ctx, actor, { row, calendar, access: calendar.access }, undefined, { created: true });
+    const { row, calendar, event } = await commands.createEventIn(ctx, actor, req.body as never);
+    const d = await eventDetail(ctx, actor, { row, calendar, access: calendar.access }, undefined, { created: true, event });
     return reply.status(201).header('etag', `"${d.etag}"`).send(d);
   });
 
