@@ -1,11 +1,43 @@
 /** CALDAV:calendar-multiget — RFC 4791 §7.9: one response per requested href, 404 for the unknown. */
-import { escapeText, hrefToPath, DavParseError, type CalendarMultigetReport, type MultistatusResponse } from '../../../lib/dav/index.js';
-import { namedMemberRows } from '../../../store/dav-members.js';
+import { escapeText, hrefToPath, DavParseError, type CalendarMultigetReport, type MultistatusResponse, type QName } from '../../../lib/dav/index.js';
+import { namedMemberRows, objectRows } from '../../../store/dav-members.js';
+import { usableReadCache, type CachedObject, type DavReadCache } from '../read-cache.js';
 import { MEMBER_OFFSET } from '../../../store/dav-lookup.js';
 import { DavHttpError } from '../errors.js';
 import { calendarPath, inboxItems, objectsOf, parentPath } from '../paths.js';
-import { fastMemberResponse, fastProps, fastStatusResponse, memberColumns, memberLayout, propsFor, requirePrivilege, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
-import type { ObjectMeta, Target } from '../types.js';
+import { cachedObjectResponse, fastMemberResponse, fastProps, fastStatusResponse, memberColumns, memberLayout, propsFor, requirePrivilege, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
+import type { DavCalendar, ObjectMeta, Target } from '../types.js';
+
+/**
+ * The fast path from the read cache: the named members it holds are rendered from it (their
+ * calendar-data escaped once per object version); the others are read in one query and kept.
+ */
+async function cachedMultiget(d: DavRequest, cache: DavReadCache, cal: DavCalendar, fast: QName[], wanted: Array<{ href: string; path: string | null }>, own: Array<string | null>, q: CalendarMultigetReport) {
+  const publicOnly = cal.access !== 'owner';
+  // A sharee never sees private or confidential events (as objectRows' own condition).
+  const visible = (o: CachedObject) => !publicOnly || o.class === null || (o.class !== 'PRIVATE' && o.class !== 'CONFIDENTIAL');
+  const byName = new Map<string, CachedObject | null>();
+  const missing: string[] = [];
+  for (const n of own) {
+    if (n === null || byName.has(n)) continue;
+    const o = cache.object(cal.id, n);
+    byName.set(n, o && visible(o) ? o : null);
+    if (!o) missing.push(n);
+  }
+  if (missing.length) {
+    const stamp = cache.stamp();
+    for (const row of await objectRows(d.env.ctx.pool, cal.owner_id, cal.id, publicOnly, true, missing)) {
+      if (row.ical === undefined) continue;
+      const o = cache.putObject(cal.id, row as typeof row & { ical: string }, stamp) ?? { ...row, ical: row.ical, lastModified: row.updated_at.toUTCString() };
+      byName.set(row.name, o);
+    }
+  }
+  const parts = wanted.map((w, i) => {
+    const o = own[i] === null ? null : byName.get(own[i]!);
+    return o ? cachedObjectResponse(escapeText(w.href), o, fast, q.calendarData) : fastStatusResponse(w.href, 404);
+  });
+  return sendMultistatusParts(d, [], parts, {}, fast.some((p) => p.name === 'calendar-data'));
+}
 
 export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
   const t = d.target;
@@ -29,6 +61,8 @@ export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
       // Only the asked columns of the named members, rendered straight from their cells.
       const own = wanted.map((w) => (w.path && bases.has(parentPath(w.path)) ? name(w.path) : null));
       const cols = memberColumns(fast);
+      const cache = d.members?.calendarId === cal.id ? undefined : await usableReadCache(d.env.ctx);
+      if (cache) return cachedMultiget(d, cache, cal, fast, wanted, own, q);
       // Read with the request's lookup (index.ts: the same rows, for a superset of these names), or now.
       const pre = d.members?.calendarId === cal.id ? d.members.rows : undefined;
       const rows = pre ?? (await namedMemberRows(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', cols, [...new Set(own.filter((n) => n !== null))]));
