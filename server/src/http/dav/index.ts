@@ -17,6 +17,7 @@ import { propfind } from './propfind.js';
 import { proppatch } from './proppatch.js';
 import { mkcol } from './mkcol.js';
 import { get } from './get.js';
+import { davFastGet } from './fast-get.js';
 import { put } from './put.js';
 import { del } from './delete.js';
 import { copyMove } from './copymove.js';
@@ -211,7 +212,11 @@ export function registerDavMethods(app: FastifyInstance) {
 export function davPlugin(ctx: AppContext) {
   return async (app: FastifyInstance) => {
     registerDavMethods(app);
-    if (startDavReadCache(ctx)) app.addHook('onClose', async () => stopDavReadCache(ctx));
+    if (startDavReadCache(ctx)) {
+      app.addHook('onClose', async () => stopDavReadCache(ctx));
+      // GET/HEAD of an object the read cache can answer skips Fastify's request machinery.
+      app.frontHandlers?.push(davFastGet(ctx, app.observeHttp));
+    }
     app.removeAllContentTypeParsers();
     // Some clients send bodies with no or odd Content-Type (DEPENDENCIES.md item 5): take them all as bytes.
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: DAV_BODY_LIMIT }, (_req, body, done) => done(null, body));
