@@ -2,7 +2,7 @@
 // database — for iterating on per-request cost without re-seeding 10,000 events by PUT each time.
 //
 //   DATABASE_URL=postgres://… flock /tmp/calendula-bench.lock node bench/dav/_hot.mjs
-//   BENCH_HOT_N (10000), BENCH_HOT_WORK (get,multiget,week,month,propfind; also healthz), BENCH_HOT_RUNS (300),
+//   BENCH_HOT_N (10000), BENCH_HOT_WORK (get,multiget,week,month,propfind; also healthz, gethot), BENCH_HOT_RUNS (300),
 //   BENCH_HOT_DB (calendula_davhot; seeded on first use and kept), BENCH_SERVER_NODE_ARGS
 //   (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 // Prints ops/s, p50/p99 and CPU per request of the node server and of the database's backends.
@@ -96,6 +96,8 @@ async function main() {
     const pick = () => `ev-${Math.floor(rnd() * N)}.ics`;
     const work = {
       get: () => req('GET', `${cal}${pick()}`),
+      // GET of 100 objects over and over: what the read cache answers from memory (get: mostly first reads).
+      gethot: () => req('GET', `${cal}ev-${Math.floor(rnd() * 100)}.ics`),
       // The floor: the same client and server, a route that does nothing (no auth, no query).
       healthz: () => req('GET', '/healthz'),
       multiget: async () => { const names = [...new Set(Array.from({ length: 50 }, pick))]; const x = await req('REPORT', cal, multiget(cal, names), { depth: '1' }); if (count(x) !== names.length) throw new Error('multiget count'); },
@@ -105,7 +107,7 @@ async function main() {
     };
     for (const w of WORK) {
       const fn = work[w];
-      const runs = w === 'propfind' ? Math.min(RUNS, 60) : w === 'get' || w === 'healthz' ? RUNS * 3 : RUNS;
+      const runs = w === 'propfind' ? Math.min(RUNS, 60) : w === 'get' || w === 'gethot' || w === 'healthz' ? RUNS * 3 : RUNS;
       for (let i = 0; i < 20; i++) await fn();
       if (w === 'week' || w === 'month') console.log(`${w} hits: ${count(await fn())}`);
       const node = withChildren(server.child.pid);

@@ -123,6 +123,31 @@ describe("this process's writes are seen by its next request", () => {
   });
 });
 
+describe('calendar-query answers', () => {
+  const week = `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20300107T000000Z" end="20300114T000000Z"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+  it('are kept per range, view and href until the calendar changes (here or elsewhere)', async () => {
+    const q1 = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: week, headers: { depth: '1' } });
+    expect(q1.status).toBe(207);
+    expect(await statements(async () => expect((await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: week, headers: { depth: '1' } })).text).toBe(q1.text))).toEqual([]);
+    const added = `${anna.defaultCalendar}in-week.ics`;
+    expect((await dav(env, 'PUT', added, { user: anna, body: vevent('in-week', { start: '20300108T100000Z', end: '20300108T110000Z' }) })).status).toBe(201);
+    const q2 = responses((await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: week, headers: { depth: '1' } })).xml());
+    expect(q2.has(added)).toBe(true);
+    await afterNotifications(() => other.query(`update calendar_object set deleted_at = now() where calendar_id = $1 and name = 'in-week.ics'`, [calId()]));
+    const q3 = responses((await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: week, headers: { depth: '1' } })).xml());
+    expect(q3.has(added)).toBe(false);
+    // A sharee's answer is its own (no private events), under its own href.
+    await shareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), { email: boris.email, access: 'read' });
+    const shared = `${boris.home}${calId()}/`;
+    const own = responses((await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: week, headers: { depth: '1' } })).xml());
+    const theirs = responses((await dav(env, 'REPORT', shared, { user: boris, body: week, headers: { depth: '1' } })).xml());
+    expect(own.has(`${anna.defaultCalendar}private.ics`)).toBe(true);
+    expect(theirs.has(`${shared}private.ics`)).toBe(false);
+    expect(theirs.has(`${shared}a.ics`)).toBe(true);
+    await unshareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), boris.row.id);
+  });
+});
+
 describe("another process's writes are seen once its notification arrives", () => {
   it('an object changed and one deleted by plain SQL', async () => {
     const path = `${anna.defaultCalendar}c.ics`;

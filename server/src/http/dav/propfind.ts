@@ -92,7 +92,7 @@ export async function propfind(d: DavRequest) {
     const cache = caldav ? undefined : await usableReadCache(d.env.ctx);
     const key = `${fast.map((p) => p.name).join(',')}|${cal.access === 'owner' ? 'all' : 'public'}|${base}`;
     const held = cache?.listing(cal.id, key);
-    if (held !== undefined) return sendMultistatusParts(d, head, [held], {}, false);
+    if (held !== undefined) return sendMultistatusParts(d, head, [held.listing], {}, false);
     const stamp = cache?.stamp();
     const parts = fastMemberListing(base, fast, await memberCells(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', memberColumns(fast)));
     if (!cache) return sendMultistatusParts(d, head, parts, {}, caldav);

@@ -43,7 +43,7 @@ export interface CachedObject extends ObjectMeta {
   lastModified: string;
 }
 
-interface Item { deps: Deps; weight: number; object?: CachedObject; listing?: string }
+interface Item { deps: Deps; weight: number; object?: CachedObject; listing?: string; truncated?: boolean }
 
 export class DavReadCache implements ChangeSubscriber {
   private epoch = 0;
@@ -160,19 +160,23 @@ export class DavReadCache implements ChangeSubscriber {
     return object;
   }
 
-  /** A whole rendered member listing of a calendar (`key` names the properties, the view and the base href). */
-  listing(calendarId: string, key: string): string | undefined {
+  /**
+   * Rendered <D:response> elements of a calendar's members — a whole listing (PROPFIND Depth 1) or
+   * a calendar-query's answer — by `key`, which must name everything the text depends on besides
+   * the calendar's contents (the properties, the user's view, the href, the query).
+   */
+  listing(calendarId: string, key: string): { listing: string; truncated: boolean } | undefined {
     const k = `l/${calendarId}/${key}`;
     const e = this.items.get(k, true);
-    if (e?.listing !== undefined && this.valid(e.deps)) return e.listing;
+    if (e?.listing !== undefined && this.valid(e.deps)) return { listing: e.listing, truncated: e.truncated === true };
     if (e) this.items.delete(k);
     return undefined;
   }
 
-  putListing(calendarId: string, key: string, listing: string, s: Stamp): void {
+  putListing(calendarId: string, key: string, listing: string, s: Stamp, truncated = false): void {
     const deps = this.deps(s, calendarId, []);
     if (!deps) return;
-    this.items.set(`l/${calendarId}/${key}`, { deps, listing, weight: ENTRY_OVERHEAD + listing.length });
+    this.items.set(`l/${calendarId}/${key}`, { deps, listing, truncated, weight: ENTRY_OVERHEAD + listing.length });
   }
 
   get size() {
