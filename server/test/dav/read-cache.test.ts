@@ -165,6 +165,18 @@ describe("another process's writes are seen once its notification arrives", () =
     expect(after.has(path)).toBe(false);
   });
 
+  it("a change to one object leaves the calendar's other held objects in place", async () => {
+    const a = `${anna.defaultCalendar}a.ics`;
+    const b = `${anna.defaultCalendar}b.ics`;
+    await dav(env, 'GET', a, { user: anna });
+    await dav(env, 'GET', b, { user: anna });
+    // The object and its calendar row (sync token): o: and c: announcements.
+    await afterNotifications(() => other.query(`update calendar_object set etag = 'elsewhere-2' where calendar_id = $1 and name = 'b.ics'`, [calId()]), 2);
+    expect((await dav(env, 'GET', b, { user: anna })).headers.get('etag')).toBe('"elsewhere-2"');
+    await dav(env, 'GET', b, { user: anna });
+    expect(await statements(() => dav(env, 'GET', a, { user: anna }))).toEqual([]);
+  });
+
   it('an app password revoked, an account disabled, a share revoked', async () => {
     const carl = await davUser(env, 'carl@example.com');
     const dora = await davUser(env, 'dora@example.com');
@@ -239,16 +251,20 @@ describe('DavReadCache', () => {
   it('does not keep what a read returned when its calendar changed while the read was in flight', () => {
     const c = new DavReadCache(1_000_000);
     const s = c.stamp();
-    c.change('c:cal');
+    c.change('o:cal/late');
     expect(c.putObject('cal', obj('late', 10), s)).toBeUndefined();
     expect(c.object('cal', 'late')).toBeUndefined();
-    const s2 = c.stamp();
-    c.putObject('cal', obj('ok', 10), s2);
-    expect(c.object('cal', 'ok')).toBeDefined();
-    c.change('c:other');
-    expect(c.object('cal', 'ok')).toBeDefined();
-    c.change('c:cal');
-    expect(c.object('cal', 'ok')).toBeUndefined();
+    for (const payload of ['o:cal/ok', 'C:cal', '*']) {
+      c.putObject('cal', obj('ok', 10), c.stamp());
+      c.putObject('cal', obj('kept', 10), c.stamp());
+      expect(c.object('cal', 'ok')).toBeDefined();
+      // Another object, another calendar, the calendar row: the object stays.
+      for (const other of ['o:cal/other', 'o:cal2/ok', 'c:cal', 'C:cal2']) c.change(other);
+      expect(c.object('cal', 'ok')).toBeDefined();
+      c.change(payload);
+      expect(c.object('cal', 'ok')).toBeUndefined();
+      expect(c.object('cal', 'kept') === undefined).toBe(payload !== 'o:cal/ok');
+    }
   });
 
   it('drops a calendar view when the user, the owner or the calendar changes, and everything on reset', () => {

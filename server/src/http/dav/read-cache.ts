@@ -5,8 +5,10 @@
  * listing columns, the text escaped for XML) and whole member listings of a calendar.
  *
  * Coherence (store/change-feed.ts, migration 0011): every committed change to a calendar, its
- * objects or shares announces `c:<calendar>`; to a principal, its app passwords or group
- * memberships `u:<principal>`. An announcement gives its id a new generation; an entry records
+ * objects or shares announces `c:<calendar>`, and to an object also `o:<calendar>/<name>`; to a
+ * principal, its app passwords or group memberships `u:<principal>`. Calendar views and listings
+ * depend on `c:`, an object only on its own `o:` (a change to one object keeps the others). An
+ * announcement gives its id a new generation; an entry records
  * a stamp taken *before* the database read that filled it and is used only while none of the ids
  * it depends on got a generation after that stamp, so a change that commits while a read is in
  * flight can never be cached as current. This process's own writes are fenced before a cached
@@ -33,7 +35,7 @@ const ENTRY_OVERHEAD = 400;
 /** Taken before a database read; an entry filled from that read is valid until one of its ids changes after it. */
 export interface Stamp { epoch: number; at: number }
 
-interface Deps { epoch: number; at: number; cal?: string; users: string[] }
+interface Deps { epoch: number; at: number; cal?: string; users: string[]; obj?: string; objectsOf?: string }
 
 export interface CachedObject extends ObjectMeta {
   ical: string;
@@ -49,6 +51,9 @@ export class DavReadCache implements ChangeSubscriber {
   private epoch = 0;
   private clock = 0;
   private readonly calGen = new Map<string, number>();
+  /** Generations of single objects (`<calendar>/<name>`) and of all objects of a calendar. */
+  private readonly objGen = new Map<string, number>();
+  private readonly allObjGen = new Map<string, number>();
   private readonly userGen = new Map<string, number>();
   private readonly principals = new Map<string, { deps: Deps; principal: PrincipalRow }>();
   private readonly calendars = new Map<string, { deps: Deps; calendar: DavCalendar | null }>();
@@ -70,6 +75,8 @@ export class DavReadCache implements ChangeSubscriber {
     const kind = payload.slice(0, 2);
     const id = payload.slice(2);
     if (kind === 'c:') this.bump(this.calGen, id);
+    else if (kind === 'o:') this.bump(this.objGen, id);
+    else if (kind === 'C:') this.bump(this.allObjGen, id);
     else if (kind === 'u:') this.bump(this.userGen, id);
     else this.reset(); // '*' or anything unknown: forget all
   }
@@ -80,23 +87,30 @@ export class DavReadCache implements ChangeSubscriber {
     this.calendars.clear();
     this.items.clear();
     this.calGen.clear();
+    this.objGen.clear();
+    this.allObjGen.clear();
     this.userGen.clear();
   }
 
   private bump(gens: Map<string, number>, id: string) {
-    if (this.calGen.size + this.userGen.size >= MAX_GENERATIONS) this.reset();
+    if (this.calGen.size + this.objGen.size + this.allObjGen.size + this.userGen.size >= MAX_GENERATIONS) this.reset();
     gens.set(id, ++this.clock);
   }
 
   private valid(d: Deps): boolean {
     if (d.epoch !== this.epoch) return false;
     if (d.cal !== undefined && (this.calGen.get(d.cal) ?? 0) > d.at) return false;
+    if (d.obj !== undefined && ((this.objGen.get(d.obj) ?? 0) > d.at || (this.allObjGen.get(d.objectsOf!) ?? 0) > d.at)) return false;
     for (const u of d.users) if ((this.userGen.get(u) ?? 0) > d.at) return false;
     return true;
   }
 
-  private deps(s: Stamp, cal: string | undefined, users: string[]): Deps | null {
-    const d = { epoch: s.epoch, at: s.at, cal, users };
+  private deps(s: Stamp, cal: string | undefined, users: string[], obj?: { calendarId: string; name: string }): Deps | null {
+    const d: Deps = { epoch: s.epoch, at: s.at, cal, users };
+    if (obj) {
+      d.obj = `${obj.calendarId}/${obj.name}`;
+      d.objectsOf = obj.calendarId;
+    }
     // Changed while the read that fills it was in flight: not cached.
     return this.valid(d) ? d : null;
   }
@@ -153,7 +167,7 @@ export class DavReadCache implements ChangeSubscriber {
   }
 
   putObject(calendarId: string, obj: ObjectMeta & { ical: string }, s: Stamp): CachedObject | undefined {
-    const deps = this.deps(s, calendarId, []);
+    const deps = this.deps(s, undefined, [], { calendarId, name: obj.name });
     if (!deps) return undefined;
     const object: CachedObject = { ...obj, lastModified: obj.updated_at.toUTCString() };
     this.items.set(`o/${calendarId}/${obj.name}`, { deps, object, weight: ENTRY_OVERHEAD + 2 * obj.ical.length });
