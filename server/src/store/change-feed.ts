@@ -3,7 +3,8 @@
  * each committed change's payload to a subscriber (the CalDAV read cache, http/dav/read-cache.ts),
  * and a fence that makes this process's own writes visible to its next cached read.
  *
- * - `live` is true only while the LISTEN connection is up. When it drops, the subscriber is told to
+ * - `live` is true only while the LISTEN connection is up and proven to hear: a notification sent
+ *   through the pool must arrive on it before it goes live, and again every 10 s. When it drops, the subscriber is told to
  *   forget everything (`reset`) and must not serve from memory until the feed is live again (a
  *   reconnect resets once more: what changed while it was down was never announced).
  * - fence(): PostgreSQL delivers notifications to a listener in commit order (NOTIFY, PostgreSQL
@@ -22,6 +23,7 @@ export const CHANNEL = 'calendula_dav';
 /** A fence not answered within this time counts as a lost connection (the feed resets). */
 const FENCE_TIMEOUT_MS = 2_000;
 const RETRY_MIN_MS = 500;
+const HEARTBEAT_MS = 10_000;
 const RETRY_MAX_MS = 30_000;
 
 export interface ChangeSubscriber {
@@ -76,32 +78,40 @@ export class ChangeFeed {
     if (upTo === this.fencedThrough) return Promise.resolve(true);
     // A fence already sent after these writes completed covers them too.
     if (this.inFlight && this.inFlight.upTo >= upTo) return this.inFlight.done;
-    const n = ++this.fenceSeq;
-    const client = this.client;
-    const done = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(n);
-        // Not answered: treat as a lost connection; the cache is bypassed until reconnected.
-        if (this.client === client) this.lost();
-        resolve(false);
-      }, FENCE_TIMEOUT_MS);
-      this.waiting.set(n, () => {
-        clearTimeout(timer);
-        if (this.client === client && this.live) {
-          this.fencedThrough = Math.max(this.fencedThrough, upTo);
-          resolve(true);
-        } else resolve(false);
-      });
-      this.send('select pg_notify($1, $2)', [CHANNEL, `${this.token}${n}`]).catch(() => {
-        this.waiting.get(n)?.();
-        this.waiting.delete(n);
-      });
+    const done = this.roundTrip().then((ok) => {
+      if (ok && this.live) this.fencedThrough = Math.max(this.fencedThrough, upTo);
+      return ok && this.live;
     });
     this.stats.fences++;
     const entry = { upTo, done };
     this.inFlight = entry;
     void done.finally(() => { if (this.inFlight === entry) this.inFlight = null; });
     return done;
+  }
+
+  /**
+   * A fence token sent through another connection (the pool) and seen by this listener: true when
+   * it arrived in time on the same connection. Not answered counts as a lost connection.
+   */
+  private roundTrip(): Promise<boolean> {
+    const client = this.client;
+    if (!client) return Promise.resolve(false);
+    const n = ++this.fenceSeq;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(n);
+        if (this.client === client) this.lost();
+        resolve(false);
+      }, FENCE_TIMEOUT_MS);
+      this.waiting.set(n, () => {
+        clearTimeout(timer);
+        resolve(this.client === client);
+      });
+      this.send('select pg_notify($1, $2)', [CHANNEL, `${this.token}${n}`]).catch(() => {
+        this.waiting.get(n)?.();
+        this.waiting.delete(n);
+      });
+    });
   }
 
   private async open(): Promise<void> {
@@ -119,6 +129,12 @@ export class ChangeFeed {
       return;
     }
     if (this.client !== client || this.stopped) return;
+    // A connection that accepted LISTEN but gets no notifications (a transaction-mode pooler in
+    // between) must never serve: a notification sent through the pool has to arrive first.
+    if (!(await this.roundTrip()) || this.client !== client || this.stopped) {
+      if (this.client === client) this.lost();
+      return;
+    }
     // Changes made while no connection listened were never announced: start empty.
     this.subscriber.reset();
     // Writes completed before now are covered by starting empty.
@@ -126,6 +142,16 @@ export class ChangeFeed {
     this.retryMs = RETRY_MIN_MS;
     this.stats.connects++;
     this.live = true;
+    this.heartbeat(client);
+  }
+
+  /** While live, a round trip every HEARTBEAT_MS: a listener that stopped hearing is noticed without a write. */
+  private heartbeat(client: pg.Client): void {
+    const t = setTimeout(() => {
+      if (this.client !== client || !this.live) return;
+      void this.roundTrip().then((ok) => { if (ok) this.heartbeat(client); });
+    }, HEARTBEAT_MS);
+    t.unref?.();
   }
 
   private message(payload: string): void {
