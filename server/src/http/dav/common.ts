@@ -12,7 +12,7 @@ import { href } from './paths.js';
 import { accessOf, CALENDAR_DATA, registry } from './props.js';
 import { deadPropsOf } from '../../store/dead-props.js';
 import type { DavEnv, DavResource, ObjectMeta, Target } from './types.js';
-import { escapedText, type CachedObject } from './read-cache.js';
+import { escapedText, lastModifiedOf, type CachedObject } from './read-cache.js';
 
 export interface DavRequest {
   req: FastifyRequest;
@@ -165,7 +165,7 @@ export function cachedObjectResponse(h: string, obj: CachedObject, props: QName[
       case 'getcontenttype': s += CONTENT_TYPE[obj.component] ?? `<D:getcontenttype>text/calendar; charset=utf-8; component=${obj.component.toLowerCase()}</D:getcontenttype>`; break;
       case 'resourcetype': s += '<D:resourcetype/>'; break;
       case 'getcontentlength': s += `<D:getcontentlength>${obj.size}</D:getcontentlength>`; break;
-      case 'getlastmodified': s += `<D:getlastmodified>${obj.lastModified}</D:getlastmodified>`; break;
+      case 'getlastmodified': s += `<D:getlastmodified>${lastModifiedOf(obj)}</D:getlastmodified>`; break;
       case 'calendar-data': {
         const v = unrestricted(spec) ? (obj.ical ? escapedText(obj, escapeText) : '') : escapeText(renderCalendarData(obj.ical, spec));
         s += v ? `<C:calendar-data>${v}</C:calendar-data>` : '<C:calendar-data/>';

@@ -18,7 +18,7 @@ import { objectRows } from '../../store/dav-members.js';
 import { rememberedCredential } from './auth.js';
 import { DAV_HEADER } from './options.js';
 import { lookupHint, requestPath } from './paths.js';
-import { davReadState, type CachedObject } from './read-cache.js';
+import { davReadState, lastModifiedOf, type CachedObject } from './read-cache.js';
 import type { FrontHandler, ObserveHttp } from '../app.js';
 
 const PREFIX = '/dav/calendars/';
@@ -33,7 +33,7 @@ export function davFastGet(ctx: AppContext, observe?: ObserveHttp): FrontHandler
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     const headers: Record<string, string | number> = {
-      'x-request-id': id, dav: DAV_HEADER, etag: `"${o.etag}"`, 'last-modified': o.lastModified,
+      'x-request-id': id, dav: DAV_HEADER, etag: `"${o.etag}"`, 'last-modified': lastModifiedOf(o),
       'content-type': 'text/calendar; charset=utf-8', 'content-length': o.size,
     };
     if (o.role !== 'none') headers['schedule-tag'] = `"${o.schedule_tag}"`;
@@ -78,8 +78,8 @@ export function davFastGet(ctx: AppContext, observe?: ObserveHttp): FrontHandler
     objectRows(ctx.pool, cal.owner_id, cal.id, publicOnly, true, [name]).then((rows) => {
       const row = rows[0];
       if (!row || row.ical === undefined || row.name !== name) return next();
-      const o = state.cache.putObject(cal.id, row as typeof row & { ical: string }, stamp) ?? { ...row, ical: row.ical, lastModified: row.updated_at.toUTCString() };
-      send(req, res, o, t0);
+      const o = row as typeof row & { ical: string };
+      send(req, res, state.cache.putObject(cal.id, o, stamp) ?? o, t0);
     }, () => next());
   };
 }

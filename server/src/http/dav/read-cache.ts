@@ -29,6 +29,8 @@ const MAX_PRINCIPALS = 10_000;
 const MAX_CALENDARS = 50_000;
 /** Generations kept per id; beyond this many ids everything is dropped (a generation must never be forgotten while entries may depend on it). */
 const MAX_GENERATIONS = 500_000;
+/** Keys the doorkeeper remembers (putObject) before it starts afresh. */
+const MAX_SEEN = 100_000;
 /** Estimated bytes of an object entry besides its texts. */
 const ENTRY_OVERHEAD = 400;
 
@@ -41,11 +43,14 @@ export interface CachedObject extends ObjectMeta {
   ical: string;
   /** The text escaped for XML (RFC 4791 §9.6 calendar-data with no restrictions), made on first use. */
   escaped?: string;
-  /** The Last-Modified header value (RFC 9110 §8.8.2). */
-  lastModified: string;
+  /** The Last-Modified header value (RFC 9110 §8.8.2); absent on an object read but not kept (made from updated_at). */
+  lastModified?: string;
 }
 
-interface Item { deps: Deps; weight: number; object?: CachedObject; listing?: string; truncated?: boolean }
+/** An object's Last-Modified value (RFC 9110 §8.8.2, IMF-fixdate). */
+export const lastModifiedOf = (o: CachedObject) => o.lastModified ?? o.updated_at.toUTCString();
+
+interface Item { deps: Deps; weight: number; object?: CachedObject; listing?: string; truncated?: boolean; usedAt: number }
 
 export class DavReadCache implements ChangeSubscriber {
   private epoch = 0;
@@ -58,6 +63,10 @@ export class DavReadCache implements ChangeSubscriber {
   private readonly principals = new Map<string, { deps: Deps; principal: PrincipalRow }>();
   private readonly calendars = new Map<string, { deps: Deps; calendar: DavCalendar | null }>();
   private readonly items: WeightedLru<string, Item>;
+  /** Counts insertions; an item is moved to the recent end only when a quarter of the capacity was inserted since (a 50-href multiget would otherwise reorder the map 50 times). */
+  private inserted = 0;
+  /** Objects read once recently (putObject's doorkeeper). */
+  private readonly seen = new Set<string>();
   readonly stats = { hits: 0, misses: 0, invalidations: 0 };
 
   constructor(maxBytes: number) {
@@ -83,6 +92,7 @@ export class DavReadCache implements ChangeSubscriber {
 
   reset(): void {
     this.epoch++;
+    this.seen.clear();
     this.principals.clear();
     this.calendars.clear();
     this.items.clear();
@@ -116,6 +126,20 @@ export class DavReadCache implements ChangeSubscriber {
   }
 
   // ------------------------------------------------------------------ entries
+
+  private use(k: string): Item | undefined {
+    const e = this.items.get(k);
+    if (e && this.inserted - e.usedAt > this.items.size >> 2) {
+      this.items.get(k, true);
+      e.usedAt = this.inserted;
+    }
+    return e;
+  }
+
+  private put(k: string, item: Item): void {
+    item.usedAt = ++this.inserted;
+    this.items.set(k, item);
+  }
 
   /** The principal a remembered credential (its auth-cache key) was last validated as. */
   principal(key: string, userId: string): PrincipalRow | undefined {
@@ -156,7 +180,7 @@ export class DavReadCache implements ChangeSubscriber {
   /** A live object of a calendar (any class: the caller applies the user's visibility). */
   object(calendarId: string, name: string): CachedObject | undefined {
     const k = `o/${calendarId}/${name}`;
-    const e = this.items.get(k, true);
+    const e = this.use(k);
     if (e?.object && this.valid(e.deps)) {
       this.stats.hits++;
       return e.object;
@@ -166,11 +190,24 @@ export class DavReadCache implements ChangeSubscriber {
     return undefined;
   }
 
+  /**
+   * Keep an object read since `s`. Admitted on its second read within the recent past only (a
+   * "doorkeeper": the first read of an object is remembered by key, not kept), so one-off reads —
+   * a client's initial sync walks every object once — do not fill the cache with what is never
+   * read again, at the cost of copying it into the old generation of the heap.
+   */
   putObject(calendarId: string, obj: ObjectMeta & { ical: string }, s: Stamp): CachedObject | undefined {
+    const seenKey = `${calendarId}/${obj.name}`;
+    if (!this.seen.has(seenKey)) {
+      if (this.seen.size >= MAX_SEEN) this.seen.clear();
+      this.seen.add(seenKey);
+      return undefined;
+    }
+    this.seen.delete(seenKey);
     const deps = this.deps(s, undefined, [], { calendarId, name: obj.name });
     if (!deps) return undefined;
     const object: CachedObject = { ...obj, lastModified: obj.updated_at.toUTCString() };
-    this.items.set(`o/${calendarId}/${obj.name}`, { deps, object, weight: ENTRY_OVERHEAD + 2 * obj.ical.length });
+    this.put(`o/${calendarId}/${obj.name}`, { deps, object, weight: ENTRY_OVERHEAD + 2 * obj.ical.length, usedAt: 0 });
     return object;
   }
 
@@ -181,7 +218,7 @@ export class DavReadCache implements ChangeSubscriber {
    */
   listing(calendarId: string, key: string): { listing: string; truncated: boolean } | undefined {
     const k = `l/${calendarId}/${key}`;
-    const e = this.items.get(k, true);
+    const e = this.use(k);
     if (e?.listing !== undefined && this.valid(e.deps)) return { listing: e.listing, truncated: e.truncated === true };
     if (e) this.items.delete(k);
     return undefined;
@@ -190,7 +227,7 @@ export class DavReadCache implements ChangeSubscriber {
   putListing(calendarId: string, key: string, listing: string, s: Stamp, truncated = false): void {
     const deps = this.deps(s, calendarId, []);
     if (!deps) return;
-    this.items.set(`l/${calendarId}/${key}`, { deps, listing, truncated, weight: ENTRY_OVERHEAD + listing.length });
+    this.put(`l/${calendarId}/${key}`, { deps, listing, truncated, weight: ENTRY_OVERHEAD + listing.length, usedAt: 0 });
   }
 
   get size() {

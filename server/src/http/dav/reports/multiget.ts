@@ -1,6 +1,6 @@
 /** CALDAV:calendar-multiget — RFC 4791 §7.9: one response per requested href, 404 for the unknown. */
 import { escapeText, hrefToPath, DavParseError, type CalendarMultigetReport, type MultistatusResponse, type QName } from '../../../lib/dav/index.js';
-import { namedMemberRows, objectRows } from '../../../store/dav-members.js';
+import { namedMemberRows } from '../../../store/dav-members.js';
 import { usableReadCache, type CachedObject, type DavReadCache } from '../read-cache.js';
 import { MEMBER_OFFSET } from '../../../store/dav-lookup.js';
 import { DavHttpError } from '../errors.js';
@@ -9,32 +9,33 @@ import { cachedObjectResponse, fastMemberResponse, fastProps, fastStatusResponse
 import type { DavCalendar, ObjectMeta, Target } from '../types.js';
 
 /**
- * The fast path from the read cache: the named members it holds are rendered from it (their
- * calendar-data escaped once per object version); the others are read in one query and kept.
+ * The fast path with the read cache: the named members it holds are rendered from it (their
+ * calendar-data escaped once per object version); the others are read in one query of only the
+ * asked columns, as without the cache, and not kept (objects enter the cache from GETs: keeping
+ * what a multiget reads cost more than it saved — a client syncing fetches each changed object once).
  */
 async function cachedMultiget(d: DavRequest, cache: DavReadCache, cal: DavCalendar, fast: QName[], wanted: Array<{ href: string; path: string | null }>, own: Array<string | null>, q: CalendarMultigetReport) {
   const publicOnly = cal.access !== 'owner';
-  // A sharee never sees private or confidential events (as objectRows' own condition).
+  // A sharee never sees private or confidential events (as namedMemberRows' own condition).
   const visible = (o: CachedObject) => !publicOnly || o.class === null || (o.class !== 'PRIVATE' && o.class !== 'CONFIDENTIAL');
-  const byName = new Map<string, CachedObject | null>();
-  const missing: string[] = [];
+  const held = new Map<string, CachedObject | null>();
+  const missing = new Set<string>();
   for (const n of own) {
-    if (n === null || byName.has(n)) continue;
+    if (n === null || held.has(n) || missing.has(n)) continue;
     const o = cache.object(cal.id, n);
-    byName.set(n, o && visible(o) ? o : null);
-    if (!o) missing.push(n);
+    if (o) held.set(n, visible(o) ? o : null);
+    else missing.add(n);
   }
-  if (missing.length) {
-    const stamp = cache.stamp();
-    for (const row of await objectRows(d.env.ctx.pool, cal.owner_id, cal.id, publicOnly, true, missing)) {
-      if (row.ical === undefined) continue;
-      const o = cache.putObject(cal.id, row as typeof row & { ical: string }, stamp) ?? { ...row, ical: row.ical, lastModified: row.updated_at.toUTCString() };
-      byName.set(row.name, o);
-    }
-  }
+  const rows = missing.size ? await namedMemberRows(d.env.ctx.pool, cal.owner_id, cal.id, publicOnly, memberColumns(fast), [...missing]) : [];
+  const read = new Map(rows.map((r) => [r[0]!, r]));
+  const layout = memberLayout(fast);
   const parts = wanted.map((w, i) => {
-    const o = own[i] === null ? null : byName.get(own[i]!);
-    return o ? cachedObjectResponse(escapeText(w.href), o, fast, q.calendarData) : fastStatusResponse(w.href, 404);
+    const n = own[i];
+    if (n === null) return fastStatusResponse(w.href, 404);
+    const o = held.get(n);
+    if (o) return cachedObjectResponse(escapeText(w.href), o, fast, q.calendarData);
+    const row = o === undefined ? read.get(n) : undefined;
+    return row ? fastMemberResponse(escapeText(w.href), row, 0, layout, q.calendarData) : fastStatusResponse(w.href, 404);
   });
   return sendMultistatusParts(d, [], parts, {}, fast.some((p) => p.name === 'calendar-data'));
 }
