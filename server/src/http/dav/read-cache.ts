@@ -28,9 +28,9 @@ import type { DavCalendar, ObjectMeta } from './types.js';
 const MAX_PRINCIPALS = 10_000;
 const MAX_CALENDARS = 50_000;
 /** Generations kept per id; beyond this many ids everything is dropped (a generation must never be forgotten while entries may depend on it). */
-const MAX_GENERATIONS = 500_000;
+const MAX_GENERATIONS = 100_000;
 /** Keys the doorkeeper remembers (putObject) before it starts afresh. */
-const MAX_SEEN = 100_000;
+const MAX_SEEN = 20_000;
 /** Estimated bytes of an object entry besides its texts. */
 const ENTRY_OVERHEAD = 400;
 
