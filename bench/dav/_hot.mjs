@@ -2,7 +2,7 @@
 // database — for iterating on per-request cost without re-seeding 10,000 events by PUT each time.
 //
 //   DATABASE_URL=postgres://… flock /tmp/calendula-bench.lock node bench/dav/_hot.mjs
-//   BENCH_HOT_N (10000), BENCH_HOT_WORK (get,multiget,week,month,propfind; also healthz), BENCH_HOT_RUNS (300),
+//   BENCH_HOT_N (10000), BENCH_HOT_WORK (get,multiget,week,month,propfind; also healthz, gethot, put, put8), BENCH_HOT_RUNS (300),
 //   BENCH_HOT_DB (calendula_davhot; seeded on first use and kept), BENCH_SERVER_NODE_ARGS
 //   (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 // Prints ops/s, p50/p99 and CPU per request of the node server and of the database's backends.
@@ -96,16 +96,25 @@ async function main() {
     const pick = () => `ev-${Math.floor(rnd() * N)}.ics`;
     const work = {
       get: () => req('GET', `${cal}${pick()}`),
+      // GET of 100 objects over and over: what the read cache answers from memory (get: mostly first reads).
+      gethot: () => req('GET', `${cal}ev-${Math.floor(rnd() * 100)}.ics`),
       // The floor: the same client and server, a route that does nothing (no auth, no query).
       healthz: () => req('GET', '/healthz'),
       multiget: async () => { const names = [...new Set(Array.from({ length: 50 }, pick))]; const x = await req('REPORT', cal, multiget(cal, names), { depth: '1' }); if (count(x) !== names.length) throw new Error('multiget count'); },
       week: () => req('REPORT', cal, query('20300610T000000Z', '20300617T000000Z'), { depth: '1' }),
       month: () => req('REPORT', cal, query('20300601T000000Z', '20300701T000000Z'), { depth: '1' }),
       propfind: () => req('PROPFIND', cal, PROPFIND, { depth: '1' }),
+      // New events (into a calendar of their own, so the 10,000-event one stays as seeded); put8: 8 at once.
+      put: () => { const k = puts++; return req('PUT', `${putCal}${putRun}-${k}.ics`, eventIcs(k, { uid: `${putRun}-${k}@bench.calendula` }), { 'if-none-match': '*' }); },
+      put8: () => Promise.all(Array.from({ length: 8 }, () => work.put())),
     };
+    const putCal = `/dav/calendars/${ADMIN}/00000000-0000-4000-8000-00000000beef/`;
+    const putRun = `hot-${Date.now()}`;
+    let puts = 0;
+    if (WORK.some((w) => w.startsWith('put'))) await req('MKCALENDAR', putCal, '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"/>').catch(() => {});
     for (const w of WORK) {
       const fn = work[w];
-      const runs = w === 'propfind' ? Math.min(RUNS, 60) : w === 'get' || w === 'healthz' ? RUNS * 3 : RUNS;
+      let runs = w === 'propfind' ? Math.min(RUNS, 60) : w === 'get' || w === 'gethot' || w === 'healthz' ? RUNS * 3 : RUNS;
       for (let i = 0; i < 20; i++) await fn();
       if (w === 'week' || w === 'month') console.log(`${w} hits: ${count(await fn())}`);
       const node = withChildren(server.child.pid);
@@ -116,6 +125,8 @@ async function main() {
       const t0 = performance.now();
       for (let i = 0; i < runs; i++) { const t = performance.now(); await fn(); lat.push(performance.now() - t); }
       const el = performance.now() - t0;
+      // put8: one run is 8 PUTs (ops/s and CPU below count requests).
+      if (w === 'put8') { runs *= 8; }
       const d = (ps) => (ps.reduce((a, p) => a + cpuTicks(p) - (b.get(p) ?? cpuTicks(p)), 0) * 1000) / CLK_TCK / runs;
       const sys = (node.reduce((a, p) => a + cpuTicks(p, 'sys') - (bSys.get(p) ?? 0), 0) * 1000) / CLK_TCK / runs;
       lat.sort((x, y) => x - y);

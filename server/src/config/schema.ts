@@ -69,6 +69,7 @@ export const settings = {
   workerConcurrency: s('CALENDULA_WORKER_CONCURRENCY', 'int', 10, 'Jobs run in parallel by one worker process.'),
   notifyCoalesceSeconds: s('CALENDULA_NOTIFY_COALESCE_SECONDS', 'int', 60, 'Updates to one event within this window are sent as one update.'),
   authCacheMs: s('CALENDULA_AUTH_CACHE_MS', 'int', 5000, 'How long one api process may reuse a checked session, API token or calendar list (ms). Writes in the same process invalidate at once; other processes see a sign-out or revocation within this time. CalDAV Basic credentials are remembered as long, but re-checked in each request\'s query: a revoked app password, changed password or disabled account takes effect at once. 0 = off.'),
+  davCacheMb: s('CALENDULA_DAV_CACHE_MB', 'int', 64, 'Memory for the CalDAV read cache of one api process (calendar objects and member listings, MB; credentials and calendar views are bounded by count). Kept exact by PostgreSQL LISTEN/NOTIFY: a change is seen at once by the process that made it and by the others when the notification arrives; while the LISTEN connection is down the cache is not used. Needs a session-mode connection (not PgBouncer transaction pooling, where LISTEN does nothing: set 0). 0 = off.'),
   secret: s('CALENDULA_SECRET', 'string', undefined, 'Key for signed links and tokens. Default: generated once and kept in the database.', true),
 } as const;
 

@@ -45,6 +45,8 @@ export function registerMetrics(app: FastifyInstance, ctx: AppContext) {
       this.set({ state: 'direct' }, s.direct);
     },
   });
+  // Requests answered before Fastify (app.ts front handlers) report here.
+  app.decorate('observeHttp', (method: string, route: string, status: number, seconds: number) => http.observe({ method, route, status: String(status) }, seconds));
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     http.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);

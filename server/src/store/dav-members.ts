@@ -85,7 +85,7 @@ const rangeStatements = new Map<string, { name: string; text: string }>();
  * 0010) and all-day ones (DATE values are floating too, RFC 4791 §9.9) hold their wall times read
  * as UTC: their span is matched widened by FLOAT_MARGIN_MS and
  * the caller decides them in the floating zone (RFC 4791 §9.9). The span overlaps are the shapes
- * the GiST indexes (migrations 0006, 0011) answer. Sorted by name only when `ordered` (a client's
+ * the GiST indexes (migrations 0006, 0012) answer. Sorted by name only when `ordered` (a client's
  * result limit must cut the same list each time); otherwise unsorted — a sort was a third of the query.
  */
 export async function timeRangeCells(pool: pg.Pool, ownerId: string, calendarId: string, publicOnly: boolean, from: Date, to: Date, cols: Omit<MemberColumns, 'text'>, ordered: boolean): Promise<string[]> {

@@ -16,15 +16,43 @@ export type DB = Kysely<Database>;
 const PREFIX = '/*prepared:';
 
 type QueryFn = (config: unknown, values?: unknown, cb?: unknown) => unknown;
+
+/**
+ * Writes completed by this process (store/change-feed.ts): bumped when a statement that may have
+ * committed a change finishes — an INSERT, UPDATE, DELETE, MERGE, TRUNCATE or a WITH holding one
+ * outside a transaction block, and every COMMIT (a statement inside a transaction is counted
+ * again by its COMMIT). Reads served from a process-local cache compare it with what they have
+ * fenced (change-feed.ts), so this process's own writes are seen by its next read.
+ */
+let completedWrites = 0;
+export const writesCompleted = () => completedWrites;
+const NOT_A_WRITE = /^\s*(?:\/\*(?:[^*]|\*(?!\/))*\*\/\s*)?(?:select|show|begin|start|rollback|savepoint|release|set|listen|unlisten|values|explain|analyze|prepare|deallocate)\b/i;
+const WRITE_WORD = /\b(?:insert|update|delete|merge|truncate)\b/i;
+/** Whether a statement may have committed a change to tables when it completes (see completedWrites). */
+export function mayCommitWrite(text: string): boolean {
+  if (NOT_A_WRITE.test(text)) return false;
+  if (/^\s*(?:\/\*(?:[^*]|\*(?!\/))*\*\/\s*)?with\b/i.test(text)) return WRITE_WORD.test(text);
+  return true;
+}
+const writeCompleted = () => { completedWrites++; };
+
 function preparingClient(client: pg.PoolClient): void {
   (client as unknown as { query: QueryFn }).query = function (this: pg.PoolClient, config: unknown, values?: unknown, cb?: unknown) {
     // The class's method, looked up per call (tests wrap pg.Client.prototype.query to record statements).
     const query = (Object.getPrototypeOf(this) as { query: QueryFn }).query;
+    const text = typeof config === 'string' ? config : (config as { text?: unknown; submit?: unknown } | null)?.submit ? undefined : (config as { text?: unknown } | null)?.text;
+    const write = typeof text === 'string' && mayCommitWrite(text);
     if (typeof config === 'string' && config.startsWith(PREFIX) && typeof cb !== 'function' && (values === undefined || Array.isArray(values))) {
       const end = config.indexOf('*/', PREFIX.length);
-      if (end > 0) return query.call(this, { name: config.slice(PREFIX.length, end), text: config, values: values ?? [] });
+      if (end > 0) config = { name: config.slice(PREFIX.length, end), text: config, values: values ?? [] };
     }
-    return query.call(this, config, values, cb);
+    if (!write) return query.call(this, config, values, cb);
+    // Counted when it completes: the counter must not move before the change is committed.
+    if (typeof cb === 'function') return query.call(this, config, values, (err: unknown, res: unknown) => { if (!err) writeCompleted(); (cb as (e: unknown, r: unknown) => void)(err, res); });
+    if (typeof values === 'function') return query.call(this, config, (err: unknown, res: unknown) => { if (!err) writeCompleted(); (values as (e: unknown, r: unknown) => void)(err, res); });
+    const out = query.call(this, config, values, cb) as Promise<unknown> | undefined;
+    if (!out || typeof out.then !== 'function') return out;
+    return out.then((r) => { writeCompleted(); return r; });
   };
 }
 

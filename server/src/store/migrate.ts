@@ -9,7 +9,8 @@ import * as m0007 from './migrations/0007_dead_props.js';
 import * as m0008 from './migrations/0008_itip_message.js';
 import * as m0009 from './migrations/0009_reminder.js';
 import * as m0010 from './migrations/0010_floating.js';
-import * as m0011 from './migrations/0011_zoned_span.js';
+import * as m0011 from './migrations/0011_dav_change_notify.js';
+import * as m0012 from './migrations/0012_zoned_span.js';
 
 /** Migrations are listed in code (not read from a folder) so the build needs no file copying. */
 const migrations: Record<string, Migration> = {
@@ -23,7 +24,8 @@ const migrations: Record<string, Migration> = {
   '0008_itip_message': m0008,
   '0009_reminder': m0009,
   '0010_floating': m0010,
-  '0011_zoned_span': m0011,
+  '0011_dav_change_notify': m0011,
+  '0012_zoned_span': m0012,
 };
 
 class ListProvider implements MigrationProvider {

@@ -199,7 +199,7 @@ export const rangeOverlaps = (from: Date, to: Date) =>
 /**
  * rangeOverlaps for callers that also place all-day dates in a zone (free/busy in the owner's
  * zone, CalDAV time-range in the floating zone — RFC 4791 §9.9): all-day rows are widened like
- * floating ones. The second arm matches the partial index calendar_object_zoned_span (migration 0011).
+ * floating ones. The second arm matches the partial index calendar_object_zoned_span (migration 0012).
  */
 export const zonedRangeOverlaps = (from: Date, to: Date) =>
   sql<boolean>`(${spanOverlaps(from, to)} or ((floating or all_day) and ${spanOverlaps(new Date(from.getTime() - FLOAT_MARGIN_MS), new Date(to.getTime() + FLOAT_MARGIN_MS))}))`;

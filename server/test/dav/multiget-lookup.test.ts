@@ -32,7 +32,8 @@ async function freshThenRemembered(user: { auth: string }, path: string, body: s
 }
 
 beforeAll(async () => {
-  env = await createDavEnv({ authCacheMs: 600_000 });
+  // The read cache off: this file pins the path that reads the database (read-cache.test.ts the other).
+  env = await createDavEnv({ authCacheMs: 600_000, davCacheMb: 0 });
   anna = await davUser(env, 'anna@example.com');
   boris = await davUser(env, 'boris@example.com');
   second = `${anna.home}second/`;

@@ -94,6 +94,17 @@ export async function authenticate(ctx: AppContext, req: FastifyRequest, fresh =
   return { kind: 'verified', user };
 }
 
+/**
+ * The remembered credential of an Authorization header, without verifying anything (the caller
+ * must know it is still valid: http/dav/fast-get.ts asks the read cache); undefined when none.
+ */
+export function rememberedCredential(ctx: AppContext, header: string | undefined): { key: string; entry: Remembered } | undefined {
+  if (!ctx.config.authCacheMs || !header || !parseBasic(header)) return undefined;
+  const key = cacheKey(ctx, header);
+  const hit = cache.get(key);
+  return hit && hit.until > Date.now() ? { key, entry: hit } : undefined;
+}
+
 /** Whether a remembered credential still holds, given what the request's lookup read now. */
 export function stillValid(entry: Remembered, principal: PrincipalRow | undefined, appPasswordValid: boolean | null): principal is PrincipalRow {
   if (!principal || principal.id !== entry.userId || principal.kind !== 'user' || principal.disabled) return false;

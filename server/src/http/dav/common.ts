@@ -12,6 +12,7 @@ import { href } from './paths.js';
 import { accessOf, CALENDAR_DATA, registry } from './props.js';
 import { deadPropsOf } from '../../store/dead-props.js';
 import type { DavEnv, DavResource, ObjectMeta, Target } from './types.js';
+import { escapedText, lastModifiedOf, type CachedObject } from './read-cache.js';
 
 export interface DavRequest {
   req: FastifyRequest;
@@ -151,6 +152,32 @@ export function fastObjectResponse(hrefText: string, obj: ObjectMeta, props: QNa
   }
   return `${s}</D:prop>${OK}</D:propstat></D:response>`;
 }
+
+/**
+ * fastObjectResponse() for an object held by the read cache, with `h` the already escaped href:
+ * calendar-data without restrictions (RFC 4791 §9.6) is the stored text, escaped once and kept.
+ */
+export function cachedObjectResponse(h: string, obj: CachedObject, props: QName[], spec: CalendarDataSpec | null = null): string {
+  let s = `<D:response><D:href>${h}</D:href><D:propstat><D:prop>`;
+  for (const p of props) {
+    switch (p.name) {
+      case 'getetag': s += `<D:getetag>"${PLAIN_TEXT.test(obj.etag) ? obj.etag : escapeText(obj.etag)}"</D:getetag>`; break;
+      case 'getcontenttype': s += CONTENT_TYPE[obj.component] ?? `<D:getcontenttype>text/calendar; charset=utf-8; component=${obj.component.toLowerCase()}</D:getcontenttype>`; break;
+      case 'resourcetype': s += '<D:resourcetype/>'; break;
+      case 'getcontentlength': s += `<D:getcontentlength>${obj.size}</D:getcontentlength>`; break;
+      case 'getlastmodified': s += `<D:getlastmodified>${lastModifiedOf(obj)}</D:getlastmodified>`; break;
+      case 'calendar-data': {
+        const v = unrestricted(spec) ? (obj.ical ? escapedText(obj, escapeText) : '') : escapeText(renderCalendarData(obj.ical, spec));
+        s += v ? `<C:calendar-data>${v}</C:calendar-data>` : '<C:calendar-data/>';
+        break;
+      }
+    }
+  }
+  return s + RESPONSE_END;
+}
+
+/** Whether renderCalendarData() gives the stored text as it is for this spec. */
+const unrestricted = (spec: CalendarDataSpec | null) => !spec || (!spec.comp && !spec.expand && !spec.limitRecurrenceSet && !spec.limitFreebusySet);
 
 // pathToHref leaves a segment of only these characters as it is, and escapeText leaves printable
 // ASCII without & < > as it is: the listing below skips both calls for such values.

@@ -7,7 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import { decodeIcalBytes } from '../../lib/ical/index.js';
 import { authenticate, stillValid } from './auth.js';
-import { davLookup, type DavLookup } from '../../store/dav-lookup.js';
+import { davLookup, type DavLookup, type DavObjectMeta } from '../../store/dav-lookup.js';
+import { davReadState, startDavReadCache, stopDavReadCache, type DavReadCache, type Stamp } from './read-cache.js';
 import type { PrincipalRow } from '../../store/schema.js';
 import { davErrorHandler, DavHttpError, sendDavError, WWW_AUTHENTICATE } from './errors.js';
 import { DAV_PREFIX, href, lookupHint, parentPath, requestPath, resolvePath } from './paths.js';
@@ -16,6 +17,7 @@ import { propfind } from './propfind.js';
 import { proppatch } from './proppatch.js';
 import { mkcol } from './mkcol.js';
 import { get } from './get.js';
+import { davFastGet } from './fast-get.js';
 import { put } from './put.js';
 import { del } from './delete.js';
 import { copyMove } from './copymove.js';
@@ -24,7 +26,7 @@ import { report } from './report.js';
 import { fastProps, memberColumns, type DavRequest } from './common.js';
 import { hrefToPath, parseReport, parseXml, type ReportRequest } from '../../lib/dav/index.js';
 import type { MemberColumns } from '../../store/dav-members.js';
-import type { DavEnv } from './types.js';
+import type { DavCalendar, DavEnv } from './types.js';
 
 export const DAV_METHODS = ['PROPFIND', 'PROPPATCH', 'REPORT', 'MKCALENDAR', 'MKCOL', 'MOVE', 'COPY'] as const;
 const ALL_METHODS = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'POST', ...DAV_METHODS];
@@ -42,6 +44,41 @@ class ErrorScopeHrefs {
   constructor(private readonly calendarPath: string, private readonly requestPathText: string) {}
   get calendarHref() { return href(this.calendarPath); }
   get requestHref() { return href(this.requestPathText); }
+}
+
+/** Methods that only read: the ones the read cache serves (read-cache.ts). */
+const READ_METHODS = new Set(['GET', 'HEAD', 'PROPFIND', 'REPORT']);
+
+/**
+ * The request's lookup from the read cache: the principal a remembered credential was validated
+ * as, the user's view of the addressed calendar, and the addressed object (held with its text).
+ * Undefined when any of them is not held: the lookup query then runs and fills what it read.
+ */
+function cachedLookup(cache: DavReadCache, key: string, userId: string, path: string, method: string): { hint: ReturnType<typeof lookupHint>; found: DavLookup & { principal: PrincipalRow } } | undefined {
+  const principal = cache.principal(key, userId);
+  if (!principal) return undefined;
+  const hint = lookupHint(path, userId);
+  const found: DavLookup & { principal: PrincipalRow } = { principal, appPasswordValid: true };
+  if (hint.calendarId === null) return { hint, found };
+  const calendar = cache.calendar(userId, hint.calendarId);
+  if (calendar === undefined) return undefined;
+  if (calendar) found.calendar = calendar as DavLookup['calendar'];
+  if (hint.objectName === null || !calendar) return { hint, found };
+  // A REPORT or PROPFIND on one object is rare: the lookup reads it.
+  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  const obj = cache.object(calendar.id, hint.objectName);
+  if (!obj) return undefined;
+  // A sharee never sees private or confidential events (as the lookup's own condition).
+  if (calendar.access === 'owner' || obj.class === null || (obj.class !== 'PRIVATE' && obj.class !== 'CONFIDENTIAL')) found.object = obj;
+  return { hint, found };
+}
+
+/** What a lookup read (since `stamp`) into the read cache. */
+function fillCache(cache: DavReadCache, stamp: Stamp, key: string, user: PrincipalRow, hint: ReturnType<typeof lookupHint>, found: DavLookup) {
+  cache.putPrincipal(key, user, stamp);
+  if (hint.calendarId === null) return;
+  cache.putCalendar(user.id, hint.calendarId, (found.calendar as DavCalendar | undefined) ?? null, stamp);
+  if (found.calendar && found.object?.ical !== undefined) cache.putObject(found.calendar.id, found.object as DavObjectMeta & { ical: string }, stamp);
 }
 
 function bodyText(req: FastifyRequest): string {
@@ -107,13 +144,29 @@ async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply)
   let hint: ReturnType<typeof lookupHint>;
   let found: DavLookup;
   let early: EarlyMultiget | null = null;
-  if (cred.kind === 'remembered') {
+  const cache = READ_METHODS.has(req.method) ? davReadState(ctx) : undefined;
+  if (cred.kind === 'remembered' && cache) {
+    // Served from the read cache when the credential, the calendar view and (for a GET) the
+    // object are all held and current (read-cache.ts; this process's writes fenced first).
+    const hit = (cache.feed.fenced() || (await cache.feed.fence())) ? cachedLookup(cache.cache, cred.key, cred.entry.userId, path, req.method) : undefined;
+    if (hit) {
+      hint = hit.hint;
+      found = hit.found;
+      user = hit.found.principal;
+    }
+  }
+  let stamp: Stamp | undefined;
+  if (cred.kind === 'remembered' && !user) {
+    stamp = cache?.feed.live ? cache.cache.stamp() : undefined;
     hint = lookupHint(path, cred.entry.userId);
     // A calendar-multiget of a calendar reads its members in the same statement (one round trip).
     // Only for a credential verified before: an unknown caller's body is not parsed before sign-in.
     if (req.method === 'REPORT' && hint.calendarId && hint.objectName === null) early = earlyMultiget(bodyText(req), path, hint.calendarId);
     found = await davLookup(ctx.pool, { ...hint, userId: cred.entry.userId, withText, appPasswordHash: cred.entry.appPasswordHash, members: early?.members });
-    if (stillValid(cred.entry, found.principal, found.appPasswordValid)) user = found.principal;
+    if (stillValid(cred.entry, found.principal, found.appPasswordValid)) {
+      user = found.principal;
+      if (stamp) fillCache(cache!.cache, stamp, cred.key, user, hint, found);
+    }
   }
   if (!user) {
     // Not remembered, or no longer valid: the full check (which fails for a revoked secret).
@@ -159,6 +212,11 @@ export function registerDavMethods(app: FastifyInstance) {
 export function davPlugin(ctx: AppContext) {
   return async (app: FastifyInstance) => {
     registerDavMethods(app);
+    if (startDavReadCache(ctx)) {
+      app.addHook('onClose', async () => stopDavReadCache(ctx));
+      // GET/HEAD of an object the read cache can answer skips Fastify's request machinery.
+      app.frontHandlers?.push(davFastGet(ctx, app.observeHttp));
+    }
     app.removeAllContentTypeParsers();
     // Some clients send bodies with no or odd Content-Type (DEPENDENCIES.md item 5): take them all as bytes.
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: DAV_BODY_LIMIT }, (_req, body, done) => done(null, body));

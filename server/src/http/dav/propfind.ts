@@ -13,6 +13,7 @@ import { accessOf } from './props.js';
 import { DavHttpError, fail } from './errors.js';
 import { deadPropsFor, fastMemberListing, fastProps, memberColumns, propsFor, sendMultistatus, sendMultistatusParts, wantsData, wantsDead, type DavRequest } from './common.js';
 import { memberCells } from '../../store/dav-members.js';
+import { usableReadCache } from './read-cache.js';
 import type { DavResource, Target } from './types.js';
 
 /** Collections whose members are collections: Depth: infinity is refused there. */
@@ -83,8 +84,21 @@ export async function propfind(d: DavRequest) {
     const cal = t.res.cal;
     const a = accessOf(t);
     // Free-busy-only grants expose no members (RFC 4791 §6.1.1).
-    const rows = hasPrivilege(a.level, a.kind, 'read') ? await memberCells(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', memberColumns(fast)) : [];
-    return sendMultistatusParts(d, head, fastMemberListing(href(t.res.path), fast, rows), {}, fast.some((p) => p.name === 'calendar-data'));
+    const caldav = fast.some((p) => p.name === 'calendar-data');
+    if (!hasPrivilege(a.level, a.kind, 'read')) return sendMultistatusParts(d, head, [], {}, caldav);
+    const base = href(t.res.path);
+    // The rendered listing is kept by the read cache until the calendar changes (read-cache.ts):
+    // per asked properties, the user's view (a sharee's leaves out private events) and the href.
+    const cache = caldav ? undefined : await usableReadCache(d.env.ctx);
+    const key = `${fast.map((p) => p.name).join(',')}|${cal.access === 'owner' ? 'all' : 'public'}|${base}`;
+    const held = cache?.listing(cal.id, key);
+    if (held !== undefined) return sendMultistatusParts(d, head, [held.listing], {}, false);
+    const stamp = cache?.stamp();
+    const parts = fastMemberListing(base, fast, await memberCells(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', memberColumns(fast)));
+    if (!cache) return sendMultistatusParts(d, head, parts, {}, caldav);
+    const listing = parts.join('');
+    cache.putListing(cal.id, key, listing, stamp!);
+    return sendMultistatusParts(d, head, [listing], {}, false);
   }
   if (depth !== '0') for (const m of await membersOf(t, data)) targets.push({ env: d.env, res: m });
   // Dead properties of every target in one query per owner, when the selection may name them.

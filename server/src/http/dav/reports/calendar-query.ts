@@ -16,6 +16,7 @@ import { icalZoneFrom, timezoneFromVcalendar } from '../tz.js';
 import { fastMemberListing, fastObjectResponse, fastProps, memberColumns, propsFor, requirePrivilege, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
 import { knownSeriesOverlap, seriesOverlaps } from '../../../app/events/series-overlap.js';
 import { timeRangeCells } from '../../../store/dav-members.js';
+import { usableReadCache } from '../read-cache.js';
 import type { DavCalendar, ObjectMeta, Target } from '../types.js';
 
 const FAR_PAST = new Date(Date.UTC(1000, 0, 1));
@@ -133,12 +134,21 @@ async function simpleRangeQuery(d: DavRequest, q: CalendarQueryReport) {
   const zone = floatingZoneOf(q.timezone, cal, d.env.user.timezone);
   // A query zone that names no known zone: only the filter evaluator can place floating times.
   if (!zone.iana) return null;
+  const from = tr.start.getTime();
+  const to = tr.end.getTime();
   const tz = zone.iana;
+  const base = href(t.res.path);
+  // The answer is kept by the read cache until the calendar changes (read-cache.ts): clients send
+  // the same range again on every refresh. The key holds all it depends on besides the calendar's
+  // contents: the range, the properties, the user's view, the floating zone, the limit, the href.
+  const cache = await usableReadCache(d.env.ctx);
+  const key = `q|${from}|${to}|${fast.map((p) => `${p.ns} ${p.name}`).join(',')}|${cal.access === 'owner' ? 'all' : 'public'}|${tz}|${q.limit ?? ''}|${base}`;
+  const held = cache?.listing(cal.id, key);
+  if (held) return { reply: sendMultistatusParts(d, [], [held.listing], held.truncated ? { truncatedHref: base } : {}, false) };
+  const stamp = cache?.stamp();
   const cols = memberColumns(fast);
   const rows = await timeRangeCells(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', tr.start, tr.end, cols, q.limit !== null);
   const stride = 4 + (cols.component ? 1 : 0) + (cols.size ? 1 : 0) + (cols.modified ? 1 : 0);
-  const from = tr.start.getTime();
-  const to = tr.end.getTime();
   const missing: string[] = [];
   for (let r = 0; r < rows.length; r += stride) {
     const kind = rows[r + 3];
@@ -173,7 +183,11 @@ async function simpleRangeQuery(d: DavRequest, q: CalendarQueryReport) {
     cells.push(rows[r + 1]!, rows[r + 2]!);
     for (let i = 4; i < stride; i++) cells.push(rows[r + i]!);
   }
-  return { reply: sendMultistatusParts(d, [], fastMemberListing(href(t.res.path), fast, cells), truncated ? { truncatedHref: href(t.res.path) } : {}, false) };
+  const parts = fastMemberListing(base, fast, cells);
+  if (!cache) return { reply: sendMultistatusParts(d, [], parts, truncated ? { truncatedHref: base } : {}, false) };
+  const listing = parts.join('');
+  cache.putListing(cal.id, key, listing, stamp!, truncated);
+  return { reply: sendMultistatusParts(d, [], [listing], truncated ? { truncatedHref: base } : {}, false) };
 }
 
 export async function calendarQuery(d: DavRequest, q: CalendarQueryReport) {
