@@ -210,15 +210,75 @@ export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, li
     where q.queue_name = ${queue} and j.run_at <= now() and j.attempts < j.max_attempts
     order by j.priority, j.run_at, j.id
     limit ${limit + 1}::int`.execute(db);
-  const at = r.rows.findIndex((x) => x.id === jobId);
+  return waitingAfter(r.rows, jobId, limit);
+}
+
+/**
+ * waitingIntakeJobs and the stored messages of the running job (`headId`) and of the jobs behind
+ * it, in ONE statement (a batch's first read). The jobs are filtered as waitingIntakeJobs does;
+ * a message is read only for a mail-intake job whose payload names one.
+ */
+export async function queuedIntakeBatch(db: DB, queue: string, jobId: string, headId: string, limit: number): Promise<{ waiting: WaitingIntakeJob[]; rows: Map<string, InboundRow> }> {
+  const r = await sql<InboundRow & { w_n: string; w_job: string | null; w_inbound: string | null; w_whole: boolean; w_first: boolean; w_task: string; w_locked: boolean }>`${prepared('intake_queued_batch')}
+    with w as materialized (
+      select j.id::text as job_id, j.payload->>'id' as inbound_id, (j.payload->'to') is null as whole, j.attempts = 0 as first,
+             t.identifier as task, j.locked_at is not null as locked,
+             row_number() over (order by j.priority, j.run_at, j.id) as n
+      from graphile_worker._private_jobs j
+      join graphile_worker._private_job_queues q on q.id = j.job_queue_id
+      join graphile_worker._private_tasks t on t.id = j.task_id
+      where q.queue_name = ${queue} and j.run_at <= now() and j.attempts < j.max_attempts
+      order by j.priority, j.run_at, j.id
+      limit ${limit + 1}::int
+    ), x as (
+      select 0::bigint as n, null::text as job_id, ${headId}::text as inbound_id, true as whole, true as first, 'mail-intake'::text as task, false as locked
+      union all
+      select n, job_id, inbound_id, whole, first, task, locked from w
+    )
+    select x.n as w_n, x.job_id as w_job, x.inbound_id as w_inbound, x.whole as w_whole, x.first as w_first, x.task as w_task, x.locked as w_locked, m.*
+    from x
+    left join inbound_message m
+      on m.id = case when x.task = 'mail-intake' and x.inbound_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then x.inbound_id::uuid end
+    order by x.n`.execute(db);
+  const rows = new Map<string, InboundRow>();
+  const jobs: { id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }[] = [];
+  for (const x of r.rows) {
+    const { w_n, w_job, w_inbound, w_whole, w_first, w_task, w_locked, ...row } = x;
+    if (row.id) rows.set(row.id, row as InboundRow);
+    if (Number(w_n) > 0 && w_job) jobs.push({ id: w_job, inbound_id: w_inbound, whole: w_whole, first: w_first, task: w_task, locked: w_locked });
+  }
+  return { waiting: waitingAfter(jobs, jobId, limit), rows };
+}
+
+/** The contiguous run of plain first-attempt mail-intake jobs right after `jobId` (see waitingIntakeJobs). */
+function waitingAfter(jobs: { id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }[], jobId: string, limit: number): WaitingIntakeJob[] {
+  const at = jobs.findIndex((x) => x.id === jobId);
   if (at < 0) return [];
   const out: WaitingIntakeJob[] = [];
-  for (const x of r.rows.slice(at + 1)) {
+  for (const x of jobs.slice(at + 1)) {
     if (x.task !== 'mail-intake' || !x.whole || !x.first || x.locked || !x.inbound_id) break;
     out.push({ jobId: x.id, inboundId: x.inbound_id });
     if (out.length >= limit) break;
   }
   return out;
+}
+
+/**
+ * lockUids (the batch's UIDs, sorted) and then lockQueuedInbound (its messages still queued,
+ * FOR UPDATE) in ONE statement: the advisory locks are taken by a materialized CTE that the
+ * row-locking scan joins, so they are held before any message row is locked.
+ */
+export async function lockIntakeBatch(db: DB, uids: Iterable<string>, ids: string[]): Promise<Set<string>> {
+  const keys = [...new Set(uids)].sort().map((u) => 'uid:' + u);
+  const r = await sql<{ id: string }>`${prepared('intake_lock_batch')}
+    with l as materialized (
+      select count(pg_advisory_xact_lock(hashtextextended(k, 0))) as n
+      from (select k from unnest(${keys}::text[]) with ordinality as t(k, n) order by n) s
+    )
+    select m.id from l cross join inbound_message m
+    where l.n >= 0 and m.id = any(${ids}::uuid[]) and m.state = 'queued'
+    for update of m`.execute(db);
+  return new Set(r.rows.map((x) => x.id));
 }
 
 /** Completes (deletes) jobs that are not running, inside the caller's transaction: graphile-worker's own complete_jobs. */
@@ -307,8 +367,14 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
  * message states, the batch's jobs (its notifications; keys with replace semantics only, see
  * jobSpecsJson) queued by one add_jobs, and the queued jobs of the messages it took along
  * completed (graphile_worker.complete_jobs, which leaves running jobs alone).
+ *
+ * `runningJobId`: the job whose run this batch is is completed here too, as graphile-worker's
+ * completion would (batchCompleteJobs: delete the job, unlock its named queue if this pool holds
+ * it), so the batch's commit is the only write transaction of the run. graphile-worker's own
+ * completion after the handler then finds no row and writes nothing (no WAL flush). A batch that
+ * rolls back leaves the job to graphile-worker, as before.
  */
-export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[]): Promise<void> {
+export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[], runningJobId: string | null = null): Promise<void> {
   if (jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('finishIntakeBatch: preserve_run_at job keys need enqueueMany');
   const { rows, done } = decisionParams(decisions, finished);
   // Data-modifying CTEs always run; the function calls (add_jobs, complete_jobs) run because the final select reads them.
@@ -330,8 +396,16 @@ export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finish
       select (graphile_worker.add_jobs(specs.a, false)).id from specs where cardinality(specs.a) > 0
     ), c as (
       select id from graphile_worker.complete_jobs(${completeJobIds}::bigint[]) where cardinality(${completeJobIds}::bigint[]) > 0
+    ), r as (
+      delete from graphile_worker._private_jobs where id = ${runningJobId}::bigint
+      returning job_queue_id, locked_by
+    ), rq as (
+      update graphile_worker._private_job_queues q set locked_by = null, locked_at = null
+      from r where q.id = r.job_queue_id and q.locked_by = r.locked_by
+      returning 1
     )
-    select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) as jobs, (select count(*) from c) as completed`.execute(db);
+    select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) as jobs, (select count(*) from c) as completed,
+           (select count(*) from rq) as unlocked`.execute(db);
 }
 
 /** Principals (of those given) that already have a decision for this message: a retried job skips them. */

@@ -156,6 +156,42 @@ describe('a backlog of one recipient', () => {
     expect(seen.filter((t) => /^\s*(begin|commit)\s*$/i.test(t))).toEqual(['begin', 'commit']);
   });
 
+  it('the running job is completed by the batch\'s own commit (its queue unlocked); graphile-worker\'s completion then finds nothing', async () => {
+    await runHeadsUntilEmpty(dina);
+    const ids = [await receive('rj1@partner.org', 'REQUEST', 0, [dina.email]), await receive('rj2@partner.org', 'REQUEST', 0, [dina.email])];
+    const [head] = await queueJobs(dina);
+    // As graphile-worker's fetch leaves them: the job and its named queue locked by the pool.
+    await sql`update graphile_worker._private_jobs set locked_by = 'test-pool', locked_at = now(), attempts = attempts + 1 where id = ${head.id}::bigint`.execute(env.ctx.db);
+    await sql`update graphile_worker._private_job_queues set locked_by = 'test-pool', locked_at = now() where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+    const { seen } = await recordStatements(() => processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id }));
+    for (const id of ids) expect(await state(id)).toBe('processed');
+    expect(await queueJobs(dina)).toEqual([]);
+    const q = await sql<{ locked_by: string | null }>`select locked_by from graphile_worker._private_job_queues where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+    expect(q.rows[0].locked_by).toBeNull();
+    // One write transaction for the whole run: no statement outside it wrote the job.
+    const named = (name: string) => seen.filter((t) => t.includes(`prepared:${name}*/`)).length;
+    expect([named('intake_queued_batch'), named('intake_lock_batch'), named('intake_targets'), named('intake_finish_batch')]).toEqual([1, 1, 1, 1]);
+    expect(seen.filter((t) => /^\s*(begin|commit)\s*$/i.test(t))).toEqual(['begin', 'commit']);
+    // graphile-worker's completion of the job (batchCompleteJobs, named queue) now finds no job to delete.
+    const done = await sql`delete from graphile_worker._private_jobs as jobs using unnest(${[head.id]}::bigint[]) n(n) where id = n`.execute(env.ctx.db);
+    expect(Number(done.numAffectedRows ?? 0)).toBe(0);
+  });
+
+  it('a queue locked by another pool is not unlocked by the batch', async () => {
+    await runHeadsUntilEmpty(dina);
+    await receive('rj3@partner.org', 'REQUEST', 0, [dina.email]);
+    const [head] = await queueJobs(dina);
+    await sql`update graphile_worker._private_jobs set locked_by = 'test-pool', locked_at = now() where id = ${head.id}::bigint`.execute(env.ctx.db);
+    await sql`update graphile_worker._private_job_queues set locked_by = 'other-pool', locked_at = now() where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+    try {
+      await processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id });
+      const q = await sql<{ locked_by: string | null }>`select locked_by from graphile_worker._private_job_queues where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+      expect(q.rows[0].locked_by).toBe('other-pool');
+    } finally {
+      await sql`update graphile_worker._private_job_queues set locked_by = null, locked_at = null where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+    }
+  });
+
   it('stops at a job for one of several recipients: what comes after it waits for its turn', async () => {
     const a = await receive('s1@partner.org', 'REQUEST', 0, [dina.email]);
     // One message for two users: split into one job per user (payload.to), here between the others.
@@ -210,6 +246,32 @@ describe('receiving under load (group commit)', () => {
 async function runHeadsUntilEmpty(p: PrincipalRow) {
   while ((await queueJobs(p)).length) await runHead(p);
 }
+
+describe('lockIntakeBatch', () => {
+  it('takes one advisory lock per distinct UID, then locks and returns the messages still queued', async () => {
+    const { lockIntakeBatch } = await import('../../src/store/mail.js');
+    const a = await receive('lb1@partner.org', 'REQUEST', 0, [anna.email]);
+    const b = await receive('lb2@partner.org', 'REQUEST', 0, [anna.email]);
+    await env.ctx.db.updateTable('inbound_message').set({ state: 'processed' }).where('id', '=', b).execute();
+    const held = () => sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and granted and pid <> pg_backend_pid() and database = (select oid from pg_database where datname = current_database())`.execute(env.ctx.db);
+    const rowLocked = async (id: string) => (await sql`select 1 from inbound_message where id = ${id}::uuid for update skip locked`.execute(env.ctx.db)).rows.length === 0;
+    const before = Number((await held()).rows[0].n);
+    let during = -1;
+    let queued = new Set<string>();
+    let locked: boolean[] = [];
+    await env.ctx.db.transaction().execute(async (trx) => {
+      queued = await lockIntakeBatch(trx, ['lb-b@x', 'lb-a@x', 'lb-b@x'], [a, b]);
+      during = Number((await held()).rows[0].n);
+      locked = [await rowLocked(a), await rowLocked(b)];
+    });
+    expect([...queued]).toEqual([a]);
+    expect(during - before).toBe(2);
+    expect(locked).toEqual([true, false]);
+    expect(Number((await held()).rows[0].n)).toBe(before);
+    expect(await lockIntakeBatch(env.ctx.db, [], [])).toEqual(new Set());
+    await runHeadsUntilEmpty(anna);
+  });
+});
 
 describe('lockUids', () => {
   it('holds one advisory lock per distinct UID until the transaction ends', async () => {

@@ -14,8 +14,7 @@ import { extractCalendarParts, normalizeRecipient, type CalendarPart, type Inbou
 import { deliverMessage, notifyJob, deferNotifyJobs, type DeliveryOutcome } from '../events/deliver.js';
 import type { DB } from '../../store/db.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
-import { findInbound, findInboundMany, intakeTarget, intakeTargets, insertDecisionsAndFinish, finishIntakeBatch, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
-import { lockUids } from '../events/write.js';
+import { findInbound, intakeTarget, intakeTargets, insertDecisionsAndFinish, finishIntakeBatch, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, queuedIntakeBatch, lockIntakeBatch, type InboundRow, type NewDecision } from '../../store/mail.js';
 import { enqueue, type JobSpec } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
 import type { NotifyBatchPayload, NotifyPayload } from '../notify/notifications.js';
@@ -134,8 +133,8 @@ export const INTAKE_BATCH_MAX = 32;
  * after an earlier message's calendar row could deadlock with a CalDAV or REST write.
  */
 async function processQueued(ctx: AppContext, id: string, jobId: string, queue: string): Promise<ProcessSummary | null> {
-  const waiting = await waitingIntakeJobs(ctx.db, queue, jobId, INTAKE_BATCH_MAX - 1);
-  const rows = new Map((await findInboundMany(ctx.db, [id, ...waiting.map((w) => w.inboundId)])).map((r) => [r.id, r]));
+  // The jobs queued behind this one and all their messages: one statement.
+  const { waiting, rows } = await queuedIntakeBatch(ctx.db, queue, jobId, id, INTAKE_BATCH_MAX - 1);
   const head = rows.get(id);
   if (!head || head.state !== 'queued') return processOne(ctx, id, {});
   const batch: { jobId: string | null; row: InboundRow | null; mail: InboundMail | null }[] = [{ jobId: null, row: head, mail: await extractCalendarParts(head.raw, { maxBytes: ctx.config.intakeMaxBytes }) }];
@@ -158,9 +157,9 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
   }
   try {
     return await ctx.db.transaction().execute(async (trx) => {
-      await lockUids(trx, uids);
-      // Still queued now that the batch holds them (read before the transaction began).
-      const queued = await lockQueuedInbound(trx, batch.flatMap((b) => (b.row ? [b.row.id] : [])));
+      // The UID locks, then the messages still queued now that the batch holds them (they were
+      // read before the transaction began), locked: one statement.
+      const queued = await lockIntakeBatch(trx, uids, batch.flatMap((b) => (b.row ? [b.row.id] : [])));
       const tctx: AppContext = { ...ctx, db: trx };
       // The queue's recipient's copies of the batch's UIDs and default calendar, read once under the
       // UID locks (so current): each is used by the first message of its UID (see BatchSink.targets).
@@ -176,7 +175,8 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
         const s = await processOne(tctx, b.row.id, {}, { row: b.row, mail: b.mail }, sink);
         if (i === 0) first = s;
       }
-      await finishIntakeBatch(trx, sink.decisions, sink.finished, batchNotifications(notifications), batch.flatMap((b) => (b.jobId ? [b.jobId] : [])));
+      // The running job is completed by this commit too (graphile-worker's completion then writes nothing).
+      await finishIntakeBatch(trx, sink.decisions, sink.finished, batchNotifications(notifications), batch.flatMap((b) => (b.jobId ? [b.jobId] : [])), jobId);
       return first;
     });
   } catch (e) {
