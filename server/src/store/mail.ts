@@ -332,13 +332,19 @@ export async function insertDecisionsAndFinish(db: DB, decisions: NewDecision[],
   return insertDecisionsAndFinishMany(db, decisions, finish ? [finish] : []);
 }
 
-/** The decision records and finished messages as the JSON parameters of the statements below. */
-function decisionParams(decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): { rows: string; done: string } {
+/**
+ * The decision records (JSON) and the finished messages (ids and Message-IDs, as arrays) as the
+ * parameters of the statements below. The messages are matched by `id = any(ids)`, an index
+ * lookup whatever the plan: a join with a JSON record set was planned once, as a prepared
+ * statement's generic plan, while inbound_message was small, and then read the whole table
+ * (every stored message) for every batch.
+ */
+function decisionParams(decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): { rows: string; done: string[]; doneMessageIds: (string | null)[] } {
   const rows = JSON.stringify(decisions.map((d) => ({
     owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
     object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
   })));
-  return { rows, done: JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId }))) };
+  return { rows, done: finished.map((f) => f.id), doneMessageIds: finished.map((f) => f.messageId) };
 }
 
 /**
@@ -348,7 +354,7 @@ function decisionParams(decisions: NewDecision[], finished: { id: string; messag
  */
 export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): Promise<void> {
   if (!decisions.length && !finished.length) return;
-  const { rows, done } = decisionParams(decisions, finished);
+  const { rows, done, doneMessageIds } = decisionParams(decisions, finished);
   await sql`${prepared('intake_decisions_finish')}
     with d as (
       insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
@@ -357,9 +363,8 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
       from jsonb_populate_recordset(null::mail_decision, ${rows}::jsonb) with ordinality as x(id, owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at, decided_at, n)
       returning 1
     )
-    update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
-    from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
-    where m.id = f.id and (select count(*) from d) >= 0`.execute(db);
+    update inbound_message m set state = 'processed', processed_at = now(), message_id = (${doneMessageIds}::text[])[array_position(${done}::uuid[], m.id)]
+    where m.id = any(${done}::uuid[]) and (select count(*) from d) >= 0`.execute(db);
 }
 
 /**
@@ -376,7 +381,7 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
  */
 export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[], runningJobId: string | null = null): Promise<void> {
   if (jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('finishIntakeBatch: preserve_run_at job keys need enqueueMany');
-  const { rows, done } = decisionParams(decisions, finished);
+  const { rows, done, doneMessageIds } = decisionParams(decisions, finished);
   // Data-modifying CTEs always run; the function calls (add_jobs, complete_jobs) run because the final select reads them.
   await sql`${prepared('intake_finish_batch')}
     with d as (
@@ -386,9 +391,8 @@ export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finish
       from jsonb_populate_recordset(null::mail_decision, ${rows}::jsonb) with ordinality as x(id, owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at, decided_at, n)
       returning 1
     ), m as (
-      update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
-      from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
-      where m.id = f.id
+      update inbound_message m set state = 'processed', processed_at = now(), message_id = (${doneMessageIds}::text[])[array_position(${done}::uuid[], m.id)]
+      where m.id = any(${done}::uuid[])
       returning 1
     ), specs as (
       select array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(jobs)}::json) with ordinality as t(x, n) order by n) as a
