@@ -98,28 +98,47 @@ export interface IntakeJob {
 }
 
 /**
+ * How a receive statement queues its 'mail-intake' jobs (graphile-worker 0.17.3, pinned and
+ * patched): a plain insert into graphile-worker's job table, instead of its add_job(s) functions.
+ * add_jobs is plpgsql — four statements, each planned again on most calls (custom plans), for
+ * what is here one prepared insert. That is what add_jobs does for jobs without a key: the task
+ * and the named queue must exist (they are looked up in the same statement); a job whose queue
+ * (a recipient's first message) or task does not exist yet goes through add_job as before.
+ * The worker is woken by the same NOTIFY ('jobs:insert') add_jobs sends.
+ */
+const INTAKE_TASK = 'mail-intake';
+
+/**
  * Stores a raw message and queues its processing jobs in ONE statement (a data-modifying CTE,
  * atomic without an explicit transaction): one round trip per LMTP/SMTP DATA or HTTP request.
  */
 export async function insertInboundWithJobs(db: DB, m: { source: string; envelopeFrom: string | null; envelopeTo: string[]; remoteAddress: string | null; raw: Buffer },
   jobs: IntakeJob[], o: { maxAttempts: number; priority: number }): Promise<string> {
   const specs = JSON.stringify(jobs.map((j) => ({ to: j.to ?? null, queue: j.queue })));
-  const r = await sql<{ id: string }>`${prepared('intake_store_one')}
+  const r = await sql<{ id: string }>`${prepared('intake_store_one_direct')}
     with m as (
       insert into inbound_message (source, envelope_from, envelope_to, remote_address, raw, size)
       values (${m.source}, ${m.envelopeFrom}, ${m.envelopeTo}::text[], ${m.remoteAddress}, ${m.raw}, ${m.raw.length})
       returning id
-    ), j as (
-      select (graphile_worker.add_job(
-        identifier => 'mail-intake',
-        payload => case when s->'to' = 'null'::jsonb then json_build_object('id', m.id, 'queue', s->>'queue') else json_build_object('id', m.id, 'to', s->'to', 'queue', s->>'queue') end,
-        queue_name => s->>'queue',
-        max_attempts => ${o.maxAttempts}::int,
-        priority => ${o.priority}::int
-      )).id as job_id
-      from m cross join jsonb_array_elements(${specs}::jsonb) s
+    ), s as (
+      select x.s, x.n, q.id as queue_id, (x.s->>'queue') is null or q.id is not null as direct,
+             case when x.s->'to' = 'null'::jsonb then json_build_object('id', m.id, 'queue', x.s->>'queue') else json_build_object('id', m.id, 'to', x.s->'to', 'queue', x.s->>'queue') end as payload
+      from m cross join jsonb_array_elements(${specs}::jsonb) with ordinality as x(s, n)
+      left join graphile_worker._private_job_queues q on q.queue_name = x.s->>'queue'
+    ), t as (
+      select id from graphile_worker._private_tasks where identifier = ${INTAKE_TASK}
+    ), d as (
+      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, max_attempts, priority)
+      select s.queue_id, t.id, s.payload, ${o.maxAttempts}::smallint, ${o.priority}::smallint
+      from s cross join t where s.direct order by s.n
+      returning 1
+    ), f as (
+      select (graphile_worker.add_job(identifier => ${INTAKE_TASK}, payload => s.payload, queue_name => s.s->>'queue', max_attempts => ${o.maxAttempts}::int, priority => ${o.priority}::int)).id as job_id
+      from s where not s.direct or not exists (select 1 from t)
+    ), wake as (
+      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || c.n::text || '}') from (select count(*) as n from d) c where c.n > 0
     )
-    select m.id from m where (select count(*) from j) >= 0`.execute(db);
+    select m.id from m where (select count(*) from d) + (select count(*) from f) + (select count(*) from wake) >= 0`.execute(db);
   return r.rows[0].id;
 }
 
@@ -131,8 +150,8 @@ export interface InboundToStore {
 /**
  * Several received messages and all their jobs in ONE statement (one commit): the group commit
  * of app/intake/receive.ts. Ids are chosen here, so each caller learns its own without relying
- * on the order of RETURNING; the jobs are queued by one add_jobs call in message order (so
- * graphile-worker's ids, and thus each recipient queue, keep the arrival order).
+ * on the order of RETURNING; the jobs are inserted in message order (so graphile-worker's ids,
+ * and thus each recipient queue, keep the arrival order), as insertInboundWithJobs does.
  */
 export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { maxAttempts: number; priority: number }): Promise<string[]> {
   const ids = items.map(() => randomUUID());
@@ -140,24 +159,38 @@ export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { m
     i: i + 1, id: ids[i], source: it.m.source, envelope_from: it.m.envelopeFrom, envelope_to: it.m.envelopeTo, remote_address: it.m.remoteAddress, size: it.m.raw.length,
   })));
   const specs = JSON.stringify(items.flatMap((it, i) => it.jobs.map((j) => ({
-    identifier: 'mail-intake', payload: j.to ? { id: ids[i], to: j.to, queue: j.queue } : { id: ids[i], queue: j.queue }, queue_name: j.queue,
-    max_attempts: o.maxAttempts, priority: o.priority,
+    payload: j.to ? { id: ids[i], to: j.to, queue: j.queue } : { id: ids[i], queue: j.queue }, queue_name: j.queue,
   }))));
-  await sql`${prepared('intake_store_group')}
+  await sql`${prepared('intake_store_group_direct')}
     with m as (
       insert into inbound_message (id, source, envelope_from, envelope_to, remote_address, raw, size)
       select x.id, x.source, x.envelope_from, x.envelope_to, x.remote_address, r.raw, x.size
       from jsonb_to_recordset(${meta}::jsonb) as x(i int, id uuid, source text, envelope_from text, envelope_to text[], remote_address text, size int)
       join unnest(${items.map((it) => it.m.raw)}::bytea[]) with ordinality as r(raw, i) on r.i = x.i
       returning 1
-    ), j as (
+    ), s as (
       -- run_at a microsecond apart in arrival order: graphile-worker picks the next job of a queue
       -- by (priority, run_at) only, so jobs sharing this statement's now() could run in any order.
+      select x.s->'payload' as payload, x.s->>'queue_name' as queue_name, x.n, now() + (x.n * interval '1 microsecond') as run_at,
+             q.id as queue_id, (x.s->>'queue_name') is null or q.id is not null as direct
+      from json_array_elements(${specs}::json) with ordinality as x(s, n)
+      left join graphile_worker._private_job_queues q on q.queue_name = x.s->>'queue_name'
+    ), t as (
+      select id from graphile_worker._private_tasks where identifier = ${INTAKE_TASK}
+    ), d as (
+      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, run_at, max_attempts, priority)
+      select s.queue_id, t.id, s.payload, s.run_at, ${o.maxAttempts}::smallint, ${o.priority}::smallint
+      from s cross join t where s.direct order by s.n
+      returning 1
+    ), f as (
       select 1 from graphile_worker.add_jobs(array(
-        select (s->>'identifier', s->'payload', s->>'queue_name', now() + (n * interval '1 microsecond'), (s->>'max_attempts')::smallint, null, (s->>'priority')::smallint, null)::graphile_worker.job_spec
-        from json_array_elements(${specs}::json) with ordinality as t(s, n) order by n))
+        select (${INTAKE_TASK}, s.payload, s.queue_name, s.run_at, ${o.maxAttempts}::smallint, null, ${o.priority}::smallint, null)::graphile_worker.job_spec
+        from s where not s.direct or not exists (select 1 from t) order by s.n))
+      where exists (select 1 from s where not s.direct or not exists (select 1 from t))
+    ), wake as (
+      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || c.n::text || '}') from (select count(*) as n from d) c where c.n > 0
     )
-    select (select count(*) from m) as messages, (select count(*) from j) as jobs`.execute(db);
+    select (select count(*) from m) as messages, (select count(*) from d) + (select count(*) from f) + (select count(*) from wake) as jobs`.execute(db);
   return ids;
 }
 

@@ -1,6 +1,7 @@
 // Mail intake under a backlog: the running job of a recipient's queue also applies the messages
 // queued behind it for that recipient, in one transaction (app/intake/process.ts, processQueued).
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
 import { receiveMail } from '../../src/app/intake/receive.js';
@@ -225,6 +226,45 @@ describe('receiving under load (group commit)', () => {
     const queued = (await queueJobs(dina)).map((j) => j.payload.id);
     expect(queued.slice(-5).sort()).toEqual([...ids].sort());
     expect(queued.filter((id) => group.includes(id))).toEqual(group);
+  });
+
+  it('queues the job with a plain insert once the recipient\'s queue exists (through add_job before), as add_job would, and wakes the worker', async () => {
+    const erin = await makeUser(env.ctx, 'erin@example.com');
+    const listener = new pg.Client({ connectionString: env.url });
+    await listener.connect();
+    const wakes: string[] = [];
+    listener.on('notification', (n) => { if (n.channel === 'jobs:insert') wakes.push(n.payload ?? ''); });
+    await listener.query('listen "jobs:insert"');
+    try {
+      const jobsOf = () => sql<{ payload: { id: string; queue: string; to?: string[] }; priority: number; max_attempts: number; attempts: number; key: string | null; task: string; queue_name: string | null }>`
+        select j.payload, j.priority, j.max_attempts, j.attempts, j.key, t.identifier as task, q.queue_name
+        from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+        left join graphile_worker._private_job_queues q on q.id = j.job_queue_id where q.queue_name = ${`intake:${erin.id}`} order by j.id`.execute(env.ctx.db);
+      // The first message creates the recipient's queue (add_job); the second goes by the plain insert.
+      const { seen: first } = await recordStatements(() => receive('pi1@partner.org', 'REQUEST', 0, [erin.email]));
+      const { seen: second } = await recordStatements(() => receive('pi2@partner.org', 'REQUEST', 0, [erin.email]));
+      // A message for a user with a queue and one without (split jobs, in one statement): both queued.
+      const frank = await makeUser(env.ctx, 'frank@example.com');
+      const both = await receive('pi3@partner.org', 'REQUEST', 0, [erin.email, frank.email]);
+      expect(first.some((t) => t.includes('prepared:intake_store_one_direct*/'))).toBe(true);
+      expect(second.some((t) => t.includes('prepared:intake_store_one_direct*/'))).toBe(true);
+      const rows = (await jobsOf()).rows;
+      expect(rows.map((r) => r.payload.id).slice(0, 2)).toHaveLength(2);
+      for (const r of rows) expect({ task: r.task, priority: r.priority, max_attempts: r.max_attempts, attempts: r.attempts, key: r.key }).toEqual({ task: 'mail-intake', priority: -5, max_attempts: 10, attempts: 0, key: null });
+      expect(rows[0].payload).toEqual({ id: rows[0].payload.id, queue: `intake:${erin.id}` });
+      expect(rows[2].payload).toEqual({ id: both, to: [erin.email], queue: `intake:${erin.id}` });
+      const frankJobs = await queueJobs(frank);
+      expect(frankJobs.map((j) => j.payload)).toEqual([{ id: both, to: [frank.email], queue: `intake:${frank.id}` }]);
+      // Every receive woke the worker.
+      for (let i = 0; i < 50 && wakes.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(wakes.length).toBeGreaterThanOrEqual(3);
+      await runHeadsUntilEmpty(erin);
+      await runHeadsUntilEmpty(frank);
+      expect(await objects.findByUid(env.ctx.db, erin.id, 'pi2@partner.org')).toBeDefined();
+      expect(await objects.findByUid(env.ctx.db, frank.id, 'pi3@partner.org')).toBeDefined();
+    } finally {
+      await listener.end();
+    }
   });
 
   it('a message the database refuses is refused alone: the others of its group are stored', async () => {
