@@ -406,17 +406,19 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
  * jobSpecsJson) queued by one add_jobs, and the queued jobs of the messages it took along
  * completed (graphile_worker.complete_jobs, which leaves running jobs alone).
  *
- * `runningJobId`: the job whose run this batch is is completed here too, as graphile-worker's
- * completion would (batchCompleteJobs: delete the job, unlock its named queue if this pool holds
- * it), so the batch's commit is the only write transaction of the run. graphile-worker's own
- * completion after the handler then finds no row and writes nothing (no WAL flush). A batch that
- * rolls back leaves the job to graphile-worker, as before.
+ * `running`: the job whose run this batch is (and the pool holding it: a job some other pool
+ * took over is left alone) is completed here too, as graphile-worker's completion would
+ * (batchCompleteJobs: delete the job, unlock its named queue if this pool holds it), so the
+ * batch's commit is the only write transaction of the run; graphile-worker then sends no
+ * completion of its own (patched; unpatched, its completion finds no row and writes nothing). A batch that
+ * rolls back leaves the job to graphile-worker, as before. Returns whether the running job was
+ * deleted here (the caller then tells graphile-worker: JobHelpers.completedInTransaction).
  */
-export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[], runningJobId: string | null = null): Promise<void> {
+export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[], running: { id: string; lockedBy: string | null } | null = null): Promise<boolean> {
   if (jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('finishIntakeBatch: preserve_run_at job keys need enqueueMany');
   const { rows, done, doneMessageIds } = decisionParams(decisions, finished);
   // Data-modifying CTEs always run; the function calls (add_jobs, complete_jobs) run because the final select reads them.
-  await sql`${prepared('intake_finish_batch')}
+  const r = await sql<{ running: string }>`${prepared('intake_finish_batch')}
     with d as (
       insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
       select x.owner_id, x.inbound_id, x.message_id, x.sender, x.recipient, x.method, x.uid, x.object_id, x.code, x.outcome, x.reason, x.ical, x.details,
@@ -434,7 +436,7 @@ export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finish
     ), c as (
       select id from graphile_worker.complete_jobs(${completeJobIds}::bigint[]) where cardinality(${completeJobIds}::bigint[]) > 0
     ), r as (
-      delete from graphile_worker._private_jobs where id = ${runningJobId}::bigint
+      delete from graphile_worker._private_jobs where id = ${running?.id ?? null}::bigint and locked_by is not distinct from ${running?.lockedBy ?? null}::text
       returning job_queue_id, locked_by
     ), rq as (
       update graphile_worker._private_job_queues q set locked_by = null, locked_at = null
@@ -442,7 +444,8 @@ export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finish
       returning 1
     )
     select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) as jobs, (select count(*) from c) as completed,
-           (select count(*) from rq) as unlocked`.execute(db);
+           (select count(*) from rq) as unlocked, (select count(*) from r) as running`.execute(db);
+  return Number(r.rows[0].running) > 0;
 }
 
 /** Principals (of those given) that already have a decision for this message: a retried job skips them. */

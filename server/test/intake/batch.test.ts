@@ -164,8 +164,11 @@ describe('a backlog of one recipient', () => {
     // As graphile-worker's fetch leaves them: the job and its named queue locked by the pool.
     await sql`update graphile_worker._private_jobs set locked_by = 'test-pool', locked_at = now(), attempts = attempts + 1 where id = ${head.id}::bigint`.execute(env.ctx.db);
     await sql`update graphile_worker._private_job_queues set locked_by = 'test-pool', locked_at = now() where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
-    const { seen } = await recordStatements(() => processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id }));
+    let told = 0;
+    const { seen } = await recordStatements(() => processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id, lockedBy: 'test-pool', onJobCompleted: () => { told++; } }));
     for (const id of ids) expect(await state(id)).toBe('processed');
+    // graphile-worker is told, so it sends no completion of its own.
+    expect(told).toBe(1);
     expect(await queueJobs(dina)).toEqual([]);
     const q = await sql<{ locked_by: string | null }>`select locked_by from graphile_worker._private_job_queues where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
     expect(q.rows[0].locked_by).toBeNull();
@@ -178,16 +181,28 @@ describe('a backlog of one recipient', () => {
     expect(Number(done.numAffectedRows ?? 0)).toBe(0);
   });
 
-  it('a queue locked by another pool is not unlocked by the batch', async () => {
+  it('a queue locked by another pool is not unlocked by the batch; a job another pool holds is not completed', async () => {
     await runHeadsUntilEmpty(dina);
     await receive('rj3@partner.org', 'REQUEST', 0, [dina.email]);
     const [head] = await queueJobs(dina);
     await sql`update graphile_worker._private_jobs set locked_by = 'test-pool', locked_at = now() where id = ${head.id}::bigint`.execute(env.ctx.db);
     await sql`update graphile_worker._private_job_queues set locked_by = 'other-pool', locked_at = now() where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
     try {
-      await processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id });
+      await processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id, lockedBy: 'test-pool' });
       const q = await sql<{ locked_by: string | null }>`select locked_by from graphile_worker._private_job_queues where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
       expect(q.rows[0].locked_by).toBe('other-pool');
+      expect(await queueJobs(dina)).toEqual([]);
+      // A job that another pool took over (liveness.ts freed it, another worker fetched it) is left to that pool.
+      await receive('rj4@partner.org', 'REQUEST', 0, [dina.email]);
+      const [next] = await queueJobs(dina);
+      await sql`update graphile_worker._private_jobs set locked_by = 'other-pool', locked_at = now() where id = ${next.id}::bigint`.execute(env.ctx.db);
+      let told = 0;
+      await processInbound(env.ctx, next.payload.id, { queue: next.payload.queue, jobId: next.id, lockedBy: 'test-pool', onJobCompleted: () => { told++; } });
+      expect(await state(next.payload.id)).toBe('processed');
+      expect((await queueJobs(dina)).map((j) => j.id)).toEqual([next.id]);
+      expect(told).toBe(0);
+      await sql`select graphile_worker.complete_jobs(array[${next.id}::bigint])`.execute(env.ctx.db);
+      await sql`delete from graphile_worker._private_jobs where id = ${next.id}::bigint`.execute(env.ctx.db);
     } finally {
       await sql`update graphile_worker._private_job_queues set locked_by = null, locked_at = null where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
     }

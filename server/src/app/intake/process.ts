@@ -106,9 +106,9 @@ export interface ProcessSummary { decisions: number; applied: number }
  * With `jobId` (the running job of a recipient's queue), the messages already queued behind it
  * for the same recipient are applied in the same run: see processQueued.
  */
-export function processInbound(ctx: AppContext, id: string, opts: { to?: string[]; queue?: string; jobId?: string } = {}): Promise<ProcessSummary | null> {
+export function processInbound(ctx: AppContext, id: string, opts: { to?: string[]; queue?: string; jobId?: string; lockedBy?: string | null; onJobCompleted?: () => void } = {}): Promise<ProcessSummary | null> {
   const batchable = !opts.to && !!opts.jobId && !!opts.queue && opts.queue.startsWith('intake:') && opts.queue !== UNROUTED_QUEUE;
-  return inOrder(opts.queue, () => batchable ? processQueued(ctx, id, opts.jobId!, opts.queue!) : processOne(ctx, id, opts));
+  return inOrder(opts.queue, () => batchable ? processQueued(ctx, id, opts.jobId!, opts.queue!, { lockedBy: opts.lockedBy ?? null, onJobCompleted: opts.onJobCompleted }) : processOne(ctx, id, opts));
 }
 
 /** Most messages one run applies (the running job's own and those queued behind it). */
@@ -132,7 +132,7 @@ export const INTAKE_BATCH_MAX = 32;
  * write. The single-message path takes its UID lock before the calendar row; taking later UIDs
  * after an earlier message's calendar row could deadlock with a CalDAV or REST write.
  */
-async function processQueued(ctx: AppContext, id: string, jobId: string, queue: string): Promise<ProcessSummary | null> {
+async function processQueued(ctx: AppContext, id: string, jobId: string, queue: string, running: { lockedBy: string | null; onJobCompleted?: () => void }): Promise<ProcessSummary | null> {
   // The jobs queued behind this one and all their messages: one statement.
   const { waiting, rows } = await queuedIntakeBatch(ctx.db, queue, jobId, id, INTAKE_BATCH_MAX - 1);
   const head = rows.get(id);
@@ -156,7 +156,8 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
     if (uid) uids.add(uid);
   }
   try {
-    return await ctx.db.transaction().execute(async (trx) => {
+    let runningCompleted = false;
+    const out = await ctx.db.transaction().execute(async (trx) => {
       // The UID locks, then the messages still queued now that the batch holds them (they were
       // read before the transaction began), locked: one statement.
       const queued = await lockIntakeBatch(trx, uids, batch.flatMap((b) => (b.row ? [b.row.id] : [])));
@@ -176,9 +177,12 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
         if (i === 0) first = s;
       }
       // The running job is completed by this commit too (graphile-worker's completion then writes nothing).
-      await finishIntakeBatch(trx, sink.decisions, sink.finished, batchNotifications(notifications), batch.flatMap((b) => (b.jobId ? [b.jobId] : [])), jobId);
+      runningCompleted = await finishIntakeBatch(trx, sink.decisions, sink.finished, batchNotifications(notifications), batch.flatMap((b) => (b.jobId ? [b.jobId] : [])), { id: jobId, lockedBy: running.lockedBy });
       return first;
     });
+    // Committed: graphile-worker need not complete the job again.
+    if (runningCompleted) running.onJobCompleted?.();
+    return out;
   } catch (e) {
     ctx.log.info({ inbound: id, batch: batch.length, err: (e as Error).message }, 'mail intake batch rolled back; processing the first message alone');
     return processOne(ctx, id, {});
