@@ -430,9 +430,24 @@ export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finish
       where m.id = any(${done}::uuid[])
       returning 1
     ), specs as (
-      select array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(jobs)}::json) with ordinality as t(x, n) order by n) as a
+      -- A job without a key whose task and queue exist is a plain insert (as for receive: see
+      -- INTAKE_TASK above); the others go through add_jobs.
+      select x.s, x.n, t.id as task_id, q.id as queue_id,
+             (x.s->>'job_key') is null and t.id is not null and ((x.s->>'queue_name') is null or q.id is not null) as direct
+      from json_array_elements(${jobSpecsJson(jobs)}::json) with ordinality as x(s, n)
+      left join graphile_worker._private_tasks t on t.identifier = x.s->>'identifier'
+      left join graphile_worker._private_job_queues q on q.queue_name = x.s->>'queue_name'
+    ), jd as (
+      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, run_at, max_attempts, priority)
+      select queue_id, task_id, coalesce(s->'payload', '{}'::json), coalesce((s->>'run_at')::timestamptz, now()),
+             coalesce((s->>'max_attempts')::smallint, 25::smallint), coalesce((s->>'priority')::smallint, 0::smallint)
+      from specs where direct order by n
+      returning 1
     ), j as (
-      select (graphile_worker.add_jobs(specs.a, false)).id from specs where cardinality(specs.a) > 0
+      select (graphile_worker.add_jobs(array(select json_populate_record(null::graphile_worker.job_spec, s) from specs where not direct order by n), false)).id
+      where exists (select 1 from specs where not direct)
+    ), wake as (
+      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || w.n::text || '}') from (select count(*) as n from jd) w where w.n > 0
     ), c as (
       select id from graphile_worker.complete_jobs(${completeJobIds}::bigint[]) where cardinality(${completeJobIds}::bigint[]) > 0
     ), r as (
@@ -443,7 +458,7 @@ export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finish
       from r where q.id = r.job_queue_id and q.locked_by = r.locked_by
       returning 1
     )
-    select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) as jobs, (select count(*) from c) as completed,
+    select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) + (select count(*) from jd) + (select count(*) from wake) as jobs, (select count(*) from c) as completed,
            (select count(*) from rq) as unlocked, (select count(*) from r) as running`.execute(db);
   return Number(r.rows[0].running) > 0;
 }

@@ -169,6 +169,14 @@ describe('a backlog of one recipient', () => {
     for (const id of ids) expect(await state(id)).toBe('processed');
     // graphile-worker is told, so it sends no completion of its own.
     expect(told).toBe(1);
+    // The batch's notification job (a plain insert: its task exists) is what add_jobs would have made.
+    const note = await sql<{ payload: { kind: string; items?: unknown[] }; priority: number; max_attempts: number; attempts: number; key: string | null; queue_name: string | null }>`
+      select j.payload, j.priority, j.max_attempts, j.attempts, j.key, q.queue_name from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks t on t.id = j.task_id left join graphile_worker._private_job_queues q on q.id = j.job_queue_id
+      where t.identifier = 'notify' and j.payload::jsonb @> ${JSON.stringify({ kind: 'invitation', items: [{ recipientId: dina.id }] })}::jsonb order by j.id desc limit 1`.execute(env.ctx.db);
+    expect(note.rows[0]).toMatchObject({ priority: 0, max_attempts: 25, attempts: 0, key: null });
+    expect(note.rows[0].queue_name).toMatch(/^notify-batch/);
+    expect(note.rows[0].payload.items).toHaveLength(2);
     expect(await queueJobs(dina)).toEqual([]);
     const q = await sql<{ locked_by: string | null }>`select locked_by from graphile_worker._private_job_queues where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
     expect(q.rows[0].locked_by).toBeNull();
