@@ -18,6 +18,6 @@ export function deliveryHandlers(ctx: AppContext): Record<'imip-send' | 'notify'
     // row of the reminder table, which the worker's sweeper takes in batches (app/notify/reminders.ts).
     reminder: async (payload) => { await fireReminder(ctx, payload); },
     // jobId: the run also applies the messages queued behind this one for the same recipient (processQueued).
-    'mail-intake': async (payload, h) => { await processInbound(ctx, payload.id, { ...(Array.isArray(payload.to) ? { to: payload.to } : {}), ...(typeof payload.queue === 'string' ? { queue: payload.queue } : {}), jobId: h.jobId }); },
+    'mail-intake': async (payload, h) => { await processInbound(ctx, payload.id, { ...(Array.isArray(payload.to) ? { to: payload.to } : {}), ...(typeof payload.queue === 'string' ? { queue: payload.queue } : {}), jobId: h.jobId, lockedBy: h.lockedBy ?? null, ...(h.completedInTransaction ? { onJobCompleted: h.completedInTransaction } : {}) }); },
   };
 }

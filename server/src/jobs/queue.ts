@@ -85,7 +85,21 @@ export async function queueDepth(db: Kysely<any>): Promise<{ ready: number; sche
   return { ready: Number(row.ready), scheduled: Number(row.scheduled), failed: Number(row.failed) };
 }
 
-export type JobHandler = (payload: any, helpers: { jobId: string; attempts: number; log: Logger }) => Promise<void>;
+export interface JobHelpers {
+  jobId: string;
+  attempts: number;
+  log: Logger;
+  /** The worker pool that holds the job (graphile-worker's locked_by). */
+  lockedBy?: string | null;
+  /**
+   * The handler's own transaction deleted this job and unlocked its named queue, as
+   * graphile-worker's completion would (mail intake's batch, store/mail.ts finishIntakeBatch):
+   * graphile-worker then sends no completion statement (patches/graphile-worker+0.17.3.patch).
+   * Call it only after that transaction committed.
+   */
+  completedInTransaction?: () => void;
+}
+export type JobHandler = (payload: any, helpers: JobHelpers) => Promise<void>;
 
 /**
  * The catalogue: every job name the code can enqueue. A worker refuses to start if any of
@@ -141,7 +155,7 @@ export async function startWorker(opts: {
     taskList[name] = async (payload, h) => {
       const started = Date.now();
       try {
-        await handler(payload, { jobId: String(h.job.id), attempts: h.job.attempts, log: opts.log });
+        await handler(payload, { jobId: String(h.job.id), attempts: h.job.attempts, log: opts.log, lockedBy: h.job.locked_by ?? null, completedInTransaction: () => { h.job.calendulaCompleted = true; } });
         opts.log.debug({ job: name, id: String(h.job.id), ms: Date.now() - started }, 'job done');
       } catch (e) {
         opts.log.warn({ job: name, id: String(h.job.id), attempt: h.job.attempts, err: (e as Error).message }, 'job failed, will retry');

@@ -98,28 +98,47 @@ export interface IntakeJob {
 }
 
 /**
+ * How a receive statement queues its 'mail-intake' jobs (graphile-worker 0.17.3, pinned and
+ * patched): a plain insert into graphile-worker's job table, instead of its add_job(s) functions.
+ * add_jobs is plpgsql — four statements, each planned again on most calls (custom plans), for
+ * what is here one prepared insert. That is what add_jobs does for jobs without a key: the task
+ * and the named queue must exist (they are looked up in the same statement); a job whose queue
+ * (a recipient's first message) or task does not exist yet goes through add_job as before.
+ * The worker is woken by the same NOTIFY ('jobs:insert') add_jobs sends.
+ */
+const INTAKE_TASK = 'mail-intake';
+
+/**
  * Stores a raw message and queues its processing jobs in ONE statement (a data-modifying CTE,
  * atomic without an explicit transaction): one round trip per LMTP/SMTP DATA or HTTP request.
  */
 export async function insertInboundWithJobs(db: DB, m: { source: string; envelopeFrom: string | null; envelopeTo: string[]; remoteAddress: string | null; raw: Buffer },
   jobs: IntakeJob[], o: { maxAttempts: number; priority: number }): Promise<string> {
   const specs = JSON.stringify(jobs.map((j) => ({ to: j.to ?? null, queue: j.queue })));
-  const r = await sql<{ id: string }>`${prepared('intake_store_one')}
+  const r = await sql<{ id: string }>`${prepared('intake_store_one_direct')}
     with m as (
       insert into inbound_message (source, envelope_from, envelope_to, remote_address, raw, size)
       values (${m.source}, ${m.envelopeFrom}, ${m.envelopeTo}::text[], ${m.remoteAddress}, ${m.raw}, ${m.raw.length})
       returning id
-    ), j as (
-      select (graphile_worker.add_job(
-        identifier => 'mail-intake',
-        payload => case when s->'to' = 'null'::jsonb then json_build_object('id', m.id, 'queue', s->>'queue') else json_build_object('id', m.id, 'to', s->'to', 'queue', s->>'queue') end,
-        queue_name => s->>'queue',
-        max_attempts => ${o.maxAttempts}::int,
-        priority => ${o.priority}::int
-      )).id as job_id
-      from m cross join jsonb_array_elements(${specs}::jsonb) s
+    ), s as (
+      select x.s, x.n, q.id as queue_id, (x.s->>'queue') is null or q.id is not null as direct,
+             case when x.s->'to' = 'null'::jsonb then json_build_object('id', m.id, 'queue', x.s->>'queue') else json_build_object('id', m.id, 'to', x.s->'to', 'queue', x.s->>'queue') end as payload
+      from m cross join jsonb_array_elements(${specs}::jsonb) with ordinality as x(s, n)
+      left join graphile_worker._private_job_queues q on q.queue_name = x.s->>'queue'
+    ), t as (
+      select id from graphile_worker._private_tasks where identifier = ${INTAKE_TASK}
+    ), d as (
+      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, max_attempts, priority)
+      select s.queue_id, t.id, s.payload, ${o.maxAttempts}::smallint, ${o.priority}::smallint
+      from s cross join t where s.direct order by s.n
+      returning 1
+    ), f as (
+      select (graphile_worker.add_job(identifier => ${INTAKE_TASK}, payload => s.payload, queue_name => s.s->>'queue', max_attempts => ${o.maxAttempts}::int, priority => ${o.priority}::int)).id as job_id
+      from s where not s.direct or not exists (select 1 from t)
+    ), wake as (
+      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || c.n::text || '}') from (select count(*) as n from d) c where c.n > 0
     )
-    select m.id from m where (select count(*) from j) >= 0`.execute(db);
+    select m.id from m where (select count(*) from d) + (select count(*) from f) + (select count(*) from wake) >= 0`.execute(db);
   return r.rows[0].id;
 }
 
@@ -131,8 +150,8 @@ export interface InboundToStore {
 /**
  * Several received messages and all their jobs in ONE statement (one commit): the group commit
  * of app/intake/receive.ts. Ids are chosen here, so each caller learns its own without relying
- * on the order of RETURNING; the jobs are queued by one add_jobs call in message order (so
- * graphile-worker's ids, and thus each recipient queue, keep the arrival order).
+ * on the order of RETURNING; the jobs are inserted in message order (so graphile-worker's ids,
+ * and thus each recipient queue, keep the arrival order), as insertInboundWithJobs does.
  */
 export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { maxAttempts: number; priority: number }): Promise<string[]> {
   const ids = items.map(() => randomUUID());
@@ -140,24 +159,38 @@ export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { m
     i: i + 1, id: ids[i], source: it.m.source, envelope_from: it.m.envelopeFrom, envelope_to: it.m.envelopeTo, remote_address: it.m.remoteAddress, size: it.m.raw.length,
   })));
   const specs = JSON.stringify(items.flatMap((it, i) => it.jobs.map((j) => ({
-    identifier: 'mail-intake', payload: j.to ? { id: ids[i], to: j.to, queue: j.queue } : { id: ids[i], queue: j.queue }, queue_name: j.queue,
-    max_attempts: o.maxAttempts, priority: o.priority,
+    payload: j.to ? { id: ids[i], to: j.to, queue: j.queue } : { id: ids[i], queue: j.queue }, queue_name: j.queue,
   }))));
-  await sql`${prepared('intake_store_group')}
+  await sql`${prepared('intake_store_group_direct')}
     with m as (
       insert into inbound_message (id, source, envelope_from, envelope_to, remote_address, raw, size)
       select x.id, x.source, x.envelope_from, x.envelope_to, x.remote_address, r.raw, x.size
       from jsonb_to_recordset(${meta}::jsonb) as x(i int, id uuid, source text, envelope_from text, envelope_to text[], remote_address text, size int)
       join unnest(${items.map((it) => it.m.raw)}::bytea[]) with ordinality as r(raw, i) on r.i = x.i
       returning 1
-    ), j as (
+    ), s as (
       -- run_at a microsecond apart in arrival order: graphile-worker picks the next job of a queue
       -- by (priority, run_at) only, so jobs sharing this statement's now() could run in any order.
+      select x.s->'payload' as payload, x.s->>'queue_name' as queue_name, x.n, now() + (x.n * interval '1 microsecond') as run_at,
+             q.id as queue_id, (x.s->>'queue_name') is null or q.id is not null as direct
+      from json_array_elements(${specs}::json) with ordinality as x(s, n)
+      left join graphile_worker._private_job_queues q on q.queue_name = x.s->>'queue_name'
+    ), t as (
+      select id from graphile_worker._private_tasks where identifier = ${INTAKE_TASK}
+    ), d as (
+      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, run_at, max_attempts, priority)
+      select s.queue_id, t.id, s.payload, s.run_at, ${o.maxAttempts}::smallint, ${o.priority}::smallint
+      from s cross join t where s.direct order by s.n
+      returning 1
+    ), f as (
       select 1 from graphile_worker.add_jobs(array(
-        select (s->>'identifier', s->'payload', s->>'queue_name', now() + (n * interval '1 microsecond'), (s->>'max_attempts')::smallint, null, (s->>'priority')::smallint, null)::graphile_worker.job_spec
-        from json_array_elements(${specs}::json) with ordinality as t(s, n) order by n))
+        select (${INTAKE_TASK}, s.payload, s.queue_name, s.run_at, ${o.maxAttempts}::smallint, null, ${o.priority}::smallint, null)::graphile_worker.job_spec
+        from s where not s.direct or not exists (select 1 from t) order by s.n))
+      where exists (select 1 from s where not s.direct or not exists (select 1 from t))
+    ), wake as (
+      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || c.n::text || '}') from (select count(*) as n from d) c where c.n > 0
     )
-    select (select count(*) from m) as messages, (select count(*) from j) as jobs`.execute(db);
+    select (select count(*) from m) as messages, (select count(*) from d) + (select count(*) from f) + (select count(*) from wake) as jobs`.execute(db);
   return ids;
 }
 
@@ -210,15 +243,75 @@ export async function waitingIntakeJobs(db: DB, queue: string, jobId: string, li
     where q.queue_name = ${queue} and j.run_at <= now() and j.attempts < j.max_attempts
     order by j.priority, j.run_at, j.id
     limit ${limit + 1}::int`.execute(db);
-  const at = r.rows.findIndex((x) => x.id === jobId);
+  return waitingAfter(r.rows, jobId, limit);
+}
+
+/**
+ * waitingIntakeJobs and the stored messages of the running job (`headId`) and of the jobs behind
+ * it, in ONE statement (a batch's first read). The jobs are filtered as waitingIntakeJobs does;
+ * a message is read only for a mail-intake job whose payload names one.
+ */
+export async function queuedIntakeBatch(db: DB, queue: string, jobId: string, headId: string, limit: number): Promise<{ waiting: WaitingIntakeJob[]; rows: Map<string, InboundRow> }> {
+  const r = await sql<InboundRow & { w_n: string; w_job: string | null; w_inbound: string | null; w_whole: boolean; w_first: boolean; w_task: string; w_locked: boolean }>`${prepared('intake_queued_batch')}
+    with w as materialized (
+      select j.id::text as job_id, j.payload->>'id' as inbound_id, (j.payload->'to') is null as whole, j.attempts = 0 as first,
+             t.identifier as task, j.locked_at is not null as locked,
+             row_number() over (order by j.priority, j.run_at, j.id) as n
+      from graphile_worker._private_jobs j
+      join graphile_worker._private_job_queues q on q.id = j.job_queue_id
+      join graphile_worker._private_tasks t on t.id = j.task_id
+      where q.queue_name = ${queue} and j.run_at <= now() and j.attempts < j.max_attempts
+      order by j.priority, j.run_at, j.id
+      limit ${limit + 1}::int
+    ), x as (
+      select 0::bigint as n, null::text as job_id, ${headId}::text as inbound_id, true as whole, true as first, 'mail-intake'::text as task, false as locked
+      union all
+      select n, job_id, inbound_id, whole, first, task, locked from w
+    )
+    select x.n as w_n, x.job_id as w_job, x.inbound_id as w_inbound, x.whole as w_whole, x.first as w_first, x.task as w_task, x.locked as w_locked, m.*
+    from x
+    left join inbound_message m
+      on m.id = case when x.task = 'mail-intake' and x.inbound_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then x.inbound_id::uuid end
+    order by x.n`.execute(db);
+  const rows = new Map<string, InboundRow>();
+  const jobs: { id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }[] = [];
+  for (const x of r.rows) {
+    const { w_n, w_job, w_inbound, w_whole, w_first, w_task, w_locked, ...row } = x;
+    if (row.id) rows.set(row.id, row as InboundRow);
+    if (Number(w_n) > 0 && w_job) jobs.push({ id: w_job, inbound_id: w_inbound, whole: w_whole, first: w_first, task: w_task, locked: w_locked });
+  }
+  return { waiting: waitingAfter(jobs, jobId, limit), rows };
+}
+
+/** The contiguous run of plain first-attempt mail-intake jobs right after `jobId` (see waitingIntakeJobs). */
+function waitingAfter(jobs: { id: string; inbound_id: string | null; whole: boolean; first: boolean; task: string; locked: boolean }[], jobId: string, limit: number): WaitingIntakeJob[] {
+  const at = jobs.findIndex((x) => x.id === jobId);
   if (at < 0) return [];
   const out: WaitingIntakeJob[] = [];
-  for (const x of r.rows.slice(at + 1)) {
+  for (const x of jobs.slice(at + 1)) {
     if (x.task !== 'mail-intake' || !x.whole || !x.first || x.locked || !x.inbound_id) break;
     out.push({ jobId: x.id, inboundId: x.inbound_id });
     if (out.length >= limit) break;
   }
   return out;
+}
+
+/**
+ * lockUids (the batch's UIDs, sorted) and then lockQueuedInbound (its messages still queued,
+ * FOR UPDATE) in ONE statement: the advisory locks are taken by a materialized CTE that the
+ * row-locking scan joins, so they are held before any message row is locked.
+ */
+export async function lockIntakeBatch(db: DB, uids: Iterable<string>, ids: string[]): Promise<Set<string>> {
+  const keys = [...new Set(uids)].sort().map((u) => 'uid:' + u);
+  const r = await sql<{ id: string }>`${prepared('intake_lock_batch')}
+    with l as materialized (
+      select count(pg_advisory_xact_lock(hashtextextended(k, 0))) as n
+      from (select k from unnest(${keys}::text[]) with ordinality as t(k, n) order by n) s
+    )
+    select m.id from l cross join inbound_message m
+    where l.n >= 0 and m.id = any(${ids}::uuid[]) and m.state = 'queued'
+    for update of m`.execute(db);
+  return new Set(r.rows.map((x) => x.id));
 }
 
 /** Completes (deletes) jobs that are not running, inside the caller's transaction: graphile-worker's own complete_jobs. */
@@ -272,13 +365,19 @@ export async function insertDecisionsAndFinish(db: DB, decisions: NewDecision[],
   return insertDecisionsAndFinishMany(db, decisions, finish ? [finish] : []);
 }
 
-/** The decision records and finished messages as the JSON parameters of the statements below. */
-function decisionParams(decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): { rows: string; done: string } {
+/**
+ * The decision records (JSON) and the finished messages (ids and Message-IDs, as arrays) as the
+ * parameters of the statements below. The messages are matched by `id = any(ids)`, an index
+ * lookup whatever the plan: a join with a JSON record set was planned once, as a prepared
+ * statement's generic plan, while inbound_message was small, and then read the whole table
+ * (every stored message) for every batch.
+ */
+function decisionParams(decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): { rows: string; done: string[]; doneMessageIds: (string | null)[] } {
   const rows = JSON.stringify(decisions.map((d) => ({
     owner_id: d.ownerId, inbound_id: d.inboundId, message_id: d.messageId, sender: d.sender, recipient: d.recipient, method: d.method, uid: d.uid,
     object_id: d.objectId ?? null, code: d.code, outcome: d.outcome, reason: d.reason.slice(0, 2000), ical: d.ical ?? null, details: d.details === undefined ? null : d.details,
   })));
-  return { rows, done: JSON.stringify(finished.map((f) => ({ id: f.id, message_id: f.messageId }))) };
+  return { rows, done: finished.map((f) => f.id), doneMessageIds: finished.map((f) => f.messageId) };
 }
 
 /**
@@ -288,7 +387,7 @@ function decisionParams(decisions: NewDecision[], finished: { id: string; messag
  */
 export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[]): Promise<void> {
   if (!decisions.length && !finished.length) return;
-  const { rows, done } = decisionParams(decisions, finished);
+  const { rows, done, doneMessageIds } = decisionParams(decisions, finished);
   await sql`${prepared('intake_decisions_finish')}
     with d as (
       insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
@@ -297,9 +396,8 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
       from jsonb_populate_recordset(null::mail_decision, ${rows}::jsonb) with ordinality as x(id, owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at, decided_at, n)
       returning 1
     )
-    update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
-    from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
-    where m.id = f.id and (select count(*) from d) >= 0`.execute(db);
+    update inbound_message m set state = 'processed', processed_at = now(), message_id = (${doneMessageIds}::text[])[array_position(${done}::uuid[], m.id)]
+    where m.id = any(${done}::uuid[]) and (select count(*) from d) >= 0`.execute(db);
 }
 
 /**
@@ -307,12 +405,20 @@ export async function insertDecisionsAndFinishMany(db: DB, decisions: NewDecisio
  * message states, the batch's jobs (its notifications; keys with replace semantics only, see
  * jobSpecsJson) queued by one add_jobs, and the queued jobs of the messages it took along
  * completed (graphile_worker.complete_jobs, which leaves running jobs alone).
+ *
+ * `running`: the job whose run this batch is (and the pool holding it: a job some other pool
+ * took over is left alone) is completed here too, as graphile-worker's completion would
+ * (batchCompleteJobs: delete the job, unlock its named queue if this pool holds it), so the
+ * batch's commit is the only write transaction of the run; graphile-worker then sends no
+ * completion of its own (patched; unpatched, its completion finds no row and writes nothing). A batch that
+ * rolls back leaves the job to graphile-worker, as before. Returns whether the running job was
+ * deleted here (the caller then tells graphile-worker: JobHelpers.completedInTransaction).
  */
-export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[]): Promise<void> {
+export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finished: { id: string; messageId: string | null }[], jobs: JobSpec[], completeJobIds: string[], running: { id: string; lockedBy: string | null } | null = null): Promise<boolean> {
   if (jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('finishIntakeBatch: preserve_run_at job keys need enqueueMany');
-  const { rows, done } = decisionParams(decisions, finished);
+  const { rows, done, doneMessageIds } = decisionParams(decisions, finished);
   // Data-modifying CTEs always run; the function calls (add_jobs, complete_jobs) run because the final select reads them.
-  await sql`${prepared('intake_finish_batch')}
+  const r = await sql<{ running: string }>`${prepared('intake_finish_batch')}
     with d as (
       insert into mail_decision (owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at)
       select x.owner_id, x.inbound_id, x.message_id, x.sender, x.recipient, x.method, x.uid, x.object_id, x.code, x.outcome, x.reason, x.ical, x.details,
@@ -320,18 +426,41 @@ export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finish
       from jsonb_populate_recordset(null::mail_decision, ${rows}::jsonb) with ordinality as x(id, owner_id, inbound_id, message_id, sender, recipient, method, uid, object_id, code, outcome, reason, ical, details, created_at, decided_at, n)
       returning 1
     ), m as (
-      update inbound_message m set state = 'processed', processed_at = now(), message_id = f.message_id
-      from jsonb_to_recordset(${done}::jsonb) as f(id uuid, message_id text)
-      where m.id = f.id
+      update inbound_message m set state = 'processed', processed_at = now(), message_id = (${doneMessageIds}::text[])[array_position(${done}::uuid[], m.id)]
+      where m.id = any(${done}::uuid[])
       returning 1
     ), specs as (
-      select array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(jobs)}::json) with ordinality as t(x, n) order by n) as a
+      -- A job without a key whose task and queue exist is a plain insert (as for receive: see
+      -- INTAKE_TASK above); the others go through add_jobs.
+      select x.s, x.n, t.id as task_id, q.id as queue_id,
+             (x.s->>'job_key') is null and t.id is not null and ((x.s->>'queue_name') is null or q.id is not null) as direct
+      from json_array_elements(${jobSpecsJson(jobs)}::json) with ordinality as x(s, n)
+      left join graphile_worker._private_tasks t on t.identifier = x.s->>'identifier'
+      left join graphile_worker._private_job_queues q on q.queue_name = x.s->>'queue_name'
+    ), jd as (
+      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, run_at, max_attempts, priority)
+      select queue_id, task_id, coalesce(s->'payload', '{}'::json), coalesce((s->>'run_at')::timestamptz, now()),
+             coalesce((s->>'max_attempts')::smallint, 25::smallint), coalesce((s->>'priority')::smallint, 0::smallint)
+      from specs where direct order by n
+      returning 1
     ), j as (
-      select (graphile_worker.add_jobs(specs.a, false)).id from specs where cardinality(specs.a) > 0
+      select (graphile_worker.add_jobs(array(select json_populate_record(null::graphile_worker.job_spec, s) from specs where not direct order by n), false)).id
+      where exists (select 1 from specs where not direct)
+    ), wake as (
+      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || w.n::text || '}') from (select count(*) as n from jd) w where w.n > 0
     ), c as (
       select id from graphile_worker.complete_jobs(${completeJobIds}::bigint[]) where cardinality(${completeJobIds}::bigint[]) > 0
+    ), r as (
+      delete from graphile_worker._private_jobs where id = ${running?.id ?? null}::bigint and locked_by is not distinct from ${running?.lockedBy ?? null}::text
+      returning job_queue_id, locked_by
+    ), rq as (
+      update graphile_worker._private_job_queues q set locked_by = null, locked_at = null
+      from r where q.id = r.job_queue_id and q.locked_by = r.locked_by
+      returning 1
     )
-    select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) as jobs, (select count(*) from c) as completed`.execute(db);
+    select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) + (select count(*) from jd) + (select count(*) from wake) as jobs, (select count(*) from c) as completed,
+           (select count(*) from rq) as unlocked, (select count(*) from r) as running`.execute(db);
+  return Number(r.rows[0].running) > 0;
 }
 
 /** Principals (of those given) that already have a decision for this message: a retried job skips them. */

@@ -1,6 +1,7 @@
 // Mail intake under a backlog: the running job of a recipient's queue also applies the messages
 // queued behind it for that recipient, in one transaction (app/intake/process.ts, processQueued).
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
 import { receiveMail } from '../../src/app/intake/receive.js';
@@ -156,6 +157,65 @@ describe('a backlog of one recipient', () => {
     expect(seen.filter((t) => /^\s*(begin|commit)\s*$/i.test(t))).toEqual(['begin', 'commit']);
   });
 
+  it('the running job is completed by the batch\'s own commit (its queue unlocked); graphile-worker\'s completion then finds nothing', async () => {
+    await runHeadsUntilEmpty(dina);
+    const ids = [await receive('rj1@partner.org', 'REQUEST', 0, [dina.email]), await receive('rj2@partner.org', 'REQUEST', 0, [dina.email])];
+    const [head] = await queueJobs(dina);
+    // As graphile-worker's fetch leaves them: the job and its named queue locked by the pool.
+    await sql`update graphile_worker._private_jobs set locked_by = 'test-pool', locked_at = now(), attempts = attempts + 1 where id = ${head.id}::bigint`.execute(env.ctx.db);
+    await sql`update graphile_worker._private_job_queues set locked_by = 'test-pool', locked_at = now() where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+    let told = 0;
+    const { seen } = await recordStatements(() => processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id, lockedBy: 'test-pool', onJobCompleted: () => { told++; } }));
+    for (const id of ids) expect(await state(id)).toBe('processed');
+    // graphile-worker is told, so it sends no completion of its own.
+    expect(told).toBe(1);
+    // The batch's notification job (a plain insert: its task exists) is what add_jobs would have made.
+    const note = await sql<{ payload: { kind: string; items?: unknown[] }; priority: number; max_attempts: number; attempts: number; key: string | null; queue_name: string | null }>`
+      select j.payload, j.priority, j.max_attempts, j.attempts, j.key, q.queue_name from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks t on t.id = j.task_id left join graphile_worker._private_job_queues q on q.id = j.job_queue_id
+      where t.identifier = 'notify' and j.payload::jsonb @> ${JSON.stringify({ kind: 'invitation', items: [{ recipientId: dina.id }] })}::jsonb order by j.id desc limit 1`.execute(env.ctx.db);
+    expect(note.rows[0]).toMatchObject({ priority: 0, max_attempts: 25, attempts: 0, key: null });
+    expect(note.rows[0].queue_name).toMatch(/^notify-batch/);
+    expect(note.rows[0].payload.items).toHaveLength(2);
+    expect(await queueJobs(dina)).toEqual([]);
+    const q = await sql<{ locked_by: string | null }>`select locked_by from graphile_worker._private_job_queues where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+    expect(q.rows[0].locked_by).toBeNull();
+    // One write transaction for the whole run: no statement outside it wrote the job.
+    const named = (name: string) => seen.filter((t) => t.includes(`prepared:${name}*/`)).length;
+    expect([named('intake_queued_batch'), named('intake_lock_batch'), named('intake_targets'), named('intake_finish_batch')]).toEqual([1, 1, 1, 1]);
+    expect(seen.filter((t) => /^\s*(begin|commit)\s*$/i.test(t))).toEqual(['begin', 'commit']);
+    // graphile-worker's completion of the job (batchCompleteJobs, named queue) now finds no job to delete.
+    const done = await sql`delete from graphile_worker._private_jobs as jobs using unnest(${[head.id]}::bigint[]) n(n) where id = n`.execute(env.ctx.db);
+    expect(Number(done.numAffectedRows ?? 0)).toBe(0);
+  });
+
+  it('a queue locked by another pool is not unlocked by the batch; a job another pool holds is not completed', async () => {
+    await runHeadsUntilEmpty(dina);
+    await receive('rj3@partner.org', 'REQUEST', 0, [dina.email]);
+    const [head] = await queueJobs(dina);
+    await sql`update graphile_worker._private_jobs set locked_by = 'test-pool', locked_at = now() where id = ${head.id}::bigint`.execute(env.ctx.db);
+    await sql`update graphile_worker._private_job_queues set locked_by = 'other-pool', locked_at = now() where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+    try {
+      await processInbound(env.ctx, head.payload.id, { queue: head.payload.queue, jobId: head.id, lockedBy: 'test-pool' });
+      const q = await sql<{ locked_by: string | null }>`select locked_by from graphile_worker._private_job_queues where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+      expect(q.rows[0].locked_by).toBe('other-pool');
+      expect(await queueJobs(dina)).toEqual([]);
+      // A job that another pool took over (liveness.ts freed it, another worker fetched it) is left to that pool.
+      await receive('rj4@partner.org', 'REQUEST', 0, [dina.email]);
+      const [next] = await queueJobs(dina);
+      await sql`update graphile_worker._private_jobs set locked_by = 'other-pool', locked_at = now() where id = ${next.id}::bigint`.execute(env.ctx.db);
+      let told = 0;
+      await processInbound(env.ctx, next.payload.id, { queue: next.payload.queue, jobId: next.id, lockedBy: 'test-pool', onJobCompleted: () => { told++; } });
+      expect(await state(next.payload.id)).toBe('processed');
+      expect((await queueJobs(dina)).map((j) => j.id)).toEqual([next.id]);
+      expect(told).toBe(0);
+      await sql`select graphile_worker.complete_jobs(array[${next.id}::bigint])`.execute(env.ctx.db);
+      await sql`delete from graphile_worker._private_jobs where id = ${next.id}::bigint`.execute(env.ctx.db);
+    } finally {
+      await sql`update graphile_worker._private_job_queues set locked_by = null, locked_at = null where queue_name = ${`intake:${dina.id}`}`.execute(env.ctx.db);
+    }
+  });
+
   it('stops at a job for one of several recipients: what comes after it waits for its turn', async () => {
     const a = await receive('s1@partner.org', 'REQUEST', 0, [dina.email]);
     // One message for two users: split into one job per user (payload.to), here between the others.
@@ -191,6 +251,45 @@ describe('receiving under load (group commit)', () => {
     expect(queued.filter((id) => group.includes(id))).toEqual(group);
   });
 
+  it('queues the job with a plain insert once the recipient\'s queue exists (through add_job before), as add_job would, and wakes the worker', async () => {
+    const erin = await makeUser(env.ctx, 'erin@example.com');
+    const listener = new pg.Client({ connectionString: env.url });
+    await listener.connect();
+    const wakes: string[] = [];
+    listener.on('notification', (n) => { if (n.channel === 'jobs:insert') wakes.push(n.payload ?? ''); });
+    await listener.query('listen "jobs:insert"');
+    try {
+      const jobsOf = () => sql<{ payload: { id: string; queue: string; to?: string[] }; priority: number; max_attempts: number; attempts: number; key: string | null; task: string; queue_name: string | null }>`
+        select j.payload, j.priority, j.max_attempts, j.attempts, j.key, t.identifier as task, q.queue_name
+        from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+        left join graphile_worker._private_job_queues q on q.id = j.job_queue_id where q.queue_name = ${`intake:${erin.id}`} order by j.id`.execute(env.ctx.db);
+      // The first message creates the recipient's queue (add_job); the second goes by the plain insert.
+      const { seen: first } = await recordStatements(() => receive('pi1@partner.org', 'REQUEST', 0, [erin.email]));
+      const { seen: second } = await recordStatements(() => receive('pi2@partner.org', 'REQUEST', 0, [erin.email]));
+      // A message for a user with a queue and one without (split jobs, in one statement): both queued.
+      const frank = await makeUser(env.ctx, 'frank@example.com');
+      const both = await receive('pi3@partner.org', 'REQUEST', 0, [erin.email, frank.email]);
+      expect(first.some((t) => t.includes('prepared:intake_store_one_direct*/'))).toBe(true);
+      expect(second.some((t) => t.includes('prepared:intake_store_one_direct*/'))).toBe(true);
+      const rows = (await jobsOf()).rows;
+      expect(rows.map((r) => r.payload.id).slice(0, 2)).toHaveLength(2);
+      for (const r of rows) expect({ task: r.task, priority: r.priority, max_attempts: r.max_attempts, attempts: r.attempts, key: r.key }).toEqual({ task: 'mail-intake', priority: -5, max_attempts: 10, attempts: 0, key: null });
+      expect(rows[0].payload).toEqual({ id: rows[0].payload.id, queue: `intake:${erin.id}` });
+      expect(rows[2].payload).toEqual({ id: both, to: [erin.email], queue: `intake:${erin.id}` });
+      const frankJobs = await queueJobs(frank);
+      expect(frankJobs.map((j) => j.payload)).toEqual([{ id: both, to: [frank.email], queue: `intake:${frank.id}` }]);
+      // Every receive woke the worker.
+      for (let i = 0; i < 50 && wakes.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(wakes.length).toBeGreaterThanOrEqual(3);
+      await runHeadsUntilEmpty(erin);
+      await runHeadsUntilEmpty(frank);
+      expect(await objects.findByUid(env.ctx.db, erin.id, 'pi2@partner.org')).toBeDefined();
+      expect(await objects.findByUid(env.ctx.db, frank.id, 'pi3@partner.org')).toBeDefined();
+    } finally {
+      await listener.end();
+    }
+  });
+
   it('a message the database refuses is refused alone: the others of its group are stored', async () => {
     await sql`create function test_refuse_inbound() returns trigger language plpgsql as $$ begin if new.envelope_from = 'bad@partner.org' then raise exception 'refused'; end if; return new; end $$`.execute(env.ctx.db);
     await sql`create trigger test_refuse_inbound before insert on inbound_message for each row execute function test_refuse_inbound()`.execute(env.ctx.db);
@@ -210,6 +309,32 @@ describe('receiving under load (group commit)', () => {
 async function runHeadsUntilEmpty(p: PrincipalRow) {
   while ((await queueJobs(p)).length) await runHead(p);
 }
+
+describe('lockIntakeBatch', () => {
+  it('takes one advisory lock per distinct UID, then locks and returns the messages still queued', async () => {
+    const { lockIntakeBatch } = await import('../../src/store/mail.js');
+    const a = await receive('lb1@partner.org', 'REQUEST', 0, [anna.email]);
+    const b = await receive('lb2@partner.org', 'REQUEST', 0, [anna.email]);
+    await env.ctx.db.updateTable('inbound_message').set({ state: 'processed' }).where('id', '=', b).execute();
+    const held = () => sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and granted and pid <> pg_backend_pid() and database = (select oid from pg_database where datname = current_database())`.execute(env.ctx.db);
+    const rowLocked = async (id: string) => (await sql`select 1 from inbound_message where id = ${id}::uuid for update skip locked`.execute(env.ctx.db)).rows.length === 0;
+    const before = Number((await held()).rows[0].n);
+    let during = -1;
+    let queued = new Set<string>();
+    let locked: boolean[] = [];
+    await env.ctx.db.transaction().execute(async (trx) => {
+      queued = await lockIntakeBatch(trx, ['lb-b@x', 'lb-a@x', 'lb-b@x'], [a, b]);
+      during = Number((await held()).rows[0].n);
+      locked = [await rowLocked(a), await rowLocked(b)];
+    });
+    expect([...queued]).toEqual([a]);
+    expect(during - before).toBe(2);
+    expect(locked).toEqual([true, false]);
+    expect(Number((await held()).rows[0].n)).toBe(before);
+    expect(await lockIntakeBatch(env.ctx.db, [], [])).toEqual(new Set());
+    await runHeadsUntilEmpty(anna);
+  });
+});
 
 describe('lockUids', () => {
   it('holds one advisory lock per distinct UID until the transaction ends', async () => {

@@ -41,6 +41,46 @@ describe('job queue', () => {
     }
   });
 
+  it('a handler that completed its own job in its transaction (completedInTransaction) gets no completion statement; the queue goes on', async () => {
+    const seen: string[] = [];
+    const pg = (await import('pg')).default;
+    const orig = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+      const q = args[0] as string | { text?: string };
+      const text = typeof q === 'string' ? q : q?.text;
+      if (text) seen.push(text);
+      return (orig as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof orig;
+    const ran: number[] = [];
+    const worker = await startWorker({
+      connectionString: env.url, concurrency: 2, localQueue: 2, log: pino({ level: 'silent' }), names: ['t-self'],
+      handlers: {
+        't-self': async (p: { i: number }, h) => {
+          // As mail intake's batch does: delete the job and unlock its queue in the handler's own transaction.
+          await env.ctx.db.transaction().execute(async (trx) => {
+            const r = await sql<{ job_queue_id: number; locked_by: string }>`delete from graphile_worker._private_jobs where id = ${h.jobId}::bigint and locked_by is not distinct from ${h.lockedBy ?? null}::text returning job_queue_id, locked_by`.execute(trx);
+            expect(r.rows).toHaveLength(1);
+            await sql`update graphile_worker._private_job_queues set locked_by = null, locked_at = null where id = ${r.rows[0].job_queue_id} and locked_by = ${r.rows[0].locked_by}`.execute(trx);
+          });
+          h.completedInTransaction?.();
+          ran.push(p.i);
+        },
+      },
+    });
+    try {
+      for (let i = 0; i < 5; i++) await enqueue(env.ctx.db, 't-self', { i }, { queue: 'self:one' });
+      await eventually(async () => ran.length === 5, 20_000, 'all jobs');
+      expect(ran).toEqual([0, 1, 2, 3, 4]);
+      // graphile-worker's completion (batchCompleteJobs: "delete from … _private_jobs … using unnest") was never sent.
+      expect(seen.filter((t) => /delete from "graphile_worker"._private_jobs as jobs\s+using unnest/.test(t))).toEqual([]);
+      const left = await sql<{ n: string }>`select count(*) as n from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 't-self'`.execute(env.ctx.db);
+      expect(Number(left.rows[0].n)).toBe(0);
+    } finally {
+      pg.Client.prototype.query = orig;
+      await worker.stop();
+    }
+  });
+
   it('node_modules/graphile-worker carries the one-job-per-named-queue patch (patches/, applied on npm ci)', () => {
     expect(queuePatchApplied()).toBe(true);
   });

@@ -14,8 +14,7 @@ import { extractCalendarParts, normalizeRecipient, type CalendarPart, type Inbou
 import { deliverMessage, notifyJob, deferNotifyJobs, type DeliveryOutcome } from '../events/deliver.js';
 import type { DB } from '../../store/db.js';
 import { requestFor, normalizeAddress } from '../../lib/itip/index.js';
-import { findInbound, findInboundMany, intakeTarget, intakeTargets, insertDecisionsAndFinish, finishIntakeBatch, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, waitingIntakeJobs, lockQueuedInbound, type InboundRow, type NewDecision } from '../../store/mail.js';
-import { lockUids } from '../events/write.js';
+import { findInbound, intakeTarget, intakeTargets, insertDecisionsAndFinish, finishIntakeBatch, decidedOwners, findDeliveryByMessageId, findDeliveryByUidRecipient, recordDelivery, queuedIntakeBatch, lockIntakeBatch, type InboundRow, type NewDecision } from '../../store/mail.js';
 import { enqueue, type JobSpec } from '../../jobs/queue.js';
 import { permanentFailure } from '../notify/imip.js';
 import type { NotifyBatchPayload, NotifyPayload } from '../notify/notifications.js';
@@ -107,9 +106,9 @@ export interface ProcessSummary { decisions: number; applied: number }
  * With `jobId` (the running job of a recipient's queue), the messages already queued behind it
  * for the same recipient are applied in the same run: see processQueued.
  */
-export function processInbound(ctx: AppContext, id: string, opts: { to?: string[]; queue?: string; jobId?: string } = {}): Promise<ProcessSummary | null> {
+export function processInbound(ctx: AppContext, id: string, opts: { to?: string[]; queue?: string; jobId?: string; lockedBy?: string | null; onJobCompleted?: () => void } = {}): Promise<ProcessSummary | null> {
   const batchable = !opts.to && !!opts.jobId && !!opts.queue && opts.queue.startsWith('intake:') && opts.queue !== UNROUTED_QUEUE;
-  return inOrder(opts.queue, () => batchable ? processQueued(ctx, id, opts.jobId!, opts.queue!) : processOne(ctx, id, opts));
+  return inOrder(opts.queue, () => batchable ? processQueued(ctx, id, opts.jobId!, opts.queue!, { lockedBy: opts.lockedBy ?? null, onJobCompleted: opts.onJobCompleted }) : processOne(ctx, id, opts));
 }
 
 /** Most messages one run applies (the running job's own and those queued behind it). */
@@ -133,9 +132,9 @@ export const INTAKE_BATCH_MAX = 32;
  * write. The single-message path takes its UID lock before the calendar row; taking later UIDs
  * after an earlier message's calendar row could deadlock with a CalDAV or REST write.
  */
-async function processQueued(ctx: AppContext, id: string, jobId: string, queue: string): Promise<ProcessSummary | null> {
-  const waiting = await waitingIntakeJobs(ctx.db, queue, jobId, INTAKE_BATCH_MAX - 1);
-  const rows = new Map((await findInboundMany(ctx.db, [id, ...waiting.map((w) => w.inboundId)])).map((r) => [r.id, r]));
+async function processQueued(ctx: AppContext, id: string, jobId: string, queue: string, running: { lockedBy: string | null; onJobCompleted?: () => void }): Promise<ProcessSummary | null> {
+  // The jobs queued behind this one and all their messages: one statement.
+  const { waiting, rows } = await queuedIntakeBatch(ctx.db, queue, jobId, id, INTAKE_BATCH_MAX - 1);
   const head = rows.get(id);
   if (!head || head.state !== 'queued') return processOne(ctx, id, {});
   const batch: { jobId: string | null; row: InboundRow | null; mail: InboundMail | null }[] = [{ jobId: null, row: head, mail: await extractCalendarParts(head.raw, { maxBytes: ctx.config.intakeMaxBytes }) }];
@@ -157,10 +156,11 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
     if (uid) uids.add(uid);
   }
   try {
-    return await ctx.db.transaction().execute(async (trx) => {
-      await lockUids(trx, uids);
-      // Still queued now that the batch holds them (read before the transaction began).
-      const queued = await lockQueuedInbound(trx, batch.flatMap((b) => (b.row ? [b.row.id] : [])));
+    let runningCompleted = false;
+    const out = await ctx.db.transaction().execute(async (trx) => {
+      // The UID locks, then the messages still queued now that the batch holds them (they were
+      // read before the transaction began), locked: one statement.
+      const queued = await lockIntakeBatch(trx, uids, batch.flatMap((b) => (b.row ? [b.row.id] : [])));
       const tctx: AppContext = { ...ctx, db: trx };
       // The queue's recipient's copies of the batch's UIDs and default calendar, read once under the
       // UID locks (so current): each is used by the first message of its UID (see BatchSink.targets).
@@ -176,9 +176,13 @@ async function processQueued(ctx: AppContext, id: string, jobId: string, queue: 
         const s = await processOne(tctx, b.row.id, {}, { row: b.row, mail: b.mail }, sink);
         if (i === 0) first = s;
       }
-      await finishIntakeBatch(trx, sink.decisions, sink.finished, batchNotifications(notifications), batch.flatMap((b) => (b.jobId ? [b.jobId] : [])));
+      // The running job is completed by this commit too (graphile-worker's completion then writes nothing).
+      runningCompleted = await finishIntakeBatch(trx, sink.decisions, sink.finished, batchNotifications(notifications), batch.flatMap((b) => (b.jobId ? [b.jobId] : [])), { id: jobId, lockedBy: running.lockedBy });
       return first;
     });
+    // Committed: graphile-worker need not complete the job again.
+    if (runningCompleted) running.onJobCompleted?.();
+    return out;
   } catch (e) {
     ctx.log.info({ inbound: id, batch: batch.length, err: (e as Error).message }, 'mail intake batch rolled back; processing the first message alone');
     return processOne(ctx, id, {});
