@@ -170,7 +170,9 @@ describe('SMTP pool', () => {
       expect(isPermanentMailError(later)).toBe(false);
       // The session is still usable after the refusals (RSET), and nothing else arrived.
       await t.send(invite('after@ext.test', ical));
-      expect(s.received.map((m) => m.to)).toEqual([...Array.from({ length: 6 }, (_, i) => [`guest${i}@ext.test`]), ['guest@ext.test'], ['after@ext.test']]);
+      // The first six went out at once over several sessions: they may arrive in any order.
+      expect(s.received.slice(0, 6).map((m) => m.to.join()).sort()).toEqual(Array.from({ length: 6 }, (_, i) => `guest${i}@ext.test`));
+      expect(s.received.slice(6).map((m) => m.to)).toEqual([['guest@ext.test'], ['after@ext.test']]);
     });
   }
 
