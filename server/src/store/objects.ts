@@ -187,22 +187,24 @@ export const spanOverlaps = (from: Date, to: Date) =>
 /** How far a floating time's instant can lie from its wall time read as UTC (zone offsets are −12 h … +14 h). */
 export const FLOAT_MARGIN_MS = 14 * 3_600_000;
 
+/** The rows whose times depend on the viewer's zone: floating ones, and with all-day dates too. */
+const ZONED = { floating: sql`floating`, allDay: sql`(floating or all_day)` };
+
 /**
  * The span predicate for a range as some viewer sees it: floating rows (migration 0010) store
  * their wall times read as UTC, so their span is widened by FLOAT_MARGIN_MS on both sides (a
  * superset: callers filter the exact instants in the viewer's zone). The second arm matches the
  * partial index calendar_object_floating_span.
  */
-export const rangeOverlaps = (from: Date, to: Date) =>
-  sql<boolean>`(${spanOverlaps(from, to)} or (floating and ${spanOverlaps(new Date(from.getTime() - FLOAT_MARGIN_MS), new Date(to.getTime() + FLOAT_MARGIN_MS))}))`;
+export const rangeOverlaps = (from: Date, to: Date, zoned: keyof typeof ZONED = 'floating') =>
+  sql<boolean>`(${spanOverlaps(from, to)} or (${ZONED[zoned]} and ${spanOverlaps(new Date(from.getTime() - FLOAT_MARGIN_MS), new Date(to.getTime() + FLOAT_MARGIN_MS))}))`;
 
 /**
  * rangeOverlaps for callers that also place all-day dates in a zone (free/busy in the owner's
  * zone, CalDAV time-range in the floating zone — RFC 4791 §9.9): all-day rows are widened like
  * floating ones. The second arm matches the partial index calendar_object_zoned_span (migration 0012).
  */
-export const zonedRangeOverlaps = (from: Date, to: Date) =>
-  sql<boolean>`(${spanOverlaps(from, to)} or ((floating or all_day) and ${spanOverlaps(new Date(from.getTime() - FLOAT_MARGIN_MS), new Date(to.getTime() + FLOAT_MARGIN_MS))}))`;
+export const zonedRangeOverlaps = (from: Date, to: Date) => rangeOverlaps(from, to, 'allDay');
 
 /**
  * The open-ended bounds "starts before `to`, ends after `from`" (either may be absent) as some

@@ -17,7 +17,8 @@ import type { AppContext } from '../../app/context.js';
 import { objectRows } from '../../store/dav-members.js';
 import { rememberedCredential } from './auth.js';
 import { DAV_HEADER } from './options.js';
-import { lookupHint, requestPath } from './paths.js';
+import { objectValidators } from './get.js';
+import { lookupHint, objectVisibleIn, requestPath } from './paths.js';
 import { davReadState, lastModifiedOf, type CachedObject } from './read-cache.js';
 import type { FrontHandler, ObserveHttp } from '../app.js';
 
@@ -32,12 +33,10 @@ export function davFastGet(ctx: AppContext, observe?: ObserveHttp): FrontHandler
   function send(req: IncomingMessage, res: ServerResponse, o: CachedObject, t0: number) {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    const headers: Record<string, string | number> = {
-      'x-request-id': id, dav: DAV_HEADER, etag: `"${o.etag}"`, 'last-modified': lastModifiedOf(o),
+    res.writeHead(200, {
+      'x-request-id': id, dav: DAV_HEADER, ...objectValidators(o, lastModifiedOf(o)),
       'content-type': 'text/calendar; charset=utf-8', 'content-length': o.size,
-    };
-    if (o.role !== 'none') headers['schedule-tag'] = `"${o.schedule_tag}"`;
-    res.writeHead(200, headers);
+    });
     res.end(req.method === 'HEAD' ? undefined : o.ical);
     const seconds = (performance.now() - t0) / 1000;
     observe?.(req.method!, ROUTE, 200, seconds);
@@ -70,10 +69,9 @@ export function davFastGet(ctx: AppContext, observe?: ObserveHttp): FrontHandler
     if (!UUID.test(segs[1]) && cal.access !== 'owner') return next();
     const name = segs[2];
     const publicOnly = cal.access !== 'owner';
-    // A sharee never sees private or confidential events (as the lookup's own condition).
-    const visible = (o: CachedObject) => !publicOnly || o.class === null || (o.class !== 'PRIVATE' && o.class !== 'CONFIDENTIAL');
     const held = state.cache.object(cal.id, name);
-    if (held) return visible(held) ? send(req, res, held, t0) : next();
+    // A sharee never sees private or confidential events (as the lookup's own condition).
+    if (held) return objectVisibleIn(cal, held.class) ? send(req, res, held, t0) : next();
     const stamp = state.cache.stamp();
     objectRows(ctx.pool, cal.owner_id, cal.id, publicOnly, true, [name]).then((rows) => {
       const row = rows[0];

@@ -3,6 +3,16 @@ import { exportCalendar } from '../../app/events/transfer.js';
 import { DavHttpError } from './errors.js';
 import { requirePrivilege, type DavRequest } from './common.js';
 
+/**
+ * The validators of a calendar object's GET: ETag, Last-Modified and, for a scheduling object,
+ * Schedule-Tag (RFC 6638 §3.2.10). Shared with the GET answered before Fastify (fast-get.ts).
+ */
+export function objectValidators(o: { etag: string; role: string; schedule_tag: string | null }, lastModified: string): Record<string, string> {
+  const h: Record<string, string> = { etag: `"${o.etag}"`, 'last-modified': lastModified };
+  if (o.role !== 'none') h['schedule-tag'] = `"${o.schedule_tag}"`;
+  return h;
+}
+
 export async function get(d: DavRequest) {
   const r = d.target.res;
   if (r.kind === 'object' || r.kind === 'inbox-item') {
@@ -13,9 +23,8 @@ export async function get(d: DavRequest) {
     let text = row.ical;
     // RFC 6638 §4: inbox items are scheduling messages (iTIP REQUEST).
     if (r.kind === 'inbox-item') text = text.replace(/\r\nVERSION:2\.0\r\n/, '\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\n');
-    d.reply.header('etag', `"${row.etag}"`);
-    d.reply.header('last-modified', row.updated_at.toUTCString());
-    if (r.kind === 'object' && row.role !== 'none') d.reply.header('schedule-tag', `"${row.schedule_tag}"`);
+    // Inbox items are not scheduling objects of this user's calendar: no Schedule-Tag.
+    d.reply.headers(objectValidators(r.kind === 'object' ? row : { ...row, role: 'none' }, row.updated_at.toUTCString()));
     return d.reply.status(200).type('text/calendar; charset=utf-8').send(text);
   }
   if (r.kind === 'calendar') {

@@ -11,7 +11,7 @@ import { davLookup, type DavLookup, type DavObjectMeta } from '../../store/dav-l
 import { davReadState, startDavReadCache, stopDavReadCache, type DavReadCache, type Stamp } from './read-cache.js';
 import type { PrincipalRow } from '../../store/schema.js';
 import { davErrorHandler, DavHttpError, sendDavError, WWW_AUTHENTICATE } from './errors.js';
-import { DAV_PREFIX, href, lookupHint, parentPath, requestPath, resolvePath } from './paths.js';
+import { DAV_PREFIX, href, lookupHint, objectVisibleIn, parentPath, requestPath, resolvePath } from './paths.js';
 import { ALLOW, DAV_HEADER, options } from './options.js';
 import { propfind } from './propfind.js';
 import { proppatch } from './proppatch.js';
@@ -69,7 +69,7 @@ function cachedLookup(cache: DavReadCache, key: string, userId: string, path: st
   const obj = cache.object(calendar.id, hint.objectName);
   if (!obj) return undefined;
   // A sharee never sees private or confidential events (as the lookup's own condition).
-  if (calendar.access === 'owner' || obj.class === null || (obj.class !== 'PRIVATE' && obj.class !== 'CONFIDENTIAL')) found.object = obj;
+  if (objectVisibleIn(calendar, obj.class)) found.object = obj;
   return { hint, found };
 }
 

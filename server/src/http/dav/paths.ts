@@ -78,6 +78,9 @@ export async function homeCalendars(env: DavEnv): Promise<DavCalendar[]> {
 }
 
 /** Private and confidential events are the owner's alone (as in the REST API's hidesDetails). */
+export const objectVisibleIn = (cal: Pick<DavCalendar, 'access'>, cls: string | null) => cal.access === 'owner' || cls === null || (cls !== 'PRIVATE' && cls !== 'CONFIDENTIAL');
+
+/** objectVisibleIn as a condition of a query on calendar_object. */
 export function visibleTo<Q extends { where: (...a: never[]) => Q }>(q: Q, cal: DavCalendar): Q {
   if (cal.access === 'owner') return q;
   return (q as unknown as { where: (f: (eb: any) => unknown) => Q }).where((eb: any) => eb.or([eb('class', 'is', null), eb('class', 'not in', ['PRIVATE', 'CONFIDENTIAL'])]));

@@ -4,7 +4,7 @@ import { namedMemberRows } from '../../../store/dav-members.js';
 import { usableReadCache, type CachedObject, type DavReadCache } from '../read-cache.js';
 import { MEMBER_OFFSET } from '../../../store/dav-lookup.js';
 import { DavHttpError } from '../errors.js';
-import { calendarPath, inboxItems, objectsOf, parentPath } from '../paths.js';
+import { calendarPath, inboxItems, objectVisibleIn, objectsOf, parentPath } from '../paths.js';
 import { cachedObjectResponse, fastMemberResponse, fastProps, fastStatusResponse, memberColumns, memberLayout, propsFor, requirePrivilege, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
 import type { DavCalendar, ObjectMeta, Target } from '../types.js';
 
@@ -16,14 +16,13 @@ import type { DavCalendar, ObjectMeta, Target } from '../types.js';
  */
 async function cachedMultiget(d: DavRequest, cache: DavReadCache, cal: DavCalendar, fast: QName[], wanted: Array<{ href: string; path: string | null }>, own: Array<string | null>, q: CalendarMultigetReport) {
   const publicOnly = cal.access !== 'owner';
-  // A sharee never sees private or confidential events (as namedMemberRows' own condition).
-  const visible = (o: CachedObject) => !publicOnly || o.class === null || (o.class !== 'PRIVATE' && o.class !== 'CONFIDENTIAL');
   const held = new Map<string, CachedObject | null>();
   const missing = new Set<string>();
   for (const n of own) {
     if (n === null || held.has(n) || missing.has(n)) continue;
     const o = cache.object(cal.id, n);
-    if (o) held.set(n, visible(o) ? o : null);
+    // A sharee never sees private or confidential events (as namedMemberRows' own condition).
+    if (o) held.set(n, objectVisibleIn(cal, o.class) ? o : null);
     else missing.add(n);
   }
   const rows = missing.size ? await namedMemberRows(d.env.ctx.pool, cal.owner_id, cal.id, publicOnly, memberColumns(fast), [...missing]) : [];
