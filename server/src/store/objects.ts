@@ -208,14 +208,15 @@ export const zonedRangeOverlaps = (from: Date, to: Date) => rangeOverlaps(from, 
 
 /**
  * The open-ended bounds "starts before `to`, ends after `from`" (either may be absent) as some
- * viewer sees them: like rangeOverlaps, a floating row (RFC 5545 §3.3.5: its first_start/last_end
- * are wall times read as UTC) passes when its wall times are within FLOAT_MARGIN_MS of the bounds;
+ * viewer sees them: like rangeOverlaps, a floating or all-day row (RFC 5545 §3.3.5, §3.3.4: its
+ * first_start/last_end are wall times read as UTC) passes when they are within FLOAT_MARGIN_MS of the bounds;
  * the caller decides exactly in the viewer's zone (floatingSingleOccurrences, occurrencesOf).
  */
 export const rangeBounds = (from: Date | null, to: Date | null) => (eb: ExpressionBuilder<Database, 'calendar_object'>) => {
   const parts: Expression<SqlBool>[] = [];
-  if (to) parts.push(eb.or([eb('first_start', '<', to), eb('first_start', 'is', null), eb.and([eb('floating', '=', true), eb('first_start', '<', new Date(to.getTime() + FLOAT_MARGIN_MS))])]));
-  if (from) parts.push(eb.or([eb('last_end', '>', from), eb('last_end', 'is', null), eb.and([eb('floating', '=', true), eb('last_end', '>', new Date(from.getTime() - FLOAT_MARGIN_MS))])]));
+  const zoned = eb.or([eb('floating', '=', true), eb('all_day', '=', true)]);
+  if (to) parts.push(eb.or([eb('first_start', '<', to), eb('first_start', 'is', null), eb.and([zoned, eb('first_start', '<', new Date(to.getTime() + FLOAT_MARGIN_MS))])]));
+  if (from) parts.push(eb.or([eb('last_end', '>', from), eb('last_end', 'is', null), eb.and([zoned, eb('last_end', '>', new Date(from.getTime() - FLOAT_MARGIN_MS))])]));
   return eb.and(parts);
 };
 
@@ -232,7 +233,7 @@ export async function objectsInRange(db: DB, ownerId: string, calendarIds: strin
     .where('owner_id', '=', ownerId)
     .where('calendar_id', 'in', calendarIds)
     .where('deleted_at', 'is', null)
-    .where(rangeOverlaps(from, to))
+    .where(zonedRangeOverlaps(from, to))
     .execute();
 }
 

@@ -215,6 +215,74 @@ describe('floating single events in search, export and invitations', () => {
 });
 
 /**
+ * An all-day single event (DTSTART;VALUE=DATE) lasts from midnight to midnight in the viewer's
+ * zone, like the days of an all-day series: a range that begins at the next local midnight does
+ * not hold it for a Moscow viewer (read as a UTC day it would, from 21:00Z), and one that ends at
+ * the local midnight it begins does not hold it for a New York viewer (read as a UTC day it would,
+ * until 05:00Z). Its dates are listed as they are.
+ */
+describe('all-day single events in GET /events, search and export', () => {
+  const H = 3_600_000;
+  const MIN = 60_000;
+  const ymdNext = new Date(D + DAY).toISOString().slice(0, 10);
+  let dayId = '';
+  beforeAll(async () => {
+    const next = ymdNext.replace(/-/g, '');
+    const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:allday-single@test\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:${basic}\r\nDTEND;VALUE=DATE:${next}\r\nSUMMARY:Holiday single\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+    const { row } = await saveObject(env.ctx, { userId: olga.id, email: olga.email, via: 'rest' }, { ownerId: olga.id, calendarId: olga.cal, ical: ics, schedule: false });
+    expect([row.all_day, row.recurring, row.floating]).toEqual([true, false, false]);
+    dayId = row.id;
+  });
+  // [from, to) around local midnights of the viewer; whether it holds the day.
+  const ranges = (tz: string) => {
+    const mid = D - offsetMs(tz); // local midnight starting the day, as an instant
+    return [
+      [mid - 3 * DAY, mid + 4 * DAY, true],
+      [mid + DAY, mid + 8 * DAY, false], // the next local week
+      [mid - 7 * DAY, mid, false], // the local week before
+      [mid - 7 * DAY, mid + MIN, true],
+      [mid + DAY - MIN, mid + 7 * DAY, true],
+      [mid + 12 * H, mid + 13 * H, true], // an hour of that day
+    ] as [number, number, boolean][];
+  };
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  for (const memo of [false, true]) {
+    it(`are listed by the viewer's local day (${memo ? 'memo' : 'direct'})`, async () => {
+      configureListingMemo(memo ? 32 * 1024 * 1024 : 0);
+      for (const [u, tz] of [[olga, 'Europe/Moscow'], [nick, 'America/New_York']] as const) {
+        for (const [f, t, want] of ranges(tz)) {
+          if (memo) {
+            for (let i = 0; i < 2; i++) await u.api.get(`/events?from=${iso(today)}&to=${iso(today + DAY)}&calendars=${olga.cal}`);
+            await listingMemoIdle();
+          }
+          const hits = listingMemoStats().hits;
+          const r = await u.api.get(`/events?from=${iso(f)}&to=${iso(t)}&calendars=${olga.cal}`);
+          expect(r.statusCode, r.body).toBe(200);
+          expect(listingMemoStats().hits - hits).toBe(memo ? 1 : 0);
+          const got = (JSON.parse(r.body).items as { id: string; start: string; end: string; allDay: boolean }[]).filter((x) => x.id === dayId);
+          expect(got.length, `${tz} [${iso(f)}, ${iso(t)})`).toBe(want ? 1 : 0);
+          if (want) expect(got[0]).toMatchObject({ start: ymd, end: ymdNext, allDay: true });
+        }
+      }
+    });
+  }
+
+  it('search with a range and export of a range decide by the viewer\'s local day too', async () => {
+    for (const [u, tz] of [[olga, 'Europe/Moscow'], [nick, 'America/New_York']] as const) {
+      for (const [f, t, want] of ranges(tz)) {
+        const s = await u.api.get(`/events/search?q=${encodeURIComponent('Holiday single')}&from=${iso(f)}&to=${iso(t)}`);
+        expect(s.statusCode, s.body).toBe(200);
+        expect((s.json().items as { id: string }[]).filter((x) => x.id === dayId).length, `search ${tz} [${iso(f)}, ${iso(t)})`).toBe(want ? 1 : 0);
+        const x = await u.api.get(`/calendars/${olga.cal}/export?from=${iso(f)}&to=${iso(t)}`);
+        expect(x.statusCode, x.body).toBe(200);
+        expect(x.body.includes('UID:allday-single@test'), `export ${tz} [${iso(f)}, ${iso(t)})`).toBe(want);
+      }
+    }
+  });
+});
+
+/**
  * Floating events outside listings: a VALARM fires at the wall time in the owner's zone, a
  * notification shows the event at its wall time in the recipient's zone, and a room decides
  * whether it is free at the wall time in the room's zone.

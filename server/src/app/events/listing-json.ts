@@ -20,7 +20,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import type { Occurrence } from '../../lib/ical/index.js';
-import { utcToWall, zoneOf, type Zone } from '../../lib/ical/zones/zone.js';
+import { utcToWall, wallToUtc, zoneOf, type Zone } from '../../lib/ical/zones/zone.js';
 import * as objects from '../../store/objects.js';
 import { floatingSingleOccurrences, hasExpansion, seriesIndexed } from './expansions.js';
 import { isoDate, isoUtc } from './iso.js';
@@ -87,7 +87,8 @@ export function rangeRows(ctx: AppContext, ownerId: string, calendarIds: string[
     .where('owner_id', '=', ownerId)
     .where('calendar_id', 'in', calendarIds)
     .where('deleted_at', 'is', null)
-    .where(objects.rangeOverlaps(from, to));
+    // All-day dates are placed in the viewer's zone (singleItem), so their rows are widened too.
+    .where(objects.zonedRangeOverlaps(from, to));
   if (ids) q = q.where('id', 'in', ids);
   return q.execute() as Promise<FastRow[]>;
 }
@@ -112,15 +113,22 @@ export const expandsRow = (r: { recurring: boolean; floating: boolean }) => r.re
 /** The recurrence id an occurrence is listed with: none for a single event (unless it is an orphan override). */
 const ridOf = (r: { recurring: boolean }, o: Occurrence) => (r.recurring || o.override ? o.recurrenceId : null);
 
-/** The item of a single (non-recurring, not floating) row if it overlaps [f, t). */
-export function singleItem(r: FastRow, head: string, tail: string, hidden: boolean, f: number, t: number): Item | null {
+/**
+ * The item of a single (non-recurring, not floating) row if it overlaps [f, t). An all-day row's
+ * index columns are its dates at midnight read as UTC; like an all-day occurrence of a series
+ * (occurrenceItem) it lasts from midnight to midnight in the viewer's zone (RFC 5545 §3.3.4: a
+ * DATE is not tied to a zone), so it is decided by those instants and listed with its own dates.
+ */
+export function singleItem(r: FastRow, head: string, tail: string, hidden: boolean, f: number, t: number, zone: Zone): Item | null {
   if (r.fs === null) return null;
-  const s = r.fs;
-  const e = r.le ?? s;
+  const ws = r.fs;
+  const we = r.le ?? ws;
+  const s = r.all_day ? wallToUtc(ws, zone) : ws;
+  const e = r.all_day ? wallToUtc(we, zone) : we;
   // The span index is closed at both ends: drop events that only touch the range's start.
   if (!overlaps(s, e, f, t)) return null;
-  const b = middle(null, s, e, r.all_day, hidden ? '' : r.summary, hidden ? '' : r.location) + statusTransp(r.status, r.transp);
-  return { k: sortKey(s, r.all_day), s, e, id: r.id, rid: null, a: head, b, c: tail };
+  const b = middle(null, ws, we, r.all_day, hidden ? '' : r.summary, hidden ? '' : r.location) + statusTransp(r.status, r.transp);
+  return { k: sortKey(ws, r.all_day), s, e, id: r.id, rid: null, a: head, b, c: tail };
 }
 
 /**
@@ -157,7 +165,7 @@ async function directItems(ctx: AppContext, ownerId: string, list: ListingCalend
         for (const o of floatingSingleOccurrences(r.etag, icals.get(r.id) ?? '', from, to, tz)) out.push(occurrenceItem(r, o, head, tail, hidden, zone));
         continue;
       }
-      const it = singleItem(r, head, tail, hidden, f, t);
+      const it = singleItem(r, head, tail, hidden, f, t, zone);
       if (it) out.push(it);
       continue;
     }

@@ -229,7 +229,7 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
         for (const o of floatingSingleOccurrences(r.etag, icals.get(r.id) ?? '', from, to, tz)) put(items, occurrenceItem(r, o, head, tail, hidden, zone));
         continue;
       }
-      const it = singleItem(r, head, tail, hidden, wf, wt);
+      const it = singleItem(r, head, tail, hidden, wf, wt, zone);
       if (it) put(items, it);
       continue;
     }
@@ -386,11 +386,14 @@ function slice(m: Memo, f: number, t: number, tz: string): MemoSlice {
   // A short item overlapping [f, …) starts after f − SHORT; its key is at most a day below its start.
   const { short, long } = m;
   const { k, s, e } = short;
-  for (let i = lowerBound(k, short.n, f - SHORT - DAY - 1); i < short.n && k[i] < t; i++) {
+  // An all-day item's key is its wall midnight, which is up to 14 hours after its instant east
+  // of UTC (utcToWall): scan keys that far past t.
+  const kt = t + objects.FLOAT_MARGIN_MS;
+  for (let i = lowerBound(k, short.n, f - SHORT - DAY - 1); i < short.n && k[i] < kt; i++) {
     if (overlaps(s[i], e[i], f, t)) idx.push(i);
   }
   const extra: Item[] = [];
-  for (let i = 0; i < long.n && long.k[i] < t; i++) {
+  for (let i = 0; i < long.n && long.k[i] < kt; i++) {
     if (!overlaps(long.s[i], long.e[i], f, t)) continue;
     const text = m.arena.buf.toString('utf8', long.off[i], long.off[i] + long.len[i]);
     extra.push({ k: long.k[i], s: long.s[i], e: long.e[i], id: long.ids[i], rid: long.rids[i], a: text, b: '', c: '' });

@@ -10,7 +10,7 @@ import { isoDate, isoUtc } from './iso.js';
 import type { Occurrence } from '../../lib/ical/index.js';
 import { hidesDetails, type Access } from './access.js';
 import type { CalendarView } from '../../store/calendars.js';
-import { utcToWall, zoneOf } from '../../lib/ical/zones/zone.js';
+import { utcToWall, wallToUtc, zoneOf } from '../../lib/ical/zones/zone.js';
 
 export interface OccurrenceJson {
   id: string; calendarId: string; uid: string; recurrenceId: string | null;
@@ -60,8 +60,13 @@ export function occurrencesOf(row: Row, cal: { color: string; access: Access }, 
   if (!row.recurring && !row.floating) {
     if (!row.first_start) return out;
     const end = row.last_end ?? row.first_start;
+    // All-day dates (stored as midnight read as UTC) last from midnight to midnight in `tz`, as
+    // in listing-json.ts singleItem.
+    const zone = row.all_day ? zoneOf(tz) : null;
+    const s = zone ? wallToUtc(row.first_start.getTime(), zone) : row.first_start.getTime();
+    const e = zone ? wallToUtc(end.getTime(), zone) : end.getTime();
     // The span index is closed at both ends: drop events that only touch the range's start.
-    if (row.first_start >= to || (end <= from && !(end.getTime() === row.first_start.getTime() && row.first_start >= from))) return out;
+    if (s >= to.getTime() || (e <= from.getTime() && !(e === s && s >= from.getTime()))) return out;
     out.push(make(null, row.first_start, end, row.all_day, row.summary, row.location, row.status, row.transp));
     return out;
   }

@@ -404,7 +404,8 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
 }
 
 /**
- * Whether a floating row (RFC 5545 §3.3.5: first_start/last_end are its wall times read as UTC)
+ * Whether a floating or all-day row (RFC 5545 §3.3.5, §3.3.4: first_start/last_end are its wall
+ * times, or its dates at midnight, read as UTC)
  * starts before `to` and ends after `from` when its wall times are read in `zone` — the bounds the
  * export applies to every other row's index columns (the span of a series, like theirs).
  */
@@ -416,18 +417,18 @@ function floatingInRange(r: { first_start: Date | null; last_end: Date | null },
 
 /**
  * One VCALENDAR with every object of the calendar (optionally only those overlapping a range).
- * Floating events are placed in the range by their wall time in `tz` (the zone the request names,
+ * Floating and all-day events are placed in the range by their wall time in `tz` (the zone the request names,
  * else the user's): the SQL bounds are widened for them (objects.rangeBounds), then decided exactly.
  */
 export async function exportCalendar(ctx: AppContext, actor: Actor, calendarId: string, range?: { from: Date; to: Date }, tz = 'UTC'): Promise<{ name: string; text: string }> {
   const cal = await calendarFor(ctx, actor, calendarId);
   if (cal.access === 'freebusy') throw new DomainError('FORBIDDEN', 'You can only see when this calendar is busy');
-  let q = ctx.db.selectFrom('calendar_object').select(['ical', 'class', 'floating', 'first_start', 'last_end']).where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null);
+  let q = ctx.db.selectFrom('calendar_object').select(['ical', 'class', 'floating', 'all_day', 'first_start', 'last_end']).where('owner_id', '=', cal.owner_id).where('calendar_id', '=', cal.id).where('deleted_at', 'is', null);
   if (range) q = q.where(objects.rangeBounds(range.from, range.to));
   let rows = await q.execute();
   if (range) {
     const zone = zoneOf(tz);
-    rows = rows.filter((r) => !r.floating || floatingInRange(r, range, zone));
+    rows = rows.filter((r) => !(r.floating || r.all_day) || floatingInRange(r, range, zone));
   }
   const out = new ICAL.Component('vcalendar');
   out.addPropertyWithValue('version', '2.0');
