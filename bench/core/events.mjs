@@ -8,7 +8,12 @@
 //    p99 < 1 s after the write (measured with database timestamps)
 //  - import a 10,000-event .ics: < 20 s
 //  - RSS of the server process: < 300 MB (sampled throughout)
+// The timed requests (listings, free/busy, find-a-time, creates) go through a lean node:http client
+// with a keep-alive Agent (one socket, as bench/dav/compare.mjs does), not global fetch: undici costs
+// ~2 ms of client CPU per request on this 2-vCPU machine, which the server shares, so with fetch the
+// numbers measured the load generator as much as the server (until 2026-11-28 they did).
 import { withChildren } from '../_procs.mjs';
+import http from 'node:http';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
@@ -44,6 +49,26 @@ const cpuSecs = (pids) => {
   }
   return sum;
 };
+
+// ---------------------------------------------------------------- lean HTTP client
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+/** One request over the keep-alive agent: { status, text }. `body` is a string (sent as is). A request
+ *  on a reused socket that the server closed as idle meanwhile (ECONNRESET) is sent again, once. */
+function request(url, method, headers, body, retried = false) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const buf = body === undefined ? undefined : Buffer.from(body);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: buf ? { ...headers, 'content-length': buf.length } : headers, agent }, (res) => {
+      const chunks = [];
+      res.on('data', (ch) => chunks.push(ch));
+      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', (e) => (!retried && req.reusedSocket && e.code === 'ECONNRESET' ? request(url, method, headers, body, true).then(resolve, reject) : reject(e)));
+    req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${u.pathname}: no answer within 120 s`)));
+    req.end(buf);
+  });
+}
 
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -127,8 +152,9 @@ export default async function run(log) {
     const tokRes = await fetch(`${base}/tokens`, { method: 'POST', headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrf, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench', scopes: ['read', 'write'], userId: u0 }) });
     if (tokRes.status !== 201) throw new Error(`token: ${tokRes.status} ${await tokRes.text()}`);
     const auth = { authorization: `Bearer ${(await tokRes.json()).token}` };
-    const get = async (path) => { const t = performance.now(); const r = await fetch(base + path, { headers: auth }); const b = await r.text(); if (r.status !== 200) throw new Error(`${path}: ${r.status} ${b.slice(0, 200)}`); return [performance.now() - t, b]; };
-    const post = async (path, body, ok = 200) => { const t = performance.now(); const r = await fetch(base + path, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) }); const b = await r.text(); if (r.status !== ok) throw new Error(`${path}: ${r.status} ${b.slice(0, 200)}`); return [performance.now() - t, b]; };
+    const jsonHeaders = { ...auth, 'content-type': 'application/json' };
+    const get = async (path) => { const t = performance.now(); const r = await request(base + path, 'GET', auth); if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text.slice(0, 200)}`); return [performance.now() - t, r.text]; };
+    const post = async (path, body, ok = 200) => { const t = performance.now(); const r = await request(base + path, 'POST', jsonHeaders, JSON.stringify(body)); if (r.status !== ok) throw new Error(`${path}: ${r.status} ${r.text.slice(0, 200)}`); return [performance.now() - t, r.text]; };
     const now = Date.now();
     const rnd = (() => { let x = 42; return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31); })();
     const rangeStart = () => new Date(Math.floor((now - 150 * DAY + rnd() * 280 * DAY) / DAY) * DAY);
@@ -139,7 +165,7 @@ export default async function run(log) {
     // 10,000 events): measure the steady state, after it is ready (reported as a row below).
     const w0 = performance.now();
     for (;;) {
-      const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const m = (await request(`http://127.0.0.1:${port}/metrics`, 'GET', {})).text;
       const building = /calendula_listing_memo\{state="building"\} (\d+)/.exec(m);
       if (!building || building[1] === '0' || performance.now() - w0 > 30_000) break;
       await new Promise((r) => setTimeout(r, 50));
@@ -312,9 +338,9 @@ export default async function run(log) {
     lines.push('END:VCALENDAR', '');
     const newCal = JSON.parse((await post('/calendars', { name: 'Import' }, 201))[1]).id;
     const ti = performance.now();
-    const ir = await fetch(`${base}/calendars/${newCal}/import`, { method: 'POST', headers: { ...auth, 'content-type': 'text/calendar' }, body: lines.join('\r\n') });
-    if (ir.status !== 202) throw new Error(`import: ${ir.status} ${await ir.text()}`);
-    const importId = (await ir.json()).importId;
+    const ir = await request(`${base}/calendars/${newCal}/import`, 'POST', { ...auth, 'content-type': 'text/calendar' }, lines.join('\r\n'));
+    if (ir.status !== 202) throw new Error(`import: ${ir.status} ${ir.text}`);
+    const importId = JSON.parse(ir.text).importId;
     let st;
     for (;;) {
       st = JSON.parse((await get(`/imports/${importId}`))[1]);
@@ -333,6 +359,7 @@ export default async function run(log) {
     return rows;
   } finally {
     clearInterval(sampler);
+    agent.destroy();
     await worker?.stop();
     await server.stop();
     if (db) await db.drop();
