@@ -9,7 +9,7 @@
  * of thousands of bind parameters.
  */
 import { sql } from 'kysely';
-import type { DB } from './db.js';
+import { prepared, type DB } from './db.js';
 import type { ObjectValues } from './objects.js';
 import type { ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
@@ -25,7 +25,7 @@ export type BulkValues = ObjectValues & { id: string };
  */
 export async function lockUids(db: DB, uids: string[]): Promise<void> {
   if (!uids.length) return;
-  await sql`select count(pg_advisory_xact_lock(k)) from (
+  await sql`${prepared('lock_uids')}select count(pg_advisory_xact_lock(k)) from (
     select distinct hashtextextended('uid:' || u, 0) as k from unnest(${uids}::text[]) u order by 1
   ) s`.execute(db);
 }
@@ -209,7 +209,7 @@ export interface CopyTargets {
 export async function copiesAndLockedCalendars(db: DB, ownerIds: string[], uid: string): Promise<CopyTargets> {
   const out: CopyTargets = { copies: [], defaults: new Map(), locked: new Map() };
   if (!ownerIds.length) return out;
-  const r = await sql<ObjectRow & { _cal_owner: string; _cal_id: string; _cal_default: boolean; _cal_reminders: Reminder[] | null; _copy: boolean }>`
+  const r = await sql<ObjectRow & { _cal_owner: string; _cal_id: string; _cal_default: boolean; _cal_reminders: Reminder[] | null; _copy: boolean }>`${prepared('copies_and_locked_calendars')}
     with lk as (
       select c.owner_id, c.id, c.is_default, c.default_reminders from calendar c
       where c.owner_id = any(${ownerIds}::uuid[])
@@ -247,7 +247,7 @@ export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { remin
   bumpCalendarGeneration();
   const cols = sql.raw(COLS.join(', '));
   const vcols = sql.raw(COLS.map((c) => `v.${c}`).join(', '));
-  const r = await sql<ObjectRow & { _jobs: unknown }>`
+  const r = await sql<ObjectRow & { _jobs: unknown }>`${prepared('insert_copies_with_log')}
     with ins as (
       insert into calendar_object (id, owner_id, calendar_id, ${cols}, created_at, updated_at)
       select v.id, v.owner_id, v.calendar_id, ${vcols}, now(), now()
