@@ -14,7 +14,7 @@ import type { ObjectValues } from './objects.js';
 import type { ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
 import { planJson, type ReminderPlanRow } from './reminders.js';
-import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
+import { DIRECT_JOBS_COUNT, DIRECT_JOBS_CTES, jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export type BulkValues = ObjectValues & { id: string };
 
@@ -239,7 +239,7 @@ export async function copiesAndLockedCalendars(db: DB, ownerIds: string[], uid: 
  * with the calendars' sync_seq advanced (the calendars must be locked already, as for
  * logCopyChanges), the planned reminders of the inserted copies, and the jobs (notifications) about
  * inserted copies — payload.objectId, or payload.items[].objectId for a job about several (its
- * items reduced to the inserted ones) — by one add_jobs. Returns the rows written.
+ * items reduced to the inserted ones) — inserted directly (DIRECT_JOBS_CTES). Returns the rows written.
  */
 export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { reminders: ReminderPlanRow[]; jobs: JobSpec[] }): Promise<ObjectRow[]> {
   if (!rows.length) return [];
@@ -287,9 +287,9 @@ export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { remin
         ) f
         where f.spec is not null
         order by t.i) as a
-    ), j as (
-      select (graphile_worker.add_jobs(specs.a, false)).id from specs where cardinality(specs.a) > 0
-    )
-    select ins.*, (select count(*) from j) as _jobs from ins`.execute(db);
+    ), js as (
+      select x.* from specs cross join unnest(specs.a) with ordinality as x(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)
+    ), ${DIRECT_JOBS_CTES}
+    select ins.*, ${DIRECT_JOBS_COUNT} as _jobs from ins`.execute(db);
   return r.rows.map(({ _jobs, ...row }) => row as ObjectRow);
 }

@@ -7,7 +7,7 @@ import { prepared, type DB } from './db.js';
 import type { Database, ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
 import { planJson, type ReminderPlanRow } from './reminders.js';
-import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
+import { DIRECT_JOBS_COUNT, DIRECT_JOBS_CTES, jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export interface ObjectValues {
   name: string; uid: string; component: 'VEVENT' | 'VTODO'; ical: string; etag: string; schedule_tag: string;
@@ -88,12 +88,8 @@ export async function insertObject(db: DB, ownerId: string, calendarId: string, 
  * undefined comes back — the caller then takes the transactional path. Jobs must use replace
  * semantics for their keys (see jobSpecsJson).
  *
- * Jobs without a key are inserted into graphile-worker's job table directly, as store/mail.ts
- * queues its intake jobs (graphile-worker 0.17.3, pinned and patched): add_jobs is plpgsql — four
- * statements re-planned on most calls — and was about a third of PostgreSQL's CPU per create. The
- * same rows: the task looked up, the named queue (a create's per-UID delivery queue is new) made
- * if missing, the job, and the 'jobs:insert' NOTIFY that wakes the worker. A keyed job, an unknown
- * task, or a queue another transaction is creating at that moment goes through add_jobs as before.
+ * Jobs without a key are inserted into graphile-worker's job table directly (DIRECT_JOBS_CTES):
+ * add_jobs was about a third of PostgreSQL's CPU per create.
  */
 export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: string, id: string, v: ObjectValues,
   o: { defaults: Reminder[]; jobs: JobSpec[]; reminders: ReminderPlanRow[] }): Promise<WrittenRow | undefined> {
@@ -125,36 +121,10 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
         recurrence_id text, action text, etag text, basis text, single boolean)
       where x.object_id = ins.id
     ), js as (
-      select x.*, t.id as task_id from ins
+      select x.* from ins
       cross join json_populate_recordset(null::graphile_worker.job_spec, ${jobSpecsJson(o.jobs)}::json) with ordinality as x(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)
-      left join lateral (select t.id from graphile_worker._private_tasks t where t.identifier = x.identifier) t on true
-    ), nq as (
-      insert into graphile_worker._private_job_queues (queue_name)
-      select distinct js.queue_name from js where js.queue_name is not null and js.job_key is null and js.flags is null and js.task_id is not null
-      on conflict do nothing
-      returning id, queue_name
-    ), jq as (
-      select js.*, q.id as queue_id,
-        js.task_id is not null and js.job_key is null and js.flags is null and (js.queue_name is null or q.id is not null) as direct
-      from js left join lateral (
-        -- scalar look-ups by the unique index (a join was planned as a scan of every queue)
-        select coalesce((select nq.id from nq where nq.queue_name = js.queue_name),
-          (select q.id from graphile_worker._private_job_queues q where q.queue_name = js.queue_name)) as id
-      ) q on true
-    ), d as (
-      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, run_at, max_attempts, priority)
-      select jq.queue_id, jq.task_id, coalesce(jq.payload, '{}'::json), coalesce(jq.run_at, now()), coalesce(jq.max_attempts, 25), coalesce(jq.priority, 0)
-      from jq where jq.direct order by jq.n
-      returning 1
-    ), f as (
-      select (graphile_worker.add_jobs(array(
-        select (jq.identifier, jq.payload, jq.queue_name, jq.run_at, jq.max_attempts, jq.job_key, jq.priority, jq.flags)::graphile_worker.job_spec
-        from jq where not jq.direct order by jq.n), false)).id
-      where exists (select 1 from jq where not jq.direct)
-    ), wake as (
-      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || c.n::text || '}') from (select count(*) as n from d) c where c.n > 0
-    )
-    select ins.*, c.default_reminders, (select count(*) from d) + (select count(*) from f) + (select count(*) from wake) as jobs_queued from ins, c`.execute(db);
+    ), ${DIRECT_JOBS_CTES}
+    select ins.*, c.default_reminders, ${DIRECT_JOBS_COUNT} as jobs_queued from ins, c`.execute(db);
   const row = r.rows[0];
   if (!row) return undefined;
   const { default_reminders, jobs_queued: _j, ...rest } = row as typeof row & { jobs_queued?: unknown };
