@@ -101,7 +101,7 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
   // The calendar row is updated (and so locked) first; the object is inserted only if that row
   // still has the defaults the reminder was planned from. Reminder and jobs are taken per inserted
   // row: nothing of them happens when the insert does not.
-  const r = await sql<ObjectRow & { default_reminders: Reminder[] | null }>`${prepared('insert_object_with_jobs')}
+  const r = await sql<{ created_at: Date; updated_at: Date; default_reminders: Reminder[] | null }>`${prepared('insert_object_with_jobs')}
     with c as (
       update calendar set sync_seq = sync_seq + 1, updated_at = now()
       where owner_id = ${ownerId} and id = ${calendarId} and default_reminders = ${JSON.stringify(o.defaults)}::jsonb
@@ -110,7 +110,7 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
       insert into calendar_object (id, owner_id, calendar_id, ${cols}, updated_at)
       select ${id}::uuid, ${ownerId}::uuid, ${calendarId}::uuid, ${vcols}, now() from c, json_populate_record(null::calendar_object, ${json}::json) v
       on conflict do nothing
-      returning *
+      returning id, owner_id, calendar_id, name, uid, created_at, updated_at
     ), ch as (
       insert into calendar_change (owner_id, calendar_id, seq, object_id, name, uid, kind)
       select ins.owner_id, ins.calendar_id, c.sync_seq, ins.id, ins.name, ins.uid, 'put' from ins, c
@@ -124,11 +124,19 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
       select x.* from ins
       cross join json_populate_recordset(null::graphile_worker.job_spec, ${jobSpecsJson(o.jobs)}::json) with ordinality as x(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)
     ), ${DIRECT_JOBS_CTES}
-    select ins.*, c.default_reminders, ${DIRECT_JOBS_COUNT} as jobs_queued from ins, c`.execute(db);
+    select ins.created_at, ins.updated_at, c.default_reminders, ${DIRECT_JOBS_COUNT} as jobs_queued from ins, c`.execute(db);
   const row = r.rows[0];
   if (!row) return undefined;
-  const { default_reminders, jobs_queued: _j, ...rest } = row as typeof row & { jobs_queued?: unknown };
-  return Object.assign(rest as ObjectRow, { defaultReminders: default_reminders ?? [] });
+  // The row as written (the values sent, the times PostgreSQL set), in the table's column order:
+  // not read back, so the ~3 KB of text and the arrays are not sent and parsed again.
+  const written: ObjectRow = {
+    id, owner_id: ownerId, calendar_id: calendarId, name: v.name, uid: v.uid, component: v.component, ical: v.ical, etag: v.etag, schedule_tag: v.schedule_tag,
+    first_start: v.first_start, last_end: v.last_end, recurring: v.recurring, all_day: v.all_day, organizer: v.organizer, role: v.role, my_partstat: v.my_partstat,
+    status: v.status, transp: v.transp, class: v.class, summary: v.summary, location: v.location, description: v.description, attendees: v.attendees,
+    sequence: v.sequence, has_alarms: v.has_alarms, has_attachments: v.has_attachments, origin: v.origin, created_at: row.created_at, updated_at: row.updated_at,
+    updated_by: v.updated_by, deleted_at: null, deleted_by: null, floating: v.floating,
+  };
+  return Object.assign(written, { defaultReminders: row.default_reminders ?? [] });
 }
 
 export async function updateObject(db: DB, ownerId: string, id: string, v: Partial<ObjectValues> & { calendar_id?: string }): Promise<WrittenRow> {

@@ -237,6 +237,10 @@ describe('create fast path', () => {
         { name: 'schedule-deliver', payload: { uid, n: 3 }, queue: deliverQueue(uid) },
       ] });
       expect(written).toBeDefined();
+      // The row it returns (not read back) is the row stored.
+      const stored = await env.ctx.db.selectFrom('calendar_object').selectAll().where('id', '=', written!.id).executeTakeFirstOrThrow();
+      expect(written).toEqual({ ...stored, defaultReminders: [] });
+      expect(Object.keys(written!)).toEqual([...Object.keys(stored), 'defaultReminders']);
       expect(Number(await taskSeq())).toBeGreaterThan(Number(seq1));
       const rows = await full(uid);
       expect(rows.map((r) => [r.task, r.key, r.queue_name, (r.payload as { n: number }).n]).sort((a, b) => Number(a[3]) - Number(b[3]))).toEqual([
