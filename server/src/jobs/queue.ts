@@ -71,6 +71,51 @@ export function jobSpecsJson(jobs: JobSpec[]): string {
   })));
 }
 
+/**
+ * Jobs queued inside a larger data-modifying CTE without graphile_worker.add_jobs, as store/mail.ts
+ * queues its intake jobs (graphile-worker 0.17.3, pinned and patched): add_jobs is plpgsql — four
+ * statements, re-planned on most calls — where a job without a key is one insert. The statement
+ * must define a CTE `js` with the columns of graphile_worker.job_spec plus `n` (the order), e.g.
+ * `json_populate_recordset(null::graphile_worker.job_spec, …) with ordinality as x(identifier,
+ * payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)`; these CTEs follow it
+ * (`), ${DIRECT_JOBS_CTES}`) and the final select must use DIRECT_JOBS_COUNT (a CTE nobody reads
+ * is not run). The rows are add_jobs' own: the task looked up, the named queue created when
+ * missing (a create's per-UID delivery queue is new), the job with add_jobs' defaults, and the
+ * 'jobs:insert' NOTIFY that wakes the worker. A job with a key or flags, an unknown task (its
+ * first job ever), or a queue another transaction is creating at that moment (not visible, not
+ * inserted) goes through add_jobs, as before. Keys use replace semantics (see jobSpecsJson).
+ */
+export const DIRECT_JOBS_CTES = sql.raw(`jt as (
+      select js.*, (select t.id from graphile_worker._private_tasks t where t.identifier = js.identifier) as task_id from js
+    ), nq as (
+      insert into graphile_worker._private_job_queues (queue_name)
+      select distinct jt.queue_name from jt where jt.queue_name is not null and jt.job_key is null and jt.flags is null and jt.task_id is not null
+      on conflict do nothing
+      returning id, queue_name
+    ), jq as (
+      select jt.*, q.id as queue_id,
+        jt.task_id is not null and jt.job_key is null and jt.flags is null and (jt.queue_name is null or q.id is not null) as direct
+      from jt left join lateral (
+        -- scalar look-ups by the unique index (a join was planned as a scan of every queue)
+        select coalesce((select nq.id from nq where nq.queue_name = jt.queue_name),
+          (select q.id from graphile_worker._private_job_queues q where q.queue_name = jt.queue_name)) as id
+      ) q on true
+    ), jd as (
+      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, run_at, max_attempts, priority)
+      select jq.queue_id, jq.task_id, coalesce(jq.payload, '{}'::json), coalesce(jq.run_at, now()), coalesce(jq.max_attempts, 25), coalesce(jq.priority, 0)
+      from jq where jq.direct order by jq.n
+      returning 1
+    ), jf as (
+      select (graphile_worker.add_jobs(array(
+        select (jq.identifier, jq.payload, jq.queue_name, jq.run_at, jq.max_attempts, jq.job_key, jq.priority, jq.flags)::graphile_worker.job_spec
+        from jq where not jq.direct order by jq.n), false)).id
+      where exists (select 1 from jq where not jq.direct)
+    ), jwake as (
+      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || c.n::text || '}') from (select count(*) as n from jd) c where c.n > 0
+    )`);
+/** The number of jobs queued by DIRECT_JOBS_CTES (and the NOTIFY): referencing it runs them. */
+export const DIRECT_JOBS_COUNT = sql.raw('((select count(*) from jd) + (select count(*) from jf) + (select count(*) from jwake) * 0)');
+
 export async function removeJob(db: Kysely<any>, jobKey: string): Promise<void> {
   await sql`select graphile_worker.remove_job(${jobKey})`.execute(db);
 }

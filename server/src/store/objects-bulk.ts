@@ -9,12 +9,12 @@
  * of thousands of bind parameters.
  */
 import { sql } from 'kysely';
-import type { DB } from './db.js';
+import { prepared, type DB } from './db.js';
 import type { ObjectValues } from './objects.js';
 import type { ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
 import { planJson, type ReminderPlanRow } from './reminders.js';
-import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
+import { DIRECT_JOBS_COUNT, DIRECT_JOBS_CTES, jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export type BulkValues = ObjectValues & { id: string };
 
@@ -25,7 +25,7 @@ export type BulkValues = ObjectValues & { id: string };
  */
 export async function lockUids(db: DB, uids: string[]): Promise<void> {
   if (!uids.length) return;
-  await sql`select count(pg_advisory_xact_lock(k)) from (
+  await sql`${prepared('lock_uids')}select count(pg_advisory_xact_lock(k)) from (
     select distinct hashtextextended('uid:' || u, 0) as k from unnest(${uids}::text[]) u order by 1
   ) s`.execute(db);
 }
@@ -209,7 +209,7 @@ export interface CopyTargets {
 export async function copiesAndLockedCalendars(db: DB, ownerIds: string[], uid: string): Promise<CopyTargets> {
   const out: CopyTargets = { copies: [], defaults: new Map(), locked: new Map() };
   if (!ownerIds.length) return out;
-  const r = await sql<ObjectRow & { _cal_owner: string; _cal_id: string; _cal_default: boolean; _cal_reminders: Reminder[] | null; _copy: boolean }>`
+  const r = await sql<ObjectRow & { _cal_owner: string; _cal_id: string; _cal_default: boolean; _cal_reminders: Reminder[] | null; _copy: boolean }>`${prepared('copies_and_locked_calendars')}
     with lk as (
       select c.owner_id, c.id, c.is_default, c.default_reminders from calendar c
       where c.owner_id = any(${ownerIds}::uuid[])
@@ -239,15 +239,16 @@ export async function copiesAndLockedCalendars(db: DB, ownerIds: string[], uid: 
  * with the calendars' sync_seq advanced (the calendars must be locked already, as for
  * logCopyChanges), the planned reminders of the inserted copies, and the jobs (notifications) about
  * inserted copies — payload.objectId, or payload.items[].objectId for a job about several (its
- * items reduced to the inserted ones) — by one add_jobs. Returns the rows written.
+ * items reduced to the inserted ones) — inserted directly (DIRECT_JOBS_CTES). Returns the id and
+ * owner of each copy written (not the whole rows: ~3 KB of text each that nobody read).
  */
-export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { reminders: ReminderPlanRow[]; jobs: JobSpec[] }): Promise<ObjectRow[]> {
+export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { reminders: ReminderPlanRow[]; jobs: JobSpec[] }): Promise<Pick<ObjectRow, 'id' | 'owner_id'>[]> {
   if (!rows.length) return [];
   if (o.jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('insertCopiesWithLog: preserve_run_at job keys need enqueueMany');
   bumpCalendarGeneration();
   const cols = sql.raw(COLS.join(', '));
   const vcols = sql.raw(COLS.map((c) => `v.${c}`).join(', '));
-  const r = await sql<ObjectRow & { _jobs: unknown }>`
+  const r = await sql<Pick<ObjectRow, 'id' | 'owner_id'> & { _jobs: unknown }>`${prepared('insert_copies_with_log')}
     with ins as (
       insert into calendar_object (id, owner_id, calendar_id, ${cols}, created_at, updated_at)
       select v.id, v.owner_id, v.calendar_id, ${vcols}, now(), now()
@@ -287,9 +288,9 @@ export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { remin
         ) f
         where f.spec is not null
         order by t.i) as a
-    ), j as (
-      select (graphile_worker.add_jobs(specs.a, false)).id from specs where cardinality(specs.a) > 0
-    )
-    select ins.*, (select count(*) from j) as _jobs from ins`.execute(db);
-  return r.rows.map(({ _jobs, ...row }) => row as ObjectRow);
+    ), js as (
+      select x.* from specs cross join unnest(specs.a) with ordinality as x(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)
+    ), ${DIRECT_JOBS_CTES}
+    select ins.id, ins.owner_id, ${DIRECT_JOBS_COUNT} as _jobs from ins`.execute(db);
+  return r.rows.map(({ id, owner_id }) => ({ id, owner_id }));
 }

@@ -7,7 +7,7 @@ import { prepared, type DB } from './db.js';
 import type { Database, ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
 import { planJson, type ReminderPlanRow } from './reminders.js';
-import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
+import { DIRECT_JOBS_COUNT, DIRECT_JOBS_CTES, jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export interface ObjectValues {
   name: string; uid: string; component: 'VEVENT' | 'VTODO'; ical: string; etag: string; schedule_tag: string;
@@ -82,11 +82,14 @@ export async function insertObject(db: DB, ownerId: string, calendarId: string, 
 /**
  * A whole create in ONE statement, atomic without BEGIN/COMMIT (a data-modifying CTE): the object
  * (with the id chosen by the caller), its change-log entry and sync-sequence bump, its planned
- * reminder, and its jobs (scheduling deliveries, iMIP) queued by one add_jobs. The reminder was
+ * reminder, and its jobs (scheduling deliveries, iMIP). The reminder was
  * planned from `defaults`, the calendar's default reminders as the caller read them: if they
  * changed since (or the calendar is gone), or the id/UID/name is taken, nothing is written and
  * undefined comes back — the caller then takes the transactional path. Jobs must use replace
  * semantics for their keys (see jobSpecsJson).
+ *
+ * Jobs without a key are inserted into graphile-worker's job table directly (DIRECT_JOBS_CTES):
+ * add_jobs was about a third of PostgreSQL's CPU per create.
  */
 export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: string, id: string, v: ObjectValues,
   o: { defaults: Reminder[]; jobs: JobSpec[]; reminders: ReminderPlanRow[] }): Promise<WrittenRow | undefined> {
@@ -98,7 +101,7 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
   // The calendar row is updated (and so locked) first; the object is inserted only if that row
   // still has the defaults the reminder was planned from. Reminder and jobs are taken per inserted
   // row: nothing of them happens when the insert does not.
-  const r = await sql<ObjectRow & { default_reminders: Reminder[] | null }>`${prepared('insert_object_with_jobs')}
+  const r = await sql<{ created_at: Date; updated_at: Date; default_reminders: Reminder[] | null }>`${prepared('insert_object_with_jobs')}
     with c as (
       update calendar set sync_seq = sync_seq + 1, updated_at = now()
       where owner_id = ${ownerId} and id = ${calendarId} and default_reminders = ${JSON.stringify(o.defaults)}::jsonb
@@ -107,7 +110,7 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
       insert into calendar_object (id, owner_id, calendar_id, ${cols}, updated_at)
       select ${id}::uuid, ${ownerId}::uuid, ${calendarId}::uuid, ${vcols}, now() from c, json_populate_record(null::calendar_object, ${json}::json) v
       on conflict do nothing
-      returning *
+      returning id, owner_id, calendar_id, name, uid, created_at, updated_at
     ), ch as (
       insert into calendar_change (owner_id, calendar_id, seq, object_id, name, uid, kind)
       select ins.owner_id, ins.calendar_id, c.sync_seq, ins.id, ins.name, ins.uid, 'put' from ins, c
@@ -117,16 +120,23 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
       from ins, jsonb_to_recordset(${planJson(o.reminders)}::jsonb) as x(owner_id uuid, object_id uuid, fire_at timestamptz, occurrence_start timestamptz,
         recurrence_id text, action text, etag text, basis text, single boolean)
       where x.object_id = ins.id
-    ), j as (
-      select (graphile_worker.add_jobs(
-        array(select json_populate_record(null::graphile_worker.job_spec, x) from json_array_elements(${jobSpecsJson(o.jobs)}::json) x), false)).id
-      from ins where ${o.jobs.length > 0}
-    )
-    select ins.*, c.default_reminders, (select count(*) from j) as jobs_queued from ins, c`.execute(db);
+    ), js as (
+      select x.* from ins
+      cross join json_populate_recordset(null::graphile_worker.job_spec, ${jobSpecsJson(o.jobs)}::json) with ordinality as x(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)
+    ), ${DIRECT_JOBS_CTES}
+    select ins.created_at, ins.updated_at, c.default_reminders, ${DIRECT_JOBS_COUNT} as jobs_queued from ins, c`.execute(db);
   const row = r.rows[0];
   if (!row) return undefined;
-  const { default_reminders, jobs_queued: _j, ...rest } = row as typeof row & { jobs_queued?: unknown };
-  return Object.assign(rest as ObjectRow, { defaultReminders: default_reminders ?? [] });
+  // The row as written (the values sent, the times PostgreSQL set), in the table's column order:
+  // not read back, so the ~3 KB of text and the arrays are not sent and parsed again.
+  const written: ObjectRow = {
+    id, owner_id: ownerId, calendar_id: calendarId, name: v.name, uid: v.uid, component: v.component, ical: v.ical, etag: v.etag, schedule_tag: v.schedule_tag,
+    first_start: v.first_start, last_end: v.last_end, recurring: v.recurring, all_day: v.all_day, organizer: v.organizer, role: v.role, my_partstat: v.my_partstat,
+    status: v.status, transp: v.transp, class: v.class, summary: v.summary, location: v.location, description: v.description, attendees: v.attendees,
+    sequence: v.sequence, has_alarms: v.has_alarms, has_attachments: v.has_attachments, origin: v.origin, created_at: row.created_at, updated_at: row.updated_at,
+    updated_by: v.updated_by, deleted_at: null, deleted_by: null, floating: v.floating,
+  };
+  return Object.assign(written, { defaultReminders: row.default_reminders ?? [] });
 }
 
 export async function updateObject(db: DB, ownerId: string, id: string, v: Partial<ObjectValues> & { calendar_id?: string }): Promise<WrittenRow> {

@@ -137,6 +137,12 @@ export async function calendarAndAddresses(db: DB, calendarId: string, emails: s
   return { calendar, found };
 }
 
+/** Principals by id: one statement text for any number of ids (a named prepared statement). */
+export async function findPrincipalsByIds(db: DB, ids: string[]): Promise<PrincipalRow[]> {
+  if (!ids.length) return [];
+  return (await sql<PrincipalRow>`${prepared('principals_by_ids')}select * from principal where id = any(${ids}::uuid[])`.execute(db)).rows;
+}
+
 export async function findPrincipalsByEmails(db: DB, emails: string[]): Promise<PrincipalRow[]> {
   if (!emails.length) return [];
   // One statement text for any number of addresses (a named prepared statement: parsed and planned once per connection).

@@ -15,6 +15,10 @@ import { createEventIn } from '../../src/app/events/commands.js';
 import { buildFreshEvent } from '../../src/lib/itip/fresh-event.js';
 import { prepareResource, indexValues } from '../../src/app/events/resource.js';
 import * as principals from '../../src/store/principals.js';
+import * as objects from '../../src/store/objects.js';
+import { deliverQueue } from '../../src/app/events/deliver-batch.js';
+import pg from 'pg';
+import { sql } from 'kysely';
 import type { Actor } from '../../src/domain/actor.js';
 import type { EventInput } from '../../src/lib/ical/model.js';
 import type { PrincipalRow } from '../../src/store/schema.js';
@@ -194,6 +198,57 @@ describe('create fast path', () => {
     expect(del[0].payload.items.map((i: { recipientId: string }) => i.recipientId).sort()).toEqual([people[0].id, people[1].id].sort());
     // The CN comes from the principal found by the alias, as before.
     expect(row.ical).toContain('CN=F 1');
+  });
+
+  it('queues its jobs with a plain insert (new per-UID queue, known task), as add_jobs would, wakes the worker; a keyed job or an unknown task goes through add_jobs', async () => {
+    const listener = new pg.Client({ connectionString: env.url });
+    await listener.connect();
+    const wakes: string[] = [];
+    listener.on('notification', (n) => { if (n.channel === 'jobs:insert') wakes.push(n.payload ?? ''); });
+    await listener.query('listen "jobs:insert"');
+    try {
+      const full = async (uid: string) => (await sql<{ task: string; queue_name: string | null; payload: { uid?: string }; priority: number; max_attempts: number; attempts: number; key: string | null; flags: unknown; run_at: Date; revision: number }>`
+        select t.identifier as task, q.queue_name, j.payload, j.priority, j.max_attempts, j.attempts, j.key, j.flags, j.run_at, j.revision
+        from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+        left join graphile_worker._private_job_queues q on q.id = j.job_queue_id where j.payload->>'uid' = ${uid} order by j.id`.execute(env.ctx.db)).rows;
+      // add_jobs always draws from the tasks' identity sequence (its insert … on conflict do nothing); the plain insert does not.
+      const taskSeq = async () => (await sql<{ v: string | null }>`select pg_sequence_last_value(pg_get_serial_sequence('graphile_worker._private_tasks', 'id'))::text as v`.execute(env.ctx.db)).rows[0].v;
+      const seq0 = await taskSeq();
+      await createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Warm', start: '2035-06-06T08:00:00', end: '2035-06-06T09:00:00', timezone: 'UTC', attendees: people.map((p) => ({ email: p.email })) } });
+      const seq1 = await taskSeq();
+      const { row } = await createEventIn(env.ctx, annaActor, { calendarId: anna.cal, event: { summary: 'Direct jobs', start: '2035-06-06T10:00:00', end: '2035-06-06T11:00:00', timezone: 'UTC', attendees: people.map((p) => ({ email: p.email })) } });
+      expect(seq1).toBeDefined();
+      expect(await taskSeq()).toBe(seq1);
+      expect(seq0).toBe(seq1);
+      const [j] = await full(row.uid);
+      expect({ task: j.task, queue: j.queue_name, priority: j.priority, max_attempts: j.max_attempts, attempts: j.attempts, key: j.key, flags: j.flags, revision: j.revision })
+        .toEqual({ task: 'schedule-deliver', queue: deliverQueue(row.uid), priority: -10, max_attempts: 25, attempts: 0, key: null, flags: null, revision: 0 });
+      expect(Math.abs(j.run_at.getTime() - Date.now())).toBeLessThan(60_000);
+      for (let i = 0; i < 50 && !wakes.length; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(wakes.length).toBeGreaterThanOrEqual(1);
+      // The same statement with a keyed job, and with a task no job has used yet: add_jobs makes both (key, task row).
+      const uid = randomUUID();
+      const fresh = buildFreshEvent(meeting({ summary: 'Keyed', start: '2035-06-07T10:00:00', end: '2035-06-07T11:00:00', timezone: 'UTC' }, []), { uid, now: new Date() })!;
+      const v = indexValues({ index: fresh.index, text: fresh.text }, { name: `${uid}.ics`, origin: 'rest', actorId: anna.id, ownerEmail: ANNA, hasAttachments: false });
+      const task = `c4-test-${randomUUID().slice(0, 8)}`;
+      const written = await objects.insertObjectWithJobs(env.ctx.db, anna.id, anna.cal, randomUUID(), v, { defaults: [], reminders: [], jobs: [
+        { name: 'schedule-deliver', payload: { uid, n: 1 }, jobKey: `c4-key-${uid}`, queue: deliverQueue(uid) },
+        { name: task, payload: { uid, n: 2 } },
+        { name: 'schedule-deliver', payload: { uid, n: 3 }, queue: deliverQueue(uid) },
+      ] });
+      expect(written).toBeDefined();
+      // The row it returns (not read back) is the row stored.
+      const stored = await env.ctx.db.selectFrom('calendar_object').selectAll().where('id', '=', written!.id).executeTakeFirstOrThrow();
+      expect(written).toEqual({ ...stored, defaultReminders: [] });
+      expect(Object.keys(written!)).toEqual([...Object.keys(stored), 'defaultReminders']);
+      expect(Number(await taskSeq())).toBeGreaterThan(Number(seq1));
+      const rows = await full(uid);
+      expect(rows.map((r) => [r.task, r.key, r.queue_name, (r.payload as { n: number }).n]).sort((a, b) => Number(a[3]) - Number(b[3]))).toEqual([
+        ['schedule-deliver', `c4-key-${uid}`, deliverQueue(uid), 1], [task, null, null, 2], ['schedule-deliver', null, deliverQueue(uid), 3],
+      ]);
+    } finally {
+      await listener.end();
+    }
   });
 
   it('a calendar shared read-only, or unknown, is refused before anything is written (with attendees: the combined read)', async () => {

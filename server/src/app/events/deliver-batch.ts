@@ -17,6 +17,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import type { DB } from '../../store/db.js';
 import * as bulk from '../../store/objects-bulk.js';
+import { findPrincipalsByIds } from '../../store/principals.js';
 import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
 import { apply, applyToNewCopies, type ApplyResult, type ItipMessage } from '../../lib/itip/index.js';
 import { enqueueMany, type JobSpec } from '../../jobs/queue.js';
@@ -125,7 +126,7 @@ export interface BatchOutcome { written: number; skipped: number; single: number
 
 export async function deliverBatch(ctx: AppContext, p: DeliverBatchPayload): Promise<BatchOutcome> {
   const ids = [...new Set(p.items.map((i) => i.recipientId))];
-  const recipients = new Map((await ctx.db.selectFrom('principal').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
+  const recipients = new Map((await findPrincipalsByIds(ctx.db, ids)).map((r) => [r.id, r]));
   const texts = await loadTexts(ctx.db, p);
   // The set-based path: enabled users receiving a REQUEST or CANCEL. The rest, one by one.
   const setBased = (i: DeliverBatchItem) => {
