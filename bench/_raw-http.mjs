@@ -4,7 +4,7 @@
 // client (parser, agent, streams and events per request) costs ~0.5 ms of CPU per request here,
 // undici's fetch ~2 ms, which is CPU taken from the server under test and latency added to every
 // sequential request. A C load generator (wrk, h2load) would cost about what this does; it only
-// handles what the benches send (no pipelining, no 1xx, no trailers, no HEAD).
+// handles what the benches send and get (no pipelining, no 1xx, no trailers, no HEAD).
 import net from 'node:net';
 
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -23,7 +23,7 @@ export function rawHttpClient(base) {
   /** @type {net.Socket | null} */
   let sock = null;
   let buf = Buffer.alloc(0);
-  /** @type {{ resolve: (r: {status:number,text:string}) => void, reject: (e: Error) => void, sock: net.Socket } | null} */
+  /** @type {{ resolve: (r: {status:number,text:string}) => void, reject: (e: Error) => void, sock: net.Socket, untilClose?: boolean } | null} */
   let waiting = null;
 
   /** Fails the waiting request if it was sent on socket `s` (an old socket's late close is ignored). */
@@ -44,7 +44,18 @@ export function rawHttpClient(base) {
       parse();
     });
     s.on('error', (e) => { if (sock === s) sock = null; fail(s, e); });
-    s.on('close', () => { if (sock === s) sock = null; fail(s, Object.assign(new Error('connection closed'), { code: 'ECONNRESET' })); });
+    s.on('close', () => {
+      if (sock === s) sock = null;
+      if (waiting?.sock === s && waiting.untilClose) {
+        const he = buf.indexOf(CRLF2);
+        const w = waiting;
+        waiting = null;
+        w.resolve({ status: Number(buf.toString('latin1', 9, 12)), text: buf.toString('utf8', he + 4) });
+        buf = Buffer.alloc(0);
+        return;
+      }
+      fail(s, Object.assign(new Error('connection closed'), { code: 'ECONNRESET' }));
+    });
     sock = s;
     return s;
   }
@@ -86,13 +97,15 @@ export function rawHttpClient(base) {
       body = Buffer.alloc(0);
       rest = buf.subarray(start);
     } else {
-      fail(waiting.sock, new Error(`response without Content-Length or chunked coding: ${head.split('\r\n')[0]}`));
+      // Neither: the body runs until the server closes the connection (RFC 9112 §6.3, item 8).
+      waiting.untilClose = true;
       return;
     }
     buf = rest.length ? Buffer.from(rest) : Buffer.alloc(0);
     const w = waiting;
     waiting = null;
-    if (/\r\nconnection:[ \t]*close/i.test(head)) sock?.destroy();
+    // The server closes after this response: an HTTP/1.0 answer without keep-alive, or "close".
+    if (/\r\nconnection:[ \t]*close/i.test(head) || (head.startsWith('HTTP/1.0') && !/\r\nconnection:[ \t]*keep-alive/i.test(head))) sock?.destroy();
     w.resolve({ status, text: body.toString('utf8') });
   }
 
@@ -116,10 +129,31 @@ export function rawHttpClient(base) {
       try {
         return await once(method, path, headers, body);
       } catch (e) {
-        if (reused && e.code === 'ECONNRESET') return once(method, path, headers, body);
+        if (reused && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) return once(method, path, headers, body);
         throw e;
       }
     },
     close() { sock?.destroy(); sock = null; },
+  };
+}
+
+/**
+ * Clients for `base` shared by concurrent callers: a request takes an idle client (one socket
+ * each) or opens another, so N callers at once use N sockets.
+ */
+export function rawHttpPool(base) {
+  const idle = [];
+  const all = [];
+  return {
+    async request(method, path, headers, body) {
+      let c = idle.pop();
+      if (!c) all.push((c = rawHttpClient(base)));
+      try {
+        return await c.request(method, path, headers, body);
+      } finally {
+        idle.push(c);
+      }
+    },
+    close() { for (const c of all) c.close(); all.length = 0; idle.length = 0; },
   };
 }
