@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeAppPassword } from '../../src/app/accounts.js';
 import { shareCalendar, unshareCalendar } from '../../src/app/calendars.js';
 import { DavReadCache, davReadState } from '../../src/http/dav/read-cache.js';
+import { fastReportStats } from '../../src/http/dav/fast-report.js';
 import { mayCommitWrite } from '../../src/store/db.js';
 import { eventually, recordStatements } from '../support/harness.js';
 import { createDavEnv, dav, davUser, responses, vevent, type DavTestEnv, type DavUser } from './support.js';
@@ -301,6 +302,77 @@ describe('write-through: what a PUT stored is kept', () => {
     expect(await statements(async () => { get = await dav(env, 'GET', `${anna.defaultCalendar}by-boris.ics`, { user: anna }); })).toEqual([]);
     expect(get.text).toBe((await stored(calId(), 'by-boris.ics')).ical);
     await unshareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), boris.row.id);
+  });
+});
+
+describe('REPORT before Fastify (fast-report.ts)', () => {
+  const week = `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20300107T000000Z" end="20300114T000000Z"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+  /** A request that goes to the usual route (a Brief header the front handler leaves to it; "f" changes nothing). */
+  const usual = { brief: 'f' };
+
+  it('answers a calendar-multiget of held objects as the usual route does, without a statement', async () => {
+    const names = ['fr-1.ics', 'fr-2.ics'];
+    for (const n of names) expect((await dav(env, 'PUT', `${anna.defaultCalendar}${n}`, { user: anna, body: vevent(n, { extra: ['X-ODD:a&b<c>'] }) })).status).toBe(201);
+    // Held objects, and hrefs outside the calendar (404 without a question).
+    const hrefs = [...names.map((n) => `${anna.defaultCalendar}${n}`), `${anna.defaultCalendar}a.ics`, '/elsewhere/x.ics', `${anna.defaultCalendar}sub/x.ics`];
+    const body = multiget(hrefs);
+    const slow = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body, headers: usual });
+    expect(slow.status).toBe(207);
+    const before = { ...fastReportStats };
+    let fast!: Awaited<ReturnType<typeof dav>>;
+    await dav(env, 'GET', `${anna.defaultCalendar}a.ics`, { user: anna });
+    await dav(env, 'GET', `${anna.defaultCalendar}a.ics`, { user: anna });
+    expect(await statements(async () => { fast = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body }); })).toEqual([]);
+    expect(fastReportStats.answered).toBe(before.answered + 1);
+    expect(fast.status).toBe(207);
+    expect(fast.text).toBe(slow.text);
+    for (const h of ['content-type', 'content-length', 'dav']) expect(fast.headers.get(h)).toBe(slow.headers.get(h));
+    expect(fast.headers.get('x-request-id')).toMatch(/^[\w.-]+$/);
+    // Without the trailing slash, and with objects not held or missing (read with one statement): still here.
+    const more = multiget([`${anna.defaultCalendar}b.ics`, `${anna.defaultCalendar}missing.ics`, ...hrefs]);
+    const noSlash = await dav(env, 'REPORT', anna.defaultCalendar.slice(0, -1), { user: anna, body: more });
+    expect(noSlash.status).toBe(207);
+    expect(fastReportStats.answered).toBe(before.answered + 2);
+    expect(noSlash.text).toBe((await dav(env, 'REPORT', anna.defaultCalendar.slice(0, -1), { user: anna, body: more, headers: usual })).text);
+    expect(responses(noSlash.xml()).get(`${anna.defaultCalendar}missing.ics`)!.status).toMatch(/404/);
+  });
+
+  it('hands any other REPORT, with its body, to the usual route', async () => {
+    const before = { ...fastReportStats };
+    const q = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: week, headers: { depth: '1' } });
+    expect(q.status).toBe(207);
+    expect(q.text).toBe((await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: week, headers: { depth: '1', ...usual } })).text);
+    const dead = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><D:displayname/></D:prop><D:href>${anna.defaultCalendar}a.ics</D:href></C:calendar-multiget>`;
+    const m = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: dead });
+    expect(m.status).toBe(207);
+    expect(responses(m.xml()).get(`${anna.defaultCalendar}a.ics`)!.props.get('getetag')).toBeDefined();
+    const broken = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: '<C:calendar-multiget xmlns:C="urn:ietf:params:xml:ns:caldav">' });
+    expect(broken.status).toBe(400);
+    expect(fastReportStats.handedOver).toBe(before.handedOver + 3);
+    expect(fastReportStats.answered).toBe(before.answered);
+  });
+
+  it('never answers another user: no access, a revoked share, a private event', async () => {
+    const shared = `${boris.home}${calId()}/`;
+    const body = multiget([`${shared}a.ics`, `${shared}private.ics`]);
+    const before = { ...fastReportStats };
+    for (let i = 0; i < 2; i++) expect((await dav(env, 'REPORT', shared, { user: boris, body })).status).toBe(404);
+    // Anna's URL is not Boris's home.
+    for (let i = 0; i < 2; i++) expect((await dav(env, 'REPORT', anna.defaultCalendar, { user: boris, body: multiget([`${anna.defaultCalendar}a.ics`]) })).status).toBe(404);
+    expect(fastReportStats.answered).toBe(before.answered);
+    await shareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), { email: boris.email, access: 'read' });
+    await dav(env, 'REPORT', shared, { user: boris, body });
+    for (let i = 0; i < 2; i++) await dav(env, 'GET', `${anna.defaultCalendar}private.ics`, { user: anna });
+    expect(state().cache.object(calId(), 'private.ics')).toBeDefined();
+    const m = await dav(env, 'REPORT', shared, { user: boris, body });
+    expect(fastReportStats.answered).toBe(before.answered + 1);
+    const r = responses(m.xml());
+    expect(r.get(`${shared}private.ics`)!.status).toMatch(/404/);
+    expect(r.get(`${shared}a.ics`)!.props.get('calendar-data')!.text).toContain('BEGIN:VEVENT');
+    expect(m.text).not.toContain('CLASS:PRIVATE');
+    await unshareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), boris.row.id);
+    expect((await dav(env, 'REPORT', shared, { user: boris, body })).status).toBe(404);
+    expect(fastReportStats.answered).toBe(before.answered + 1);
   });
 });
 

@@ -320,6 +320,12 @@ function envelope(head: MultistatusResponse[], options: MultistatusOptions, cald
   return out;
 }
 
+/** The multistatus document around pre-rendered parts with no head responses, options or preferences — what sendMultistatusParts sends then (fast-report.ts). */
+export function multistatusText(parts: string[], caldav: boolean): string {
+  const [before, after] = envelope([], { minimal: false }, caldav);
+  return before + parts.join('') + after;
+}
+
 /**
  * sendMultistatus with pre-rendered <D:response> strings placed after `head` (in order). `caldav`:
  * whether the parts use the C: prefix (CALDAV:calendar-data) — looked for in them when not given.

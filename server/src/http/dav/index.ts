@@ -18,6 +18,8 @@ import { proppatch } from './proppatch.js';
 import { mkcol } from './mkcol.js';
 import { get } from './get.js';
 import { davFastGet } from './fast-get.js';
+import { davFastReport, PRE_READ_BODY } from './fast-report.js';
+import { Readable } from 'node:stream';
 import { put } from './put.js';
 import { del } from './delete.js';
 import { copyMove } from './copymove.js';
@@ -216,6 +218,15 @@ export function davPlugin(ctx: AppContext) {
       app.addHook('onClose', async () => stopDavReadCache(ctx));
       // GET/HEAD of an object the read cache can answer skips Fastify's request machinery.
       app.frontHandlers?.push(davFastGet(ctx, app.observeHttp));
+      // So is a calendar-multiget of held objects; another REPORT's body, read there, is handed back here.
+      app.frontHandlers?.push(davFastReport(ctx, app.observeHttp));
+      app.addHook('preParsing', (req, _reply, payload, done) => {
+        const raw = req.raw as typeof req.raw & { [PRE_READ_BODY]?: Buffer };
+        const body = raw[PRE_READ_BODY];
+        if (!body) return done(null, payload);
+        raw[PRE_READ_BODY] = undefined;
+        done(null, Object.assign(Readable.from([body]), { receivedEncodedLength: body.length }));
+      });
     }
     app.removeAllContentTypeParsers();
     // Some clients send bodies with no or odd Content-Type (DEPENDENCIES.md item 5): take them all as bytes.
