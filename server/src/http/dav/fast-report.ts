@@ -45,8 +45,10 @@ export const fastReportStats = { answered: 0, handedOver: 0 };
 export const PRE_READ_BODY = Symbol('calendula.davPreReadBody');
 type WithBody = IncomingMessage & { [PRE_READ_BODY]?: Buffer };
 
+interface HeldTarget { key: string; user: PrincipalRow; cal: DavCalendar; base: string }
+
 /** The user, their view of the calendar the URL names and its path, when the read cache holds both now; else undefined. */
-function heldTarget(ctx: AppContext, state: DavReadState, req: IncomingMessage, path: string): { user: PrincipalRow; cal: DavCalendar; base: string } | undefined {
+function heldTarget(ctx: AppContext, state: DavReadState, req: IncomingMessage, path: string): HeldTarget | undefined {
   if (!state.feed.fenced()) return undefined;
   const cred = rememberedCredential(ctx, req.headers.authorization);
   const user = cred && state.cache.principal(cred.key, cred.entry.userId);
@@ -60,8 +62,12 @@ function heldTarget(ctx: AppContext, state: DavReadState, req: IncomingMessage, 
   // Read access (RFC 3744 DAV:read; a free-busy grant has none); a derived id names only an own calendar.
   if (!cal || (cal.access !== 'owner' && cal.access !== 'read' && cal.access !== 'read-write')) return undefined;
   if (!UUID.test(segs[1]) && cal.access !== 'owner') return undefined;
-  return { user, cal, base: `${PREFIX}${user.email.toLowerCase()}/${segs[1]}/` };
+  return { key: cred.key, user, cal, base: `${PREFIX}${user.email.toLowerCase()}/${segs[1]}/` };
 }
+
+/** Whether what heldTarget() found is still held and current (this process's writes fenced). */
+const stillHeld = (state: DavReadState, t: HeldTarget) =>
+  state.feed.fenced() && state.cache.principal(t.key, t.user.id) === t.user && state.cache.calendar(t.user.id, t.cal.id) === t.cal;
 
 export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHandler {
   const infoLog = () => ctx.log.isLevelEnabled?.('info') !== false;
@@ -79,7 +85,8 @@ export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHand
       return next();
     }
     // Only a caller already known here gets its body read before the usual route.
-    if (!heldTarget(ctx, state, req, path)) return next();
+    const target = heldTarget(ctx, state, req, path);
+    if (!target) return next();
     const t0 = performance.now();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -104,18 +111,18 @@ export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHand
       }
       const fast = report.kind === 'calendar-multiget' ? fastProps(report.props) : null;
       // Checked again: a write of this process, a change announced, while the body arrived.
-      const target = fast && heldTarget(ctx, state, req, path);
-      if (!target || report.kind !== 'calendar-multiget') return handOver(body);
+      if (!fast || report.kind !== 'calendar-multiget' || !stillHeld(state, target)) return handOver(body);
       const { user, cal, base } = target;
       const wanted = wantedHrefs(report.hrefs);
       const own = ownNames(wanted, new Set([base, calendarPath(user.email, cal.id)]));
-      cachedMultigetParts(ctx.pool, state.cache, cal, fast!, wanted, own, report.calendarData).then((parts) => {
-        const text = multistatusText(parts, fast!.some((p) => p.name === 'calendar-data'));
+      cachedMultigetParts(ctx.pool, state.cache, cal, fast, wanted, own, report.calendarData).then(({ parts, ascii }) => {
+        const text = multistatusText(parts, fast.some((p) => p.name === 'calendar-data'));
         if (text.length > MAX_ANSWER) return handOver(body);
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.writeHead(207, { 'x-request-id': id, dav: DAV_HEADER, 'content-type': 'application/xml; charset=utf-8', 'content-length': Buffer.byteLength(text, 'utf8') });
-        res.end(text);
+        res.writeHead(207, { 'x-request-id': id, dav: DAV_HEADER, 'content-type': 'application/xml; charset=utf-8', 'content-length': ascii ? text.length : Buffer.byteLength(text, 'utf8') });
+        // ASCII text is its own UTF-8: written as Latin-1, the socket copies it instead of encoding it (~40 µs for 60 KB).
+        res.end(text, ascii ? 'latin1' : 'utf8');
         fastReportStats.answered++;
         const seconds = (performance.now() - t0) / 1000;
         observe?.('REPORT', ROUTE, 207, seconds);

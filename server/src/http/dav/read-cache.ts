@@ -43,6 +43,8 @@ export interface CachedObject extends ObjectMeta {
   ical: string;
   /** The text escaped for XML (RFC 4791 §9.6 calendar-data with no restrictions), made on first use. */
   escaped?: string;
+  /** Whether etag, component and the escaped text are all ASCII (asciiObject), made on first use. */
+  ascii?: boolean;
   /** The Last-Modified header value (RFC 9110 §8.8.2); absent on an object read but not kept (made from updated_at). */
   lastModified?: string;
 }
@@ -315,6 +317,17 @@ export class DavReadCache implements ChangeSubscriber {
   get size() {
     return { principals: this.principals.size, calendars: this.calendars.size, items: this.items.size, bytes: this.items.weight };
   }
+}
+
+// eslint-disable-next-line no-control-regex
+export const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * Whether what a response renders of the object (etag, component, the escaped text) is all ASCII —
+ * then its UTF-8 bytes are its Latin-1 bytes, which a socket writes without encoding (fast-report.ts).
+ */
+export function asciiObject(o: CachedObject, escape: (s: string) => string): boolean {
+  return o.ascii ??= !NON_ASCII.test(o.etag) && !NON_ASCII.test(o.component) && !NON_ASCII.test(escapedText(o, escape));
 }
 
 /** Escape text for XML character data — the same output as lib/dav escapeText, kept with the object. */

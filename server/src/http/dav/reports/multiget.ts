@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { escapeText, hrefToPath, DavParseError, type CalendarMultigetReport, type MultistatusResponse, type QName } from '../../../lib/dav/index.js';
 import { namedMemberRows } from '../../../store/dav-members.js';
-import { usableReadCache, type CachedObject, type DavReadCache } from '../read-cache.js';
+import { asciiObject, NON_ASCII, usableReadCache, type CachedObject, type DavReadCache } from '../read-cache.js';
 import { MEMBER_OFFSET } from '../../../store/dav-lookup.js';
 import { DavHttpError } from '../errors.js';
 import { calendarPath, inboxItems, objectVisibleIn, objectsOf, parentPath } from '../paths.js';
@@ -36,7 +36,7 @@ export function ownNames(wanted: WantedHref[], bases: Set<string>): Array<string
  * client syncing fetches each changed object once). Shared with the REPORT answered before
  * Fastify (fast-report.ts).
  */
-export async function cachedMultigetParts(pool: pg.Pool, cache: DavReadCache, cal: DavCalendar, fast: QName[], wanted: WantedHref[], own: Array<string | null>, spec: CalendarMultigetReport['calendarData']): Promise<string[]> {
+export async function cachedMultigetParts(pool: pg.Pool, cache: DavReadCache, cal: DavCalendar, fast: QName[], wanted: WantedHref[], own: Array<string | null>, spec: CalendarMultigetReport['calendarData']): Promise<{ parts: string[]; ascii: boolean }> {
   const publicOnly = cal.access !== 'owner';
   const held = new Map<string, CachedObject | null>();
   const missing = new Set<string>();
@@ -50,14 +50,23 @@ export async function cachedMultigetParts(pool: pg.Pool, cache: DavReadCache, ca
   const rows = missing.size ? await namedMemberRows(pool, cal.owner_id, cal.id, publicOnly, memberColumns(fast), [...missing]) : [];
   const read = new Map(rows.map((r) => [r[0]!, r]));
   const layout = memberLayout(fast);
-  return wanted.map((w, i) => {
+  const plainData = !spec || (!spec.comp && !spec.expand && !spec.limitRecurrenceSet && !spec.limitFreebusySet);
+  // Whether every part is ASCII: held objects know it of themselves, other parts are tested.
+  let ascii = true;
+  const parts = wanted.map((w, i) => {
     const n = own[i];
-    if (n === null) return fastStatusResponse(w.href, 404);
-    const o = held.get(n);
-    if (o) return cachedObjectResponse(escapeText(w.href), o, fast, spec);
-    const row = o === undefined ? read.get(n) : undefined;
-    return row ? fastMemberResponse(escapeText(w.href), row, 0, layout, spec) : fastStatusResponse(w.href, 404);
+    const o = n === null ? undefined : held.get(n);
+    if (o) {
+      const part = cachedObjectResponse(escapeText(w.href), o, fast, spec);
+      if (ascii) ascii = plainData ? !NON_ASCII.test(w.href) && asciiObject(o, escapeText) : !NON_ASCII.test(part);
+      return part;
+    }
+    const row = n !== null && o === undefined ? read.get(n) : undefined;
+    const part = row ? fastMemberResponse(escapeText(w.href), row, 0, layout, spec) : fastStatusResponse(w.href, 404);
+    if (ascii) ascii = !NON_ASCII.test(part);
+    return part;
   });
+  return { parts, ascii };
 }
 
 export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
@@ -76,7 +85,7 @@ export async function multiget(d: DavRequest, q: CalendarMultigetReport) {
       const own = ownNames(wanted, bases);
       const cols = memberColumns(fast);
       const cache = d.members?.calendarId === cal.id ? undefined : await usableReadCache(d.env.ctx);
-      if (cache) return sendMultistatusParts(d, [], await cachedMultigetParts(d.env.ctx.pool, cache, cal, fast, wanted, own, q.calendarData), {}, fast.some((p) => p.name === 'calendar-data'));
+      if (cache) return sendMultistatusParts(d, [], (await cachedMultigetParts(d.env.ctx.pool, cache, cal, fast, wanted, own, q.calendarData)).parts, {}, fast.some((p) => p.name === 'calendar-data'));
       // Read with the request's lookup (index.ts: the same rows, for a superset of these names), or now.
       const pre = d.members?.calendarId === cal.id ? d.members.rows : undefined;
       const rows = pre ?? (await namedMemberRows(d.env.ctx.pool, cal.owner_id, cal.id, cal.access !== 'owner', cols, [...new Set(own.filter((n) => n !== null))]));
