@@ -43,7 +43,9 @@ export const fastReportStats = { answered: 0, handedOver: 0 };
 
 /** Where a request's body read by the front handler waits for the usual route (index.ts preParsing hook). */
 export const PRE_READ_BODY = Symbol('calendula.davPreReadBody');
-type WithBody = IncomingMessage & { [PRE_READ_BODY]?: Buffer };
+/** The same body parsed as a REPORT (when it parses), so the usual route does not parse it again. */
+export const PRE_PARSED_REPORT = Symbol('calendula.davPreParsedReport');
+type WithBody = IncomingMessage & { [PRE_READ_BODY]?: Buffer; [PRE_PARSED_REPORT]?: ReportRequest };
 
 interface HeldTarget { key: string; user: PrincipalRow; cal: DavCalendar; base: string }
 
@@ -90,9 +92,10 @@ export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHand
     const t0 = performance.now();
     const chunks: Buffer[] = [];
     let size = 0;
-    const handOver = (body: Buffer) => {
+    const handOver = (body: Buffer, report?: ReportRequest) => {
       fastReportStats.handedOver++;
       (req as WithBody)[PRE_READ_BODY] = body;
+      (req as WithBody)[PRE_PARSED_REPORT] = report;
       next();
     };
     req.on('data', (c: Buffer) => {
@@ -111,13 +114,13 @@ export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHand
       }
       const fast = report.kind === 'calendar-multiget' ? fastProps(report.props) : null;
       // Checked again: a write of this process, a change announced, while the body arrived.
-      if (!fast || report.kind !== 'calendar-multiget' || !stillHeld(state, target)) return handOver(body);
+      if (!fast || report.kind !== 'calendar-multiget' || !stillHeld(state, target)) return handOver(body, report);
       const { user, cal, base } = target;
       const wanted = wantedHrefs(report.hrefs);
       const own = ownNames(wanted, new Set([base, calendarPath(user.email, cal.id)]));
       cachedMultigetParts(ctx.pool, state.cache, cal, fast, wanted, own, report.calendarData).then(({ parts, ascii }) => {
         const text = multistatusText(parts, fast.some((p) => p.name === 'calendar-data'));
-        if (text.length > MAX_ANSWER) return handOver(body);
+        if (text.length > MAX_ANSWER) return handOver(body, report);
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
         res.writeHead(207, { 'x-request-id': id, dav: DAV_HEADER, 'content-type': 'application/xml; charset=utf-8', 'content-length': ascii ? text.length : Buffer.byteLength(text, 'utf8') });
@@ -127,7 +130,7 @@ export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHand
         const seconds = (performance.now() - t0) / 1000;
         observe?.('REPORT', ROUTE, 207, seconds);
         if (infoLog()) ctx.log.info({ reqId: id, method: 'REPORT', url: url.split('?')[0], status: 207, ms: Math.round(seconds * 1000) }, 'request');
-      }, () => handOver(body));
+      }, () => handOver(body, report));
     });
   };
 }

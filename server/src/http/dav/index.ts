@@ -18,7 +18,7 @@ import { proppatch } from './proppatch.js';
 import { mkcol } from './mkcol.js';
 import { get } from './get.js';
 import { davFastGet } from './fast-get.js';
-import { davFastReport, PRE_READ_BODY } from './fast-report.js';
+import { davFastReport, PRE_PARSED_REPORT, PRE_READ_BODY } from './fast-report.js';
 import { Readable } from 'node:stream';
 import { put } from './put.js';
 import { del } from './delete.js';
@@ -188,6 +188,8 @@ async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply)
     d.report = early.report;
     if (early.members && found!.members && found!.calendar) d.members = { calendarId: found!.calendar.id, rows: found!.members };
   }
+  // A REPORT body the front handler read and parsed (fast-report.ts) is not parsed again.
+  if (!d.report && req.method === 'REPORT') d.report = (req.raw as typeof req.raw & { [PRE_PARSED_REPORT]?: ReportRequest })[PRE_PARSED_REPORT];
   switch (req.method) {
     case 'PROPFIND': return propfind(d);
     case 'PROPPATCH': return proppatch(d);
