@@ -44,6 +44,9 @@ export interface CachedObject extends ObjectMeta {
   ical: string;
   /** The text escaped for XML (RFC 4791 §9.6 calendar-data with no restrictions), made on first use. */
   escaped?: string;
+  /** Its <D:response> after the href for the properties `tailKey` (common.ts cachedObjectResponse), made on first use. */
+  tail?: string;
+  tailKey?: string;
   /** Whether etag, component and the escaped text are all ASCII (asciiObject), made on first use. */
   ascii?: boolean;
   /** The Last-Modified header value (RFC 9110 §8.8.2); absent on an object read but not kept (made from updated_at). */

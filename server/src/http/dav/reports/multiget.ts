@@ -53,11 +53,12 @@ export async function cachedMultigetParts(pool: pg.Pool, cache: DavReadCache, ca
   const plainData = !spec || (!spec.comp && !spec.expand && !spec.limitRecurrenceSet && !spec.limitFreebusySet);
   // Whether every part is ASCII: held objects know it of themselves, other parts are tested.
   let ascii = true;
+  const key = fast.map((p) => p.name).join(',');
   const parts = wanted.map((w, i) => {
     const n = own[i];
     const o = n === null ? undefined : held.get(n);
     if (o) {
-      const part = cachedObjectResponse(escapeText(w.href), o, fast, spec);
+      const part = cachedObjectResponse(escapeText(w.href), o, fast, spec, key);
       if (ascii) ascii = plainData ? !NON_ASCII.test(w.href) && asciiObject(o, escapeText) : !NON_ASCII.test(part);
       return part;
     }
