@@ -227,7 +227,11 @@ export function davPlugin(ctx: AppContext) {
         const body = raw[PRE_READ_BODY];
         if (!body) return done(null, payload);
         raw[PRE_READ_BODY] = undefined;
-        done(null, Object.assign(Readable.from([body]), { receivedEncodedLength: body.length }));
+        // A stream that already holds the whole body (cheaper than Readable.from's async iteration).
+        const stream = new Readable({ read() {} });
+        stream.push(body);
+        stream.push(null);
+        done(null, Object.assign(stream, { receivedEncodedLength: body.length }));
       });
     }
     app.removeAllContentTypeParsers();
