@@ -2,7 +2,7 @@
 // database — for iterating on per-request cost without re-seeding 10,000 events by PUT each time.
 //
 //   DATABASE_URL=postgres://… flock /tmp/calendula-bench.lock node bench/dav/_hot.mjs
-//   BENCH_HOT_N (10000), BENCH_HOT_WORK (get,multiget,week,month,propfind; also healthz, gethot, put, put8), BENCH_HOT_RUNS (300),
+//   BENCH_HOT_N (10000), BENCH_HOT_WORK (get,multiget,week,month,propfind; also healthz, gethot, multihot, multiall, put, put8), BENCH_HOT_RUNS (300),
 //   BENCH_HOT_DB (calendula_davhot; seeded on first use and kept), BENCH_SERVER_NODE_ARGS
 //   (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 // Prints ops/s, p50/p99 and CPU per request of the node server and of the database's backends.
@@ -100,6 +100,9 @@ async function main() {
       gethot: () => req('GET', `${cal}ev-${Math.floor(rnd() * 100)}.ics`),
       // The floor: the same client and server, a route that does nothing (no auth, no query).
       healthz: () => req('GET', '/healthz'),
+      // A multiget of 50 of the 100 objects gethot reads (held by the read cache once read twice, or written by PUT).
+      multihot: async () => { const set = new Set(); while (set.size < 50) set.add(`ev-${Math.floor(rnd() * 100)}.ics`); const names = [...set]; const x = await req('REPORT', cal, multiget(cal, names), { depth: '1' }); if (count(x) !== names.length) throw new Error('multiget count'); },
+      multiall: () => work.multiget(),
       multiget: async () => { const names = [...new Set(Array.from({ length: 50 }, pick))]; const x = await req('REPORT', cal, multiget(cal, names), { depth: '1' }); if (count(x) !== names.length) throw new Error('multiget count'); },
       week: () => req('REPORT', cal, query('20300610T000000Z', '20300617T000000Z'), { depth: '1' }),
       month: () => req('REPORT', cal, query('20300601T000000Z', '20300701T000000Z'), { depth: '1' }),
@@ -115,6 +118,9 @@ async function main() {
     for (const w of WORK) {
       const fn = work[w];
       let runs = w === 'propfind' ? Math.min(RUNS, 60) : w === 'get' || w === 'gethot' || w === 'healthz' ? RUNS * 3 : RUNS;
+      // multiall: the multiget with every object held (as after a seeding by PUT, which writes through).
+      if (w === 'multiall') for (let i = 0; i < N; i++) for (let k = 0; k < 2; k++) await req('GET', `${cal}ev-${i}.ics`);
+      if (w === 'multihot') for (let i = 0; i < 100; i++) for (let k = 0; k < 2; k++) await req('GET', `${cal}ev-${i}.ics`);
       for (let i = 0; i < 20; i++) await fn();
       if (w === 'week' || w === 'month') console.log(`${w} hits: ${count(await fn())}`);
       const node = withChildren(server.child.pid);

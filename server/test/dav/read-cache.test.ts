@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeAppPassword } from '../../src/app/accounts.js';
 import { shareCalendar, unshareCalendar } from '../../src/app/calendars.js';
 import { DavReadCache, davReadState } from '../../src/http/dav/read-cache.js';
+import { fastReportStats } from '../../src/http/dav/fast-report.js';
 import { mayCommitWrite } from '../../src/store/db.js';
 import { eventually, recordStatements } from '../support/harness.js';
 import { createDavEnv, dav, davUser, responses, vevent, type DavTestEnv, type DavUser } from './support.js';
@@ -226,6 +227,198 @@ describe("another process's writes are seen once its notification arrives", () =
   });
 });
 
+describe('write-through: what a PUT stored is kept', () => {
+  /** The object as the database holds it (text, etag, Last-Modified). */
+  const stored = async (cal: string, name: string) => (await other.query<{ ical: string; etag: string; updated_at: Date }>('select ical, etag, updated_at from calendar_object where calendar_id = $1 and name = $2 and deleted_at is null', [cal, name])).rows[0]!;
+
+  /** The calendar's view (its row changed with the write: sync token) read again by a request that does not read the object. */
+  const view = (u: DavUser, cal: string) => dav(env, 'PROPFIND', cal, { user: u, headers: { depth: '0' } });
+
+  it('the GET after a PUT does not read the object, and answers as the database holds it', async () => {
+    const path = `${anna.defaultCalendar}written.ics`;
+    const put = await dav(env, 'PUT', path, { user: anna, body: vevent('written', { summary: 'Written through', extra: ['X-ODD:a&b<c>'] }) });
+    expect(put.status).toBe(201);
+    await view(anna, anna.defaultCalendar);
+    let get!: Awaited<ReturnType<typeof dav>>;
+    expect(await statements(async () => { get = await dav(env, 'GET', path, { user: anna }); })).toEqual([]);
+    const db = await stored(calId(), 'written.ics');
+    expect(get.text).toBe(db.ical);
+    expect(get.headers.get('etag')).toBe(`"${db.etag}"`);
+    expect(get.headers.get('etag')).toBe(put.headers.get('etag'));
+    expect(get.headers.get('last-modified')).toBe(db.updated_at.toUTCString());
+    expect(Number(get.headers.get('content-length'))).toBe(Buffer.byteLength(db.ical));
+    // A multiget of it too (its calendar-data escaped as the database path escapes it).
+    const m = await statements(async () => {
+      const r = responses((await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: multiget([path]) })).xml());
+      expect(r.get(path)!.props.get('calendar-data')!.text.replace(/\r\n/g, '\n')).toBe(db.ical.replace(/\r\n/g, '\n'));
+    });
+    expect(m).toEqual([]);
+    // An overwrite is kept as well: the next GET has the new version, again without a statement.
+    const again = await dav(env, 'PUT', path, { user: anna, body: vevent('written', { summary: 'Written twice' }) });
+    expect(again.status).toBe(204);
+    await view(anna, anna.defaultCalendar);
+    expect(await statements(async () => { get = await dav(env, 'GET', path, { user: anna }); })).toEqual([]);
+    expect(get.text).toContain('SUMMARY:Written twice');
+    expect(get.headers.get('etag')).toBe(again.headers.get('etag'));
+  });
+
+  it("a change by another process after the PUT is seen once its notification arrives", async () => {
+    const path = `${anna.defaultCalendar}written2.ics`;
+    expect((await dav(env, 'PUT', path, { user: anna, body: vevent('written2') })).status).toBe(201);
+    expect((await dav(env, 'GET', path, { user: anna })).text).toContain('SUMMARY:Test event');
+    await afterNotifications(() => other.query(`update calendar_object set ical = replace(ical, 'SUMMARY:Test event', 'SUMMARY:After the PUT'), etag = 'elsewhere-w' where calendar_id = $1 and name = 'written2.ics'`, [calId()]), 2);
+    const get = await dav(env, 'GET', path, { user: anna });
+    expect(get.text).toContain('SUMMARY:After the PUT');
+    expect(get.headers.get('etag')).toBe('"elsewhere-w"');
+  });
+
+  it('is never served to another user: no access, and a sharee does not get a private event', async () => {
+    const priv = `${anna.defaultCalendar}written-private.ics`;
+    const pub = `${anna.defaultCalendar}written-public.ics`;
+    expect((await dav(env, 'PUT', priv, { user: anna, body: vevent('written-private', { extra: ['CLASS:PRIVATE'] }) })).status).toBe(201);
+    expect((await dav(env, 'PUT', pub, { user: anna, body: vevent('written-public') })).status).toBe(201);
+    expect(state().cache.object(calId(), 'written-private.ics')).toBeDefined();
+    // Boris without a share: through his own home, and through Anna's URL.
+    for (const p of [`${boris.home}${calId()}/written-public.ics`, pub, priv]) expect((await dav(env, 'GET', p, { user: boris })).status).toBe(404);
+    const noShare = await dav(env, 'REPORT', `${boris.home}${calId()}/`, { user: boris, body: multiget([`${boris.home}${calId()}/written-public.ics`]) });
+    expect(noShare.status).toBe(404);
+    await shareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), { email: boris.email, access: 'read' });
+    const shared = `${boris.home}${calId()}/`;
+    expect((await dav(env, 'GET', `${shared}written-public.ics`, { user: boris })).status).toBe(200);
+    expect((await dav(env, 'GET', `${shared}written-private.ics`, { user: boris })).status).toBe(404);
+    const m = responses((await dav(env, 'REPORT', shared, { user: boris, body: multiget([`${shared}written-private.ics`, `${shared}written-public.ics`]) })).xml());
+    expect(m.get(`${shared}written-private.ics`)!.status).toMatch(/404/);
+    expect(m.get(`${shared}written-public.ics`)!.props.get('calendar-data')!.text).toContain('UID:written-public');
+    await unshareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), boris.row.id);
+    expect((await dav(env, 'GET', `${shared}written-public.ics`, { user: boris })).status).toBe(404);
+  });
+
+  it("a sharee's PUT into the owner's calendar is kept under the calendar, and seen by the owner", async () => {
+    await shareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), { email: boris.email, access: 'read-write' });
+    const shared = `${boris.home}${calId()}/by-boris.ics`;
+    expect((await dav(env, 'PUT', shared, { user: boris, body: vevent('by-boris', { summary: 'From Boris' }) })).status).toBe(201);
+    await view(anna, anna.defaultCalendar);
+    let get!: Awaited<ReturnType<typeof dav>>;
+    expect(await statements(async () => { get = await dav(env, 'GET', `${anna.defaultCalendar}by-boris.ics`, { user: anna }); })).toEqual([]);
+    expect(get.text).toBe((await stored(calId(), 'by-boris.ics')).ical);
+    await unshareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), boris.row.id);
+  });
+});
+
+describe('REPORT before Fastify (fast-report.ts)', () => {
+  const week = `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20300107T000000Z" end="20300114T000000Z"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+  /** A request that goes to the usual route (a Brief header the front handler leaves to it; "f" changes nothing). */
+  const usual = { brief: 'f' };
+
+  it('answers a calendar-multiget of held objects as the usual route does, without a statement', async () => {
+    const names = ['fr-1.ics', 'fr-2.ics'];
+    for (const n of names) expect((await dav(env, 'PUT', `${anna.defaultCalendar}${n}`, { user: anna, body: vevent(n, { extra: ['X-ODD:a&b<c>'] }) })).status).toBe(201);
+    // Held objects, and hrefs outside the calendar (404 without a question).
+    const hrefs = [...names.map((n) => `${anna.defaultCalendar}${n}`), `${anna.defaultCalendar}a.ics`, '/elsewhere/x.ics', `${anna.defaultCalendar}sub/x.ics`];
+    const body = multiget(hrefs);
+    const slow = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body, headers: usual });
+    expect(slow.status).toBe(207);
+    const before = { ...fastReportStats };
+    let fast!: Awaited<ReturnType<typeof dav>>;
+    await dav(env, 'GET', `${anna.defaultCalendar}a.ics`, { user: anna });
+    await dav(env, 'GET', `${anna.defaultCalendar}a.ics`, { user: anna });
+    expect(await statements(async () => { fast = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body }); })).toEqual([]);
+    expect(fastReportStats.answered).toBe(before.answered + 1);
+    expect(fast.status).toBe(207);
+    expect(fast.text).toBe(slow.text);
+    for (const h of ['content-type', 'content-length', 'dav']) expect(fast.headers.get(h)).toBe(slow.headers.get(h));
+    expect(fast.headers.get('x-request-id')).toMatch(/^[\w.-]+$/);
+    // Without the trailing slash, and with objects not held or missing (read with one statement): still here.
+    const more = multiget([`${anna.defaultCalendar}b.ics`, `${anna.defaultCalendar}missing.ics`, ...hrefs]);
+    const noSlash = await dav(env, 'REPORT', anna.defaultCalendar.slice(0, -1), { user: anna, body: more });
+    expect(noSlash.status).toBe(207);
+    expect(fastReportStats.answered).toBe(before.answered + 2);
+    expect(noSlash.text).toBe((await dav(env, 'REPORT', anna.defaultCalendar.slice(0, -1), { user: anna, body: more, headers: usual })).text);
+    expect(responses(noSlash.xml()).get(`${anna.defaultCalendar}missing.ics`)!.status).toMatch(/404/);
+  });
+
+  it('sends text beyond ASCII (and a control character XML cannot carry) as the usual route does', async () => {
+    const n = 'fr-ru.ics';
+    expect((await dav(env, 'PUT', `${anna.defaultCalendar}${n}`, { user: anna, body: vevent(n, { summary: 'Встреча — 会議 🗓' }) })).status).toBe(201);
+    for (const path of [`${anna.defaultCalendar}${n}`]) {
+      const body = multiget([path, `${anna.defaultCalendar}a.ics`]);
+      const slow = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body, headers: usual });
+      const before = fastReportStats.answered;
+      const fast = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body });
+      expect(fastReportStats.answered).toBe(before + 1);
+      expect(fast.text).toBe(slow.text);
+      expect(fast.text).toContain('Встреча — 会議 🗓');
+      expect(fast.headers.get('content-length')).toBe(slow.headers.get('content-length'));
+    }
+    // A control character in a held object's text (written by another process, kept from two reads): U+FFFD, as the usual route writes it.
+    const ctl = 'fr-ctl.ics';
+    expect((await dav(env, 'PUT', `${anna.defaultCalendar}${ctl}`, { user: anna, body: vevent(ctl) })).status).toBe(201);
+    await afterNotifications(() => other.query(`update calendar_object set ical = replace(ical, 'SUMMARY:', E'X-CTL:a\\x01b\\r\\nSUMMARY:') where calendar_id = $1 and name = $2`, [calId(), ctl]), 2);
+    for (let i = 0; i < 2; i++) await dav(env, 'GET', `${anna.defaultCalendar}${ctl}`, { user: anna });
+    expect(state().cache.object(calId(), ctl)?.ical).toContain('a\u0001b');
+    const body = multiget([`${anna.defaultCalendar}${ctl}`]);
+    const slow = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body, headers: usual });
+    const before = fastReportStats.answered;
+    const fast = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body });
+    expect(fastReportStats.answered).toBe(before + 1);
+    expect(fast.text).toBe(slow.text);
+    expect(fast.text).toContain('a\uFFFDb');
+    expect(fast.headers.get('content-length')).toBe(slow.headers.get('content-length'));
+  });
+
+  it('answers each set of properties (kept per object for the last set asked) as the usual route does', async () => {
+    for (let i = 0; i < 2; i++) await dav(env, 'GET', `${anna.defaultCalendar}a.ics`, { user: anna });
+    const hrefs = [`${anna.defaultCalendar}a.ics`, `${anna.defaultCalendar}fr-1.ics`];
+    const sets = ['<D:getetag/>', '<D:getetag/><C:calendar-data/>', '<C:calendar-data/><D:getcontenttype/><D:getlastmodified/><D:getcontentlength/><D:resourcetype/><D:getetag/>', '<D:getetag/>',
+      '<D:getetag/><C:calendar-data><C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="SUMMARY"/></C:comp></C:comp></C:calendar-data>', '<D:getetag/><C:calendar-data/>'];
+    for (const props of sets) {
+      const body = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>${props}</D:prop>${hrefs.map((h) => `<D:href>${h}</D:href>`).join('')}</C:calendar-multiget>`;
+      const before = fastReportStats.answered;
+      const fast = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body });
+      expect(fastReportStats.answered).toBe(before + 1);
+      expect(fast.text).toBe((await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body, headers: usual })).text);
+    }
+  });
+
+  it('hands any other REPORT, with its body, to the usual route', async () => {
+    const before = { ...fastReportStats };
+    const q = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: week, headers: { depth: '1' } });
+    expect(q.status).toBe(207);
+    expect(q.text).toBe((await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: week, headers: { depth: '1', ...usual } })).text);
+    const dead = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><D:displayname/></D:prop><D:href>${anna.defaultCalendar}a.ics</D:href></C:calendar-multiget>`;
+    const m = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: dead });
+    expect(m.status).toBe(207);
+    expect(responses(m.xml()).get(`${anna.defaultCalendar}a.ics`)!.props.get('getetag')).toBeDefined();
+    const broken = await dav(env, 'REPORT', anna.defaultCalendar, { user: anna, body: '<C:calendar-multiget xmlns:C="urn:ietf:params:xml:ns:caldav">' });
+    expect(broken.status).toBe(400);
+    expect(fastReportStats.handedOver).toBe(before.handedOver + 3);
+    expect(fastReportStats.answered).toBe(before.answered);
+  });
+
+  it('never answers another user: no access, a revoked share, a private event', async () => {
+    const shared = `${boris.home}${calId()}/`;
+    const body = multiget([`${shared}a.ics`, `${shared}private.ics`]);
+    const before = { ...fastReportStats };
+    for (let i = 0; i < 2; i++) expect((await dav(env, 'REPORT', shared, { user: boris, body })).status).toBe(404);
+    // Anna's URL is not Boris's home.
+    for (let i = 0; i < 2; i++) expect((await dav(env, 'REPORT', anna.defaultCalendar, { user: boris, body: multiget([`${anna.defaultCalendar}a.ics`]) })).status).toBe(404);
+    expect(fastReportStats.answered).toBe(before.answered);
+    await shareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), { email: boris.email, access: 'read' });
+    await dav(env, 'REPORT', shared, { user: boris, body });
+    for (let i = 0; i < 2; i++) await dav(env, 'GET', `${anna.defaultCalendar}private.ics`, { user: anna });
+    expect(state().cache.object(calId(), 'private.ics')).toBeDefined();
+    const m = await dav(env, 'REPORT', shared, { user: boris, body });
+    expect(fastReportStats.answered).toBe(before.answered + 1);
+    const r = responses(m.xml());
+    expect(r.get(`${shared}private.ics`)!.status).toMatch(/404/);
+    expect(r.get(`${shared}a.ics`)!.props.get('calendar-data')!.text).toContain('BEGIN:VEVENT');
+    expect(m.text).not.toContain('CLASS:PRIVATE');
+    await unshareCalendar(env.ctx, { userId: anna.row.id, via: 'rest' }, calId(), boris.row.id);
+    expect((await dav(env, 'REPORT', shared, { user: boris, body })).status).toBe(404);
+    expect(fastReportStats.answered).toBe(before.answered + 1);
+  });
+});
+
 describe('a lost LISTEN connection', () => {
   it('clears the cache, reads the database until reconnected, then caches again', async () => {
     const path = `${anna.defaultCalendar}a.ics`;
@@ -294,6 +487,57 @@ describe('DavReadCache', () => {
     }
     c.putCalendar('user', 'cal', null, c.stamp());
     expect(c.calendar('user', 'cal')).toBeNull();
+  });
+
+  it("keeps a write's row until the announcement after its own", () => {
+    const row = (name: string, etag = 'w') => ({ ...obj(name, 10), etag, calendar_id: 'cal' });
+    // Its own announcement not yet arrived: the first one is taken as its own, the next ends it.
+    let c = new DavReadCache(1_000_000);
+    let w = c.beginWrite('cal', 'a')!;
+    c.endWrite(w, row('a'));
+    expect(c.object('cal', 'a')?.etag).toBe('w');
+    c.change('o:cal/a');
+    expect(c.object('cal', 'a')?.etag).toBe('w');
+    c.change('o:cal/a');
+    expect(c.object('cal', 'a')).toBeUndefined();
+    // Arrived before the write ended: kept from it on.
+    w = c.beginWrite('cal', 'b')!;
+    c.change('o:cal/b');
+    c.endWrite(w, row('b'));
+    expect(c.object('cal', 'b')).toBeDefined();
+    c.change('o:cal/b');
+    expect(c.object('cal', 'b')).toBeUndefined();
+    // Two arrived (another write's and ours, in an unknown order): not kept.
+    w = c.beginWrite('cal', 'c')!;
+    c.change('o:cal/c');
+    c.change('o:cal/c');
+    c.endWrite(w, row('c'));
+    expect(c.object('cal', 'c')).toBeUndefined();
+    // A reset in between, a failed write, another name than begun: not kept.
+    w = c.beginWrite('cal', 'd')!;
+    c.change('*');
+    c.endWrite(w, row('d'));
+    expect(c.object('cal', 'd')).toBeUndefined();
+    w = c.beginWrite('cal', 'e')!;
+    c.endWrite(w);
+    expect(c.object('cal', 'e')).toBeUndefined();
+    w = c.beginWrite('cal', 'f')!;
+    c.endWrite(w, row('g'));
+    expect(c.object('cal', 'g')).toBeUndefined();
+    // Every object of the calendar announced (C:) after the write: ended.
+    c = new DavReadCache(1_000_000);
+    w = c.beginWrite('cal', 'h')!;
+    c.endWrite(w, row('h'));
+    c.change('C:cal');
+    expect(c.object('cal', 'h')).toBeUndefined();
+    // Two writes of one object in flight at once: each counts both announcements, neither is kept.
+    const w1 = c.beginWrite('cal', 'i')!;
+    const w2 = c.beginWrite('cal', 'i')!;
+    c.change('o:cal/i');
+    c.endWrite(w1, row('i', '1'));
+    c.change('o:cal/i');
+    c.endWrite(w2, row('i', '2'));
+    expect(c.object('cal', 'i')).toBeUndefined();
   });
 
   it('counts a statement as a write unless it only reads', () => {

@@ -157,7 +157,18 @@ export function fastObjectResponse(hrefText: string, obj: ObjectMeta, props: QNa
  * fastObjectResponse() for an object held by the read cache, with `h` the already escaped href:
  * calendar-data without restrictions (RFC 4791 §9.6) is the stored text, escaped once and kept.
  */
-export function cachedObjectResponse(h: string, obj: CachedObject, props: QName[], spec: CalendarDataSpec | null = null): string {
+export function cachedObjectResponse(h: string, obj: CachedObject, props: QName[], spec: CalendarDataSpec | null = null, key?: string): string {
+  // What follows the href depends only on the object version and the properties: made once and
+  // kept with the object for the last set of properties asked (`key`, their names), when given.
+  if (key !== undefined && unrestricted(spec)) {
+    if (obj.tailKey !== key || obj.tail === undefined) {
+      const full = cachedObjectResponse('', obj, props, spec);
+      // A slice: of the rendered text made flat once (the concatenation above is a tree of strings).
+      obj.tail = full.slice(RESPONSE_HEAD.length);
+      obj.tailKey = key;
+    }
+    return RESPONSE_HEAD + h + obj.tail;
+  }
   let s = `<D:response><D:href>${h}</D:href><D:propstat><D:prop>`;
   for (const p of props) {
     switch (p.name) {
@@ -188,6 +199,7 @@ const CONTENT_TYPE: Record<string, string> = {
   VTODO: '<D:getcontenttype>text/calendar; charset=utf-8; component=vtodo</D:getcontenttype>',
 };
 const RESPONSE_END = `</D:prop>${OK}</D:propstat></D:response>`;
+const RESPONSE_HEAD = '<D:response><D:href>';
 
 /** The columns memberRows() must return for these (fastProps-approved) properties. */
 export function memberColumns(props: QName[]) {
@@ -318,6 +330,12 @@ function envelope(head: MultistatusResponse[], options: MultistatusOptions, cald
   const out: [string, string] = [xml.slice(0, at), xml.slice(at + MARKER_RESPONSE.length)];
   if (plain) envelopes.set(key, out);
   return out;
+}
+
+/** The multistatus document around pre-rendered parts with no head responses, options or preferences — what sendMultistatusParts sends then (fast-report.ts). */
+export function multistatusText(parts: string[], caldav: boolean): string {
+  const [before, after] = envelope([], { minimal: false }, caldav);
+  return before + parts.join('') + after;
 }
 
 /**

@@ -18,6 +18,8 @@ import { proppatch } from './proppatch.js';
 import { mkcol } from './mkcol.js';
 import { get } from './get.js';
 import { davFastGet } from './fast-get.js';
+import { davFastReport, PRE_PARSED_REPORT, PRE_READ_BODY } from './fast-report.js';
+import { Readable } from 'node:stream';
 import { put } from './put.js';
 import { del } from './delete.js';
 import { copyMove } from './copymove.js';
@@ -186,6 +188,8 @@ async function handle(ctx: AppContext, req: FastifyRequest, reply: FastifyReply)
     d.report = early.report;
     if (early.members && found!.members && found!.calendar) d.members = { calendarId: found!.calendar.id, rows: found!.members };
   }
+  // A REPORT body the front handler read and parsed (fast-report.ts) is not parsed again.
+  if (!d.report && req.method === 'REPORT') d.report = (req.raw as typeof req.raw & { [PRE_PARSED_REPORT]?: ReportRequest })[PRE_PARSED_REPORT];
   switch (req.method) {
     case 'PROPFIND': return propfind(d);
     case 'PROPPATCH': return proppatch(d);
@@ -216,6 +220,19 @@ export function davPlugin(ctx: AppContext) {
       app.addHook('onClose', async () => stopDavReadCache(ctx));
       // GET/HEAD of an object the read cache can answer skips Fastify's request machinery.
       app.frontHandlers?.push(davFastGet(ctx, app.observeHttp));
+      // So is a calendar-multiget of held objects; another REPORT's body, read there, is handed back here.
+      app.frontHandlers?.push(davFastReport(ctx, app.observeHttp));
+      app.addHook('preParsing', (req, _reply, payload, done) => {
+        const raw = req.raw as typeof req.raw & { [PRE_READ_BODY]?: Buffer };
+        const body = raw[PRE_READ_BODY];
+        if (!body) return done(null, payload);
+        raw[PRE_READ_BODY] = undefined;
+        // A stream that already holds the whole body (cheaper than Readable.from's async iteration).
+        const stream = new Readable({ read() {} });
+        stream.push(body);
+        stream.push(null);
+        done(null, Object.assign(stream, { receivedEncodedLength: body.length }));
+      });
     }
     app.removeAllContentTypeParsers();
     // Some clients send bodies with no or odd Content-Type (DEPENDENCIES.md item 5): take them all as bytes.

@@ -8,6 +8,7 @@ import { saveObject } from '../../app/events/write.js';
 import { DavHttpError, fail } from './errors.js';
 import { MAX_RESOURCE_SIZE } from './props.js';
 import { requirePrivilege, type DavRequest } from './common.js';
+import { davReadState } from './read-cache.js';
 import type { DavCalendar, ObjectMeta } from './types.js';
 
 const CALENDAR_TYPES = /^(text\/calendar|application\/octet-stream|text\/plain|application\/ics|text\/x-vcalendar)\b/i;
@@ -83,9 +84,18 @@ export async function put(d: DavRequest) {
   const { ifNoneMatchAny } = checkConditions(d.req.headers, current, 'PUT');
   const stag = scheduleTagCondition(d.req.headers, current);
   const text = d.body;
-  const { row, created } = await storeObject(d, cal, name, text, current, {
-    ifNoneMatch: ifNoneMatchAny, ifMatch: current && d.req.headers['if-match'] ? current.etag : null, ifScheduleTagMatch: stag,
-  });
+  // Write-through: the stored row is kept by the read cache (read-cache.ts endWrite).
+  const state = davReadState(d.env.ctx);
+  const watch = state?.feed.live ? state.cache.beginWrite(cal.id, name) : undefined;
+  let written: Awaited<ReturnType<typeof storeObject>> | undefined;
+  try {
+    written = await storeObject(d, cal, name, text, current, {
+      ifNoneMatch: ifNoneMatchAny, ifMatch: current && d.req.headers['if-match'] ? current.etag : null, ifScheduleTagMatch: stag,
+    });
+  } finally {
+    if (watch) state!.cache.endWrite(watch, written && !written.row.deleted_at ? { ...written.row, size: Buffer.byteLength(written.row.ical, 'utf8') } : undefined);
+  }
+  const { row, created } = written;
   // RFC 4791 §5.3.4: send the ETag only when the stored text is what the client sent.
   const same = normalizeLineEndings(text).replace(/\r\n[ \t]/g, '').trim() === row.ical.replace(/\r\n[ \t]/g, '').trim();
   if (same) d.reply.header('etag', `"${row.etag}"`);

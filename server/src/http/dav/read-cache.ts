@@ -22,6 +22,7 @@ import pg from 'pg';
 import type { AppContext } from '../../app/context.js';
 import { ChangeFeed, type ChangeSubscriber } from '../../store/change-feed.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
+import { escapeText } from '../../lib/dav/index.js';
 import type { PrincipalRow } from '../../store/schema.js';
 import type { DavCalendar, ObjectMeta } from './types.js';
 
@@ -43,6 +44,11 @@ export interface CachedObject extends ObjectMeta {
   ical: string;
   /** The text escaped for XML (RFC 4791 §9.6 calendar-data with no restrictions), made on first use. */
   escaped?: string;
+  /** Its <D:response> after the href for the properties `tailKey` (common.ts cachedObjectResponse), made on first use. */
+  tail?: string;
+  tailKey?: string;
+  /** Whether etag, component and the escaped text are all ASCII (asciiObject), made on first use. */
+  ascii?: boolean;
   /** The Last-Modified header value (RFC 9110 §8.8.2); absent on an object read but not kept (made from updated_at). */
   lastModified?: string;
 }
@@ -50,7 +56,22 @@ export interface CachedObject extends ObjectMeta {
 /** An object's Last-Modified value (RFC 9110 §8.8.2, IMF-fixdate). */
 export const lastModifiedOf = (o: CachedObject) => o.lastModified ?? o.updated_at.toUTCString();
 
-interface Item { deps: Deps; weight: number; object?: CachedObject; listing?: string; truncated?: boolean; usedAt: number }
+/**
+ * This process's write of one object while it is in flight (beginWrite … endWrite): how many
+ * announcements of the object arrived since it began, and the generation of the last one.
+ */
+export interface WriteWatch { key: string; epoch: number; count: number; gen: number }
+
+interface Item {
+  deps: Deps; weight: number; object?: CachedObject; listing?: string; truncated?: boolean; usedAt: number;
+  /** Kept by endWrite before the write's own announcement arrived: the next one of the object is that one (see endWrite). */
+  awaitOwn?: boolean;
+}
+
+/** Writes watched at once at most (beyond, a write is simply not kept). */
+const MAX_WRITES = 10_000;
+/** Objects larger than this are not kept from a write (a read still keeps them). */
+const MAX_WRITTEN_CHARS = 256 * 1024;
 
 export class DavReadCache implements ChangeSubscriber {
   private epoch = 0;
@@ -67,7 +88,9 @@ export class DavReadCache implements ChangeSubscriber {
   private inserted = 0;
   /** Objects read once recently (putObject's doorkeeper). */
   private readonly seen = new Set<string>();
-  readonly stats = { hits: 0, misses: 0, invalidations: 0 };
+  /** Writes in flight by `<calendar>/<name>` (beginWrite). */
+  private readonly writes = new Map<string, WriteWatch[]>();
+  readonly stats = { hits: 0, misses: 0, invalidations: 0, written: 0 };
 
   constructor(maxBytes: number) {
     this.items = new WeightedLru<string, Item>(maxBytes, (i) => i.weight);
@@ -84,7 +107,7 @@ export class DavReadCache implements ChangeSubscriber {
     const kind = payload.slice(0, 2);
     const id = payload.slice(2);
     if (kind === 'c:') this.bump(this.calGen, id);
-    else if (kind === 'o:') this.bump(this.objGen, id);
+    else if (kind === 'o:') this.objectChanged(id, this.bump(this.objGen, id));
     else if (kind === 'C:') this.bump(this.allObjGen, id);
     else if (kind === 'u:') this.bump(this.userGen, id);
     else this.reset(); // '*' or anything unknown: forget all
@@ -102,9 +125,21 @@ export class DavReadCache implements ChangeSubscriber {
     this.userGen.clear();
   }
 
-  private bump(gens: Map<string, number>, id: string) {
+  private bump(gens: Map<string, number>, id: string): number {
     if (this.calGen.size + this.objGen.size + this.allObjGen.size + this.userGen.size >= MAX_GENERATIONS) this.reset();
     gens.set(id, ++this.clock);
+    return this.clock;
+  }
+
+  /** An object's announcement (generation `gen`): counted by the writes of it in flight; the one a kept write awaited. */
+  private objectChanged(id: string, gen: number) {
+    const ws = this.writes.get(id);
+    if (ws) for (const w of ws) { w.count++; w.gen = gen; }
+    const e = this.items.get(`o/${id}`);
+    if (e?.awaitOwn) {
+      e.awaitOwn = false;
+      e.deps.at = gen;
+    }
   }
 
   private valid(d: Deps): boolean {
@@ -198,7 +233,9 @@ export class DavReadCache implements ChangeSubscriber {
    */
   putObject(calendarId: string, obj: ObjectMeta & { ical: string }, s: Stamp): CachedObject | undefined {
     const seenKey = `${calendarId}/${obj.name}`;
-    if (!this.seen.has(seenKey)) {
+    // Held already (kept by a write, read again by a lookup that had to run): kept, not counted as a first read.
+    const held = this.items.get(`o/${seenKey}`);
+    if (!this.seen.has(seenKey) && !(held?.object && this.valid(held.deps))) {
       if (this.seen.size >= MAX_SEEN) this.seen.clear();
       this.seen.add(seenKey);
       return undefined;
@@ -209,6 +246,59 @@ export class DavReadCache implements ChangeSubscriber {
     const object: CachedObject = { ...obj, lastModified: obj.updated_at.toUTCString() };
     this.put(`o/${calendarId}/${obj.name}`, { deps, object, weight: ENTRY_OVERHEAD + 2 * obj.ical.length, usedAt: 0 });
     return object;
+  }
+
+  /**
+   * Before this process writes the object `name` of a calendar (a PUT): from now on the object's
+   * announcements are counted for endWrite. Undefined when too many writes are in flight.
+   */
+  beginWrite(calendarId: string, name: string): WriteWatch | undefined {
+    const key = `${calendarId}/${name}`;
+    if (this.writes.size >= MAX_WRITES && !this.writes.has(key)) return undefined;
+    const w: WriteWatch = { key, epoch: this.epoch, count: 0, gen: 0 };
+    const ws = this.writes.get(key);
+    if (ws) ws.push(w);
+    else this.writes.set(key, [w]);
+    return w;
+  }
+
+  /**
+   * After the write begun as `w` ended: with `obj`, the row it committed (exactly what the
+   * database holds, text included), which is kept — write-through, so a client that reads what it
+   * has just written (or a calendar-multiget after a sync) is answered from memory. Without `obj`
+   * (the write failed) only the watch ends.
+   *
+   * The write's commit announces the object (migration 0011), in commit order with every other
+   * change, and the entry must not be ended by that announcement of its own, yet must be by any
+   * later one. Counted since beginWrite:
+   *   - none arrived: ours is still to come, and the next announcement of the object is either ours
+   *     or one committed before ours (then ours follows it and ends the entry): the entry awaits one
+   *     (`awaitOwn`) and is valid until the announcement after it;
+   *   - one arrived: it is ours (the entry is valid from its generation on), or one committed
+   *     before ours and ours is still to come (and ends the entry: kept for nothing, never wrong);
+   *   - more: not kept (which came last is unknown).
+   * A reconnect of the feed in between (a new epoch) keeps nothing.
+   */
+  endWrite(w: WriteWatch, obj?: ObjectMeta & { ical: string; calendar_id: string }): void {
+    const ws = this.writes.get(w.key);
+    const i = ws ? ws.indexOf(w) : -1;
+    if (i >= 0) {
+      ws!.splice(i, 1);
+      if (ws!.length === 0) this.writes.delete(w.key);
+    }
+    if (!obj || i < 0 || w.epoch !== this.epoch || w.count > 1 || `${obj.calendar_id}/${obj.name}` !== w.key || obj.ical.length > MAX_WRITTEN_CHARS) return;
+    const awaitOwn = w.count === 0;
+    const deps: Deps = { epoch: this.epoch, at: awaitOwn ? ++this.clock : w.gen, users: [], obj: w.key, objectsOf: obj.calendar_id };
+    if (!this.valid(deps)) return;
+    const object: CachedObject = {
+      id: obj.id, name: obj.name, etag: obj.etag, schedule_tag: obj.schedule_tag, role: obj.role, component: obj.component, updated_at: obj.updated_at,
+      class: obj.class, size: obj.size, ical: obj.ical, lastModified: obj.updated_at.toUTCString(),
+    };
+    // What a calendar-multiget renders of it is made now, once, with the text at hand (not at its first read).
+    asciiObject(object, escapeText);
+    this.seen.delete(w.key);
+    this.stats.written++;
+    this.put(`o/${w.key}`, { deps, object, weight: ENTRY_OVERHEAD + 2 * obj.ical.length, usedAt: 0, awaitOwn });
   }
 
   /**
@@ -233,6 +323,17 @@ export class DavReadCache implements ChangeSubscriber {
   get size() {
     return { principals: this.principals.size, calendars: this.calendars.size, items: this.items.size, bytes: this.items.weight };
   }
+}
+
+// eslint-disable-next-line no-control-regex
+export const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * Whether what a response renders of the object (etag, component, the escaped text) is all ASCII —
+ * then its UTF-8 bytes are its Latin-1 bytes, which a socket writes without encoding (fast-report.ts).
+ */
+export function asciiObject(o: CachedObject, escape: (s: string) => string): boolean {
+  return o.ascii ??= !NON_ASCII.test(o.etag) && !NON_ASCII.test(o.component) && !NON_ASCII.test(escapedText(o, escape));
 }
 
 /** Escape text for XML character data — the same output as lib/dav escapeText, kept with the object. */
