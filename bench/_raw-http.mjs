@@ -8,6 +8,7 @@
 import net from 'node:net';
 
 const CRLF2 = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 
 /**
  * A client for `base` (http://host:port). `request(method, pathAndQuery, headers, body)` resolves
@@ -22,104 +23,112 @@ export function rawHttpClient(base) {
   const hostHeader = `Host: ${u.host}\r\n`;
   /** @type {net.Socket | null} */
   let sock = null;
-  let buf = Buffer.alloc(0);
-  /** @type {{ resolve: (r: {status:number,text:string}) => void, reject: (e: Error) => void, sock: net.Socket, untilClose?: boolean } | null} */
-  let waiting = null;
+  /**
+   * The request in flight and its response as it arrives (parsed incrementally: the body's bytes
+   * are kept as the socket's own chunks and joined once, so a megabyte answer costs one copy).
+   * @type {null | { resolve: (r: {status:number,text:string}) => void, reject: (e: Error) => void, sock: net.Socket,
+   *   pending: Buffer, status: number, mode: '' | 'length' | 'chunked' | 'close', need: number, left: number, crlf: boolean,
+   *   parts: Buffer[], got: number, closeAfter: boolean }}
+   */
+  let w = null;
 
-  /** Fails the waiting request if it was sent on socket `s` (an old socket's late close is ignored). */
+  /** Fails the request in flight if it was sent on socket `s` (an old socket's late close is ignored). */
   const fail = (s, err) => {
-    if (!waiting || waiting.sock !== s) return;
-    const w = waiting;
-    waiting = null;
-    buf = Buffer.alloc(0);
-    w.reject(err);
+    if (!w || w.sock !== s) return;
+    const x = w;
+    w = null;
+    x.reject(err);
   };
+
+  const finish = () => {
+    const x = w;
+    w = null;
+    if (x.closeAfter) x.sock.destroy();
+    x.resolve({ status: x.status, text: (x.parts.length === 1 ? x.parts[0] : Buffer.concat(x.parts, x.got)).toString('utf8') });
+  };
+
+  /** The head: status, framing (RFC 9112 §6.3) and whether the server closes after this answer. */
+  function head(text) {
+    w.status = Number(text.slice(9, 12));
+    const cl = /\r\ncontent-length:[ \t]*(\d+)/i.exec(text);
+    w.closeAfter = /\r\nconnection:[ \t]*close/i.test(text) || (text.startsWith('HTTP/1.0') && !/\r\nconnection:[ \t]*keep-alive/i.test(text));
+    if (cl) { w.mode = 'length'; w.need = Number(cl[1]); }
+    else if (/\r\ntransfer-encoding:[ \t]*chunked/i.test(text)) w.mode = 'chunked';
+    else if (w.status === 204 || w.status === 304) { w.mode = 'length'; w.need = 0; }
+    else w.mode = 'close'; // the body runs until the server closes the connection
+  }
+
+  function onData(chunk) {
+    if (!w) return;
+    if (!w.mode) {
+      w.pending = w.pending.length ? Buffer.concat([w.pending, chunk]) : chunk;
+      const he = w.pending.indexOf(CRLF2);
+      if (he < 0) return;
+      head(w.pending.toString('latin1', 0, he));
+      chunk = w.pending.subarray(he + 4);
+      w.pending = EMPTY;
+      if (w.mode === 'length' && w.need === 0) return finish();
+    }
+    if (w.mode === 'length') {
+      const take = chunk.subarray(0, w.need - w.got);
+      if (take.length) { w.parts.push(take); w.got += take.length; }
+      if (w.got >= w.need) finish();
+    } else if (w.mode === 'close') {
+      if (chunk.length) { w.parts.push(chunk); w.got += chunk.length; }
+    } else {
+      chunked(chunk);
+    }
+  }
+
+  /** Chunked transfer coding (RFC 9112 §7.1): data is sliced out of the chunks, framing parsed from a small remainder. */
+  function chunked(chunk) {
+    let b = w.pending.length ? Buffer.concat([w.pending, chunk]) : chunk;
+    for (;;) {
+      if (w.left > 0) {
+        const take = b.subarray(0, w.left);
+        if (take.length) { w.parts.push(take); w.got += take.length; w.left -= take.length; }
+        b = b.subarray(take.length);
+        if (w.left > 0) { w.pending = EMPTY; return; }
+        w.crlf = true;
+      }
+      if (w.crlf) {
+        if (b.length < 2) { w.pending = b; return; }
+        b = b.subarray(2);
+        w.crlf = false;
+      }
+      const le = b.indexOf('\r\n');
+      if (le < 0) { w.pending = b; return; }
+      const size = parseInt(b.toString('latin1', 0, le), 16);
+      b = b.subarray(le + 2);
+      if (size === 0) { w.pending = EMPTY; return finish(); } // trailers and the last CRLF are not waited for
+      w.left = size;
+    }
+  }
 
   function open() {
     const s = net.connect({ host, port });
     s.setNoDelay(true);
-    s.on('data', (chunk) => {
-      if (sock !== s) return;
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      parse();
-    });
+    s.on('data', (chunk) => { if (w?.sock === s) onData(chunk); });
     s.on('error', (e) => { if (sock === s) sock = null; fail(s, e); });
     s.on('close', () => {
       if (sock === s) sock = null;
-      if (waiting?.sock === s && waiting.untilClose) {
-        const he = buf.indexOf(CRLF2);
-        const w = waiting;
-        waiting = null;
-        w.resolve({ status: Number(buf.toString('latin1', 9, 12)), text: buf.toString('utf8', he + 4) });
-        buf = Buffer.alloc(0);
-        return;
-      }
+      if (w?.sock === s && w.mode === 'close') return finish();
       fail(s, Object.assign(new Error('connection closed'), { code: 'ECONNRESET' }));
     });
     sock = s;
     return s;
   }
 
-  /** Completes the waiting request when its whole response is in `buf`. */
-  function parse() {
-    if (!waiting) return;
-    const he = buf.indexOf(CRLF2);
-    if (he < 0) return;
-    const head = buf.toString('latin1', 0, he);
-    const status = Number(head.slice(9, 12));
-    const start = he + 4;
-    let body;
-    let rest;
-    const cl = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head);
-    if (cl) {
-      const end = start + Number(cl[1]);
-      if (buf.length < end) return;
-      body = buf.subarray(start, end);
-      rest = buf.subarray(end);
-    } else if (/\r\ntransfer-encoding:[ \t]*chunked/i.test(head)) {
-      const parts = [];
-      let at = start;
-      for (;;) {
-        const le = buf.indexOf('\r\n', at);
-        if (le < 0) return;
-        const size = parseInt(buf.toString('latin1', at, le), 16);
-        if (size === 0) {
-          if (buf.length < le + 4) return; // the final CRLF (no trailers are sent to us)
-          rest = buf.subarray(le + 4);
-          break;
-        }
-        if (buf.length < le + 2 + size + 2) return;
-        parts.push(buf.subarray(le + 2, le + 2 + size));
-        at = le + 2 + size + 2;
-      }
-      body = Buffer.concat(parts);
-    } else if (status === 204 || status === 304) {
-      body = Buffer.alloc(0);
-      rest = buf.subarray(start);
-    } else {
-      // Neither: the body runs until the server closes the connection (RFC 9112 §6.3, item 8).
-      waiting.untilClose = true;
-      return;
-    }
-    buf = rest.length ? Buffer.from(rest) : Buffer.alloc(0);
-    const w = waiting;
-    waiting = null;
-    // The server closes after this response: an HTTP/1.0 answer without keep-alive, or "close".
-    if (/\r\nconnection:[ \t]*close/i.test(head) || (head.startsWith('HTTP/1.0') && !/\r\nconnection:[ \t]*keep-alive/i.test(head))) sock?.destroy();
-    w.resolve({ status, text: body.toString('utf8') });
-  }
-
   function once(method, path, headers, body) {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? null : Buffer.from(body);
-      let head = `${method} ${path} HTTP/1.1\r\n${hostHeader}`;
-      for (const [k, v] of Object.entries(headers ?? {})) head += `${k}: ${v}\r\n`;
-      if (payload) head += `Content-Length: ${payload.length}\r\n`;
-      head += '\r\n';
+      let text = `${method} ${path} HTTP/1.1\r\n${hostHeader}`;
+      for (const [k, v] of Object.entries(headers ?? {})) text += `${k}: ${v}\r\n`;
+      if (payload) text += `Content-Length: ${payload.length}\r\n`;
+      text += '\r\n';
       const s = sock && !sock.destroyed ? sock : open();
-      waiting = { resolve, reject, sock: s };
-      buf = Buffer.alloc(0);
-      s.write(payload ? Buffer.concat([Buffer.from(head, 'latin1'), payload]) : Buffer.from(head, 'latin1'));
+      w = { resolve, reject, sock: s, pending: EMPTY, status: 0, mode: '', need: 0, left: 0, crlf: false, parts: [], got: 0, closeAfter: false };
+      s.write(payload ? Buffer.concat([Buffer.from(text, 'latin1'), payload]) : Buffer.from(text, 'latin1'));
     });
   }
 
