@@ -11,6 +11,7 @@ import * as m0009 from './migrations/0009_reminder.js';
 import * as m0010 from './migrations/0010_floating.js';
 import * as m0011 from './migrations/0011_dav_change_notify.js';
 import * as m0012 from './migrations/0012_zoned_span.js';
+import * as m0013 from './migrations/0013_lz4_text.js';
 
 /** Migrations are listed in code (not read from a folder) so the build needs no file copying. */
 const migrations: Record<string, Migration> = {
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '0010_floating': m0010,
   '0011_dav_change_notify': m0011,
   '0012_zoned_span': m0012,
+  '0013_lz4_text': m0013,
 };
 
 class ListProvider implements MigrationProvider {
