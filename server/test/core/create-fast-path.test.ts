@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
+import { listenJobWakes } from '../support/job-wakes.js';
 import { create, ev, jobs, user, type TestUser } from './_helpers.js';
 import { buildCalendar, buildComponent, eventToJson } from '../../src/lib/ical/build.js';
 import { createFreshObject, saveObject } from '../../src/app/events/write.js';
@@ -17,7 +18,6 @@ import { prepareResource, indexValues } from '../../src/app/events/resource.js';
 import * as principals from '../../src/store/principals.js';
 import * as objects from '../../src/store/objects.js';
 import { deliverQueue } from '../../src/app/events/deliver-batch.js';
-import pg from 'pg';
 import { sql } from 'kysely';
 import type { Actor } from '../../src/domain/actor.js';
 import type { EventInput } from '../../src/lib/ical/model.js';
@@ -201,11 +201,8 @@ describe('create fast path', () => {
   });
 
   it('queues its jobs with a plain insert (new per-UID queue, known task), as add_jobs would, wakes the worker; a keyed job or an unknown task goes through add_jobs', async () => {
-    const listener = new pg.Client({ connectionString: env.url });
-    await listener.connect();
-    const wakes: string[] = [];
-    listener.on('notification', (n) => { if (n.channel === 'jobs:insert') wakes.push(n.payload ?? ''); });
-    await listener.query('listen "jobs:insert"');
+    const listener = await listenJobWakes(env.url);
+    const { wakes } = listener;
     try {
       const full = async (uid: string) => (await sql<{ task: string; queue_name: string | null; payload: { uid?: string }; priority: number; max_attempts: number; attempts: number; key: string | null; flags: unknown; run_at: Date; revision: number }>`
         select t.identifier as task, q.queue_name, j.payload, j.priority, j.max_attempts, j.attempts, j.key, j.flags, j.run_at, j.revision
@@ -224,7 +221,7 @@ describe('create fast path', () => {
       expect({ task: j.task, queue: j.queue_name, priority: j.priority, max_attempts: j.max_attempts, attempts: j.attempts, key: j.key, flags: j.flags, revision: j.revision })
         .toEqual({ task: 'schedule-deliver', queue: deliverQueue(row.uid), priority: -10, max_attempts: 25, attempts: 0, key: null, flags: null, revision: 0 });
       expect(Math.abs(j.run_at.getTime() - Date.now())).toBeLessThan(60_000);
-      for (let i = 0; i < 50 && !wakes.length; i++) await new Promise((r) => setTimeout(r, 20));
+      await listener.waitFor(1);
       expect(wakes.length).toBeGreaterThanOrEqual(1);
       // The same statement with a keyed job, and with a task no job has used yet: add_jobs makes both (key, task row).
       const uid = randomUUID();
@@ -247,7 +244,7 @@ describe('create fast path', () => {
         ['schedule-deliver', `c4-key-${uid}`, deliverQueue(uid), 1], [task, null, null, 2], ['schedule-deliver', null, deliverQueue(uid), 3],
       ]);
     } finally {
-      await listener.end();
+      await listener.close();
     }
   });
 

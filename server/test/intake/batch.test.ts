@@ -1,9 +1,9 @@
 // Mail intake under a backlog: the running job of a recipient's queue also applies the messages
 // queued behind it for that recipient, in one transaction (app/intake/process.ts, processQueued).
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
+import { listenJobWakes } from '../support/job-wakes.js';
 import { receiveMail } from '../../src/app/intake/receive.js';
 import { processInbound } from '../../src/app/intake/process.js';
 import { listDecisions } from '../../src/store/mail.js';
@@ -253,11 +253,8 @@ describe('receiving under load (group commit)', () => {
 
   it('queues the job with a plain insert once the recipient\'s queue exists (through add_job before), as add_job would, and wakes the worker', async () => {
     const erin = await makeUser(env.ctx, 'erin@example.com');
-    const listener = new pg.Client({ connectionString: env.url });
-    await listener.connect();
-    const wakes: string[] = [];
-    listener.on('notification', (n) => { if (n.channel === 'jobs:insert') wakes.push(n.payload ?? ''); });
-    await listener.query('listen "jobs:insert"');
+    const listener = await listenJobWakes(env.url);
+    const { wakes } = listener;
     try {
       const jobsOf = () => sql<{ payload: { id: string; queue: string; to?: string[] }; priority: number; max_attempts: number; attempts: number; key: string | null; task: string; queue_name: string | null }>`
         select j.payload, j.priority, j.max_attempts, j.attempts, j.key, t.identifier as task, q.queue_name
@@ -279,14 +276,14 @@ describe('receiving under load (group commit)', () => {
       const frankJobs = await queueJobs(frank);
       expect(frankJobs.map((j) => j.payload)).toEqual([{ id: both, to: [frank.email], queue: `intake:${frank.id}` }]);
       // Every receive woke the worker.
-      for (let i = 0; i < 50 && wakes.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      await listener.waitFor(3);
       expect(wakes.length).toBeGreaterThanOrEqual(3);
       await runHeadsUntilEmpty(erin);
       await runHeadsUntilEmpty(frank);
       expect(await objects.findByUid(env.ctx.db, erin.id, 'pi2@partner.org')).toBeDefined();
       expect(await objects.findByUid(env.ctx.db, frank.id, 'pi3@partner.org')).toBeDefined();
     } finally {
-      await listener.end();
+      await listener.close();
     }
   });
 
