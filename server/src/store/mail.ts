@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import { prepared, type DB } from './db.js';
 import type { Database } from './schema.js';
 import type { Selectable } from 'kysely';
-import { jobSpecsJson, type JobSpec } from '../jobs/queue.js';
+import { DIRECT_JOBS_COUNT, DIRECT_JOBS_CTES, jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
 export type DeliveryRow = Selectable<Database['delivery_log']>;
 export type DecisionRow = Selectable<Database['mail_decision']>;
@@ -101,10 +101,9 @@ export interface IntakeJob {
  * How a receive statement queues its 'mail-intake' jobs (graphile-worker 0.17.3, pinned and
  * patched): a plain insert into graphile-worker's job table, instead of its add_job(s) functions.
  * add_jobs is plpgsql — four statements, each planned again on most calls (custom plans), for
- * what is here one prepared insert. That is what add_jobs does for jobs without a key: the task
- * and the named queue must exist (they are looked up in the same statement); a job whose queue
- * (a recipient's first message) or task does not exist yet goes through add_job as before.
- * The worker is woken by the same NOTIFY ('jobs:insert') add_jobs sends.
+ * what is here one prepared insert: the shared DIRECT_JOBS_CTES (jobs/queue.ts), which makes the
+ * rows add_jobs makes for jobs without a key (a recipient's first message creates its queue) and
+ * sends the same NOTIFY ('jobs:insert'); a task never used before goes through add_jobs.
  */
 const INTAKE_TASK = 'mail-intake';
 
@@ -120,25 +119,13 @@ export async function insertInboundWithJobs(db: DB, m: { source: string; envelop
       insert into inbound_message (source, envelope_from, envelope_to, remote_address, raw, size)
       values (${m.source}, ${m.envelopeFrom}, ${m.envelopeTo}::text[], ${m.remoteAddress}, ${m.raw}, ${m.raw.length})
       returning id
-    ), s as (
-      select x.s, x.n, q.id as queue_id, (x.s->>'queue') is null or q.id is not null as direct,
-             case when x.s->'to' = 'null'::jsonb then json_build_object('id', m.id, 'queue', x.s->>'queue') else json_build_object('id', m.id, 'to', x.s->'to', 'queue', x.s->>'queue') end as payload
+    ), js as (
+      select ${INTAKE_TASK}::text as identifier,
+             case when x.s->'to' = 'null'::jsonb then json_build_object('id', m.id, 'queue', x.s->>'queue') else json_build_object('id', m.id, 'to', x.s->'to', 'queue', x.s->>'queue') end as payload,
+             x.s->>'queue' as queue_name, null::timestamptz as run_at, ${o.maxAttempts}::smallint as max_attempts, null::text as job_key, ${o.priority}::smallint as priority, null::text[] as flags, x.n
       from m cross join jsonb_array_elements(${specs}::jsonb) with ordinality as x(s, n)
-      left join graphile_worker._private_job_queues q on q.queue_name = x.s->>'queue'
-    ), t as (
-      select id from graphile_worker._private_tasks where identifier = ${INTAKE_TASK}
-    ), d as (
-      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, max_attempts, priority)
-      select s.queue_id, t.id, s.payload, ${o.maxAttempts}::smallint, ${o.priority}::smallint
-      from s cross join t where s.direct order by s.n
-      returning 1
-    ), f as (
-      select (graphile_worker.add_job(identifier => ${INTAKE_TASK}, payload => s.payload, queue_name => s.s->>'queue', max_attempts => ${o.maxAttempts}::int, priority => ${o.priority}::int)).id as job_id
-      from s where not s.direct or not exists (select 1 from t)
-    ), wake as (
-      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || c.n::text || '}') from (select count(*) as n from d) c where c.n > 0
-    )
-    select m.id from m where (select count(*) from d) + (select count(*) from f) + (select count(*) from wake) >= 0`.execute(db);
+    ), ${DIRECT_JOBS_CTES}
+    select m.id from m where ${DIRECT_JOBS_COUNT} >= 0`.execute(db);
   return r.rows[0].id;
 }
 
@@ -168,29 +155,14 @@ export async function insertInboundBatch(db: DB, items: InboundToStore[], o: { m
       from jsonb_to_recordset(${meta}::jsonb) as x(i int, id uuid, source text, envelope_from text, envelope_to text[], remote_address text, size int)
       join unnest(${items.map((it) => it.m.raw)}::bytea[]) with ordinality as r(raw, i) on r.i = x.i
       returning 1
-    ), s as (
+    ), js as (
       -- run_at a microsecond apart in arrival order: graphile-worker picks the next job of a queue
       -- by (priority, run_at) only, so jobs sharing this statement's now() could run in any order.
-      select x.s->'payload' as payload, x.s->>'queue_name' as queue_name, x.n, now() + (x.n * interval '1 microsecond') as run_at,
-             q.id as queue_id, (x.s->>'queue_name') is null or q.id is not null as direct
+      select ${INTAKE_TASK}::text as identifier, x.s->'payload' as payload, x.s->>'queue_name' as queue_name, now() + (x.n * interval '1 microsecond') as run_at,
+             ${o.maxAttempts}::smallint as max_attempts, null::text as job_key, ${o.priority}::smallint as priority, null::text[] as flags, x.n
       from json_array_elements(${specs}::json) with ordinality as x(s, n)
-      left join graphile_worker._private_job_queues q on q.queue_name = x.s->>'queue_name'
-    ), t as (
-      select id from graphile_worker._private_tasks where identifier = ${INTAKE_TASK}
-    ), d as (
-      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, run_at, max_attempts, priority)
-      select s.queue_id, t.id, s.payload, s.run_at, ${o.maxAttempts}::smallint, ${o.priority}::smallint
-      from s cross join t where s.direct order by s.n
-      returning 1
-    ), f as (
-      select 1 from graphile_worker.add_jobs(array(
-        select (${INTAKE_TASK}, s.payload, s.queue_name, s.run_at, ${o.maxAttempts}::smallint, null, ${o.priority}::smallint, null)::graphile_worker.job_spec
-        from s where not s.direct or not exists (select 1 from t) order by s.n))
-      where exists (select 1 from s where not s.direct or not exists (select 1 from t))
-    ), wake as (
-      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || c.n::text || '}') from (select count(*) as n from d) c where c.n > 0
-    )
-    select (select count(*) from m) as messages, (select count(*) from d) + (select count(*) from f) + (select count(*) from wake) as jobs`.execute(db);
+    ), ${DIRECT_JOBS_CTES}
+    select (select count(*) from m) as messages, ${DIRECT_JOBS_COUNT} as jobs`.execute(db);
   return ids;
 }
 
@@ -429,26 +401,10 @@ export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finish
       update inbound_message m set state = 'processed', processed_at = now(), message_id = (${doneMessageIds}::text[])[array_position(${done}::uuid[], m.id)]
       where m.id = any(${done}::uuid[])
       returning 1
-    ), specs as (
-      -- A job without a key whose task and queue exist is a plain insert (as for receive: see
-      -- INTAKE_TASK above); the others go through add_jobs.
-      select x.s, x.n, t.id as task_id, q.id as queue_id,
-             (x.s->>'job_key') is null and t.id is not null and ((x.s->>'queue_name') is null or q.id is not null) as direct
-      from json_array_elements(${jobSpecsJson(jobs)}::json) with ordinality as x(s, n)
-      left join graphile_worker._private_tasks t on t.identifier = x.s->>'identifier'
-      left join graphile_worker._private_job_queues q on q.queue_name = x.s->>'queue_name'
-    ), jd as (
-      insert into graphile_worker._private_jobs (job_queue_id, task_id, payload, run_at, max_attempts, priority)
-      select queue_id, task_id, coalesce(s->'payload', '{}'::json), coalesce((s->>'run_at')::timestamptz, now()),
-             coalesce((s->>'max_attempts')::smallint, 25::smallint), coalesce((s->>'priority')::smallint, 0::smallint)
-      from specs where direct order by n
-      returning 1
-    ), j as (
-      select (graphile_worker.add_jobs(array(select json_populate_record(null::graphile_worker.job_spec, s) from specs where not direct order by n), false)).id
-      where exists (select 1 from specs where not direct)
-    ), wake as (
-      select pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || w.n::text || '}') from (select count(*) as n from jd) w where w.n > 0
-    ), c as (
+    ), js as (
+      select * from json_populate_recordset(null::graphile_worker.job_spec, ${jobSpecsJson(jobs)}::json)
+        with ordinality as x(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)
+    ), ${DIRECT_JOBS_CTES}, c as (
       select id from graphile_worker.complete_jobs(${completeJobIds}::bigint[]) where cardinality(${completeJobIds}::bigint[]) > 0
     ), r as (
       delete from graphile_worker._private_jobs where id = ${running?.id ?? null}::bigint and locked_by is not distinct from ${running?.lockedBy ?? null}::text
@@ -458,7 +414,7 @@ export async function finishIntakeBatch(db: DB, decisions: NewDecision[], finish
       from r where q.id = r.job_queue_id and q.locked_by = r.locked_by
       returning 1
     )
-    select (select count(*) from d) as decisions, (select count(*) from m) as messages, (select count(*) from j) + (select count(*) from jd) + (select count(*) from wake) as jobs, (select count(*) from c) as completed,
+    select (select count(*) from d) as decisions, (select count(*) from m) as messages, ${DIRECT_JOBS_COUNT} as jobs, (select count(*) from c) as completed,
            (select count(*) from rq) as unlocked, (select count(*) from r) as running`.execute(db);
   return Number(r.rows[0].running) > 0;
 }
