@@ -1,4 +1,4 @@
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './migrations/0001_platform.js';
 import * as m0002 from './migrations/0002_events.js';
 import * as m0004 from './migrations/0004_bot.js';
@@ -45,27 +45,7 @@ export async function migrateToLatest(db: Kysely<any>, connectionString: string)
   // The job queue keeps its own schema; graphile-worker migrates it.
   const { runMigrations } = await import('graphile-worker');
   await runMigrations({ connectionString });
-  await jobPayloadLz4(db);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-}
-
-/**
- * graphile-worker's job payloads are written once per job and ≈ 3 KB for a scheduling delivery
- * (the iTIP text): lz4 instead of the default pglz, as migration 0013 does for our text columns
- * (pglz_compress was ≈ 2 % of PostgreSQL's CPU of a create). Its schema is graphile-worker's, so
- * this runs after its migrations, and only when the column is not lz4 yet (ALTER … SET
- * COMPRESSION changes the catalogue only, no rewrite). Without lz4 in the server: a notice.
- */
-async function jobPayloadLz4(db: Kysely<any>): Promise<void> {
-  await sql.raw(`do $$
-    begin
-      if exists (select 1 from pg_attribute where attrelid = 'graphile_worker._private_jobs'::regclass
-                 and attname = 'payload' and attcompression is distinct from 'l') then
-        execute 'alter table graphile_worker._private_jobs alter column payload set compression lz4';
-      end if;
-    exception when others then
-      raise notice 'job payloads keep the default compression (%)', sqlerrm;
-    end $$`).execute(db);
 }
 
 export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
