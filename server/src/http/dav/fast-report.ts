@@ -15,28 +15,21 @@
  * is answered as always; so is a request whose credential or calendar view stopped being held
  * while its body arrived.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { AppContext } from '../../app/context.js';
 import { parseReport, parseXml, type ReportRequest } from '../../lib/dav/index.js';
-import { rememberedCredential } from './auth.js';
 import { DAV_HEADER } from './options.js';
-import { calendarPath, lookupHint, requestPath } from './paths.js';
+import { calendarPath, requestPath } from './paths.js';
 import { davReadState, type DavReadState } from './read-cache.js';
 import { fastProps, multistatusText } from './common.js';
 import { cachedMultigetParts, ownNames, wantedHrefs } from './reports/multiget.js';
-import type { DavCalendar } from './types.js';
-import type { PrincipalRow } from '../../store/schema.js';
+import { FRONT_PREFIX, frontAnswered, heldTarget, requestIdOf, type HeldTarget } from './front.js';
 import type { FrontHandler, ObserveHttp } from '../app.js';
 
-const PREFIX = '/dav/calendars/';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const REQUEST_ID = /^[\w.-]{1,64}$/;
 /** Bodies read here at most (a multiget of 1,000 hrefs is ~100 KB). */
 const MAX_BODY = 1024 * 1024;
 /** Answers longer than this (UTF-16 units) are left to the usual route (which streams them). */
 const MAX_ANSWER = 16 * 1024 * 1024;
-const ROUTE = '/dav/*';
 
 /** Counts for tests and metrics: answered here, and read here but handed to the usual route. */
 export const fastReportStats = { answered: 0, handedOver: 0 };
@@ -47,36 +40,14 @@ export const PRE_READ_BODY = Symbol('calendula.davPreReadBody');
 export const PRE_PARSED_REPORT = Symbol('calendula.davPreParsedReport');
 type WithBody = IncomingMessage & { [PRE_READ_BODY]?: Buffer; [PRE_PARSED_REPORT]?: ReportRequest };
 
-interface HeldTarget { key: string; user: PrincipalRow; cal: DavCalendar; base: string }
-
-/** The user, their view of the calendar the URL names and its path, when the read cache holds both now; else undefined. */
-function heldTarget(ctx: AppContext, state: DavReadState, req: IncomingMessage, path: string): HeldTarget | undefined {
-  if (!state.feed.fenced()) return undefined;
-  const cred = rememberedCredential(ctx, req.headers.authorization);
-  const user = cred && state.cache.principal(cred.key, cred.entry.userId);
-  if (!user) return undefined;
-  // Exactly <user>/<calendar>/ (or without the slash): the user's own home (paths.ts resolvePath).
-  const segs = path.slice(PREFIX.length).split('/');
-  if (segs.length === 3 && segs[2] === '') segs.pop();
-  if (segs.length !== 2 || !segs[1] || segs[1] === 'inbox' || segs[1] === 'outbox' || segs[0]!.toLowerCase() !== user.email.toLowerCase()) return undefined;
-  const hint = lookupHint(path, user.id);
-  const cal = hint.calendarId && hint.objectName === null ? state.cache.calendar(user.id, hint.calendarId) : undefined;
-  // Read access (RFC 3744 DAV:read; a free-busy grant has none); a derived id names only an own calendar.
-  if (!cal || (cal.access !== 'owner' && cal.access !== 'read' && cal.access !== 'read-write')) return undefined;
-  if (!UUID.test(segs[1]) && cal.access !== 'owner') return undefined;
-  return { key: cred.key, user, cal, base: `${PREFIX}${user.email.toLowerCase()}/${segs[1]}/` };
-}
-
 /** Whether what heldTarget() found is still held and current (this process's writes fenced). */
 const stillHeld = (state: DavReadState, t: HeldTarget) =>
   state.feed.fenced() && state.cache.principal(t.key, t.user.id) === t.user && state.cache.calendar(t.user.id, t.cal.id) === t.cal;
 
 export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHandler {
-  const infoLog = () => ctx.log.isLevelEnabled?.('info') !== false;
-
   return (req, res, next) => {
     const url = req.url;
-    if (req.method !== 'REPORT' || !url?.startsWith(PREFIX)) return next();
+    if (req.method !== 'REPORT' || !url?.startsWith(FRONT_PREFIX)) return next();
     const state = davReadState(ctx);
     const length = Number(req.headers['content-length']);
     if (!state || !(length > 0 && length <= MAX_BODY) || req.headers['content-encoding'] !== undefined || req.headers.prefer !== undefined || req.headers.brief !== undefined) return next();
@@ -87,7 +58,7 @@ export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHand
       return next();
     }
     // Only a caller already known here gets its body read before the usual route.
-    const target = heldTarget(ctx, state, req, path);
+    const target = heldTarget(ctx, state, req, path, false);
     if (!target) return next();
     const t0 = performance.now();
     const chunks: Buffer[] = [];
@@ -115,21 +86,19 @@ export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHand
       const fast = report.kind === 'calendar-multiget' ? fastProps(report.props) : null;
       // Checked again: a write of this process, a change announced, while the body arrived.
       if (!fast || report.kind !== 'calendar-multiget' || !stillHeld(state, target)) return handOver(body, report);
-      const { user, cal, base } = target;
+      const { user, cal } = target;
+      const base = `${FRONT_PREFIX}${user.email.toLowerCase()}/${target.segs[1]}/`;
       const wanted = wantedHrefs(report.hrefs);
       const own = ownNames(wanted, new Set([base, calendarPath(user.email, cal.id)]));
       cachedMultigetParts(ctx.pool, state.cache, cal, fast, wanted, own, report.calendarData).then(({ parts, ascii }) => {
         const text = multistatusText(parts, fast.some((p) => p.name === 'calendar-data'));
         if (text.length > MAX_ANSWER) return handOver(body, report);
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        const id = requestIdOf(req);
         res.writeHead(207, { 'x-request-id': id, dav: DAV_HEADER, 'content-type': 'application/xml; charset=utf-8', 'content-length': ascii ? text.length : Buffer.byteLength(text, 'utf8') });
         // ASCII text is its own UTF-8: written as Latin-1, the socket copies it instead of encoding it (~40 µs for 60 KB).
         res.end(text, ascii ? 'latin1' : 'utf8');
         fastReportStats.answered++;
-        const seconds = (performance.now() - t0) / 1000;
-        observe?.('REPORT', ROUTE, 207, seconds);
-        if (infoLog()) ctx.log.info({ reqId: id, method: 'REPORT', url: url.split('?')[0], status: 207, ms: Math.round(seconds * 1000) }, 'request');
+        frontAnswered(ctx, observe, req, id, 207, t0);
       }, () => handOver(body, report));
     });
   };
