@@ -22,7 +22,6 @@ import pg from 'pg';
 import type { AppContext } from '../../app/context.js';
 import { ChangeFeed, type ChangeSubscriber } from '../../store/change-feed.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
-import { escapeText } from '../../lib/dav/index.js';
 import type { PrincipalRow } from '../../store/schema.js';
 import type { DavCalendar, ObjectMeta } from './types.js';
 
@@ -294,8 +293,6 @@ export class DavReadCache implements ChangeSubscriber {
       id: obj.id, name: obj.name, etag: obj.etag, schedule_tag: obj.schedule_tag, role: obj.role, component: obj.component, updated_at: obj.updated_at,
       class: obj.class, size: obj.size, ical: obj.ical, lastModified: obj.updated_at.toUTCString(),
     };
-    // What a calendar-multiget renders of it is made now, once, with the text at hand (not at its first read).
-    asciiObject(object, escapeText);
     this.seen.delete(w.key);
     this.stats.written++;
     this.put(`o/${w.key}`, { deps, object, weight: ENTRY_OVERHEAD + 2 * obj.ical.length, usedAt: 0, awaitOwn });
