@@ -9,13 +9,12 @@
 //  - import a 10,000-event .ics: < 20 s
 //  - RSS of the server process: < 300 MB (sampled throughout)
 // The timed requests (listings, free/busy, find-a-time, creates) go through a minimal HTTP/1.1
-// client on one keep-alive socket (bench/_raw-http.mjs), not global fetch: undici costs ~2 ms of
+// client on one keep-alive socket (bench/_http.mjs), not global fetch: undici costs ~2 ms of
 // client CPU per request on this 2-vCPU machine, which the server shares, so with fetch the numbers
 // measured the load generator as much as the server (until 2026-11-28 they did); node:http's client
 // ~0.5 ms (BENCH_HTTP_CLIENT=node).
 import { withChildren } from '../_procs.mjs';
-import http from 'node:http';
-import { rawHttpClient } from '../_raw-http.mjs';
+import { benchHttpClient } from '../_http.mjs';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
@@ -52,36 +51,16 @@ const cpuSecs = (pids) => {
   return sum;
 };
 
-// ---------------------------------------------------------------- lean HTTP client
-// BENCH_HTTP_CLIENT=raw (default): bench/_raw-http.mjs, one socket, ~0.1 ms of client CPU per
-// request; =node: node:http with a keep-alive Agent (~0.5 ms), for comparison.
-const CLIENT = process.env.BENCH_HTTP_CLIENT ?? 'raw';
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const raw = new Map();
+// ---------------------------------------------------------------- HTTP client
+// bench/_http.mjs: the minimal client (~0.1 ms of client CPU per request), or node:http's with
+// BENCH_HTTP_CLIENT=node (~0.5 ms), for comparison.
+const clients = new Map();
 /** One request: { status, text }. `body` is a string (sent as is). */
 function request(url, method, headers, body) {
   const u = new URL(url);
-  if (CLIENT === 'raw') {
-    let c = raw.get(u.origin);
-    if (!c) raw.set(u.origin, (c = rawHttpClient(u.origin)));
-    return c.request(method, u.pathname + u.search, headers, body);
-  }
-  return nodeRequest(u, method, headers, body);
-}
-/** A request on a reused socket that the server closed as idle meanwhile (ECONNRESET) is sent again, once. */
-function nodeRequest(u, method, headers, body, retried = false) {
-  return new Promise((resolve, reject) => {
-    const buf = body === undefined ? undefined : Buffer.from(body);
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: buf ? { ...headers, 'content-length': buf.length } : headers, agent }, (res) => {
-      const chunks = [];
-      res.on('data', (ch) => chunks.push(ch));
-      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', (e) => (!retried && req.reusedSocket && e.code === 'ECONNRESET' ? nodeRequest(u, method, headers, body, true).then(resolve, reject) : reject(e)));
-    req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${u.pathname}: no answer within 120 s`)));
-    req.end(buf);
-  });
+  let c = clients.get(u.origin);
+  if (!c) clients.set(u.origin, (c = benchHttpClient(u.origin)));
+  return c.request(method, u.pathname + u.search, headers, body);
 }
 
 const stats = (xs) => {
@@ -373,9 +352,8 @@ export default async function run(log) {
     return rows;
   } finally {
     clearInterval(sampler);
-    agent.destroy();
-    for (const c of raw.values()) c.close();
-    raw.clear();
+    for (const c of clients.values()) c.close();
+    clients.clear();
     await worker?.stop();
     await server.stop();
     if (db) await db.drop();

@@ -25,8 +25,7 @@
 import { withChildren } from '../_procs.mjs';
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { rawHttpPool } from '../_raw-http.mjs';
+import { benchHttpClient } from '../_http.mjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -42,7 +41,6 @@ const REQUEST_TIMEOUT = Number(process.env.BENCH_DAV_REQUEST_TIMEOUT_MS ?? 240_0
 const MIN_RUNS = 3;
 const PY = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
-const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
 // ---------------------------------------------------------------- the data set
 
@@ -75,36 +73,17 @@ export function eventIcs(i, { tag = '', uid = `ev-${i}@bench.calendula` } = {}) 
 
 // ---------------------------------------------------------------- HTTP
 
-// BENCH_HTTP_CLIENT=raw (default): bench/_raw-http.mjs, minimal HTTP/1.1 sockets (one per
-// concurrent caller), ~0.1 ms of client CPU per request on the machine the servers share; =node:
-// node:http with a keep-alive Agent (~0.5 ms), for comparison. The same client for all three servers.
-const CLIENT = process.env.BENCH_HTTP_CLIENT ?? 'raw';
-const pools = new Map();
+// bench/_http.mjs: the minimal client (one socket per concurrent caller, ~0.1 ms of client CPU per
+// request on the machine the servers share), or node:http's with BENCH_HTTP_CLIENT=node (~0.5 ms).
+// The same client for all three servers.
+const clients = new Map();
 
 function request(base, auth, method, path, body, headers = {}) {
   const u = new URL(path, base);
-  const buf = body === undefined ? undefined : Buffer.from(body);
-  const h = { ...(auth ? { authorization: auth } : {}), ...(buf ? { 'content-type': body.startsWith('<') ? 'application/xml; charset=utf-8' : 'text/calendar; charset=utf-8' } : {}), ...headers };
-  if (CLIENT === 'raw') {
-    let p = pools.get(u.origin);
-    if (!p) pools.set(u.origin, (p = rawHttpPool(u.origin)));
-    let timer;
-    const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT} ms`)), REQUEST_TIMEOUT); });
-    return Promise.race([p.request(method, u.pathname, h, buf), timeout]).finally(() => clearTimeout(timer));
-  }
-  return new Promise((resolve, reject) => {
-    if (buf) h['content-length'] = buf.length;
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method, headers: h, agent }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(REQUEST_TIMEOUT, () => req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT} ms`)));
-    if (buf) req.write(buf);
-    req.end();
-  });
+  const h = { ...(auth ? { authorization: auth } : {}), ...(body !== undefined ? { 'content-type': body.startsWith('<') ? 'application/xml; charset=utf-8' : 'text/calendar; charset=utf-8' } : {}), ...headers };
+  let c = clients.get(u.origin);
+  if (!c) clients.set(u.origin, (c = benchHttpClient(u.origin, { timeoutMs: REQUEST_TIMEOUT })));
+  return c.request(method, u.pathname, h, body);
 }
 
 function client(base, auth) {

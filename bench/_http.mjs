@@ -5,6 +5,7 @@
 // undici's fetch ~2 ms, which is CPU taken from the server under test and latency added to every
 // sequential request. A C load generator (wrk, h2load) would cost about what this does; it only
 // handles what the benches send and get (no pipelining, no 1xx, no trailers, no HEAD).
+import http from 'node:http';
 import net from 'node:net';
 
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -164,5 +165,44 @@ export function rawHttpPool(base) {
       }
     },
     close() { for (const c of all) c.close(); all.length = 0; idle.length = 0; },
+  };
+}
+
+/**
+ * node:http's client with a keep-alive Agent behind the same interface (BENCH_HTTP_CLIENT=node: to
+ * compare with the old measurements). A request on a reused socket that the server closed as idle
+ * meanwhile is sent again, once.
+ */
+export function nodeHttpPool(base) {
+  const u = new URL(base);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const send = (method, path, headers, body, retried = false) => new Promise((resolve, reject) => {
+    const buf = body === undefined ? undefined : Buffer.from(body);
+    const req = http.request({ host: u.hostname, port: u.port, path, method, headers: buf ? { ...headers, 'content-length': buf.length } : headers, agent }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', (e) => (!retried && req.reusedSocket && e.code === 'ECONNRESET' ? send(method, path, headers, body, true).then(resolve, reject) : reject(e)));
+    req.end(buf);
+  });
+  return { request: (method, path, headers, body) => send(method, path, headers, body), close: () => agent.destroy() };
+}
+
+/**
+ * The benches' client for `base` (an origin): rawHttpPool, or nodeHttpPool with
+ * BENCH_HTTP_CLIENT=node. `request(method, pathAndQuery, headers, body)` → { status, text }; one
+ * that gets no answer within `timeoutMs` fails.
+ */
+export function benchHttpClient(base, { timeoutMs = 120_000 } = {}) {
+  const c = (process.env.BENCH_HTTP_CLIENT ?? 'raw') === 'node' ? nodeHttpPool(base) : rawHttpPool(base);
+  return {
+    request(method, path, headers, body) {
+      let timer;
+      const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)), timeoutMs); });
+      return Promise.race([c.request(method, path, headers, body), timeout]).finally(() => clearTimeout(timer));
+    },
+    close: () => c.close(),
   };
 }
