@@ -16,7 +16,7 @@ import type { AppContext } from '../../app/context.js';
 import { objectRows } from '../../store/dav-members.js';
 import { DAV_HEADER } from './options.js';
 import { objectValidators } from './get.js';
-import { objectVisibleIn, requestPath } from './paths.js';
+import { objectVisibleIn } from './paths.js';
 import { davReadState, lastModifiedOf, type CachedObject } from './read-cache.js';
 import { FRONT_PREFIX, frontAnswered, heldTarget, requestIdOf } from './front.js';
 import type { FrontHandler, ObserveHttp } from '../app.js';
@@ -39,13 +39,7 @@ export function davFastGet(ctx: AppContext, observe?: ObserveHttp): FrontHandler
     const state = davReadState(ctx);
     if (!state) return next();
     const t0 = performance.now();
-    let path: string;
-    try {
-      path = requestPath(url);
-    } catch {
-      return next();
-    }
-    const target = heldTarget(ctx, state, req, path, true);
+    const target = heldTarget(ctx, state, req, true);
     if (!target) return next();
     const { cal } = target;
     const name = target.segs[2]!;

@@ -19,7 +19,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AppContext } from '../../app/context.js';
 import { parseReport, parseXml, type ReportRequest } from '../../lib/dav/index.js';
 import { DAV_HEADER } from './options.js';
-import { calendarPath, requestPath } from './paths.js';
+import { calendarPath } from './paths.js';
 import { davReadState, type DavReadState } from './read-cache.js';
 import { fastProps, multistatusText } from './common.js';
 import { cachedMultigetParts, ownNames, wantedHrefs } from './reports/multiget.js';
@@ -51,14 +51,8 @@ export function davFastReport(ctx: AppContext, observe?: ObserveHttp): FrontHand
     const state = davReadState(ctx);
     const length = Number(req.headers['content-length']);
     if (!state || !(length > 0 && length <= MAX_BODY) || req.headers['content-encoding'] !== undefined || req.headers.prefer !== undefined || req.headers.brief !== undefined) return next();
-    let path: string;
-    try {
-      path = requestPath(url);
-    } catch {
-      return next();
-    }
     // Only a caller already known here gets its body read before the usual route.
-    const target = heldTarget(ctx, state, req, path, false);
+    const target = heldTarget(ctx, state, req, false);
     if (!target) return next();
     const t0 = performance.now();
     const chunks: Buffer[] = [];

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../../app/context.js';
 import type { PrincipalRow } from '../../store/schema.js';
 import { rememberedCredential } from './auth.js';
-import { lookupHint } from './paths.js';
+import { lookupHint, requestPath } from './paths.js';
 import type { DavReadState } from './read-cache.js';
 import type { DavCalendar } from './types.js';
 import type { ObserveHttp } from '../app.js';
@@ -29,13 +29,19 @@ export interface HeldTarget {
 }
 
 /**
- * The user and their view of the calendar `path` names, when the read cache holds both now (this
+ * The user and their view of the calendar the request's URL names, when the read cache holds both now (this
  * process's writes fenced) and the view grants read access (RFC 3744 DAV:read; a free-busy grant
  * has none). `object`: the path is <user>/<calendar>/<name>, else <user>/<calendar>/ (or without
  * the slash) — in the user's own home (paths.ts resolvePath), never the inbox or outbox.
  */
-export function heldTarget(ctx: AppContext, state: DavReadState, req: IncomingMessage, path: string, object: boolean): HeldTarget | undefined {
+export function heldTarget(ctx: AppContext, state: DavReadState, req: IncomingMessage, object: boolean): HeldTarget | undefined {
   if (!state.feed.fenced()) return undefined;
+  let path: string;
+  try {
+    path = requestPath(req.url!);
+  } catch {
+    return undefined;
+  }
   const cred = rememberedCredential(ctx, req.headers.authorization);
   const user = cred && state.cache.principal(cred.key, cred.entry.userId);
   if (!user) return undefined;
