@@ -6,6 +6,7 @@ import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kyse
 import { prepared, type DB } from './db.js';
 import type { Database, ObjectRow, Reminder } from './schema.js';
 import { bumpCalendarGeneration } from './cache.js';
+import { addressFingerprintsSql, CALENDAR_FINGERPRINT } from './principals.js';
 import { planJson, type ReminderPlanRow } from './reminders.js';
 import { DIRECT_JOBS_COUNT, DIRECT_JOBS_CTES, jobSpecsJson, type JobSpec } from '../jobs/queue.js';
 
@@ -80,6 +81,14 @@ export async function insertObject(db: DB, ownerId: string, calendarId: string, 
 }
 
 /**
+ * What a create read before it wrote, to be checked by the write itself (app/events/create-lookup.ts):
+ * the calendar's fingerprint (principals.CALENDAR_FINGERPRINT) and, for the attendees' addresses
+ * (lower-case), the fingerprint of what they resolve to (principals.addressFingerprintsSql). When
+ * either differs from the database's now, nothing is written.
+ */
+export interface CreateGuard { calendar: string; addresses: string[] | null; addressFingerprint: string }
+
+/**
  * A whole create in ONE statement, atomic without BEGIN/COMMIT (a data-modifying CTE): the object
  * (with the id chosen by the caller), its change-log entry and sync-sequence bump, its planned
  * reminder, and its jobs (scheduling deliveries, iMIP). The reminder was
@@ -92,7 +101,7 @@ export async function insertObject(db: DB, ownerId: string, calendarId: string, 
  * add_jobs was about a third of PostgreSQL's CPU per create.
  */
 export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: string, id: string, v: ObjectValues,
-  o: { defaults: Reminder[]; jobs: JobSpec[]; reminders: ReminderPlanRow[] }): Promise<WrittenRow | undefined> {
+  o: { defaults: Reminder[]; jobs: JobSpec[]; reminders: ReminderPlanRow[]; guard?: CreateGuard }): Promise<WrittenRow | undefined> {
   if (o.jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('insertObjectWithJobs: preserve_run_at job keys need enqueueMany');
   bumpCalendarGeneration();
   const json = JSON.stringify(Object.fromEntries(INSERT_COLS.map((c) => [c, v[c]])));
@@ -105,6 +114,8 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
     with c as (
       update calendar set sync_seq = sync_seq + 1, updated_at = now()
       where owner_id = ${ownerId} and id = ${calendarId} and default_reminders = ${JSON.stringify(o.defaults)}::jsonb
+        and (${o.guard?.calendar ?? null}::text is null or ${sql.raw(CALENDAR_FINGERPRINT('calendar'))} = ${o.guard?.calendar ?? null}::text)
+        and (${o.guard?.addresses ?? null}::text[] is null or ${addressFingerprintsSql(o.guard?.addresses ?? null)} = ${o.guard?.addressFingerprint ?? null}::text)
       returning sync_seq, default_reminders
     ), ins as (
       insert into calendar_object (id, owner_id, calendar_id, ${cols}, updated_at)

@@ -117,24 +117,59 @@ export async function resolveAddresses(db: DB, emails: string[]): Promise<Map<st
  * alias, as resolveAddresses finds them — in ONE statement: the create reads both before it writes.
  * No row (undefined calendar, empty map) when the calendar does not exist. The principals travel
  * as JSON and are typed again here.
+ *
+ * With them, the fingerprints a later create may check instead of reading them again
+ * (app/events/create-lookup.ts, objects.insertObjectWithJobs): the calendar's (CALENDAR_FINGERPRINT)
+ * and each found address's (ADDRESS_FINGERPRINTS).
  */
-export async function calendarAndAddresses(db: DB, calendarId: string, emails: string[]): Promise<{ calendar: CalendarRow | undefined; found: Map<string, PrincipalRow> }> {
+export async function calendarAndAddresses(db: DB, calendarId: string, emails: string[]): Promise<{ calendar: CalendarRow | undefined; found: Map<string, PrincipalRow>; fingerprint: string; hashes: Map<string, string> }> {
   const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
-  const r = await sql<CalendarRow & { _addresses: (Omit<PrincipalRow, 'created_at' | 'updated_at'> & { _key: string; created_at: string; updated_at: string })[] }>`${prepared('calendar_and_addresses')}select c.*, (
+  type Found = Omit<PrincipalRow, 'created_at' | 'updated_at'> & { _key: string; _h: string; created_at: string; updated_at: string };
+  const r = await sql<CalendarRow & { _addresses: Found[]; _fp: string }>`${prepared('calendar_and_addresses')}select c.*, ${sql.raw(CALENDAR_FINGERPRINT('c'))} as _fp, (
       select coalesce(json_agg(x), '[]'::json) from (
-        select lower(p.email) as _key, p.* from principal p where lower(p.email) = any(${list}::text[])
+        select lower(p.email) as _key, md5(p::text) as _h, p.* from principal p where lower(p.email) = any(${list}::text[])
         union all
-        select a.email as _key, p.* from principal_alias a join principal p on p.id = a.principal_id
+        select a.email as _key, md5(p::text) as _h, p.* from principal_alias a join principal p on p.id = a.principal_id
         where a.email = any(${list}::text[]) and not exists (select 1 from principal q where lower(q.email) = a.email)
       ) x
     ) as _addresses
     from calendar c where c.id = ${calendarId}`.execute(db);
   const row = r.rows[0];
   const found = new Map<string, PrincipalRow>();
-  if (!row) return { calendar: undefined, found };
-  const { _addresses, ...calendar } = row;
-  for (const { _key, ...p } of _addresses) found.set(_key, { ...p, created_at: new Date(p.created_at), updated_at: new Date(p.updated_at) });
-  return { calendar, found };
+  const hashes = new Map<string, string>();
+  if (!row) return { calendar: undefined, found, fingerprint: '', hashes };
+  const { _addresses, _fp, ...calendar } = row;
+  for (const { _key, _h, ...p } of _addresses) {
+    found.set(_key, { ...p, created_at: new Date(p.created_at), updated_at: new Date(p.updated_at) });
+    hashes.set(_key, _h);
+  }
+  return { calendar, found, fingerprint: _fp, hashes };
+}
+
+/**
+ * SQL of a calendar row's fingerprint: every column but the two each write of one of its objects
+ * changes (sync_seq, updated_at). `c` names the row (an alias, or the table in an UPDATE).
+ */
+export const CALENDAR_FINGERPRINT = (c: string) => `md5((to_jsonb(${c}) - 'sync_seq' - 'updated_at')::text)`;
+
+/**
+ * SQL of the fingerprint of what some (lower-case) addresses resolve to, as calendarAndAddresses
+ * resolves them: `<address>=<md5 of the principal row>` for each found one, in byte order of the
+ * address, joined by commas ('' when none is found). addressFingerprint() makes the same text from
+ * calendarAndAddresses' hashes.
+ */
+export const addressFingerprintsSql = (list: string[] | null) => sql<string>`(select coalesce(string_agg(x.k || '=' || x.h, ',' order by x.k collate "C"), '') from (
+    select lower(p.email) as k, md5(p::text) as h from principal p where lower(p.email) = any(${list}::text[])
+    union all
+    select a.email, md5(p::text) from principal_alias a join principal p on p.id = a.principal_id
+    where a.email = any(${list}::text[]) and not exists (select 1 from principal q where lower(q.email) = a.email)
+  ) x)`;
+
+/** addressFingerprintsSql's text for these found addresses and their row hashes. */
+export function addressFingerprint(hashes: Iterable<[string, string]>): string {
+  // Byte order of UTF-8 (collate "C") is code point order, which is UTF-16 order but for surrogates.
+  const cmp = (a: string, b: string) => (/[\uD800-\uDFFF]/.test(a + b) ? Buffer.compare(Buffer.from(a), Buffer.from(b)) : a < b ? -1 : a > b ? 1 : 0);
+  return [...hashes].sort((a, b) => cmp(a[0], b[0])).map(([k, h]) => `${k}=${h}`).join(',');
 }
 
 /** Principals by id: one statement text for any number of ids (a named prepared statement). */

@@ -18,6 +18,8 @@ import { objectFor, requireWrite, UUID, writableCalendar, writableCalendarRow } 
 import { createFreshObject, lockUid, saveObject, trashObjectWithScheduling } from './write.js';
 import { FANOUT_MIN, planScheduling } from './scheduling.js';
 import { enqueueMany } from '../../jobs/queue.js';
+import type { CreateGuard } from '../../store/objects.js';
+import { forgetLookup, recallLookup, rememberLookup } from './create-lookup.js';
 import { resetAnswers, setAttachments, setPartstat, withNewUid, bumpSequence, managedAttachments, type AttachmentRef } from './ical-edits.js';
 import { attachmentUrl } from '../attachments.js';
 import { audit } from '../audit.js';
@@ -109,20 +111,51 @@ export async function createEvent(ctx: AppContext, actor: Actor, input: { calend
 /**
  * createEvent, also returning the calendar (with the actor's access) it went into and, when the
  * fast path wrote it, the event as eventToJson would read it back (for the 201 body).
+ *
+ * The owner's create into a calendar whose row and attendees' principals it has read before
+ * (create-lookup.ts) first runs with those, the write checking in its own statement that they are
+ * still what the database holds; when they are not (or anything in that attempt refuses it), the
+ * create starts again from reading them.
  */
-export async function createEventIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<{ row: ObjectRow; calendar: Awaited<ReturnType<typeof writableCalendar>>; event?: EventJson }> {
-  // With attendees, their principals are read in the calendar's statement (one round trip): a
-  // read only, used after the calendar and the actor's right to write it are checked.
+export async function createEventIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }): Promise<CreateResult> {
   const list = input.event.attendees;
-  let lookup: Promise<Map<string, PrincipalRow>> | undefined;
+  const addresses = list?.every((a) => typeof a?.email === 'string') ? list.map((a) => clean(a.email)) : undefined;
+  if (addresses && !input.event.attachments?.length && UUID.test(input.calendarId)) {
+    const held = recallLookup(actor.userId, input.calendarId, addresses);
+    if (held) {
+      try {
+        const r = await createIn(ctx, actor, input, { ...held.calendar, access: 'owner' }, held.found, held.guard);
+        if (r) return r;
+      } catch (e) {
+        // A refusal made from what was held (an address unknown then) is made again from the database.
+        if (!(e instanceof DomainError)) throw e;
+      }
+      forgetLookup(input.calendarId, addresses);
+    }
+  }
+  // The calendar and the attendees' principals in one statement (a read only, used after the
+  // calendar and the actor's right to write it are checked).
   let cal: Awaited<ReturnType<typeof writableCalendar>>;
-  if (list?.length && list.every((a) => typeof a?.email === 'string') && UUID.test(input.calendarId)) {
-    const both = await principals.calendarAndAddresses(ctx.db, input.calendarId, list.map((a) => clean(a.email)));
+  let found: Map<string, PrincipalRow> | undefined;
+  if (addresses && UUID.test(input.calendarId)) {
+    const both = await principals.calendarAndAddresses(ctx.db, input.calendarId, addresses);
     cal = await writableCalendarRow(ctx, actor, input.calendarId, both.calendar);
-    lookup = Promise.resolve(both.found);
+    found = both.found;
+    rememberLookup(actor.userId, both.calendar!, both.fingerprint, addresses, both.found, both.hashes);
   } else {
     cal = await writableCalendar(ctx, actor, input.calendarId);
   }
+  return (await createIn(ctx, actor, input, cal, found))!;
+}
+
+type CreateResult = { row: ObjectRow; calendar: Awaited<ReturnType<typeof writableCalendar>>; event?: EventJson };
+
+/**
+ * The create once the calendar (and the attendees' principals, `found`) are known. With `guard`
+ * (what they were read as), only the one-statement path is taken, and null comes back when it
+ * wrote nothing.
+ */
+async function createIn(ctx: AppContext, actor: Actor, input: { calendarId: string; event: EventInputWithAttachments }, cal: CreateResult['calendar'], found: Map<string, PrincipalRow> | undefined, guard?: CreateGuard): Promise<CreateResult | null> {
   const owner = await ownerOf(ctx, cal.owner_id);
   const { attachments, ...ev } = input.event;
   checkTimes(ev);
@@ -130,7 +163,7 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
   const known = new Map<string, PrincipalRow>();
   if (event.attendees?.length) {
     event.organizer = { email: owner.email, name: owner.name || undefined };
-    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map(), known, lookup);
+    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map(), known, found && Promise.resolve(found));
     if (!atts.some((a) => a.email === owner.email.toLowerCase())) atts.unshift({ email: owner.email.toLowerCase(), name: owner.name || undefined, role: 'CHAIR', partstat: 'ACCEPTED', cutype: 'INDIVIDUAL' });
     event.attendees = atts;
   } else {
@@ -145,10 +178,11 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
     const defaults = (cal.default_reminders as Reminder[] | null) ?? [];
     const built = buildFreshEvent(event, { uid: meta.uid, now: meta.dtstamp });
     const fresh = built
-      ? await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, fresh: built, defaults, knownPrincipals: known, owner })
-      : await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, component: ical(() => buildCalendar(event, meta)), defaults, knownPrincipals: known, owner });
+      ? await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, fresh: built, defaults, knownPrincipals: known, owner, guard })
+      : await createFreshObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, component: ical(() => buildCalendar(event, meta)), defaults, knownPrincipals: known, owner, guard });
     if (fresh) return { row: fresh.row, calendar: cal, event: built && fresh.row.ical === built.text ? built.json : undefined };
   }
+  if (guard) return null;
   let text = ical(() => buildComponent(event, meta));
   if (attachments?.length) text = setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set()));
   const { row } = await saveObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, ical: text, knownPrincipals: known, freshUid: true });

@@ -162,6 +162,8 @@ export async function createFreshObject(ctx: AppContext, actor: Actor, input: {
   component?: ICAL.Component; fresh?: FreshEvent;
   /** The owner's row when the caller has it. */
   owner?: PrincipalRow;
+  /** What the caller read the calendar and the attendees' principals as, checked by the write (create-lookup.ts). */
+  guard?: objects.CreateGuard;
 }): Promise<SaveResult | null> {
   const db = ctx.db;
   const owner = input.owner?.id === input.ownerId ? input.owner : await principals.findPrincipalByIdCached(db, input.ownerId);
@@ -197,7 +199,7 @@ export async function createFreshObject(ctx: AppContext, actor: Actor, input: {
   const defaults = !active || values.has_alarms ? [] : input.defaults;
   const next = active && (values.has_alarms || defaults.length) ? planFiring(compile(), defaults, now, owner.timezone, values.first_start) : null;
   const reminders = next ? [planRow(probe, owner.timezone, defaults, next)] : [];
-  const row = await objects.insertObjectWithJobs(db, input.ownerId, input.calendarId, id, values, { defaults: input.defaults, jobs: planned.jobs, reminders });
+  const row = await objects.insertObjectWithJobs(db, input.ownerId, input.calendarId, id, values, { defaults: input.defaults, jobs: planned.jobs, reminders, guard: input.guard });
   if (!row) return null;
   return { row, created: true, previous: null };
 }

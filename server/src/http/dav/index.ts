@@ -25,7 +25,7 @@ import { del } from './delete.js';
 import { copyMove } from './copymove.js';
 import { post } from './post.js';
 import { report } from './report.js';
-import { fastProps, memberColumns, type DavRequest } from './common.js';
+import { fastProps, memberColumns, primeHeldObject, type DavRequest } from './common.js';
 import { hrefToPath, parseReport, parseXml, type ReportRequest } from '../../lib/dav/index.js';
 import type { MemberColumns } from '../../store/dav-members.js';
 import type { DavCalendar, DavEnv } from './types.js';
@@ -216,7 +216,7 @@ export function registerDavMethods(app: FastifyInstance) {
 export function davPlugin(ctx: AppContext) {
   return async (app: FastifyInstance) => {
     registerDavMethods(app);
-    if (startDavReadCache(ctx)) {
+    if (startDavReadCache(ctx, primeHeldObject)) {
       app.addHook('onClose', async () => stopDavReadCache(ctx));
       // GET/HEAD of an object the read cache can answer skips Fastify's request machinery.
       app.frontHandlers?.push(davFastGet(ctx, app.observeHttp));

@@ -91,7 +91,11 @@ export class DavReadCache implements ChangeSubscriber {
   private readonly writes = new Map<string, WriteWatch[]>();
   readonly stats = { hits: 0, misses: 0, invalidations: 0, written: 0 };
 
-  constructor(maxBytes: number) {
+  /**
+   * `prepare`: called on each object as it is kept (a read's second, a write-through), before any
+   * request can see it — common.ts primeHeldObject renders its usual multiget answer there.
+   */
+  constructor(maxBytes: number, private readonly prepare: (o: CachedObject) => void = () => undefined) {
     this.items = new WeightedLru<string, Item>(maxBytes, (i) => i.weight);
   }
 
@@ -243,6 +247,7 @@ export class DavReadCache implements ChangeSubscriber {
     const deps = this.deps(s, undefined, [], { calendarId, name: obj.name });
     if (!deps) return undefined;
     const object: CachedObject = { ...obj, lastModified: obj.updated_at.toUTCString() };
+    this.prepare(object);
     this.put(`o/${calendarId}/${obj.name}`, { deps, object, weight: ENTRY_OVERHEAD + 2 * obj.ical.length, usedAt: 0 });
     return object;
   }
@@ -293,6 +298,7 @@ export class DavReadCache implements ChangeSubscriber {
       id: obj.id, name: obj.name, etag: obj.etag, schedule_tag: obj.schedule_tag, role: obj.role, component: obj.component, updated_at: obj.updated_at,
       class: obj.class, size: obj.size, ical: obj.ical, lastModified: obj.updated_at.toUTCString(),
     };
+    this.prepare(object);
     this.seen.delete(w.key);
     this.stats.written++;
     this.put(`o/${w.key}`, { deps, object, weight: ENTRY_OVERHEAD + 2 * obj.ical.length, usedAt: 0, awaitOwn });
@@ -347,12 +353,12 @@ export function davReadState(ctx: AppContext): DavReadState | undefined {
 }
 
 /** The cache and its change feed for an app context; started by the CalDAV plugin, stopped on close. */
-export function startDavReadCache(ctx: AppContext): DavReadState | undefined {
+export function startDavReadCache(ctx: AppContext, prepare?: (o: CachedObject) => void): DavReadState | undefined {
   const mb = ctx.config.davCacheMb;
   if (!mb || mb <= 0) return undefined;
   const existing = states.get(ctx);
   if (existing) return existing;
-  const cache = new DavReadCache(mb * 1024 * 1024);
+  const cache = new DavReadCache(mb * 1024 * 1024, prepare);
   const options = (ctx.pool as unknown as { options: pg.ClientConfig }).options;
   const feed = new ChangeFeed(() => new pg.Client(options), (text, values) => ctx.pool.query(text, values), cache);
   const state = { cache, feed };
