@@ -194,10 +194,9 @@ const DATA_END = '</C:calendar-data>';
 
 /**
  * An object about to be kept by the read cache (read-cache.ts `prepare`): its usual multiget answer
- * is rendered now, once, rather than at its first multiget. Made there, the rendered text was new
- * long-lived memory in the middle of a multiget (copied out of the young generation, growing the
- * old one, whose collections then cost more than the rendering). When the text needs no escaping,
- * the stored text becomes a slice of that answer, so the object holds its text once, not twice.
+ * is rendered now, once (~4 µs), rather than at its first multiget, and when the text needs no
+ * escaping the stored text becomes a slice of that answer — so a held object carries its text
+ * once, where rendering at the first multiget left two copies (the text and the answer).
  */
 export function primeHeldObject(obj: CachedObject): void {
   cachedObjectResponse('', obj, USUAL_MULTIGET, null, USUAL_MULTIGET_KEY);
