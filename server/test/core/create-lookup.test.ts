@@ -36,7 +36,7 @@ beforeAll(async () => {
   bob = await user(env, 'bob@example.com', 'Bob');
 });
 afterAll(async () => env.close());
-beforeEach(() => clearLookups());
+beforeEach(() => clearLookups(env.ctx));
 
 describe('create from a held lookup', () => {
   it('the second create does not read the calendar and addresses before it writes (the first does)', async () => {

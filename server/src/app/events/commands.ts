@@ -121,7 +121,7 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
   const list = input.event.attendees;
   const addresses = list?.every((a) => typeof a?.email === 'string') ? list.map((a) => clean(a.email)) : undefined;
   if (addresses && !input.event.attachments?.length && UUID.test(input.calendarId)) {
-    const held = recallLookup(actor.userId, input.calendarId, addresses);
+    const held = recallLookup(ctx, actor.userId, input.calendarId, addresses);
     if (held) {
       try {
         const r = await createIn(ctx, actor, input, { ...held.calendar, access: 'owner' }, held.found, held.guard);
@@ -130,7 +130,7 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
         // A refusal made from what was held (an address unknown then) is made again from the database.
         if (!(e instanceof DomainError)) throw e;
       }
-      forgetLookup(input.calendarId, addresses);
+      forgetLookup(ctx, input.calendarId, addresses);
     }
   }
   // The calendar and the attendees' principals in one statement (a read only, used after the
@@ -141,7 +141,7 @@ export async function createEventIn(ctx: AppContext, actor: Actor, input: { cale
     const both = await principals.calendarAndAddresses(ctx.db, input.calendarId, addresses);
     cal = await writableCalendarRow(ctx, actor, input.calendarId, both.calendar);
     found = both.found;
-    rememberLookup(actor.userId, both.calendar!, both.fingerprint, addresses, both.found, both.hashes);
+    rememberLookup(ctx, actor.userId, both.calendar!, both.fingerprint, addresses, both.found, both.hashes);
   } else {
     cal = await writableCalendar(ctx, actor, input.calendarId);
   }

@@ -13,6 +13,7 @@
  * Only the owner's own creates use it (a sharee's right to write is not fingerprinted), and only
  * when no address resolved to a group (a group's members are read per create).
  */
+import type { AppContext } from '../context.js';
 import type { CreateGuard } from '../../store/objects.js';
 import { addressFingerprint } from '../../store/principals.js';
 import type { CalendarRow, PrincipalRow } from '../../store/schema.js';
@@ -20,9 +21,18 @@ import type { CalendarRow, PrincipalRow } from '../../store/schema.js';
 /** Entries kept at most (each map); the whole map is dropped when full (a new entry per create). */
 const MAX_ENTRIES = 10_000;
 
-const calendars = new Map<string, { row: CalendarRow; fingerprint: string }>();
-/** By lower-case address: the principal it resolved to with its row's hash, or null (none). */
-const addresses = new Map<string, { row: PrincipalRow; hash: string } | null>();
+interface Held {
+  calendars: Map<string, { row: CalendarRow; fingerprint: string }>;
+  /** By lower-case address: the principal it resolved to with its row's hash, or null (none). */
+  addresses: Map<string, { row: PrincipalRow; hash: string } | null>;
+}
+/** Per app context (one database each). */
+const held = new WeakMap<AppContext, Held>();
+const heldOf = (ctx: AppContext): Held => {
+  let h = held.get(ctx);
+  if (!h) held.set(ctx, (h = { calendars: new Map(), addresses: new Map() }));
+  return h;
+};
 
 const put = <V>(m: Map<string, V>, k: string, v: V) => {
   if (m.size >= MAX_ENTRIES && !m.has(k)) m.clear();
@@ -30,8 +40,9 @@ const put = <V>(m: Map<string, V>, k: string, v: V) => {
 };
 
 /** After a create read its calendar and addresses itself (principals.calendarAndAddresses). */
-export function rememberLookup(actorId: string | null, calendar: CalendarRow, fingerprint: string, list: string[], found: Map<string, PrincipalRow>, hashes: Map<string, string>): void {
+export function rememberLookup(ctx: AppContext, actorId: string | null, calendar: CalendarRow, fingerprint: string, list: string[], found: Map<string, PrincipalRow>, hashes: Map<string, string>): void {
   if (!actorId || calendar.owner_id !== actorId || !fingerprint) return;
+  const { calendars, addresses } = heldOf(ctx);
   put(calendars, calendar.id, { row: calendar, fingerprint });
   for (const a of list) {
     const p = found.get(a);
@@ -44,7 +55,8 @@ export function rememberLookup(actorId: string | null, calendar: CalendarRow, fi
  * The calendar and the addresses' principals as last read, with the guard for the write — when
  * all of them are held, the actor owns the calendar and no address is a group's.
  */
-export function recallLookup(actorId: string | null, calendarId: string, list: string[]): { calendar: CalendarRow; found: Map<string, PrincipalRow>; guard: CreateGuard } | undefined {
+export function recallLookup(ctx: AppContext, actorId: string | null, calendarId: string, list: string[]): { calendar: CalendarRow; found: Map<string, PrincipalRow>; guard: CreateGuard } | undefined {
+  const { calendars, addresses } = heldOf(ctx);
   const cal = calendars.get(calendarId);
   if (!actorId || !cal || cal.row.owner_id !== actorId) return undefined;
   const found = new Map<string, PrincipalRow>();
@@ -61,13 +73,13 @@ export function recallLookup(actorId: string | null, calendarId: string, list: s
 }
 
 /** A guarded create wrote nothing (or failed before writing): forget what it used. */
-export function forgetLookup(calendarId: string, list: string[]): void {
+export function forgetLookup(ctx: AppContext, calendarId: string, list: string[]): void {
+  const { calendars, addresses } = heldOf(ctx);
   calendars.delete(calendarId);
   for (const a of list) addresses.delete(a);
 }
 
 /** Everything (tests). */
-export function clearLookups(): void {
-  calendars.clear();
-  addresses.clear();
+export function clearLookups(ctx: AppContext): void {
+  held.delete(ctx);
 }
