@@ -4,7 +4,8 @@
 //   DATABASE_URL=postgres://… flock /tmp/calendula-bench.lock node bench/dav/_hot.mjs
 //   BENCH_HOT_N (10000), BENCH_HOT_WORK (get,multiget,week,month,propfind; also healthz, gethot, multihot, multiall, put, put8), BENCH_HOT_RUNS (300),
 //   BENCH_HOT_DB (calendula_davhot; seeded on first use and kept), BENCH_SERVER_NODE_ARGS
-//   (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+//   (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_HOT_PRERENDER=1 (multiall: one multiget pass
+//   over every held object before the measured runs).
 // Prints ops/s, p50/p99 and CPU per request of the node server and of the database's backends.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
