@@ -113,25 +113,30 @@ export async function resolveAddresses(db: DB, emails: string[]): Promise<Map<st
 }
 
 /**
- * A calendar row and the principals of some (lower-case) addresses — found by main address, else by
- * alias, as resolveAddresses finds them — in ONE statement: the create reads both before it writes.
- * No row (undefined calendar, empty map) when the calendar does not exist. The principals travel
- * as JSON and are typed again here.
+ * The principals some (lower-case) addresses resolve to, as resolveAddresses finds them — by main
+ * address, else by alias — as rows (k: the address, p: the principal row). Shared by the create's
+ * read (calendarAndAddresses) and its write's check (addressFingerprintsSql), so both see the same.
+ */
+const addressMatches = (list: string[] | null) => sql`
+    select lower(p.email) as k, p from principal p where lower(p.email) = any(${list}::text[])
+    union all
+    select a.email, p from principal_alias a join principal p on p.id = a.principal_id
+    where a.email = any(${list}::text[]) and not exists (select 1 from principal q where lower(q.email) = a.email)`;
+
+/**
+ * A calendar row and the principals of some (lower-case) addresses (addressMatches) in ONE
+ * statement: the create reads both before it writes. No row (undefined calendar, empty map) when
+ * the calendar does not exist. The principals travel as JSON and are typed again here.
  *
  * With them, the fingerprints a later create may check instead of reading them again
  * (app/events/create-lookup.ts, objects.insertObjectWithJobs): the calendar's (CALENDAR_FINGERPRINT)
- * and each found address's (ADDRESS_FINGERPRINTS).
+ * and each found address's principal row's md5 (as addressFingerprintsSql computes it).
  */
 export async function calendarAndAddresses(db: DB, calendarId: string, emails: string[]): Promise<{ calendar: CalendarRow | undefined; found: Map<string, PrincipalRow>; fingerprint: string; hashes: Map<string, string> }> {
   const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))];
-  type Found = Omit<PrincipalRow, 'created_at' | 'updated_at'> & { _key: string; _h: string; created_at: string; updated_at: string };
+  type Found = { k: string; h: string; p: Omit<PrincipalRow, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string } };
   const r = await sql<CalendarRow & { _addresses: Found[]; _fp: string }>`${prepared('calendar_and_addresses')}select c.*, ${sql.raw(CALENDAR_FINGERPRINT('c'))} as _fp, (
-      select coalesce(json_agg(x), '[]'::json) from (
-        select lower(p.email) as _key, md5(p::text) as _h, p.* from principal p where lower(p.email) = any(${list}::text[])
-        union all
-        select a.email as _key, md5(p::text) as _h, p.* from principal_alias a join principal p on p.id = a.principal_id
-        where a.email = any(${list}::text[]) and not exists (select 1 from principal q where lower(q.email) = a.email)
-      ) x
+      select coalesce(json_agg(json_build_object('k', x.k, 'h', md5(x.p::text), 'p', x.p)), '[]'::json) from (${addressMatches(list)}) x
     ) as _addresses
     from calendar c where c.id = ${calendarId}`.execute(db);
   const row = r.rows[0];
@@ -139,9 +144,9 @@ export async function calendarAndAddresses(db: DB, calendarId: string, emails: s
   const hashes = new Map<string, string>();
   if (!row) return { calendar: undefined, found, fingerprint: '', hashes };
   const { _addresses, _fp, ...calendar } = row;
-  for (const { _key, _h, ...p } of _addresses) {
-    found.set(_key, { ...p, created_at: new Date(p.created_at), updated_at: new Date(p.updated_at) });
-    hashes.set(_key, _h);
+  for (const { k, h, p } of _addresses) {
+    found.set(k, { ...p, created_at: new Date(p.created_at), updated_at: new Date(p.updated_at) });
+    hashes.set(k, h);
   }
   return { calendar, found, fingerprint: _fp, hashes };
 }
@@ -153,17 +158,13 @@ export async function calendarAndAddresses(db: DB, calendarId: string, emails: s
 export const CALENDAR_FINGERPRINT = (c: string) => `md5((to_jsonb(${c}) - 'sync_seq' - 'updated_at')::text)`;
 
 /**
- * SQL of the fingerprint of what some (lower-case) addresses resolve to, as calendarAndAddresses
- * resolves them: `<address>=<md5 of the principal row>` for each found one, in byte order of the
- * address, joined by commas ('' when none is found). addressFingerprint() makes the same text from
+ * SQL of the fingerprint of what some (lower-case) addresses resolve to (addressMatches):
+ * `<address>=<md5 of the principal row>` for each found one, in byte order of the address, joined
+ * by commas ('' when none is found). addressFingerprint() makes the same text from
  * calendarAndAddresses' hashes.
  */
-export const addressFingerprintsSql = (list: string[] | null) => sql<string>`(select coalesce(string_agg(x.k || '=' || x.h, ',' order by x.k collate "C"), '') from (
-    select lower(p.email) as k, md5(p::text) as h from principal p where lower(p.email) = any(${list}::text[])
-    union all
-    select a.email, md5(p::text) from principal_alias a join principal p on p.id = a.principal_id
-    where a.email = any(${list}::text[]) and not exists (select 1 from principal q where lower(q.email) = a.email)
-  ) x)`;
+export const addressFingerprintsSql = (list: string[] | null) =>
+  sql<string>`(select coalesce(string_agg(x.k || '=' || md5(x.p::text), ',' order by x.k collate "C"), '') from (${addressMatches(list)}) x)`;
 
 /** addressFingerprintsSql's text for these found addresses and their row hashes. */
 export function addressFingerprint(hashes: Iterable<[string, string]>): string {

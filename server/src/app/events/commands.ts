@@ -64,12 +64,12 @@ const clean = (e: string) => e.trim().replace(/^mailto:/i, '').toLowerCase();
  * `lookup`: what principals.resolveAddresses gives for exactly these attendees' cleaned
  * addresses, when the caller has it (the create reads it in the calendar's statement).
  */
-async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>, found = new Map<string, PrincipalRow>(), lookup?: Promise<Map<string, PrincipalRow>>): Promise<AttendeeInput[]> {
+async function resolveAttendees(ctx: AppContext, organizer: PrincipalRow, list: AttendeeInput[], existing: Map<string, string>, found = new Map<string, PrincipalRow>(), lookup?: Map<string, PrincipalRow>): Promise<AttendeeInput[]> {
   const out = new Map<string, AttendeeInput>();
   const me = organizer.email.toLowerCase();
   // Syntax first (the reference's mailapi): a bad address used to be stored and silently dropped.
   for (const a of list) if (!isValidEmail(clean(a.email))) throw new DomainError('INVALID_ADDRESS', `"${a.email}" is not a valid e-mail address`, { email: a.email });
-  for (const [k, v] of await (lookup ?? principals.resolveAddresses(ctx.db, list.map((a) => clean(a.email))))) found.set(k, v);
+  for (const [k, v] of lookup ?? (await principals.resolveAddresses(ctx.db, list.map((a) => clean(a.email))))) found.set(k, v);
   for (const a of list) {
     const email = clean(a.email);
     const p = found.get(email);
@@ -163,7 +163,7 @@ async function createIn(ctx: AppContext, actor: Actor, input: { calendarId: stri
   const known = new Map<string, PrincipalRow>();
   if (event.attendees?.length) {
     event.organizer = { email: owner.email, name: owner.name || undefined };
-    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map(), known, found && Promise.resolve(found));
+    const atts = await resolveAttendees(ctx, owner, event.attendees, new Map(), known, found);
     if (!atts.some((a) => a.email === owner.email.toLowerCase())) atts.unshift({ email: owner.email.toLowerCase(), name: owner.name || undefined, role: 'CHAIR', partstat: 'ACCEPTED', cutype: 'INDIVIDUAL' });
     event.attendees = atts;
   } else {

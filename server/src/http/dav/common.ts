@@ -121,6 +121,9 @@ export { serializeXml };
 const FAST_PROPS = new Set(['{DAV:}getetag', '{DAV:}getcontenttype', '{DAV:}resourcetype', '{DAV:}getcontentlength', '{DAV:}getlastmodified', CALENDAR_DATA]);
 const OK = '<D:status>HTTP/1.1 200 OK</D:status>';
 
+/** The key of a set of fastProps-approved properties (their names in order), as a held object keeps its rendered answer by it. */
+export const propsKey = (props: QName[]) => props.map((p) => p.name).join(',');
+
 /** The requested property names if the fast path can answer them for calendar objects, else null. */
 export function fastProps(sel: PropfindRequest): QName[] | null {
   if (sel.kind !== 'prop' || sel.props.length === 0) return null;
@@ -189,7 +192,7 @@ export function cachedObjectResponse(h: string, obj: CachedObject, props: QName[
 
 /** What clients' calendar-multiget asks for (Apple, Thunderbird, DAVx5, Evolution): getetag and calendar-data. */
 const USUAL_MULTIGET: QName[] = [{ ns: 'DAV:', name: 'getetag' }, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'calendar-data' }];
-const USUAL_MULTIGET_KEY = USUAL_MULTIGET.map((p) => p.name).join(',');
+const USUAL_MULTIGET_KEY = propsKey(USUAL_MULTIGET);
 const DATA_END = '</C:calendar-data>';
 
 /**
@@ -209,7 +212,7 @@ export function primeHeldObject(obj: CachedObject): void {
 }
 
 /** Whether renderCalendarData() gives the stored text as it is for this spec. */
-const unrestricted = (spec: CalendarDataSpec | null) => !spec || (!spec.comp && !spec.expand && !spec.limitRecurrenceSet && !spec.limitFreebusySet);
+export const unrestricted = (spec: CalendarDataSpec | null | undefined) => !spec || (!spec.comp && !spec.expand && !spec.limitRecurrenceSet && !spec.limitFreebusySet);
 
 // pathToHref leaves a segment of only these characters as it is, and escapeText leaves printable
 // ASCII without & < > as it is: the listing below skips both calls for such values.

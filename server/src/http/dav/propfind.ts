@@ -11,7 +11,7 @@ import { hasPrivilege } from '../../lib/dav/index.js';
 import { href, homeCalendars, inboxItems, objectsOf, calendarPath, homePath, inboxPath, outboxPath, principalPath } from './paths.js';
 import { accessOf } from './props.js';
 import { DavHttpError, fail } from './errors.js';
-import { deadPropsFor, fastMemberListing, fastProps, memberColumns, propsFor, sendMultistatus, sendMultistatusParts, wantsData, wantsDead, type DavRequest } from './common.js';
+import { deadPropsFor, fastMemberListing, fastProps, memberColumns, propsFor, propsKey, sendMultistatus, sendMultistatusParts, wantsData, wantsDead, type DavRequest } from './common.js';
 import { memberCells } from '../../store/dav-members.js';
 import { usableReadCache } from './read-cache.js';
 import type { DavResource, Target } from './types.js';
@@ -90,7 +90,7 @@ export async function propfind(d: DavRequest) {
     // The rendered listing is kept by the read cache until the calendar changes (read-cache.ts):
     // per asked properties, the user's view (a sharee's leaves out private events) and the href.
     const cache = caldav ? undefined : await usableReadCache(d.env.ctx);
-    const key = `${fast.map((p) => p.name).join(',')}|${cal.access === 'owner' ? 'all' : 'public'}|${base}`;
+    const key = `${propsKey(fast)}|${cal.access === 'owner' ? 'all' : 'public'}|${base}`;
     const held = cache?.listing(cal.id, key);
     if (held !== undefined) return sendMultistatusParts(d, head, [held.listing], {}, false);
     const stamp = cache?.stamp();

@@ -6,7 +6,7 @@ import { asciiObject, NON_ASCII, usableReadCache, type CachedObject, type DavRea
 import { MEMBER_OFFSET } from '../../../store/dav-lookup.js';
 import { DavHttpError } from '../errors.js';
 import { calendarPath, inboxItems, objectVisibleIn, objectsOf, parentPath } from '../paths.js';
-import { cachedObjectResponse, fastMemberResponse, fastProps, fastStatusResponse, memberColumns, memberLayout, propsFor, requirePrivilege, sendMultistatus, sendMultistatusParts, wantsData, type DavRequest } from '../common.js';
+import { cachedObjectResponse, fastMemberResponse, fastProps, fastStatusResponse, memberColumns, memberLayout, propsFor, propsKey, requirePrivilege, sendMultistatus, sendMultistatusParts, unrestricted, wantsData, type DavRequest } from '../common.js';
 import type { DavCalendar, ObjectMeta, Target } from '../types.js';
 
 /** A multiget's hrefs with their decoded paths (null: not a path, answered 404). */
@@ -50,10 +50,10 @@ export async function cachedMultigetParts(pool: pg.Pool, cache: DavReadCache, ca
   const rows = missing.size ? await namedMemberRows(pool, cal.owner_id, cal.id, publicOnly, memberColumns(fast), [...missing]) : [];
   const read = new Map(rows.map((r) => [r[0]!, r]));
   const layout = memberLayout(fast);
-  const plainData = !spec || (!spec.comp && !spec.expand && !spec.limitRecurrenceSet && !spec.limitFreebusySet);
+  const plainData = unrestricted(spec);
   // Whether every part is ASCII: held objects know it of themselves, other parts are tested.
   let ascii = true;
-  const key = fast.map((p) => p.name).join(',');
+  const key = propsKey(fast);
   const parts = wanted.map((w, i) => {
     const n = own[i];
     const o = n === null ? undefined : held.get(n);
