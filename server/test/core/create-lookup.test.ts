@@ -107,6 +107,14 @@ describe('create from a held lookup', () => {
     expect(await env.ctx.db.selectFrom('calendar_object').select('id').where('summary', '=', 'Into nothing').execute()).toHaveLength(0);
   });
 
+  it("a stranger's create into a calendar the owner's create held is refused, and nothing is written", async () => {
+    await created(anna, meeting('Held for Anna', ['bob@example.com']));
+    const carl = await user(env, 'carl@example.com', 'Carl');
+    const r = await create(carl, ev('Intruder', '2036-03-04T10:00:00', '2036-03-04T11:00:00', { attendees: [{ email: 'bob@example.com' }] }), anna.cal);
+    expect(r.statusCode).toBe(404);
+    expect(await env.ctx.db.selectFrom('calendar_object').select('id').where('summary', '=', 'Intruder').execute()).toHaveLength(0);
+  });
+
   it("a sharee never writes from what the owner's create held; a revoked share refuses at once", async () => {
     await created(anna, meeting('Owner first', ['bob@example.com']));
     const share = await anna.api.put(`/calendars/${anna.cal}/shares`, { email: 'bob@example.com', access: 'read-write' });
