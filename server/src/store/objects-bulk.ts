@@ -114,12 +114,33 @@ export async function defaultCalendarsOf(db: DB, ownerIds: string[]): Promise<Ma
   return new Map(r.rows.map((x) => [x.owner_id, { id: x.id, default_reminders: x.default_reminders ?? [] }]));
 }
 
-function copyPayload(rows: CopyValues[]): string {
-  return JSON.stringify(rows.map((r) => {
+/**
+ * The rows of a copy statement as JSON, each text sent once: the copies of one delivery share
+ * their iCalendar text (~3 KB), so a row carries `ical` null and the statement takes it from
+ * `texts` by the row's position (`refs`, 1-based, in row order).
+ */
+function copyPayload(rows: CopyValues[]): { json: string; texts: string[]; refs: number[] } {
+  const texts: string[] = [];
+  const at = new Map<string, number>();
+  const refs: number[] = [];
+  const json = JSON.stringify(rows.map((r) => {
+    let k = at.get(r.ical);
+    if (k === undefined) { at.set(r.ical, (k = texts.length + 1)); texts.push(r.ical); }
+    refs.push(k);
     const o: Record<string, unknown> = { id: r.id, owner_id: r.owner_id, calendar_id: r.calendar_id };
-    for (const c of COLS) o[c] = r[c];
+    for (const c of COLS) if (c !== 'ical') o[c] = r[c];
     return o;
   }));
+  return { json, texts, refs };
+}
+
+/** The copy rows of copyPayload with their texts put back, as a subquery: `from ${copyRows(rows)} v` gives v.* as calendar_object columns. */
+function copyRows(rows: CopyValues[]) {
+  const p = copyPayload(rows);
+  const cols = sql.raw(COLS.map((c) => (c === 'ical' ? 't.texts[t.refs[r.ordinality]] as ical' : `r.${c}`)).join(', '));
+  return sql`(select r.id, r.owner_id, r.calendar_id, ${cols}
+    from json_populate_recordset(null::calendar_object, ${p.json}::json) with ordinality as r
+    cross join (select ${p.texts}::text[] as texts, ${p.refs}::int[] as refs) t)`;
 }
 
 /**
@@ -132,7 +153,7 @@ export async function insertCopies(db: DB, rows: CopyValues[]): Promise<ObjectRo
   const vcols = sql.raw(COLS.map((c) => `v.${c}`).join(', '));
   const r = await sql<ObjectRow>`insert into calendar_object (id, owner_id, calendar_id, ${cols}, created_at, updated_at)
     select v.id, v.owner_id, v.calendar_id, ${vcols}, now(), now()
-    from json_populate_recordset(null::calendar_object, ${copyPayload(rows)}::json) v
+    from ${copyRows(rows)} v
     on conflict do nothing
     returning *`.execute(db);
   return r.rows;
@@ -143,7 +164,7 @@ export async function updateCopies(db: DB, rows: CopyValues[]): Promise<ObjectRo
   if (!rows.length) return [];
   const set = sql.raw(COLS.filter((c) => c !== 'name' && c !== 'uid').map((c) => `${c} = v.${c}`).join(', '));
   const r = await sql<ObjectRow>`update calendar_object o set ${set}, updated_at = now()
-    from json_populate_recordset(null::calendar_object, ${copyPayload(rows)}::json) v
+    from ${copyRows(rows)} v
     where o.owner_id = v.owner_id and o.id = v.id and o.deleted_at is null
     returning o.*`.execute(db);
   return r.rows;
@@ -152,14 +173,17 @@ export async function updateCopies(db: DB, rows: CopyValues[]): Promise<ObjectRo
 /**
  * Locks calendars in key order (FOR NO KEY UPDATE, what the sync_seq update takes) — before any
  * copy is inserted: an insert's foreign-key check takes KEY SHARE on its calendar in row order,
- * and two batches over the same attendees upgrading those to FOR UPDATE deadlocked.
+ * and two batches over the same attendees upgrading those to FOR UPDATE deadlocked. Returns the
+ * default reminders of the calendars locked (`owner/calendar`), read under the lock: they cannot
+ * change before commit. A calendar missing from the map is gone (deleted meanwhile).
  */
-export async function lockCalendars(db: DB, keys: { owner_id: string; calendar_id: string }[]): Promise<void> {
-  if (!keys.length) return;
+export async function lockCalendars(db: DB, keys: { owner_id: string; calendar_id: string }[]): Promise<Map<string, Reminder[]>> {
+  if (!keys.length) return new Map();
   const json = JSON.stringify(keys.map((k) => ({ owner_id: k.owner_id, calendar_id: k.calendar_id })));
-  await sql`select 1 from calendar c
+  const r = await sql<{ owner_id: string; id: string; default_reminders: Reminder[] | null }>`${prepared('lock_calendars')}select c.owner_id, c.id, c.default_reminders from calendar c
     join (select distinct x.owner_id, x.calendar_id from json_to_recordset(${json}::json) as x(owner_id uuid, calendar_id uuid)) k on c.owner_id = k.owner_id and c.id = k.calendar_id
     order by c.owner_id, c.id for no key update of c`.execute(db);
+  return new Map(r.rows.map((x) => [`${x.owner_id}/${x.id}`, x.default_reminders ?? []]));
 }
 
 /**
@@ -172,7 +196,7 @@ export async function logCopyChanges(db: DB, changes: { owner_id: string; calend
   if (!changes.length) return new Map();
   bumpCalendarGeneration();
   const json = JSON.stringify(changes.map((c, i) => ({ i, owner_id: c.owner_id, calendar_id: c.calendar_id, id: c.id, name: c.name, uid: c.uid })));
-  const r = await sql<{ owner_id: string; id: string; default_reminders: Reminder[] | null }>`
+  const r = await sql<{ owner_id: string; id: string; default_reminders: Reminder[] | null }>`${prepared('log_copy_changes')}
     with ch as (select * from json_to_recordset(${json}::json) as x(i int, owner_id uuid, calendar_id uuid, id uuid, name text, uid text)),
     n as (select owner_id, calendar_id, count(*)::bigint as k from ch group by owner_id, calendar_id),
     up as (
@@ -188,83 +212,66 @@ export async function logCopyChanges(db: DB, changes: { owner_id: string; calend
   return new Map(r.rows.map((x) => [`${x.owner_id}/${x.id}`, x.default_reminders ?? []]));
 }
 
-/** What a batched delivery needs before it writes: see copiesAndLockedCalendars. */
+/** What a batched delivery needs before it writes: see copiesAndCalendars. */
 export interface CopyTargets {
   /** Each owner's live copy of the UID (the oldest, as liveCopiesOfUid). */
   copies: ObjectRow[];
   /** Each owner's default calendar. */
   defaults: Map<string, { id: string; default_reminders: Reminder[] }>;
-  /** The calendars locked, as `owner/calendar`, with their default reminders. */
-  locked: Map<string, Reminder[]>;
 }
 
 /**
- * liveCopiesOfUid + defaultCalendarsOf + lockCalendars in one statement: locks (FOR NO KEY UPDATE,
- * in key order, as lockCalendars) every calendar a copy of the UID can be written to — each
- * owner's default calendar and the calendars holding their live copies — and returns the copies
- * and the calendars. Call it with the UID's lock held (a copy read in the same statement as the
- * lock would otherwise miss a write committed while it waited); locked, the calendars' default
- * reminders cannot change before commit.
+ * liveCopiesOfUid + defaultCalendarsOf in one statement, without row locks. Call it with the
+ * UID's lock held: every write of a copy of the UID takes that lock, so the copies read stay as
+ * they are until commit. The calendars are locked later (lockCalendars), just before the writes:
+ * deliveries to the same people then wait for each other only while they write, not while they
+ * plan (parse, index, reminders).
  */
-export async function copiesAndLockedCalendars(db: DB, ownerIds: string[], uid: string): Promise<CopyTargets> {
-  const out: CopyTargets = { copies: [], defaults: new Map(), locked: new Map() };
+export async function copiesAndCalendars(db: DB, ownerIds: string[], uid: string): Promise<CopyTargets> {
+  const out: CopyTargets = { copies: [], defaults: new Map() };
   if (!ownerIds.length) return out;
-  const r = await sql<ObjectRow & { _cal_owner: string; _cal_id: string; _cal_default: boolean; _cal_reminders: Reminder[] | null; _copy: boolean }>`${prepared('copies_and_locked_calendars')}
-    with lk as (
-      select c.owner_id, c.id, c.is_default, c.default_reminders from calendar c
-      where c.owner_id = any(${ownerIds}::uuid[])
-        and (c.is_default or exists (select 1 from calendar_object o where o.owner_id = c.owner_id and o.calendar_id = c.id and o.uid = ${uid} and o.deleted_at is null))
-      order by c.owner_id, c.id
-      for no key update of c
+  const r = await sql<ObjectRow & { _cal_owner: string; _cal_id: string; _cal_reminders: Reminder[] | null; _copy: boolean }>`${prepared('copies_and_calendars')}
+    with d as (
+      select c.owner_id, c.id, c.default_reminders from calendar c
+      where c.owner_id = any(${ownerIds}::uuid[]) and c.is_default
     ), copy as (
       select distinct on (owner_id) * from calendar_object
       where owner_id = any(${ownerIds}::uuid[]) and uid = ${uid} and deleted_at is null
       order by owner_id, created_at
     )
-    select lk.owner_id as _cal_owner, lk.id as _cal_id, lk.is_default as _cal_default, lk.default_reminders as _cal_reminders,
-      copy.owner_id is not null as _copy, copy.*
-    from lk left join copy on copy.owner_id = lk.owner_id and copy.calendar_id = lk.id`.execute(db);
+    select d.owner_id as _cal_owner, d.id as _cal_id, d.default_reminders as _cal_reminders, copy.owner_id is not null as _copy, copy.*
+    from d full join copy on false`.execute(db);
   for (const row of r.rows) {
-    const { _cal_owner, _cal_id, _cal_default, _cal_reminders, _copy, ...copy } = row;
-    out.locked.set(`${_cal_owner}/${_cal_id}`, _cal_reminders ?? []);
-    if (_cal_default) out.defaults.set(_cal_owner, { id: _cal_id, default_reminders: _cal_reminders ?? [] });
+    const { _cal_owner, _cal_id, _cal_reminders, _copy, ...copy } = row;
+    if (_cal_owner) out.defaults.set(_cal_owner, { id: _cal_id, default_reminders: _cal_reminders ?? [] });
     if (_copy) out.copies.push(copy as ObjectRow);
   }
   return out;
 }
 
 /**
- * New copies with everything that goes with them in ONE statement: the multi-row insert (a row
- * whose UID or name is taken is skipped, as insertCopies), one change-log entry per inserted copy
- * with the calendars' sync_seq advanced (the calendars must be locked already, as for
- * logCopyChanges), the planned reminders of the inserted copies, and the jobs (notifications) about
- * inserted copies — payload.objectId, or payload.items[].objectId for a job about several (its
- * items reduced to the inserted ones) — inserted directly (DIRECT_JOBS_CTES). Returns the id and
- * owner of each copy written (not the whole rows: ~3 KB of text each that nobody read).
+ * New copies with their reminders and jobs in ONE statement: the multi-row insert (a row whose UID
+ * or name is taken is skipped, as insertCopies), the planned reminders of the inserted copies, and
+ * the jobs (notifications) about inserted copies — payload.objectId, or payload.items[].objectId
+ * for a job about several (its items reduced to the inserted ones) — inserted directly
+ * (DIRECT_JOBS_CTES). The change logs are written after it (lockCalendars, then logCopyChanges):
+ * the insert takes no lock on the calendars that another delivery waits for (its foreign-key check
+ * takes KEY SHARE, which the sync_seq update's FOR NO KEY UPDATE does not conflict with). Returns
+ * the id and owner of each copy written (not the whole rows: ~3 KB of text each that nobody read).
  */
-export async function insertCopiesWithLog(db: DB, rows: CopyValues[], o: { reminders: ReminderPlanRow[]; jobs: JobSpec[] }): Promise<Pick<ObjectRow, 'id' | 'owner_id'>[]> {
+export async function insertCopiesWithJobs(db: DB, rows: CopyValues[], o: { reminders: ReminderPlanRow[]; jobs: JobSpec[] }): Promise<Pick<ObjectRow, 'id' | 'owner_id'>[]> {
   if (!rows.length) return [];
-  if (o.jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('insertCopiesWithLog: preserve_run_at job keys need enqueueMany');
+  if (o.jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('insertCopiesWithJobs: preserve_run_at job keys need enqueueMany');
   bumpCalendarGeneration();
   const cols = sql.raw(COLS.join(', '));
   const vcols = sql.raw(COLS.map((c) => `v.${c}`).join(', '));
-  const r = await sql<Pick<ObjectRow, 'id' | 'owner_id'> & { _jobs: unknown }>`${prepared('insert_copies_with_log')}
+  const r = await sql<Pick<ObjectRow, 'id' | 'owner_id'> & { _jobs: unknown }>`${prepared('insert_copies_with_jobs')}
     with ins as (
       insert into calendar_object (id, owner_id, calendar_id, ${cols}, created_at, updated_at)
       select v.id, v.owner_id, v.calendar_id, ${vcols}, now(), now()
-      from json_populate_recordset(null::calendar_object, ${copyPayload(rows)}::json) v
+      from ${copyRows(rows)} v
       on conflict do nothing
       returning *
-    ), n as (
-      select owner_id, calendar_id, count(*)::bigint as k from ins group by owner_id, calendar_id
-    ), up as (
-      update calendar c set sync_seq = c.sync_seq + n.k, updated_at = now()
-      from n where c.owner_id = n.owner_id and c.id = n.calendar_id
-      returning c.owner_id, c.id, c.sync_seq, n.k
-    ), ch as (
-      insert into calendar_change (owner_id, calendar_id, seq, object_id, name, uid, kind)
-      select ins.owner_id, ins.calendar_id, up.sync_seq - up.k + row_number() over (partition by ins.owner_id, ins.calendar_id order by ins.id), ins.id, ins.name, ins.uid, 'put'
-      from ins join up on up.owner_id = ins.owner_id and up.id = ins.calendar_id
     ), rem as (
       insert into reminder (owner_id, object_id, fire_at, occurrence_start, recurrence_id, action, etag, basis, single, due_at)
       select x.owner_id, x.object_id, x.fire_at, x.occurrence_start, x.recurrence_id, x.action, x.etag, x.basis, x.single, x.fire_at

@@ -4,6 +4,7 @@
  * The jobs are run by hand here (no worker), so each step is observed exactly.
  */
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, makeUser, recordStatements, type TestEnv } from '../support/harness.js';
 import { create, ev, jobs, user, type TestUser } from './_helpers.js';
@@ -99,6 +100,40 @@ describe('batched scheduling deliveries', () => {
     await sql`delete from graphile_worker._private_jobs where payload->>'uid' = ${e.uid}`.execute(env.ctx.db);
   });
 
+  it('default reminders changed between the read and the calendar lock are the ones planned (LOCK_LATE)', async () => {
+    const target = people[2];
+    const e = await create(anna, ev('Late lock', '2034-03-03T10:00:00', '2034-03-03T11:00:00', { attendees: people.map((p) => ({ email: p.email })) }));
+    const batch = (await jobs(env, 'schedule-deliver')).find((j) => j.payload.uid === e.uid)!.payload as DeliverBatchPayload;
+    // Right before the copies are written — after the delivery read the calendars, before it locks
+    // them — another session gives p2's calendar a default reminder (nothing locks the row yet).
+    const other = new pg.Client({ connectionString: env.ctx.connectionString });
+    await other.connect();
+    const orig = pg.Client.prototype.query;
+    let changed = false;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const q = args[0] as string | { text?: string };
+      const text = typeof q === 'string' ? q : q?.text ?? '';
+      if (!changed && this !== other && text.includes('prepared:insert_copies_with_jobs')) {
+        changed = true;
+        return orig.call(other, `update calendar set default_reminders = '[{"minutesBefore":30,"action":"DISPLAY"}]' where owner_id = '${target.id}' and id = '${target.cal}'`)
+          .then(() => (orig as (...a: unknown[]) => unknown).apply(this, args));
+      }
+      return (orig as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof orig;
+    try {
+      expect(await deliverBatch(env.ctx, batch)).toEqual({ written: 5, skipped: 0, single: 0 });
+    } finally {
+      pg.Client.prototype.query = orig;
+      await other.end();
+    }
+    expect(changed).toBe(true);
+    const copy = (await copies(e.uid)).find((c) => c.owner_id === target.id)!;
+    const rem = await env.ctx.db.selectFrom('reminder').selectAll().where('owner_id', '=', target.id).where('object_id', '=', copy.id).executeTakeFirst();
+    expect(rem?.fire_at.toISOString()).toBe('2034-03-03T09:30:00.000Z');
+    await env.ctx.db.updateTable('calendar').set({ default_reminders: JSON.stringify([]) }).where('owner_id', '=', target.id).where('id', '=', target.cal).execute();
+    await sql`delete from graphile_worker._private_jobs where payload->>'uid' = ${e.uid}`.execute(env.ctx.db);
+  });
+
   it('an update keeps answers, resets them on a time change, and a cancellation reaches every copy — each one batched', async () => {
     const e = await create(anna, ev('Changing', '2034-03-03T10:00:00', '2034-03-03T11:00:00', { attendees: people.map((p) => ({ email: p.email })) }));
     await runDeliveries(e.uid);
@@ -150,7 +185,7 @@ describe('batched scheduling deliveries', () => {
     for (const e of evs) await sql`delete from graphile_worker._private_jobs where payload->>'uid' = ${e.uid}`.execute(env.ctx.db);
   });
 
-  it('an invitation batch is six statements; a copy whose resource name is taken goes the single way, without a change or a notification from the batch', async () => {
+  it('an invitation batch is eight statements, the calendars locked last; a copy whose resource name is taken goes the single way, without a change or a notification from the batch', async () => {
     const e = await create(anna, ev('Statements', '2034-06-01T10:00:00', '2034-06-01T11:00:00', { attendees: people.map((p) => ({ email: p.email })) }));
     const batch = (await jobs(env, 'schedule-deliver')).find((j) => j.payload.uid === e.uid)!.payload as DeliverBatchPayload;
     // Another event already uses the resource name the copy would get in p3's calendar.
@@ -158,8 +193,10 @@ describe('batched scheduling deliveries', () => {
     const logs = await Promise.all(people.map((p) => changeLog(p.id)));
     const { seen, result: first } = await recordStatements(() => deliverBatch(env.ctx, { ...batch, items: batch.items.filter((i) => i.recipientId !== people[3].id) }));
     expect(first).toEqual({ written: 4, skipped: 0, single: 0 });
-    // principals, BEGIN, the UID lock, copies + calendars, the write, COMMIT.
-    expect(seen, seen.map((q) => q.replace(/\s+/g, ' ').slice(0, 80)).join('\n')).toHaveLength(6);
+    // principals, BEGIN, the UID lock, copies + calendars (no row locks), the copies with their
+    // reminders and jobs, then (LOCK_LATE) the calendars locked, the change logs, COMMIT.
+    expect(seen.map((q) => q.replace(/\s+/g, ' ').replace(/^\/\*prepared:(\w+)\*\/.*/, '$1').replace(/^(begin|commit).*/i, '$1'))).toEqual(
+      ['principals_by_ids', 'begin', 'lock_uids', 'copies_and_calendars', 'insert_copies_with_jobs', 'lock_calendars', 'log_copy_changes', 'commit']);
     // The whole batch again: the four copies are in place (skipped); p3's goes the single way, which
     // refuses the taken name (the job would fail and be retried) — after the batch committed.
     const notifyJobs = (await jobs(env, 'notify')).length;

@@ -8,6 +8,8 @@ export interface PreparedResource {
   text: string;
   index: ResourceIndex;
   compiled: CompiledSeries;
+  /** etagOf(text) and the Schedule-Tag, filled by indexValues on first use (a delivery indexes one text for many copies). */
+  tags?: { etag: string; scheduleTag: string };
 }
 
 export function etagOf(text: string): string {
@@ -32,7 +34,8 @@ export function prepareResource(text: string): PreparedResource {
       throw new DomainError('INVALID_ICALENDAR', resources.length ? 'A calendar object must hold exactly one UID (RFC 4791 §4.1)' : 'No VEVENT or VTODO in the data', { uids: resources.map((r) => r.uid) });
     }
     const r = resources[0];
-    const compiled = compileResource(r.text);
+    // The split's own component (what r.text serialises), not a second parse of the text.
+    const compiled = compileResource(r.calendar);
     const index = indexResource(compiled);
     return { text: r.text, index, compiled };
   } catch (e) {
@@ -56,20 +59,21 @@ export function ownerUnnamed(p: Pick<PreparedResource, 'index'>, ownerEmail: str
  * (principal_alias): an invitation addressed to an alias still makes the owner its attendee
  * (role, my_partstat) — the main address wins when both appear.
  */
-export function indexValues(p: Pick<PreparedResource, 'text' | 'index'>, meta: { name: string; ownerEmail: string; origin: string; actorId: string | null; hasAttachments: boolean; ownerAliases?: readonly string[] }): ObjectValues {
+export function indexValues(p: Pick<PreparedResource, 'text' | 'index' | 'tags'>, meta: { name: string; ownerEmail: string; origin: string; actorId: string | null; hasAttachments: boolean; ownerAliases?: readonly string[] }): ObjectValues {
   const ix = p.index;
   const owner = meta.ownerEmail.toLowerCase();
   const aliases = meta.ownerAliases?.length ? new Set(meta.ownerAliases.map((a) => a.toLowerCase())) : null;
   const mine = (email: string | null | undefined) => !!email && (email === owner || !!aliases?.has(email));
   const me = ix.attendees.find((a) => a.email === owner) ?? (aliases ? ix.attendees.find((a) => aliases.has(a.email)) : undefined);
+  const tags = (p.tags ??= { etag: etagOf(p.text), scheduleTag: etagOf(`${ix.uid}:${ix.sequence}:${ix.dtstamp?.getTime() ?? 0}`) });
   const role: ObjectValues['role'] = !ix.organizer || !ix.attendees.length ? 'none' : mine(ix.organizer) ? 'organizer' : me ? 'attendee' : 'none';
   return {
     name: meta.name,
     uid: ix.uid,
     component: ix.componentType,
     ical: p.text,
-    etag: etagOf(p.text),
-    schedule_tag: etagOf(`${ix.uid}:${ix.sequence}:${ix.dtstamp?.getTime() ?? 0}`),
+    etag: tags.etag,
+    schedule_tag: tags.scheduleTag,
     first_start: ix.firstStart,
     last_end: ix.lastEnd,
     recurring: ix.recurring,
