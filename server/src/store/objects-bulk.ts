@@ -171,26 +171,19 @@ export async function updateCopies(db: DB, rows: CopyValues[]): Promise<ObjectRo
 }
 
 /**
- * Locks calendars in key order (FOR NO KEY UPDATE, what the sync_seq update takes) — before any
- * copy is inserted: an insert's foreign-key check takes KEY SHARE on its calendar in row order,
- * and two batches over the same attendees upgrading those to FOR UPDATE deadlocked. Returns the
- * default reminders of the calendars locked (`owner/calendar`), read under the lock: they cannot
- * change before commit. A calendar missing from the map is gone (deleted meanwhile).
- */
-export async function lockCalendars(db: DB, keys: { owner_id: string; calendar_id: string }[]): Promise<Map<string, Reminder[]>> {
-  if (!keys.length) return new Map();
-  const json = JSON.stringify(keys.map((k) => ({ owner_id: k.owner_id, calendar_id: k.calendar_id })));
-  const r = await sql<{ owner_id: string; id: string; default_reminders: Reminder[] | null }>`${prepared('lock_calendars')}select c.owner_id, c.id, c.default_reminders from calendar c
-    join (select distinct x.owner_id, x.calendar_id from json_to_recordset(${json}::json) as x(owner_id uuid, calendar_id uuid)) k on c.owner_id = k.owner_id and c.id = k.calendar_id
-    order by c.owner_id, c.id for no key update of c`.execute(db);
-  return new Map(r.rows.map((x) => [`${x.owner_id}/${x.id}`, x.default_reminders ?? []]));
-}
-
-/**
- * One 'put' change per written copy, in the change logs of their calendars (locked beforehand
- * with lockCalendars): each calendar's sync_seq advances by its number of changes and the entries
- * take the numbers in between (monotonic in commit order, as logChange). Returns each calendar's
- * default reminders.
+ * One 'put' change per written copy, in the change logs of their calendars, in ONE statement that
+ * first locks those calendars in key order (FOR NO KEY UPDATE, what the sync_seq update takes):
+ * each calendar's sync_seq advances by its number of changes and the entries take the numbers in
+ * between (monotonic in commit order, as logChange). Returns each calendar's default reminders,
+ * read under the lock (they cannot change before commit).
+ *
+ * Why one statement, and last: the lock is held to commit, and deliveries to the same people wait
+ * for it; a round trip between taking it and writing would add the worker's event-loop delay to
+ * that wait. Why ordered: two deliveries over the same attendees updating their calendars in
+ * different orders deadlocked. `lk` is MATERIALIZED and sorted: the update reaches a calendar only
+ * through its `lk` row, and `lk` locks its rows in key order as it produces them, so every
+ * calendar is locked in key order. (The copies' inserts before this take KEY SHARE on the
+ * calendars in their foreign-key checks, which FOR NO KEY UPDATE does not conflict with.)
  */
 export async function logCopyChanges(db: DB, changes: { owner_id: string; calendar_id: string; id: string; name: string; uid: string }[]): Promise<Map<string, Reminder[]>> {
   if (!changes.length) return new Map();
@@ -199,9 +192,14 @@ export async function logCopyChanges(db: DB, changes: { owner_id: string; calend
   const r = await sql<{ owner_id: string; id: string; default_reminders: Reminder[] | null }>`${prepared('log_copy_changes')}
     with ch as (select * from json_to_recordset(${json}::json) as x(i int, owner_id uuid, calendar_id uuid, id uuid, name text, uid text)),
     n as (select owner_id, calendar_id, count(*)::bigint as k from ch group by owner_id, calendar_id),
-    up as (
+    lk as materialized (
+      select c.owner_id, c.id from calendar c join n on c.owner_id = n.owner_id and c.id = n.calendar_id
+      order by c.owner_id, c.id
+      for no key update of c
+    ), up as (
       update calendar c set sync_seq = c.sync_seq + n.k, updated_at = now()
-      from n where c.owner_id = n.owner_id and c.id = n.calendar_id
+      from lk join n on n.owner_id = lk.owner_id and n.calendar_id = lk.id
+      where c.owner_id = lk.owner_id and c.id = lk.id
       returning c.owner_id, c.id, c.sync_seq, n.k, c.default_reminders
     ), ins as (
       insert into calendar_change (owner_id, calendar_id, seq, object_id, name, uid, kind)
@@ -223,7 +221,7 @@ export interface CopyTargets {
 /**
  * liveCopiesOfUid + defaultCalendarsOf in one statement, without row locks. Call it with the
  * UID's lock held: every write of a copy of the UID takes that lock, so the copies read stay as
- * they are until commit. The calendars are locked later (lockCalendars), just before the writes:
+ * they are until commit. The calendars are locked later (logCopyChanges), after the writes:
  * deliveries to the same people then wait for each other only while they write, not while they
  * plan (parse, index, reminders).
  */
@@ -254,7 +252,7 @@ export async function copiesAndCalendars(db: DB, ownerIds: string[], uid: string
  * or name is taken is skipped, as insertCopies), the planned reminders of the inserted copies, and
  * the jobs (notifications) about inserted copies — payload.objectId, or payload.items[].objectId
  * for a job about several (its items reduced to the inserted ones) — inserted directly
- * (DIRECT_JOBS_CTES). The change logs are written after it (lockCalendars, then logCopyChanges):
+ * (DIRECT_JOBS_CTES). The change logs are written after it (logCopyChanges, which locks the calendars):
  * the insert takes no lock on the calendars that another delivery waits for (its foreign-key check
  * takes KEY SHARE, which the sync_seq update's FOR NO KEY UPDATE does not conflict with). Returns
  * the id and owner of each copy written (not the whole rows: ~3 KB of text each that nobody read).

@@ -6,7 +6,7 @@
  * One transaction: the per-UID lock (the same key as every write of the UID, so an attendee's own
  * answer and this update never interleave), one read of the existing copies and default
  * calendars, the planning (parse, index, reminders), a multi-row insert and a multi-row update,
- * then the calendars written to locked in key order and one change-log statement for all of them,
+ * then one statement that locks the calendars written to (in key order) and logs the changes,
  * and the reminder and notification jobs in one add_jobs each.
  *
  * LOCK_LATE: a calendar's row lock (the sync_seq update, held to commit) is what deliveries to the
@@ -205,8 +205,7 @@ export async function deliverBatch(ctx: AppContext, p: DeliverBatchPayload): Pro
       // Not written (a name or UID clash in the calendar, or the copy went away): the single path decides.
       for (const x of planned) if (!byOwner.has(x.recipient.id)) single.push(x.item);
       const done = planned.filter((x) => byOwner.has(x.recipient.id));
-      // The calendars written to, locked in key order only now (LOCK_LATE).
-      await bulk.lockCalendars(trx, rows);
+      // The calendars written to locked (in key order) and their change logs written, last (LOCK_LATE).
       const reminders = await bulk.logCopyChanges(trx, rows.map((r) => ({ owner_id: r.owner_id, calendar_id: r.calendar_id, id: r.id, name: r.name, uid: r.uid })));
       const jobs: JobSpec[] = [];
       const updates: { key: string; spec: JobSpec }[] = [];
@@ -252,9 +251,9 @@ export async function deliverBatch(ctx: AppContext, p: DeliverBatchPayload): Pro
 /**
  * The batch's tail when every planned copy is new: reminders planned from the default reminders
  * read with the copies, and invitation notifications; one statement (insertCopiesWithJobs) writes
- * the copies and what applies to those actually inserted. Then (LOCK_LATE) the calendars are
- * locked and the change logs written; reminders planned from defaults that changed meanwhile are
- * planned again. A copy not inserted (UID or name clash) goes to `single`. Returns the number written.
+ * the copies and what applies to those actually inserted. Then (LOCK_LATE) one statement locks
+ * the calendars and writes the change logs; reminders planned from defaults that changed
+ * meanwhile are planned again (the lock is held to commit). A copy not inserted (UID or name clash) goes to `single`. Returns the number written.
  */
 async function insertNewCopies(trx: DB, p: DeliverBatchPayload, planned: Planned[], defaults: bulk.CopyTargets['defaults'], single: DeliverBatchItem[]): Promise<number> {
   const now = new Date();
@@ -285,14 +284,14 @@ async function insertNewCopies(trx: DB, p: DeliverBatchPayload, planned: Planned
   const inserted = new Set(rows.map((r) => r.id));
   const done = planned.filter((x) => inserted.has(x.values.id));
   for (const x of planned) if (!inserted.has(x.values.id)) single.push(x.item);
-  const locked = await bulk.lockCalendars(trx, done.map((x) => x.values));
+  // The calendars locked and the change logs written (LOCK_LATE), with the default reminders read under the lock.
+  const locked = await bulk.logCopyChanges(trx, done.map((x) => ({ owner_id: x.values.owner_id, calendar_id: x.values.calendar_id, id: x.values.id, name: x.values.name, uid: x.values.uid })));
   // Default reminders changed since they were read (or a calendar made just now has some): plan again.
   const again = done.filter((x) => !x.values.has_alarms && JSON.stringify(locked.get(`${x.values.owner_id}/${x.values.calendar_id}`) ?? []) !== JSON.stringify(defaultsOf(x.values)));
   if (again.length) {
     for (const x of again) await deleteReminders(trx, x.values.owner_id, [x.values.id]);
     await saveReminders(trx, again.map((x) => planFor(x, locked.get(`${x.values.owner_id}/${x.values.calendar_id}`) ?? []).plan).filter((r): r is ReminderPlanRow => !!r));
   }
-  await bulk.logCopyChanges(trx, done.map((x) => ({ owner_id: x.values.owner_id, calendar_id: x.values.calendar_id, id: x.values.id, name: x.values.name, uid: x.values.uid })));
   return done.length;
 }
 
