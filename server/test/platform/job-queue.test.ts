@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createTestEnv, eventually, type TestEnv } from '../support/harness.js';
 import { sql } from 'kysely';
-import { enqueue, enqueueMany, startWorker, checkCatalogue, queuePatchApplied, JOB_NAMES } from '../../src/jobs/queue.js';
+import { enqueue, enqueueMany, startWorker, checkCatalogue, queuePatchApplied, collectEmptyQueues, JOB_NAMES } from '../../src/jobs/queue.js';
 import { jobHandlers } from '../../src/jobs/handlers.js';
 
 let env: TestEnv;
@@ -151,6 +151,39 @@ describe('job queue', () => {
     } finally {
       await worker.stop();
     }
+  });
+
+  it('empty named queues are deleted; a queue with a job, a running one, or one a transaction is filling now is kept', async () => {
+    const queue = (name: string) => env.ctx.db.selectFrom('graphile_worker._private_job_queues' as never).select('id' as never).where('queue_name' as never, '=', name as never).executeTakeFirst();
+    // Three queues: 'gc:empty' (its job gone), 'gc:pending' (a job waiting), 'gc:running' (locked: its job runs).
+    await enqueueMany(env.ctx.db, ['gc:empty', 'gc:pending', 'gc:running'].map((q) => ({ name: 't-gc', payload: { q }, queue: q })));
+    await sql`delete from graphile_worker._private_jobs where payload->>'q' = 'gc:empty'`.execute(env.ctx.db);
+    await sql`update graphile_worker._private_job_queues set locked_at = now(), locked_by = 'test-pool' where queue_name = 'gc:running'`.execute(env.ctx.db);
+    await sql`delete from graphile_worker._private_jobs where payload->>'q' = 'gc:running'`.execute(env.ctx.db);
+    // A transaction queueing into a new queue, not committed yet: the collection waits for it, then
+    // gives up (lock_timeout) rather than delete a queue whose job it cannot see.
+    const open = await env.ctx.pool.connect();
+    try {
+      await open.query('begin');
+      await open.query(`select graphile_worker.add_job('t-gc', '{"q":"gc:filling"}'::json, queue_name => 'gc:filling')`);
+      expect(await collectEmptyQueues(env.ctx.pool, 100)).toBeNull();
+      await open.query('commit');
+    } finally {
+      open.release();
+    }
+    expect(await collectEmptyQueues(env.ctx.pool)).toBeGreaterThanOrEqual(1);
+    expect(await queue('gc:empty')).toBeUndefined();
+    expect(await queue('gc:pending')).toBeDefined();
+    expect(await queue('gc:running')).toBeDefined();
+    expect(await queue('gc:filling')).toBeDefined();
+    // Its job done, the queue goes at the next collection; a later job in it makes it again.
+    await sql`delete from graphile_worker._private_jobs where payload->>'q' in ('gc:pending', 'gc:filling')`.execute(env.ctx.db);
+    await sql`update graphile_worker._private_job_queues set locked_at = null, locked_by = null where queue_name = 'gc:running'`.execute(env.ctx.db);
+    await collectEmptyQueues(env.ctx.pool);
+    for (const q of ['gc:pending', 'gc:running', 'gc:filling']) expect(await queue(q)).toBeUndefined();
+    await enqueue(env.ctx.db, 't-gc', { q: 'gc:pending' }, { queue: 'gc:pending' });
+    expect(await queue('gc:pending')).toBeDefined();
+    await sql`delete from graphile_worker._private_jobs where payload->>'q' = 'gc:pending'`.execute(env.ctx.db);
   });
 
   it('refuses to start when a catalogued job has no handler', () => {
