@@ -40,3 +40,31 @@ describe('corpus: every file parses+indexes+expands or fails with IcalError', ()
     expect(performance.now() - t0).toBeLessThan(readFileSync(file).length > 200_000 ? 3000 : 1000);
   });
 });
+
+// prepareResource (app/events/resource.ts) compiles the split's own component instead of parsing
+// the resource's text again: both must give the same series, for every resource of the corpus.
+describe('corpus: a resource compiled from its component equals the one compiled from its text', () => {
+  it.each(corpusFiles('ics').map((f) => [path.basename(f), f]))('%s', (_name, file) => {
+    let split: ReturnType<typeof splitResources>;
+    try {
+      split = splitResources(parseCalendar(decodeIcalBytes(readFileSync(file))), { stripMethod: true });
+    } catch (e) {
+      expect(e).toBeInstanceOf(IcalError); // a file that does not parse has no resource to compare
+      return;
+    }
+    const from = new Date('2024-01-01T00:00:00Z');
+    const to = new Date('2027-01-01T00:00:00Z');
+    for (const r of split.resources) {
+      let viaText: unknown;
+      try {
+        const c = compileResource(r.text);
+        viaText = { index: indexResource(c, { defaultTz: 'Europe/Berlin' }), occ: expand(c, from, to, { defaultTz: 'Europe/Berlin' }) };
+      } catch (e) {
+        expect(() => compileResource(r.calendar)).toThrow((e as Error).message);
+        continue;
+      }
+      const c = compileResource(r.calendar);
+      expect({ index: indexResource(c, { defaultTz: 'Europe/Berlin' }), occ: expand(c, from, to, { defaultTz: 'Europe/Berlin' }) }).toEqual(viaText);
+    }
+  });
+});
