@@ -115,32 +115,44 @@ export async function defaultCalendarsOf(db: DB, ownerIds: string[]): Promise<Ma
 }
 
 /**
- * The rows of a copy statement as JSON, each text sent once: the copies of one delivery share
- * their iCalendar text (~3 KB), so a row carries `ical` null and the statement takes it from
- * `texts` by the row's position (`refs`, 1-based, in row order).
+ * The rows of a copy statement as JSON, what they share sent once: the copies of one delivery
+ * carry the same text (~3 KB) and the same index columns read from it (attendees, summary,
+ * description, times…), and differ in a few (id, owner, calendar, role, my_partstat, updated_by,
+ * sometimes name or Schedule-Tag). Each distinct text gives a template (its first row, every
+ * column); a row is its template's number `t` plus the columns in which it differs from it.
  */
-function copyPayload(rows: CopyValues[]): { json: string; texts: string[]; refs: number[] } {
-  const texts: string[] = [];
-  const at = new Map<string, number>();
-  const refs: number[] = [];
-  const json = JSON.stringify(rows.map((r) => {
-    let k = at.get(r.ical);
-    if (k === undefined) { at.set(r.ical, (k = texts.length + 1)); texts.push(r.ical); }
-    refs.push(k);
-    const o: Record<string, unknown> = { id: r.id, owner_id: r.owner_id, calendar_id: r.calendar_id };
-    for (const c of COLS) if (c !== 'ical') o[c] = r[c];
-    return o;
-  }));
-  return { json, texts, refs };
+function copyPayload(rows: CopyValues[]): { templates: string; rows: string } {
+  const templates: Record<string, unknown>[] = [];
+  const byText = new Map<string, { t: number; row: CopyValues }>();
+  const same = (a: unknown, b: unknown) => a === b || (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]))
+    || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
+  const out = rows.map((r) => {
+    let tpl = byText.get(r.ical);
+    if (!tpl) {
+      const o: Record<string, unknown> = {};
+      for (const c of COLS) o[c] = r[c] ?? null;
+      templates.push(o);
+      byText.set(r.ical, (tpl = { t: templates.length - 1, row: r }));
+    }
+    const d: Record<string, unknown> = { t: tpl.t, id: r.id, owner_id: r.owner_id, calendar_id: r.calendar_id };
+    if (tpl.row !== r) for (const c of COLS) if (!same(r[c] ?? null, tpl.row[c] ?? null)) d[c] = r[c] ?? null;
+    return d;
+  });
+  return { templates: JSON.stringify(templates), rows: JSON.stringify(out) };
 }
 
-/** The copy rows of copyPayload with their texts put back, as a subquery: `from ${copyRows(rows)} v` gives v.* as calendar_object columns. */
+/**
+ * The copy rows of copyPayload as a subquery: `from ${copyRows(rows)} v` gives v.* as
+ * calendar_object columns (each row its template with its own columns laid over it).
+ */
 function copyRows(rows: CopyValues[]) {
   const p = copyPayload(rows);
-  const cols = sql.raw(COLS.map((c) => (c === 'ical' ? 't.texts[t.refs[r.ordinality]] as ical' : `r.${c}`)).join(', '));
-  return sql`(select r.id, r.owner_id, r.calendar_id, ${cols}
-    from json_populate_recordset(null::calendar_object, ${p.json}::json) with ordinality as r
-    cross join (select ${p.texts}::text[] as texts, ${p.refs}::int[] as refs) t)`;
+  const cols = sql.raw(COLS.map((c) => `(r.v).${c}`).join(', '));
+  return sql`(select (r.v).id, (r.v).owner_id, (r.v).calendar_id, ${cols}
+    from (select jsonb_populate_record(jsonb_populate_record(null::calendar_object, t.a -> (e.d->>'t')::int), e.d) as v
+      from jsonb_array_elements(${p.rows}::jsonb) with ordinality as e(d, n)
+      cross join (select ${p.templates}::jsonb as a) t
+      order by e.n) r)`;
 }
 
 /**
