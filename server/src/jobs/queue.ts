@@ -171,17 +171,37 @@ export function checkCatalogue(handlers: Record<string, JobHandler>, names: read
  * takes ROW EXCLUSIVE on the table until its transaction ends. SHARE ROW EXCLUSIVE waits for those
  * transactions and holds new ones off, so the delete sees every job that refers to a queue. The
  * wait is bounded (lock_timeout): when it cannot get the lock at once, this round is skipped (null).
- * A locked queue (its job is running) is kept.
+ * A locked queue (its job is running) is kept. Deletes in batches (collectBatch), each its own
+ * short transaction; returns the number deleted.
  */
-export async function collectEmptyQueues(pool: pg.Pool, lockTimeoutMs = 50): Promise<number | null> {
+export async function collectEmptyQueues(pool: pg.Pool, lockTimeoutMs = 50, batch = 2000, maxBatches = 10): Promise<number | null> {
+  let total = 0;
+  for (let i = 0; i < maxBatches; i++) {
+    const n = await collectBatch(pool, lockTimeoutMs, batch);
+    if (n === null) return i === 0 ? null : total;
+    total += n;
+    if (n < batch) break;
+  }
+  return total;
+}
+
+/**
+ * One transaction of collectEmptyQueues, at most `batch` rows: the table lock it holds stops every
+ * job from being queued, so it is kept short (a database with years of queue rows is cleared over
+ * several rounds). The jobs' queue ids are read once (a hashed NOT IN), not looked up per queue.
+ */
+async function collectBatch(pool: pg.Pool, lockTimeoutMs: number, batch: number): Promise<number | null> {
   const client = await pool.connect();
   try {
     await client.query('begin');
     try {
       await client.query(`set local lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
       await client.query('lock table graphile_worker._private_job_queues in share row exclusive mode');
-      const r = await client.query(`delete from graphile_worker._private_job_queues q
-        where q.locked_at is null and not exists (select 1 from graphile_worker._private_jobs j where j.job_queue_id = q.id)`);
+      const r = await client.query(`delete from graphile_worker._private_job_queues where id in (
+          select q.id from graphile_worker._private_job_queues q
+          where q.locked_at is null
+            and q.id not in (select j.job_queue_id from graphile_worker._private_jobs j where j.job_queue_id is not null)
+          limit $1)`, [batch]);
       await client.query('commit');
       return r.rowCount ?? 0;
     } catch (e) {

@@ -184,6 +184,12 @@ describe('job queue', () => {
     await enqueue(env.ctx.db, 't-gc', { q: 'gc:pending' }, { queue: 'gc:pending' });
     expect(await queue('gc:pending')).toBeDefined();
     await sql`delete from graphile_worker._private_jobs where payload->>'q' = 'gc:pending'`.execute(env.ctx.db);
+    await collectEmptyQueues(env.ctx.pool);
+    // Many empty queues go in short batches: 25 with batches of 10, at most 2 per call.
+    await sql`insert into graphile_worker._private_job_queues (queue_name) select 'gc:many-' || g from generate_series(1, 25) g`.execute(env.ctx.db);
+    expect(await collectEmptyQueues(env.ctx.pool, 50, 10, 2)).toBe(20);
+    expect(await collectEmptyQueues(env.ctx.pool, 50, 10, 2)).toBe(5);
+    expect(await collectEmptyQueues(env.ctx.pool, 50, 10, 2)).toBe(0);
   });
 
   it('refuses to start when a catalogued job has no handler', () => {
