@@ -138,14 +138,13 @@ export function buildFreshEvent(input: EventInput, meta: { uid: string; now: Dat
   const addrs = atts.map((a) => normalizeAddress(`mailto:${a.email}`));
   if (new Set(addrs).size !== addrs.length) return null;
 
-  const vtz = tz && tz !== 'UTC' ? [vtimezoneJcal(tz)] : [];
+  let requestLines: string[] | undefined;
   const organizer = org ? normalizeAddress(`mailto:${org.email}`) : '';
   const messages: ItipMessage[] = [];
   if (organizer && atts.length) {
     // The REQUEST (RFC 5546 §3.2.2; lib/itip buildMessage): the event as built, before
     // SCHEDULE-STATUS is added below, in a VCALENDAR with METHOD — one text for every attendee.
-    const request: JComp = ['vcalendar', [['prodid', {}, 'text', '-//Calendula//Calendula iTIP//EN'], ['version', {}, 'text', '2.0'], ['method', {}, 'text', 'REQUEST']], [...vtz, ['vevent', props, []]]];
-    const requestText = serialize(request);
+    const requestText = calendarText(REQUEST_HEAD, tz, requestLines = props.map(propertyLine));
     atts.forEach((a, i) => {
       const addr = addrs[i];
       if (addr === organizer) return;
@@ -155,8 +154,8 @@ export function buildFreshEvent(input: EventInput, meta: { uid: string; now: Dat
       messages.push({ uid: meta.uid, sender: organizer, recipient: addr, recipientCn: a.name ? a.name : undefined, method: 'REQUEST', ical: requestText, significantChange: true, recurrenceIds: undefined });
     });
   }
-  const cal: JComp = ['vcalendar', [['version', {}, 'text', '2.0'], ['prodid', {}, 'text', '-//Calendula//Calendula//EN']], [...vtz, ['vevent', props, []]]];
-  const text = serialize(cal);
+  // The stored copy: the REQUEST's lines but the attendees' (SCHEDULE-STATUS added since).
+  const text = calendarText(COPY_HEAD, tz, requestLines ? props.map((pr, i) => (pr[0] === 'attendee' ? propertyLine(pr) : requestLines![i])) : props.map(propertyLine));
 
   const zone = tz === null ? null : tz === 'UTC' ? 'UTC' : tz;
   const instant = (wall: number) => (zone === null || zone === 'UTC' ? wall : wallToUtc(wall, ianaZone(zone)));
@@ -191,7 +190,33 @@ export function buildFreshEvent(input: EventInput, meta: { uid: string; now: Dat
   return { text, messages, index, json };
 }
 
-/** As lib/itip's serialize(component): ical.js's stringifier, CRLF line ends, a final CRLF. */
-function serialize(cal: JComp): string {
-  return ICAL.stringify.component(cal as never, ICAL.design.icalendar) + '\r\n';
+/*
+ * The texts are what lib/itip's serialize(component) makes of the VCALENDAR (ical.js's
+ * stringify.component: BEGIN, each property line, each subcomponent, END, CRLF between; a final
+ * CRLF), assembled from parts: the VCALENDAR properties and each zone's VTIMEZONE are serialised
+ * once per process, and the REQUEST's VEVENT lines are reused for the stored copy except the
+ * attendees'. fresh-event.test.ts compares the bytes with the component path.
+ */
+const CRLF = '\r\n';
+const propertyLine = (p: JProp) => ICAL.stringify.property(p as never, ICAL.design.icalendar, false);
+const REQUEST_HEAD = ([['prodid', {}, 'text', '-//Calendula//Calendula iTIP//EN'], ['version', {}, 'text', '2.0'], ['method', {}, 'text', 'REQUEST']] as JProp[]).map(propertyLine);
+const COPY_HEAD = ([['version', {}, 'text', '2.0'], ['prodid', {}, 'text', '-//Calendula//Calendula//EN']] as JProp[]).map(propertyLine);
+const vtimezoneTexts = new Map<string, string>();
+
+function vtimezoneText(tz: string): string {
+  let t = vtimezoneTexts.get(tz);
+  if (t === undefined) {
+    t = ICAL.stringify.component(vtimezoneJcal(tz) as never, ICAL.design.icalendar);
+    if (vtimezoneTexts.size < 1000) vtimezoneTexts.set(tz, t);
+  }
+  return t;
+}
+
+function calendarText(head: string[], tz: string | null, eventLines: string[]): string {
+  let r = 'BEGIN:VCALENDAR' + CRLF;
+  for (const l of head) r += l + CRLF;
+  if (tz && tz !== 'UTC') r += vtimezoneText(tz) + CRLF;
+  r += 'BEGIN:VEVENT' + CRLF;
+  for (const l of eventLines) r += l + CRLF;
+  return r + 'END:VEVENT' + CRLF + 'END:VCALENDAR' + CRLF;
 }
