@@ -7,6 +7,7 @@ import { benchDatabase, ensureBuilt, freePort, signIn, startServer, tempDataDir 
 import { benchHttpClient } from '../_http.mjs';
 
 const N = Number(process.env.PROFILE_N ?? 1000);
+if (!process.env.DATABASE_URL) throw new Error('set DATABASE_URL (a PostgreSQL to create the bench database in)');
 ensureBuilt();
 const db = await benchDatabase();
 const port = await freePort();
@@ -38,4 +39,5 @@ try {
   console.log(`creates over HTTP (api only): ${(N / s).toFixed(0)}/s, ${((s * 1000) / N).toFixed(2)} ms each`);
 } finally {
   await server.stop();
+  await db.drop();
 }
