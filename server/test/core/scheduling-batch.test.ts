@@ -187,6 +187,36 @@ describe('batched scheduling deliveries', () => {
     for (const e of evs) await sql`delete from graphile_worker._private_jobs where payload->>'uid' = ${e.uid}`.execute(env.ctx.db);
   });
 
+  it('many batches over overlapping attendees in random orders, with the attendees writing their own events meanwhile: no deadlock, no gap (LOCK_LATE)', async () => {
+    // A fixed pseudo-random sequence: each event invites 2–5 of the five people, in a shuffled order.
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const evs: { uid: string; invited: TestUser[] }[] = [];
+    for (let i = 0; i < 16; i++) {
+      const invited = [...people].sort(() => rnd() - 0.5).slice(0, 2 + Math.floor(rnd() * 4));
+      const e = await create(anna, ev(`Storm ${i}`, `2034-05-${String(i + 1).padStart(2, '0')}T10:00:00`, `2034-05-${String(i + 1).padStart(2, '0')}T11:00:00`, { attendees: invited.map((p) => ({ email: p.email })) }));
+      evs.push({ uid: e.uid, invited });
+    }
+    const all = await jobs(env, 'schedule-deliver');
+    const payloads = evs.map((e) => all.find((j) => j.payload.uid === e.uid)!.payload as DeliverBatchPayload);
+    const before = new Map(await Promise.all(people.map(async (p) => [p.id, (await changeLog(p.id)).length] as const)));
+    // The batches all at once, and each person creating two events of their own at the same time
+    // (the single write path: its own change-log entry under its calendar's lock).
+    const own = people.flatMap((p, i) => [0, 1].map((k) => create(p, ev(`Own ${i}.${k}`, `2034-05-2${k}T0${i}:00:00`, `2034-05-2${k}T0${i}:30:00`))));
+    const res = await Promise.all([...payloads.map((p, i) => deliverBatch(env.ctx, i % 3 === 1 ? { ...p, items: [...p.items].reverse() } : p)), ...own]);
+    expect(res.slice(0, payloads.length).map((r) => (r as { written: number }).written)).toEqual(evs.map((e) => e.invited.length));
+    for (const p of people) {
+      const log = await changeLog(p.id);
+      const seqs = log.map((x) => Number(x.seq));
+      expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
+      // Every copy and both own events logged once, after what was there.
+      expect(log.length - before.get(p.id)!).toBe(evs.filter((e) => e.invited.includes(p)).length + 2);
+      const cal = await env.ctx.db.selectFrom('calendar').select('sync_seq').where('owner_id', '=', p.id).where('id', '=', p.cal).executeTakeFirstOrThrow();
+      expect(Number(cal.sync_seq)).toBe(seqs.at(-1));
+    }
+    for (const e of evs) await sql`delete from graphile_worker._private_jobs where payload->>'uid' = ${e.uid}`.execute(env.ctx.db);
+  });
+
   it('an invitation batch is seven statements, the calendars locked last; a copy whose resource name is taken goes the single way, without a change or a notification from the batch', async () => {
     const e = await create(anna, ev('Statements', '2034-06-01T10:00:00', '2034-06-01T11:00:00', { attendees: people.map((p) => ({ email: p.email })) }));
     const batch = (await jobs(env, 'schedule-deliver')).find((j) => j.payload.uid === e.uid)!.payload as DeliverBatchPayload;
