@@ -13,7 +13,7 @@ export function deliveryHandlers(ctx: AppContext): Record<'imip-send' | 'notify'
   return {
     'imip-send': async (payload, h) => { await runImipJob(ctx, payload, h.attempts); },
     // One job per notification, or one for the invitations/cancellations of a batched delivery.
-    notify: async (payload, h) => { if (process.env.HACK_NO_NOTIFY) return; if (isNotifyBatch(payload)) await sendNotificationBatch(ctx, payload, h.jobId); else await sendNotification(ctx, payload, h.jobId); },
+    notify: async (payload, h) => { if (isNotifyBatch(payload)) await sendNotificationBatch(ctx, payload, h.jobId); else await sendNotification(ctx, payload, h.jobId); },
     // Reminder jobs queued before migration 0009 (rem:<object id>): fired once, then planned as a
     // row of the reminder table, which the worker's sweeper takes in batches (app/notify/reminders.ts).
     reminder: async (payload) => { await fireReminder(ctx, payload); },
