@@ -272,7 +272,6 @@ export async function copiesAndCalendars(db: DB, ownerIds: string[], uid: string
 export async function insertCopiesWithJobs(db: DB, rows: CopyValues[], o: { reminders: ReminderPlanRow[]; jobs: JobSpec[] }): Promise<Pick<ObjectRow, 'id' | 'owner_id'>[]> {
   if (!rows.length) return [];
   if (o.jobs.some((j) => j.jobKeyMode === 'preserve_run_at')) throw new Error('insertCopiesWithJobs: preserve_run_at job keys need enqueueMany');
-  bumpCalendarGeneration();
   const cols = sql.raw(COLS.join(', '));
   const vcols = sql.raw(COLS.map((c) => `v.${c}`).join(', '));
   const r = await sql<Pick<ObjectRow, 'id' | 'owner_id'> & { _jobs: unknown }>`${prepared('insert_copies_with_jobs')}

@@ -8,9 +8,10 @@ export interface PreparedResource {
   text: string;
   index: ResourceIndex;
   compiled: CompiledSeries;
-  /** etagOf(text) and the Schedule-Tag, filled by indexValues on first use (a delivery indexes one text for many copies). */
-  tags?: { etag: string; scheduleTag: string };
 }
+
+/** etagOf(text) and the Schedule-Tag per prepared resource: a delivery indexes one text for many copies. */
+const tagsOf = new WeakMap<object, { etag: string; scheduleTag: string }>();
 
 export function etagOf(text: string): string {
   return createHash('sha1').update(text).digest('base64url').slice(0, 22);
@@ -59,13 +60,14 @@ export function ownerUnnamed(p: Pick<PreparedResource, 'index'>, ownerEmail: str
  * (principal_alias): an invitation addressed to an alias still makes the owner its attendee
  * (role, my_partstat) — the main address wins when both appear.
  */
-export function indexValues(p: Pick<PreparedResource, 'text' | 'index' | 'tags'>, meta: { name: string; ownerEmail: string; origin: string; actorId: string | null; hasAttachments: boolean; ownerAliases?: readonly string[] }): ObjectValues {
+export function indexValues(p: Pick<PreparedResource, 'text' | 'index'>, meta: { name: string; ownerEmail: string; origin: string; actorId: string | null; hasAttachments: boolean; ownerAliases?: readonly string[] }): ObjectValues {
   const ix = p.index;
   const owner = meta.ownerEmail.toLowerCase();
   const aliases = meta.ownerAliases?.length ? new Set(meta.ownerAliases.map((a) => a.toLowerCase())) : null;
   const mine = (email: string | null | undefined) => !!email && (email === owner || !!aliases?.has(email));
   const me = ix.attendees.find((a) => a.email === owner) ?? (aliases ? ix.attendees.find((a) => aliases.has(a.email)) : undefined);
-  const tags = (p.tags ??= { etag: etagOf(p.text), scheduleTag: etagOf(`${ix.uid}:${ix.sequence}:${ix.dtstamp?.getTime() ?? 0}`) });
+  let tags = tagsOf.get(p);
+  if (!tags) tagsOf.set(p, (tags = { etag: etagOf(p.text), scheduleTag: etagOf(`${ix.uid}:${ix.sequence}:${ix.dtstamp?.getTime() ?? 0}`) }));
   const role: ObjectValues['role'] = !ix.organizer || !ix.attendees.length ? 'none' : mine(ix.organizer) ? 'organizer' : me ? 'attendee' : 'none';
   return {
     name: meta.name,

@@ -35,7 +35,6 @@ export interface FreshEvent {
 }
 
 type JProp = [string, Record<string, string>, string, ...unknown[]];
-type JComp = [string, JProp[], JComp[]];
 
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
 /** Characters that do not survive an iCalendar text value unchanged (only \n is escaped). */
@@ -43,18 +42,6 @@ const CONTROL = /[\x00-\x09\x0b-\x1f\x7f]/;
 const TEXT_FIELDS = [['summary', 'summary'], ['description', 'description'], ['location', 'location'], ['status', 'status'], ['transparency', 'transp'], ['visibility', 'class']] as const;
 /** Fields of EventInput this builder writes; any other field set means the general path. */
 const COVERED = new Set(['summary', 'description', 'location', 'start', 'end', 'timezone', 'allDay', 'status', 'transparency', 'visibility', 'organizer', 'attendees']);
-
-const zoneCache = new Map<string, JComp>();
-
-/** The VTIMEZONE jCal attachTimezones adds for an IANA zone (parsed once per zone; never mutated). */
-function vtimezoneJcal(tz: string): JComp {
-  let z = zoneCache.get(tz);
-  if (!z) {
-    z = ICAL.parse(vtimezoneFor(tz, tz)) as unknown as JComp;
-    if (zoneCache.size < 1000) zoneCache.set(tz, z);
-  }
-  return z;
-}
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
@@ -206,7 +193,8 @@ const vtimezoneTexts = new Map<string, string>();
 function vtimezoneText(tz: string): string {
   let t = vtimezoneTexts.get(tz);
   if (t === undefined) {
-    t = ICAL.stringify.component(vtimezoneJcal(tz) as never, ICAL.design.icalendar);
+    // The VTIMEZONE attachTimezones adds for an IANA zone, as ical.js writes it back.
+    t = ICAL.stringify.component(ICAL.parse(vtimezoneFor(tz, tz)) as never, ICAL.design.icalendar);
     if (vtimezoneTexts.size < 1000) vtimezoneTexts.set(tz, t);
   }
   return t;
