@@ -192,11 +192,26 @@ function toDate(d: DateInput): Date {
   return date;
 }
 
+// ICU's range formatting costs ~30 µs a call, and a fan-out formats the same range for every
+// recipient who shares a language and time zone.
+const ranges = new Map<string, string>();
+
 /** "Monday, 3 March 2025, 10:00–11:00 (Europe/Moscow)"; all-day ranges use dates only (end exclusive). */
 export function formatRange(lang: Lang, timeZone: string, start: DateInput, end: DateInput | undefined, allDay = false): string {
-  const zone = allDay ? 'UTC' : validZone(timeZone);
   const s = toDate(start);
-  let e = end === undefined ? undefined : toDate(end);
+  const e = end === undefined ? undefined : toDate(end);
+  const key = `${lang}|${timeZone}|${s.getTime()}|${e?.getTime() ?? ''}|${allDay ? 1 : 0}`;
+  let text = ranges.get(key);
+  if (text === undefined) {
+    if (ranges.size >= 2000) ranges.clear();
+    ranges.set(key, (text = formatRangeNow(lang, timeZone, s, e, allDay)));
+  }
+  return text;
+}
+
+function formatRangeNow(lang: Lang, timeZone: string, s: Date, end: Date | undefined, allDay: boolean): string {
+  const zone = allDay ? 'UTC' : validZone(timeZone);
+  let e = end;
   if (allDay) {
     if (e) e = new Date(Math.max(s.getTime(), e.getTime() - 86_400_000));
     const fmt = dtf(lang, { dateStyle: 'full', timeZone: zone });

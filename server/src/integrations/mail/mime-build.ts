@@ -5,6 +5,7 @@
 // of a fan-out goes to every attendee twice, as the text/calendar alternative and as the
 // invite.ics attachment — are transfer-encoded once and reused.
 import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type MimeNode from 'nodemailer/lib/mime-node/index.js';
@@ -43,6 +44,15 @@ function remember(text: string, update: (e: Encoded) => void): void {
   const e = cache.get(text) ?? { chars: text.length };
   update(e);
   cache.set(text, e); // re-weighed with what was added
+}
+
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+/** 16 random hex digits (8 bytes of a pooled crypto.randomBytes buffer). */
+function randomHex8(): string {
+  if (poolAt + 8 > pool.length) { pool = randomBytes(4096); poolAt = 0; }
+  poolAt += 8;
+  return pool.toString('hex', poolAt - 8, poolAt);
 }
 
 /** One encoding of a text, computed once for repeated (stand-in) texts and cached, else computed. */
@@ -179,6 +189,9 @@ export async function buildMessage(options: SendMailOptions): Promise<BuiltMessa
     stand.set(token, icalText);
     composed = { ...options, icalEvent: (typeof ical === 'string' ? token : { ...ical, content: token }) as SendMailOptions['icalEvent'] };
   }
+  // Every MIME node nodemailer creates draws its own random boundary base (one getrandom call
+  // each, of which only the root's is used); one drawn here from a pooled buffer serves them all.
+  if (!composed.baseBoundary) composed = { ...composed, baseBoundary: randomHex8() };
   const node = new MailComposer(composed).compile() as NodeInternals;
   const messageId = node.messageId();
   const envelope = node.getEnvelope() as BuiltMessage['envelope'];

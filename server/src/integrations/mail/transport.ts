@@ -2,7 +2,7 @@
 // of .eml files an admin can read (nothing is silently dropped).
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import { buildMessage } from './mime-build.js';
 import { SmtpPool } from './smtp-pool.js';
@@ -219,27 +219,41 @@ function nodemailerTransport(url: string, opts: MailTransportOptions): MailTrans
   };
 }
 
+/**
+ * The outbox writes the bytes the SMTP transport would send (the same builder, CRLF line ends as
+ * in RFC 5322 §2.1), one .eml file per message, written under a temporary name and renamed so a
+ * reader never sees half a message. The folder is created once, and again if it disappears.
+ */
+/** Temporary names: unique per process (pid) and per write. */
+let tmpSeq = 0;
+
 function outboxTransport(dir: string): MailTransport {
-  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  let ready: Promise<unknown> | null = null;
+  const ensureDir = () => (ready ??= mkdir(dir, { recursive: true }).catch((e) => { ready = null; throw e; }));
   return {
     kind: 'outbox',
     async send(options) {
-      const info = await transporter.sendMail(options);
-      const message = (info as unknown as { message: Buffer }).message;
-      await mkdir(dir, { recursive: true });
-      const path = join(dir, outboxFileName(info.messageId));
-      const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-      await writeFile(tmp, message, { mode: 0o640 });
+      const msg = await buildMessage(options);
+      await ensureDir();
+      const path = join(dir, outboxFileName(msg.messageId));
+      const tmp = `${path}.${process.pid}.${++tmpSeq}.tmp`;
+      try {
+        await writeFile(tmp, msg.raw, { mode: 0o640 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        ready = null;
+        await ensureDir();
+        await writeFile(tmp, msg.raw, { mode: 0o640 });
+      }
       await rename(tmp, path);
-      const to = (info as unknown as { envelope: { to: string[] } }).envelope?.to ?? [];
-      return { messageId: info.messageId, accepted: to, rejected: [], response: `250 written to outbox ${path}`, path };
+      const to = msg.envelope.to ?? [];
+      return { messageId: msg.messageId, accepted: to, rejected: [], response: `250 written to outbox ${path}`, path };
     },
     async verify() {
-      await mkdir(dir, { recursive: true });
+      ready = null;
+      await ensureDir();
     },
-    close() {
-      transporter.close();
-    },
+    close() {},
   };
 }
 

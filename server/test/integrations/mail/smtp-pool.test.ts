@@ -3,10 +3,10 @@
 // without PIPELINING, refused recipients, a session dropped mid-transaction or while idle,
 // STARTTLS and implicit TLS with a certificate made for the test, AUTH.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { simpleParser } from 'mailparser';
@@ -119,6 +119,42 @@ describe('buildMessage', () => {
     expect(parsed.attachments.map((a) => a.filename)).toContain('notes.txt');
     expect(parsed.attachments.find((a) => a.filename === 'notes.txt')!.content.toString()).toBe('from a stream');
     expect(parsed.attachments.some((a) => a.content.toString('utf8') === calendar(300))).toBe(true);
+  });
+});
+
+describe('outbox transport', () => {
+  it('writes the bytes the SMTP transport sends (CRLF), re-creates a removed folder, leaves no temporary file', async () => {
+    const s = await server();
+    cleanup.push(() => s.close());
+    const smtp = transport(`smtp://127.0.0.1:${s.port}`);
+    const dir = join(mkdtempSync(join(tmpdir(), 'calendula-outbox-')), 'outbox');
+    const outbox = createMailTransport({ outboxDir: dir });
+    const fixed = { date: new Date(Date.UTC(2025, 0, 1)), baseBoundary: 'test-boundary' };
+    const options = { ...invite('guest@ext.test', calendar(300)), ...fixed };
+    const r = await outbox.send(options);
+    expect(r.accepted).toEqual(['guest@ext.test']);
+    expect(r.messageId).toBe('<imip.1@example.com>');
+    const written = readFileSync(r.path!);
+    await smtp.send(options);
+    expect(s.received).toHaveLength(1);
+    expect(written.toString('latin1')).toBe(s.received[0].raw.toString('latin1'));
+    expect(written.toString('latin1')).not.toMatch(/(?<!\r)\n/);
+    rmSync(dir, { recursive: true, force: true });
+    const again = await outbox.send({ ...invite('second@ext.test', calendar(2), 2), ...fixed });
+    expect(readdirSync(dir)).toEqual([basename(again.path!)]);
+  });
+
+  it('gives every message its own multipart boundary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'calendula-outbox-'));
+    const outbox = createMailTransport({ outboxDir: dir });
+    const bounds = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const r = await outbox.send(invite(`g${i}@ext.test`, calendar(3), i));
+      const m = /boundary="([^"]+)"/.exec(readFileSync(r.path!, 'latin1'));
+      expect(m).not.toBeNull();
+      bounds.add(m![1]);
+    }
+    expect(bounds.size).toBe(20);
   });
 });
 
