@@ -19,6 +19,13 @@ const str = (d: Details, k: string): string | undefined => {
   return typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined;
 };
 
+/** The reasons of UNDELIVERABLE_ADDRESS the built-in checks give (app/events/address-checks.ts). */
+const RU_REASONS: Record<string, string> = {
+  'the domain does not exist': 'такого домена нет',
+  'the domain has no mail server': 'у домена нет почтового сервера',
+  'the domain accepts no mail': 'домен не принимает почту',
+};
+
 const RU: Record<ErrorCode | 'INTERNAL_ERROR', Template> = {
   INTERNAL_ERROR: (d) => `Внутренняя ошибка сервера${str(d, 'requestId') ? `; идентификатор запроса ${str(d, 'requestId')}` : ''}`,
   VALIDATION_FAILED: (d) => (str(d, 'field') ? `Неизвестное поле «${str(d, 'field')}» в запросе` : 'Запрос заполнен неверно'),
@@ -43,6 +50,10 @@ const RU: Record<ErrorCode | 'INTERNAL_ERROR', Template> = {
   UID_CONFLICT: (d) => (str(d, 'uid') ? `Событие с UID ${str(d, 'uid')} уже есть в этом календаре` : 'Такое событие уже есть в этом календаре'),
   INVALID_ICALENDAR: () => 'Данные iCalendar повреждены или не поддерживаются',
   UNKNOWN_ADDRESS: (d) => (str(d, 'email') ? `Нет пользователя, группы или переговорной с адресом ${str(d, 'email')}` : 'Неизвестный адрес'),
+  UNDELIVERABLE_ADDRESS: (d) => {
+    const reason = RU_REASONS[str(d, 'reason') ?? ''] ?? 'адрес отклонён проверкой адресов';
+    return str(d, 'email') ? `Письмо на адрес ${str(d, 'email')} не может быть доставлено: ${reason}` : `Письмо не может быть доставлено: ${reason}`;
+  },
   INVALID_ADDRESS: (d) => (str(d, 'email') ? `«${str(d, 'email')}» — некорректный адрес электронной почты` : 'Некорректный адрес электронной почты'),
   QUOTA_EXCEEDED: () => 'Квота на вложения исчерпана; удалите старые вложения',
   TOO_LARGE: () => 'Слишком большой размер данных',

@@ -17,6 +17,7 @@ import { plan, validateAttendeeChange, normalizeAddress, type ItipMessage } from
 import type { JobSpec } from '../../jobs/queue.js';
 import { fanoutPending, insertFanout, insertMessages } from '../../store/itip-messages.js';
 import { batchDeliverSpecs, deliverQueue, DELIVER_BATCH } from './deliver-batch.js';
+import { checkExternalAddresses } from './address-checks.js';
 
 /**
  * A job carries the iTIP text itself (`ical`, small writes and mail intake) or a reference to it
@@ -115,13 +116,20 @@ export function onlyAnswersChanged(oldText: string | null, newText: string | nul
  * Address checks (the reference's mailapi): syntax for every new attendee; an address in the
  * organisation's own domains must be a known user, group or room. `known` holds the resolved ones.
  */
-export function checkAttendeeAddresses(ctx: AppContext, emails: Iterable<string>, known: Map<string, PrincipalRow>): void {
+export async function checkAttendeeAddresses(ctx: AppContext, emails: Iterable<string>, known: Map<string, PrincipalRow>, opts: { external?: boolean } = {}): Promise<void> {
+  const external: string[] = [];
   for (const e of emails) {
     if (known.has(e)) continue;
     if (!isValidEmail(e)) throw new DomainError('INVALID_ADDRESS', `"${e}" is not a valid e-mail address`, { email: e });
     if (isInternal(e, ctx.config.mailDomains)) throw new DomainError('UNKNOWN_ADDRESS', `No user, group or room has the address ${e}`, { email: e });
+    external.push(e);
   }
+  // The pluggable checks of external addresses (address-checks.ts; none unless configured).
+  if (opts.external !== false) await checkExternalAddresses(ctx, external);
 }
+
+/** Entry points where a person chose the attendees: their new attendees are checked. */
+export const INTERACTIVE_VIA: ReadonlySet<string> = new Set(['rest', 'web', 'caldav', 'bot', 'import']);
 
 let deliveryCounter = 0;
 
@@ -179,13 +187,15 @@ export async function planScheduling(ctx: AppContext, db: DB, p: { owner: Princi
 
   const recipients = [...new Set(result.messages.map((m) => normalizeAddress(m.recipient)))];
   // New attendees of an interactive write are checked; replies and cancellations always go out.
-  const interactive = ['rest', 'web', 'caldav', 'bot', 'import'].includes(p.actor.via);
+  const interactive = INTERACTIVE_VIA.has(p.actor.via);
   // One lookup for every recipient; new attendees of an interactive write are checked against it.
   const missing = p.known ? recipients.filter((r) => !p.known!.has(r)) : recipients;
   const known = new Map([...(p.known ?? []), ...(missing.length ? await principals.resolveAddresses(db, missing) : [])]);
   if (interactive) {
     const isNew = (r: string) => !p.previous?.attendees.includes(r) || result.messages.some((m) => m.method === 'REPLY');
-    checkAttendeeAddresses(ctx, recipients.filter(isNew), known);
+    // An answer goes to whoever invited: the external checks never stop someone from answering.
+    const answering = result.messages.some((m) => m.method === 'REPLY' || m.method === 'COUNTER');
+    await checkAttendeeAddresses(ctx, recipients.filter(isNew), known, { external: !answering });
   }
   const partstatOnly = onlyAnswersChanged(oldText, p.text);
   const jobs: JobSpec[] = [];

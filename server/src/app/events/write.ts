@@ -16,7 +16,9 @@ import { indexValues, ownerUnnamed, prepareResource, toDomainError } from './res
 import { randomUUID } from 'node:crypto';
 import type ICAL from 'ical.js';
 import { compileResource, indexResource } from '../../lib/ical/index.js';
-import { planScheduling } from './scheduling.js';
+import { INTERACTIVE_VIA, planScheduling } from './scheduling.js';
+import { addressChecksOf, warmAddressChecks } from './address-checks.js';
+import { isInternal, isValidEmail } from '../../domain/addresses.js';
 import type { FreshEvent } from '../../lib/itip/fresh-event.js';
 import { isActive, planFiring, planReminders, planRow } from './reminders.js';
 import { deleteReminders } from '../../store/reminders.js';
@@ -77,6 +79,11 @@ export async function saveObject(ctx: AppContext, actor: Actor, input: SaveInput
   const prepared = prepareResource(input.ical);
   const owner = await principals.findPrincipalByIdCached(db, input.ownerId);
   if (!owner) throw new DomainError('NOT_FOUND', 'Calendar owner not found');
+  // External address checks look things up (DNS): done here, outside the transaction and the
+  // UID lock, so the write's own check of its new attendees finds the answers kept.
+  if (input.schedule !== false && INTERACTIVE_VIA.has(actor.via) && addressChecksOf(ctx).length) {
+    await warmAddressChecks(ctx, prepared.index.attendees.map((a) => a.email).filter((e) => isValidEmail(e) && !isInternal(e, ctx.config.mailDomains)));
+  }
   const run = async (trx: DB): Promise<SaveResult> => {
     if (!input.freshUid && !(input.uidLocked && db.isTransaction)) await lockUid(trx, prepared.index.uid);
     let existing: ObjectRow | undefined;

@@ -98,6 +98,7 @@ export function mapDomainError(e: DomainError, scope: ErrorScope): Mapped {
       return { status: 413, message: m };
     case 'UNKNOWN_ADDRESS':
     case 'INVALID_ADDRESS':
+    case 'UNDELIVERABLE_ADDRESS':
       return { status: 403, condition: own(403, 'valid-calendar-user-address', m), message: m };
     case 'ALREADY_EXISTS':
       return { status: 405, condition: Preconditions.resourceMustBeNull(), message: m };
