@@ -287,7 +287,11 @@ export function trashOf(db: DB, ownerId: string, since: Date) {
 export function searchObjects(db: DB, ownerId: string, calendarIds: string[], q: string, from: Date | null, to: Date | null) {
   const like = `%${q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
   let query = db.selectFrom('calendar_object').selectAll().where('owner_id', '=', ownerId).where('calendar_id', 'in', calendarIds).where('deleted_at', 'is', null)
-    .where((eb) => eb.or([eb('summary', 'ilike', like), eb('location', 'ilike', like), eb('description', 'ilike', like), eb(sql`array_to_string(attendees, ' ')`, 'ilike', like)]));
+    .where((eb) => eb.or([eb('summary', 'ilike', like), eb('location', 'ilike', like), eb('description', 'ilike', like), eb(sql`array_to_string(attendees, ' ')`, 'ilike', like),
+      // Participants by name: the CN parameter of ATTENDEE and ORGANIZER (RFC 5545 §3.2.2), read
+      // from the unfolded text (§3.1) of the rows whose text contains the words at all.
+      sql<boolean>`(ical ilike ${like} and exists (select 1 from regexp_matches(regexp_replace(ical, E'\r?\n[ \t]', '', 'g'), E'(?:^|\n)(?:ATTENDEE|ORGANIZER)[^\n]*?;CN=("[^"]*"|[^;:\n]*)', 'gi') m where m[1] ilike ${like}))`,
+    ]));
   if (from || to) query = query.where(rangeBounds(from, to));
   return query.orderBy('first_start', 'desc').limit(200).execute();
 }

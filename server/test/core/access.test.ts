@@ -71,7 +71,10 @@ describe('a read-only grantee', () => {
     const p = list.find((o) => o.id === priv.id);
     expect(p).toMatchObject({ summary: '', location: '', busyOnly: true });
     expect((await a.get(`/events/${priv.id}`)).json().event.summary).toBe('');
-    expect((await a.get(`/events/${priv.id}`, { accept: 'text/calendar' })).statusCode).toBe(403);
+    const privIcs = await a.get(`/events/${priv.id}`, { accept: 'text/calendar' });
+    expect(privIcs.statusCode).toBe(403);
+    expect(privIcs.json()).toMatchObject({ error: 'FORBIDDEN' });
+    expect(privIcs.body).not.toContain('BEGIN:VCALENDAR');
     expect((await a.get('/events/search?q=doctor')).json().items).toHaveLength(0);
     expect((await a.get(`/calendars/${owner.cal}/export`)).body).not.toMatch(/Doctor|Clinic/);
     expect((await a.patch(`/events/${pub.id}`, { event: { summary: 'x' } })).statusCode).toBe(403);
@@ -124,7 +127,10 @@ describe('a free/busy-only grantee', () => {
     const d = await a.get(`/events/${pub.id}`);
     expect(d.statusCode).toBe(200);
     expect(JSON.stringify(d.json())).not.toMatch(/merger|Board|confidential/);
-    expect((await a.get(`/events/${pub.id}`, { accept: 'text/calendar' })).statusCode).toBe(403);
+    const fbIcs = await a.get(`/events/${pub.id}`, { accept: 'text/calendar' });
+    expect(fbIcs.statusCode).toBe(403);
+    expect(fbIcs.json().error).toBe('FORBIDDEN');
+    expect(fbIcs.body).not.toContain(pub.summary ?? 'BEGIN:VCALENDAR');
     const exp = await a.get(`/calendars/${owner.cal}/export`);
     expect(exp.statusCode).toBe(403);
     expect(exp.body).not.toMatch(/merger/);

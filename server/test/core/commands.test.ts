@@ -203,6 +203,13 @@ describe('search and invitations', () => {
     expect(z.map((i: { summary: string }) => i.summary).sort()).toEqual(['Call', 'Lunch', 'Quarterly zebra review']);
     const b = (await anna.api.get('/events/search?q=boris@example&from=2031-06-01T00:00:00Z&to=2031-07-01T00:00:00Z')).json().items;
     expect(b.map((i: { summary: string }) => i.summary)).toContain('Sync');
+    // By a participant's name (CN), also when the line is folded; not by other text that happens to match.
+    await create(anna, ev('Folded', '2031-06-06T10:00:00', '2031-06-06T11:00:00', { attendees: [{ email: 'ext1@elsewhere.org', name: 'Фёдор Достоевский-Рублёв из Отдела Очень Длинных Названий' }], description: 'nothing here' }));
+    await create(anna, ev('Mentions', '2031-06-07T10:00:00', '2031-06-07T11:00:00', { description: 'CN=Boris is not a participant here' }));
+    const byName = (await anna.api.get('/events/search?q=Boris&from=2031-06-01T00:00:00Z&to=2031-07-01T00:00:00Z')).json().items.map((i: { summary: string }) => i.summary).sort();
+    expect(byName).toEqual(['Mentions', 'Sync']); // 'Mentions' by its description, 'Sync' by Boris's address
+    const ru = (await anna.api.get(`/events/search?q=${encodeURIComponent('очень длинных')}&from=2031-06-01T00:00:00Z&to=2031-07-01T00:00:00Z`)).json().items;
+    expect(ru.map((i: { summary: string }) => i.summary)).toEqual(['Folded']);
     const none = (await anna.api.get('/events/search?q=zebra&from=2032-01-01T00:00:00Z&to=2032-02-01T00:00:00Z')).json().items;
     expect(none).toHaveLength(0);
     // Wildcards are literal.

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../app/context.js';
+import { DomainError } from '../../domain/errors.js';
 import * as commands from '../../app/events/commands.js';
 import * as queries from '../../app/events/queries.js';
 import { listOccurrencesJson } from '../../app/events/listing-json.js';
@@ -80,7 +81,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
     const q = req.query as { q: string; from?: string; to?: string };
     const from = q.from ? new Date(q.from) : null;
     const to = q.to ? new Date(q.to) : null;
-    if ((from && Number.isNaN(from.getTime())) || (to && Number.isNaN(to.getTime()))) throw Object.assign(new Error('bad date'), { statusCode: 400 });
+    if ((from && Number.isNaN(from.getTime())) || (to && Number.isNaN(to.getTime()))) throw new DomainError('BAD_REQUEST', '"from" and "to" must be ISO 8601 date-times', { field: Number.isNaN(from?.getTime() ?? 0) ? 'from' : 'to' });
     return { items: await queries.searchEvents(ctx, actorOf(req), { text: q.q, from, to }, tz(req)) };
   });
 
@@ -92,13 +93,13 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   app.get('/events/:id', {
-    schema: { tags: ['events'], summary: 'One event (JSON, or iCalendar with Accept: text/calendar)', params: IdParams, querystring: Type.Object({ recurrenceId: Type.Optional(Type.String({ maxLength: 40 })) }), response: { 200: Detail, ...errors(401, 404) } },
+    schema: { tags: ['events'], summary: 'One event (JSON, or iCalendar with Accept: text/calendar)', params: IdParams, querystring: Type.Object({ recurrenceId: Type.Optional(Type.String({ maxLength: 40 })) }), response: { 200: Detail, ...errors(401, 403, 404) } },
   }, async (req, reply) => {
     const actor = actorOf(req);
     const id = (req.params as { id: string }).id;
     if (String(req.headers.accept ?? '').includes('text/calendar')) {
       const a = await objectFor(ctx, actor, id);
-      if (a.access === 'freebusy' || (a.access !== 'owner' && (a.row.class === 'PRIVATE' || a.row.class === 'CONFIDENTIAL'))) throw Object.assign(new Error('forbidden'), { statusCode: 403 });
+      if (a.access === 'freebusy' || (a.access !== 'owner' && (a.row.class === 'PRIVATE' || a.row.class === 'CONFIDENTIAL'))) throw new DomainError('FORBIDDEN', a.access === 'freebusy' ? 'You can see only the free/busy times of this calendar' : 'This event is private; only its owner can read its iCalendar text');
       return reply.type('text/calendar; charset=utf-8').header('etag', `"${a.row.etag}"`).serializer((x: unknown) => x as string).send(a.row.ical);
     }
     const d = await getEvent(ctx, actor, id, (req.query as { recurrenceId?: string }).recurrenceId);
