@@ -307,6 +307,22 @@ describe('import and export', () => {
     }
   }, 120_000);
 
+  it('export keeps apart two different zones that share a TZID (Outlook\'s "Customized Time Zone")', async () => {
+    const zone = (offset: string) => ['BEGIN:VTIMEZONE', 'TZID:Customized Time Zone', 'BEGIN:STANDARD', 'DTSTART:16010101T000000', `TZOFFSETFROM:${offset}`, `TZOFFSETTO:${offset}`, 'END:STANDARD', 'END:VTIMEZONE'];
+    const event = (uid: string, offset: string) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//T//EN', ...zone(offset), 'BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20300101T000000Z',
+      'DTSTART;TZID=Customized Time Zone:20311101T090000', 'DTEND;TZID=Customized Time Zone:20311101T100000', `SUMMARY:${uid}`, 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+    const src = (await anna.api.post('/calendars', { name: 'Zones' })).json().id;
+    for (const [uid, off] of [['plus-three', '+0300'], ['minus-five', '-0500']]) expect((await importInto(anna, src, event(uid, off))).imported).toBe(1);
+    const a = await occurrences(anna, '2031-10-31T00:00:00Z', '2031-11-03T00:00:00Z', src);
+    expect(a.map((o: { summary: string; start: string }) => `${o.summary} ${o.start}`).sort()).toEqual(['minus-five 2031-11-01T14:00:00.000Z', 'plus-three 2031-11-01T06:00:00.000Z']);
+    const exported = (await anna.api.get(`/calendars/${src}/export`)).body;
+    expect(exported.match(/BEGIN:VTIMEZONE/g)).toHaveLength(2);
+    const dst = (await boris.api.post('/calendars', { name: 'Zones copy' })).json().id;
+    expect((await importInto(boris, dst, exported)).imported).toBe(2);
+    const b = await occurrences(boris, '2031-10-31T00:00:00Z', '2031-11-03T00:00:00Z', dst);
+    expect(b.map((o: { summary: string; start: string }) => `${o.summary} ${o.start}`).sort()).toEqual(a.map((o: { summary: string; start: string }) => `${o.summary} ${o.start}`).sort());
+  });
+
   it('export → import into another calendar gives the same events', async () => {
     const src = (await anna.api.post('/calendars', { name: 'Source' })).json().id;
     await create(anna, ev('One', '2031-09-01T10:00:00', '2031-09-01T11:00:00', { timezone: 'Europe/Berlin', description: 'd1' }), src);
@@ -328,5 +344,20 @@ describe('import and export', () => {
     expect(ranged).toMatch(/SUMMARY:Three/);
     expect(ranged).toMatch(/SUMMARY:Two/);
     expect(ranged).not.toMatch(/SUMMARY:One/);
+    // A weekly series whose span covers the range but none of whose occurrences fall in it is left out.
+    await create(anna, ev('Weekly', '2031-10-06T10:00:00', '2031-10-06T11:00:00', { rrule: 'FREQ=WEEKLY;COUNT=4' }), src);
+    const between = (await anna.api.get(`/calendars/${src}/export?from=2031-10-07T00:00:00Z&to=2031-10-12T00:00:00Z`)).body;
+    expect(between).not.toMatch(/SUMMARY:Weekly/);
+    expect((await anna.api.get(`/calendars/${src}/export?from=2031-10-12T00:00:00Z&to=2031-10-14T00:00:00Z`)).body).toMatch(/SUMMARY:Weekly/);
+    // One end open: from alone exports from then on, to alone up to then.
+    const fromOnly = (await anna.api.get(`/calendars/${src}/export?from=2031-09-05T00:00:00Z`)).body;
+    expect(fromOnly).toMatch(/SUMMARY:Weekly/);
+    expect(fromOnly).not.toMatch(/SUMMARY:One|SUMMARY:Two|SUMMARY:Three/);
+    const toOnly = (await anna.api.get(`/calendars/${src}/export?to=2031-09-02T00:00:00Z`)).body;
+    expect(toOnly).toMatch(/SUMMARY:One/);
+    expect(toOnly).not.toMatch(/SUMMARY:Two|SUMMARY:Weekly/);
+    const bad = await anna.api.get(`/calendars/${src}/export?from=yesterday`);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().details.field).toBe('from');
   });
 });

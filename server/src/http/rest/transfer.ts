@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../app/context.js';
 import { changesSince, exportCalendar, importStatus, startImport } from '../../app/events/transfer.js';
-import { parseRange } from '../../app/events/queries.js';
 import { IdParams, errors } from './schemas.js';
 import { actorOf } from '../auth.js';
 import { invalid } from '../../domain/errors.js';
@@ -29,7 +28,17 @@ export async function transferRoutes(app: FastifyInstance, ctx: AppContext) {
     schema: { tags: ['calendars'], summary: 'Export a calendar (or a range) as iCalendar', params: IdParams, querystring: Type.Object({ from: Type.Optional(Type.String({ maxLength: 40 })), to: Type.Optional(Type.String({ maxLength: 40 })), timezone: Type.Optional(Type.String({ maxLength: 64 })) }) },
   }, async (req, reply) => {
     const q = req.query as { from?: string; to?: string; timezone?: string };
-    const range = q.from && q.to ? parseRange(q.from, q.to) : undefined;
+    // Either end may be left open (?from= alone: from then on); no length limit, unlike listings.
+    const at = (v: string | undefined, field: string) => {
+      if (!v) return null;
+      const d = new Date(v);
+      if (Number.isNaN(d.getTime())) throw invalid(`"${field}" must be an ISO 8601 date-time`, { field });
+      return d;
+    };
+    const from = at(q.from, 'from');
+    const to = at(q.to, 'to');
+    if (from && to && to <= from) throw invalid('"to" must be after "from"', { field: 'to' });
+    const range = from || to ? { from, to } : undefined;
     // Floating events (RFC 5545 §3.3.5) fall in the range by their wall time in this zone.
     if (q.timezone && !isIanaZone(q.timezone)) throw invalid(`Unknown time zone "${q.timezone}"`, { field: 'timezone' });
     const tz = q.timezone ?? req.user?.timezone ?? 'UTC';
