@@ -1,7 +1,8 @@
 /**
  * TZID resolution: IANA names, Windows ids, Outlook display labels, Mozilla
- * "/mozilla.org/…/Europe/Berlin" prefixes, client VTIMEZONEs (honoured only
- * when the TZID is not a known zone), fixed-offset labels, blank TZIDs.
+ * "/mozilla.org/…/Europe/Berlin" prefixes, client VTIMEZONEs (honoured when
+ * the TZID is not an IANA or Windows id, and when a label's or X-LIC-LOCATION's
+ * zone contradicts them), fixed-offset labels, blank TZIDs.
  */
 import ICAL from 'ical.js';
 import { tzlib_get_ical_block } from 'timezones-ical-library';
@@ -117,17 +118,36 @@ export function resolveTzid(
   const win = WINDOWS_TO_IANA_LC.get(id.toLowerCase());
   if (win && isIanaZone(win)) return { iana: win, zone: ianaZone(win), source: 'windows' };
   const label = id ? fromLabel(id) : null;
-  if (label?.iana) return { iana: label.iana, zone: ianaZone(label.iana), source: 'label' };
   const vtz = findVtimezone(raw, id, vtimezones);
+  // A guess from a display label or X-LIC-LOCATION names an IANA zone, whose rules are kept up to
+  // date; it is taken unless the calendar's own VTIMEZONE (RFC 5545 §3.6.5) contradicts it.
+  let custom: Zone | null | undefined;
+  const own = () => (custom === undefined ? (custom = vtz ? customZone(id, vtz) : null) : custom);
+  if (label?.iana && agrees(label.iana, own())) return { iana: label.iana, zone: ianaZone(label.iana), source: 'label' };
   if (vtz) {
     const loc = vtz.getFirstPropertyValue('x-lic-location');
     const locIana = typeof loc === 'string' ? fromIanaLike(cleanTzid(loc)) : null;
-    if (locIana) return { iana: locIana, zone: ianaZone(locIana), source: 'x-lic-location' };
-    const z = customZone(id, vtz);
+    if (locIana && agrees(locIana, own())) return { iana: locIana, zone: ianaZone(locIana), source: 'x-lic-location' };
+    const z = own();
     if (z) return { iana: null, zone: z, source: 'custom' };
   }
   if (label && label.offset !== null) return { iana: null, zone: fixedZone(label.offset), source: 'offset' };
   return { iana: null, zone: null, source: 'unknown' };
+}
+
+/**
+ * Whether a guessed IANA zone fits the calendar's own definition: some offset the definition uses
+ * in winter or summer of this year is one the IANA zone uses then (a definition from an older
+ * Outlook may still carry daylight time a country has dropped; a different base offset is
+ * another zone). No usable definition: nothing to contradict the guess.
+ */
+function agrees(iana: string, own: Zone | null): boolean {
+  if (!own) return true;
+  const y = new Date().getUTCFullYear();
+  const probes = [Date.UTC(y, 0, 15), Date.UTC(y, 6, 15)];
+  const z = ianaZone(iana);
+  const theirs = new Set(probes.map((t) => z.offsetAt(t)));
+  return probes.some((t) => theirs.has(own.offsetAt(t)));
 }
 
 function findVtimezone(
