@@ -109,6 +109,28 @@ describe('free/busy', () => {
     expect(weekend).toEqual([]);
     expect((await anna.api.post('/find-time', { attendees: [], durationMinutes: 1, from: `${D}T00:00:00Z`, to: '2033-02-09T00:00:00Z' })).statusCode).toBe(400);
   });
+
+  it("find-a-time: the room's own bookings (by someone else) block it; a group counts as its members", async () => {
+    const D = '2033-03-07'; // Monday; Anna 08–16Z, Boris 06–15Z
+    await makeUser(env.ctx, 'attic@example.com', { name: 'Attic', kind: 'room' });
+    // Eve (not asked) books the attic 08–12Z; nobody asked is busy then.
+    await create(eve, ev('Eve in the attic', `${D}T08:00:00`, `${D}T12:00:00`, { attendees: [{ email: 'attic@example.com' }] }));
+    const attic = (await principals.findPrincipalByEmail(env.ctx.db, 'attic@example.com'))!;
+    await eventually(async () => env.ctx.db.selectFrom('calendar_object').select('id').where('owner_id', '=', attic.id).where('my_partstat', '=', 'ACCEPTED').executeTakeFirst(), 10_000, 'attic booked');
+    const slots = (await anna.api.post('/find-time', { attendees: [boris.email], rooms: ['attic@example.com'], durationMinutes: 60, from: `${D}T00:00:00Z`, to: '2033-03-08T00:00:00Z', count: 2 })).json().slots;
+    expect(slots.map((s: { start: string }) => s.start)).toEqual(['2033-03-07T12:00:00.000Z', '2033-03-07T13:00:00.000Z']);
+    // Without the room the morning is free.
+    const noRoom = (await anna.api.post('/find-time', { attendees: [boris.email], durationMinutes: 60, from: `${D}T00:00:00Z`, to: '2033-03-08T00:00:00Z', count: 1 })).json().slots;
+    expect(noRoom[0].start).toBe('2033-03-07T08:00:00.000Z');
+    // A group of Boris and Eve: Boris busy 08–10Z (Moscow 11–13), Eve 08–12Z (the attic) and 10–11Z.
+    const team = await makeUser(env.ctx, 'fteam@example.com', { kind: 'group', name: 'F team' });
+    await principals.setGroupMembers(env.ctx.db, team.id, [boris.id, eve.id]);
+    await create(boris, ev('B', `${D}T11:00:00`, `${D}T13:00:00`, { timezone: 'Europe/Moscow' }));
+    await create(eve, ev('E', `${D}T10:00:00`, `${D}T11:00:00`));
+    const group = (await anna.api.post('/find-time', { attendees: ['fteam@example.com'], durationMinutes: 60, from: `${D}T00:00:00Z`, to: '2033-03-08T00:00:00Z', count: 1 })).json().slots;
+    // Eve is also in the attic 08–12Z (her own booking): the first hour free for all is 12:00Z.
+    expect(group[0].start).toBe('2033-03-07T12:00:00.000Z');
+  });
 });
 
 describe('attachments', () => {

@@ -370,8 +370,16 @@ export async function findTime(ctx: AppContext, actor: Actor, input: { attendees
   const roomEmails = [...new Set((input.rooms ?? []).map((e) => e.toLowerCase()))];
   const found = await principals.resolveAddresses(ctx.db, [...emails, ...roomEmails]);
   for (const r of roomEmails) if (found.get(r)?.kind !== 'room') throw invalid(`${r} is not a room`);
-  // external people and groups: their time is unknown here
-  const known = emails.map((e) => found.get(e)).filter((p): p is PrincipalRow => !!p && p.kind !== 'group');
+  // A group stands for its members (as when it is invited: commands.ts expands it); external
+  // people's time is unknown here.
+  const byId = new Map<string, PrincipalRow>();
+  for (const e of emails) {
+    const p = found.get(e);
+    if (!p || p.disabled) continue;
+    if (p.kind !== 'group') byId.set(p.id, p);
+    else for (const m of await principals.groupMembers(ctx.db, p.id)) if (m.kind !== 'group' && !m.disabled) byId.set(m.id, m);
+  }
+  const known = [...byId.values()];
   const busyById = await busyOfManyCached(ctx, [...known, ...roomEmails.map((r) => found.get(r)!)], input.from, input.to);
   const people = known.map((p) => ({ busy: busyById.get(p.id)!, windows: p.kind === 'room' ? null : workingWindows(p.working_hours as WorkingHours, p.timezone, input.from, input.to) }));
   const roomLists = roomEmails.length ? roomEmails : [null];
