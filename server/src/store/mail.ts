@@ -28,15 +28,20 @@ export interface DeliveryEntry {
 }
 
 /** True when this delivery (channel + key) was already sent: the idempotency check before sending. */
-export async function alreadySent(db: DB, channel: string, deliveryKey: string): Promise<boolean> {
-  const r = await db.selectFrom('delivery_log').select('status').where('channel', '=', channel).where('delivery_key', '=', deliveryKey).executeTakeFirst();
+export async function alreadySent(db: DB, channel: string, deliveryKey: string, ownerId?: string): Promise<boolean> {
+  let q = db.selectFrom('delivery_log').select('status').where('channel', '=', channel).where('delivery_key', '=', deliveryKey);
+  // The owner, when the caller knows it, keeps the look-up on one shard (docs/scaling.md).
+  if (ownerId) q = q.where('owner_id', '=', ownerId);
+  const r = await q.executeTakeFirst();
   return r?.status === 'sent' || r?.status === 'failed';
 }
 
 /** The delivery keys (of those given) already sent or permanently failed: one query for a batch. */
-export async function alreadySentMany(db: DB, channel: string, deliveryKeys: string[]): Promise<Set<string>> {
+export async function alreadySentMany(db: DB, channel: string, deliveryKeys: string[], ownerIds?: string[]): Promise<Set<string>> {
   if (!deliveryKeys.length) return new Set();
-  const rows = await db.selectFrom('delivery_log').select(['delivery_key', 'status']).where('channel', '=', channel).where('delivery_key', 'in', deliveryKeys).execute();
+  let q = db.selectFrom('delivery_log').select(['delivery_key', 'status']).where('channel', '=', channel).where('delivery_key', 'in', deliveryKeys);
+  if (ownerIds?.length) q = q.where('owner_id', 'in', [...new Set(ownerIds)]);
+  const rows = await q.execute();
   return new Set(rows.filter((r) => r.status === 'sent' || r.status === 'failed').map((r) => r.delivery_key));
 }
 

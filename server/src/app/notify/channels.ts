@@ -113,7 +113,7 @@ export async function dispatch(ctx: AppContext, n: Notification): Promise<Record
   for (const c of channels.values()) {
     if (!wantsChannel(n.recipient, n.kind, c.name)) { out[c.name] = 'not-wanted'; continue; }
     if (!c.reachable(n.recipient)) { out[c.name] = 'unreachable'; continue; }
-    if (await alreadySent(ctx.db, c.name, n.key)) { out[c.name] = 'already-sent'; continue; }
+    if (await alreadySent(ctx.db, c.name, n.key, n.recipient.id)) { out[c.name] = 'already-sent'; continue; }
     const base = { ownerId: n.recipient.id, channel: c.name, kind: n.kind, deliveryKey: n.key, recipient: c.name === 'email' ? n.recipient.email.toLowerCase() : n.recipient.id, uid: n.event.uid, objectId: n.event.objectId };
     try {
       const r = await c.send(ctx, n);
@@ -155,7 +155,7 @@ export async function dispatchMany(ctx: AppContext, ns: Notification[], opts: { 
       if (!c.reachable(n.recipient)) { out[i].status[c.name] = 'unreachable'; continue; }
       todo.push(i);
     }
-    const done = await alreadySentMany(ctx.db, c.name, [...new Set(todo.map((i) => ns[i].key))]);
+    const done = await alreadySentMany(ctx.db, c.name, [...new Set(todo.map((i) => ns[i].key))], todo.map((i) => ns[i].recipient.id));
     const seen = new Set<string>();
     const send = todo.filter((i) => {
       const k = ns[i].key;

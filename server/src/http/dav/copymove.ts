@@ -44,7 +44,7 @@ export async function copyMove(d: DavRequest, method: 'COPY' | 'MOVE') {
     fail(Preconditions.calendarCollectionLocationOk('Calendar objects can go only into calendars'), 'Calendar objects can go only into calendars');
   }
   if (cal.owner_id !== src.cal.owner_id) throw new DavHttpError(403, 'Objects move or copy only between calendars of the same owner');
-  const row = await d.env.ctx.db.selectFrom('calendar_object').select(['ical', 'role', 'uid']).where('id', '=', src.obj.id).executeTakeFirstOrThrow();
+  const row = await d.env.ctx.db.selectFrom('calendar_object').select(['ical', 'role', 'uid']).where('owner_id', '=', src.cal.owner_id).where('id', '=', src.obj.id).executeTakeFirstOrThrow();
   if (existing) await trashObjectWithScheduling(d.env.ctx, d.env.actor, cal.owner_id, existing.id, { schedule: false });
   const srcName = src.path.slice(src.path.lastIndexOf('/') + 1);
   if (method === 'MOVE' && name === srcName && cal.id !== src.cal.id) {

@@ -18,7 +18,7 @@ export async function get(d: DavRequest) {
   if (r.kind === 'object' || r.kind === 'inbox-item') {
     requirePrivilege(d.target, 'read');
     // The request's lookup already read the text of the object it resolved (index.ts).
-    const row = r.obj.ical !== undefined ? (r.obj as typeof r.obj & { ical: string }) : await d.env.ctx.db.selectFrom('calendar_object').select(['ical', 'etag', 'schedule_tag', 'role', 'updated_at']).where('id', '=', r.obj.id).where('deleted_at', 'is', null).executeTakeFirst();
+    const row = r.obj.ical !== undefined ? (r.obj as typeof r.obj & { ical: string }) : await d.env.ctx.db.selectFrom('calendar_object').select(['ical', 'etag', 'schedule_tag', 'role', 'updated_at']).where('owner_id', '=', r.kind === 'object' ? r.cal.owner_id : d.env.user.id).where('id', '=', r.obj.id).where('deleted_at', 'is', null).executeTakeFirst();
     if (!row) throw new DavHttpError(404, 'No such resource');
     let text = row.ical;
     // RFC 6638 §4: inbox items are scheduling messages (iTIP REQUEST).

@@ -55,7 +55,7 @@ async function textOf(t: Target): Promise<string | undefined> {
   const r = t.res;
   if (r.kind !== 'object' && r.kind !== 'inbox-item') return undefined;
   if (r.obj.ical !== undefined) return r.obj.ical;
-  const row = await t.env.ctx.db.selectFrom('calendar_object').select('ical').where('id', '=', r.obj.id).executeTakeFirst();
+  const row = await t.env.ctx.db.selectFrom('calendar_object').select('ical').where('owner_id', '=', r.kind === 'object' ? r.cal.owner_id : t.env.user.id).where('id', '=', r.obj.id).executeTakeFirst();
   return row?.ical;
 }
 

@@ -245,7 +245,8 @@ export async function calendarQuery(d: DavRequest, q: CalendarQueryReport) {
       truncated = true;
       break;
     }
-    const text = data ? r.ical || (await d.env.ctx.db.selectFrom('calendar_object').select('ical').where('id', '=', r.id).executeTakeFirstOrThrow()).ical : undefined;
+    const text = data ? r.ical || (await icalOf(d.env.ctx.db, ownerId, [r.id])).get(r.id) : undefined;
+    if (data && text === undefined) continue; // deleted since it was listed
     if (fast && r.res.kind === 'object') parts.push(fastObjectResponse(href(r.path), r.res.obj, fast, text, q.calendarData));
     else responses.push({ href: href(r.path), props: await propsFor({ env: d.env, res: r.res }, q.props, text, q.calendarData) });
   }
