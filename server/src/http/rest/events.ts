@@ -37,8 +37,35 @@ const eventFields = {
 const EventInput = Type.Object(eventFields, { additionalProperties: false });
 const EventPatch = Type.Partial(Type.Object(eventFields), { additionalProperties: false });
 const Scope = Type.Union([Type.Literal('this'), Type.Literal('following'), Type.Literal('all')]);
-const Detail = Type.Object({}, { additionalProperties: true });
 const NStr = Type.Union([Type.String(), Type.Null()]);
+/**
+ * One event as the API returns it (app/events/detail.ts). Every field is optional in the schema
+ * and extra fields pass: the serialiser must neither drop nor coerce anything (a field of a
+ * hidden, free/busy-only event is absent, not empty).
+ */
+const Loose = <T extends Record<string, import('@sinclair/typebox').TSchema>>(props: T, description?: string) =>
+  Type.Partial(Type.Object(props), { additionalProperties: true, ...(description ? { description } : {}) });
+const NBool = Type.Union([Type.Boolean(), Type.Null()]);
+const AttendeeOut = Loose({
+  email: Type.String(), name: NStr, role: NStr, partstat: NStr, rsvp: NBool, cutype: NStr,
+});
+export const EventOut = Loose({
+  uid: Type.String(), sequence: Type.Integer(), recurrenceId: NStr,
+  summary: Type.String(), description: NStr, location: NStr, start: Type.String({ description: 'Wall time in `timezone`, or a date for all-day events' }),
+  end: Type.String(), timezone: NStr, allDay: Type.Boolean(), rrule: NStr, exdates: Type.Array(Type.String()),
+  transparency: Type.String(), visibility: Type.String(), status: NStr, url: NStr, conference: NStr, color: NStr,
+  organizer: Type.Union([Loose({ email: Type.String(), name: NStr }), Type.Null()]),
+  attendees: Type.Array(AttendeeOut), alarms: Type.Array(Loose({ action: Type.String(), trigger: Type.String(), related: NStr })),
+  categories: Type.Array(Type.String()),
+  attachments: Type.Array(Loose({ id: Type.String(), url: Type.String(), filename: Type.String(), contentType: Type.String(), size: Type.Integer() })),
+}, 'The event (or the occurrence asked for) in the shape of the create body, with its identity');
+const Detail = Loose({
+  id: Type.String(), calendarId: Type.String(), uid: Type.String(), etag: Type.String(), sequence: Type.Integer(),
+  event: EventOut, myPartstat: NStr, isOrganizer: Type.Boolean(), editable: Type.Boolean(), canRespond: Type.Boolean(),
+  access: Type.String({ description: 'owner, write, read or freebusy' }), busyOnly: Type.Boolean(),
+  lease: Type.Union([Type.Object({ holderId: Type.String(), holderName: Type.String(), expiresAt: Type.String() }), Type.Null()], { description: 'Who is editing the event now, if anyone' }),
+  updatedAt: Type.String(), updatedBy: NStr, deletedAt: NStr,
+}, 'One event with what the caller may do with it');
 /** One occurrence in a listing: a fixed shape, so the response is serialised by a compiled serialiser. */
 const Occurrence = Type.Object({
   id: Type.String(), calendarId: Type.String(), uid: Type.String(), recurrenceId: NStr, start: Type.String(), end: Type.String(),
@@ -47,7 +74,7 @@ const Occurrence = Type.Object({
   recurring: Type.Boolean(), attendeeCount: Type.Integer(), hasAttachments: Type.Boolean(), busyOnly: Type.Optional(Type.Boolean()),
 });
 export const OccurrenceList = Type.Object({ items: Type.Array(Occurrence) });
-const TrashList = Type.Object({ items: Type.Array(Type.Object({}, { additionalProperties: true })) });
+const TrashList = Type.Object({ items: Type.Array(Loose({ id: Type.String(), calendarId: Type.String(), uid: Type.String(), summary: NStr, start: NStr, recurring: Type.Boolean(), deletedAt: Type.String() })) });
 const Range = { from: Type.String({ maxLength: 40 }), to: Type.String({ maxLength: 40 }) };
 
 function ifMatch(req: FastifyRequest): string | null {
