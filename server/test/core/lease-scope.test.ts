@@ -63,6 +63,21 @@ describe('leases cover the organizer side only', () => {
     expect((await boris.api.patch(`/events/${m.id}`, { event: { summary: 'Boris edit' } })).statusCode).toBe(423);
   });
 
+  it('even when the lease holder may also write the attendee\'s calendar, the answer goes through', async () => {
+    const dina = await user(env, 'dina@example.com', 'Dina');
+    await dina.api.put(`/calendars/${dina.cal}/shares`, { email: anna.email, access: 'read-write' });
+    const m = await create(anna, ev('Assistant', '2033-01-12T10:00:00', '2033-01-12T11:00:00', { attendees: [{ email: 'dina@example.com' }] }));
+    const copy = await invitation(dina, m.uid);
+    expect((await anna.api.post(`/events/${m.id}/lease`)).statusCode).toBe(200);
+    const r = await dina.api.post(`/events/${copy.id}/respond`, { partstat: 'ACCEPTED' });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json().lease).toBeNull();
+    const link = await answerLink(dina.id, copy.id, 'DECLINED');
+    expect(link.statusCode, link.body).toBe(200);
+    // Her own reminders, too.
+    expect((await dina.api.patch(`/events/${copy.id}`, { event: { alarms: [{ action: 'DISPLAY', trigger: '-PT10M' }] } })).statusCode).toBe(200);
+  });
+
   it('an attendee cannot take a lease on their copy, so they never block the organizer; their own reminders need none', async () => {
     const m = await create(anna, ev('Not blocked', '2033-01-11T10:00:00', '2033-01-11T11:00:00', { attendees: [{ email: 'carl@example.com' }] }));
     const copy = await invitation(carl, m.uid);
