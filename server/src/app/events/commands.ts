@@ -348,7 +348,8 @@ export async function moveEvent(ctx: AppContext, actor: Actor, id: string, input
     const clash = await objects.findByUidInCalendar(trx, target.owner_id, target.id, acc.row.uid);
     if (clash) throw new DomainError('UID_CONFLICT', 'The target calendar already has this event', { id: clash.id });
     // A move concerns only the owner: no scheduling messages (it is the owner's own arrangement).
-    await objects.logChange(trx, acc.row.owner_id, acc.row.calendar_id, acc.row, 'delete');
+    // The row as read under the lock: the tombstone names the calendar it is in now.
+    await objects.logChange(trx, current.owner_id, current.calendar_id, current, 'delete');
     return objects.updateObject(trx, acc.row.owner_id, acc.row.id, { calendar_id: target.id });
   });
 }
