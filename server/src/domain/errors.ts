@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'ETAG_MISMATCH'
   | 'LEASE_HELD'
+  | 'FORCE_NOT_ALLOWED'
   | 'UID_CONFLICT'
   | 'INVALID_ICALENDAR'
   | 'UNKNOWN_ADDRESS'

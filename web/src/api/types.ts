@@ -63,7 +63,7 @@ export interface EventDetail {
     attendees?: (Attendee & { partstat: Partstat })[];
     attachments?: Attachment[];
   };
-  myPartstat: Partstat | null; isOrganizer: boolean; editable: boolean;
+  myPartstat: Partstat | null; isOrganizer: boolean; editable: boolean; access?: string;
   lease: Lease | null; updatedAt: string; updatedBy: string | null;
 }
 export type Scope = 'this' | 'following' | 'all';

@@ -105,10 +105,13 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
   const isOrganizer = !isEdit || base!.isOrganizer;
   // Overwriting a conflicting change is for the organizer; an event without participants belongs to whoever may edit it.
   const canOverwrite = isOrganizer || (!!base && base.editable && !(base.event.attendees ?? []).some((a) => a.email.toLowerCase() !== base.event.organizer?.email?.toLowerCase()));
+  // Forcing past someone else's editing lease is the organizer's own (the owner of the organizer's side); a delegate overwrites only the newer version.
+  const canForce = canOverwrite && base?.access === 'owner';
 
   // Edit lease: take it on open, keep it while open, give it back on close; when someone else holds it, retry.
+  // Only the organizer's side is leased: an attendee's own copy (answer, own reminders) needs none.
   useEffect(() => {
-    if (!isEdit) return;
+    if (!isEdit || !base!.editable) return;
     const id = base!.id;
     let stop = false;
     const take = async () => {
@@ -295,7 +298,7 @@ export default function EventEditor({ req, onClose }: { req: EditorRequest; onCl
       {conflict && (
         <Modal title={t('conflictTitle')} onClose={() => setConflict(null)} className="conflict" footer={<>
           <button type="button" className="btn" onClick={() => { const c = conflict.current; setBase(c); setF(formFrom({ ...req, detail: c }, tz, { calendarId: f.calendarId, reminders: [] })); setConflict(null); }}>{t('reload')}</button>
-          {canOverwrite && <button type="button" className="btn danger" onClick={() => { const c = conflict.current; setBase(c); setConflict(null); save(recurring ? 'all' : 'all', true, c.etag); }}>{t('overwrite')}</button>}
+          {canOverwrite && <button type="button" className="btn danger" onClick={() => { const c = conflict.current; setBase(c); setConflict(null); save(recurring ? 'all' : 'all', canForce, c.etag); }}>{t('overwrite')}</button>}
         </>}>
           <p>{t('conflictBody', { name: conflict.current.updatedBy || t('unknownPerson'), when: new Date(conflict.current.updatedAt).toLocaleTimeString(lang === 'ru' ? 'ru-RU' : 'en-GB', { hour: '2-digit', minute: '2-digit', timeZone: tz }) })}</p>
           <ul>{conflict.fields.map((k) => <li key={k}>{t(k)}</li>)}</ul>

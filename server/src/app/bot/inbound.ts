@@ -103,7 +103,7 @@ export async function handleCallback(ctx: AppContext, m: MessengerPort, e: Callb
       await respond(ctx, { userId: presser.id, email: presser.email, via: 'bot' }, row.id, { partstat, recurrenceId: tok.rid ?? null });
     } catch (err) {
       if (err instanceof DomainError) {
-        const o: CallbackOutcome = err.code === 'NOT_FOUND' || /cancel/i.test(err.message) ? 'cancelled' : err.code === 'CONFLICT' ? 'stale' : 'error';
+        const o: CallbackOutcome = err.code === 'NOT_FOUND' || err.details?.reason === 'cancelled' || /cancel/i.test(err.message) ? 'cancelled' : err.code === 'CONFLICT' ? 'stale' : 'error';
         log.warn({ code: err.code, err: err.message }, 'VK Teams: respond refused');
         return finish(o);
       }

@@ -10,12 +10,12 @@ import * as objects from '../../store/objects.js';
 import * as principals from '../../store/principals.js';
 import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
 import { IcalError, compileResource, indexResource } from '../../lib/ical/index.js';
-import { applyEventPatch, buildCalendar, buildComponent } from '../../lib/ical/build.js';
+import { applyEventPatch, buildCalendar, buildComponent, eventToJson } from '../../lib/ical/build.js';
 import { addOverride, excludeOccurrence, splitSeries } from '../../lib/ical/recurrence-edit.js';
 import type { EventInput, EventJson, EventPatch, AttendeeInput } from '../../lib/ical/model.js';
 import { buildFreshEvent } from '../../lib/itip/fresh-event.js';
 import { objectFor, requireWrite, UUID, writableCalendar, writableCalendarRow } from './access.js';
-import { createFreshObject, lockUid, saveObject, trashObjectWithScheduling } from './write.js';
+import { checkForce, checkIfMatch, createFreshObject, lockUid, saveObject, trashObjectWithScheduling } from './write.js';
 import { FANOUT_MIN, planScheduling } from './scheduling.js';
 import { enqueueMany } from '../../jobs/queue.js';
 import type { CreateGuard } from '../../store/objects.js';
@@ -202,7 +202,7 @@ export async function updateEvent(ctx: AppContext, actor: Actor, id: string, inp
     const bad = Object.keys(input.event).filter((k) => !PERSONAL_FIELDS.has(k));
     if (bad.length) throw forbidden(`Only the organizer can change ${bad.join(', ')}; you can answer the invitation or change your own reminders`);
   }
-  if (input.force && row.role === 'attendee') throw forbidden('Only the organizer can override another editor');
+  checkForce(actor, row, input.force);
   if (patch.attendees) {
     const existing = new Map(indexResource(row.ical).attendees.map((a) => [a.email, a.partstat]));
     patch.attendees = await resolveAttendees(ctx, owner, patch.attendees, existing);
@@ -216,7 +216,6 @@ export async function updateEvent(ctx: AppContext, actor: Actor, id: string, inp
   if (scope !== 'all' && !input.recurrenceId) throw invalid('recurrenceId is needed for this scope', { field: 'recurrenceId' });
   const common = { ownerId: row.owner_id, calendarId: row.calendar_id, existingId: row.id, ifMatch: input.ifMatch, force: input.force };
   const withAttachments = async (text: string) => (attachments ? setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set(managedAttachments(row.ical).map((a) => a.id)))) : text);
-  const timeChanged = patch.start !== undefined || patch.end !== undefined || patch.rrule !== undefined;
 
   if (scope === 'all') {
     const text = await withAttachments(ical(() => applyEventPatch(row.ical, patch)));
@@ -229,6 +228,7 @@ export async function updateEvent(ctx: AppContext, actor: Actor, id: string, inp
   }
   // This and following: split the series; the new one keeps attendees and their answers unless times change.
   const split = ical(() => splitSeries(row.ical, input.recurrenceId!, randomUUID()));
+  const timeChanged = followingTimesChanged(row.ical, split.newSeriesText, patch);
   let newText = ical(() => applyEventPatch(split.newSeriesText, patch));
   newText = await withAttachments(newText);
   if (timeChanged && row.organizer) newText = resetAnswers(newText, row.organizer);
@@ -238,10 +238,34 @@ export async function updateEvent(ctx: AppContext, actor: Actor, id: string, inp
   });
 }
 
+const wallOf = (v: string | null | undefined) => (v && /T\d{2}:\d{2}$/.test(v) ? `${v}:00` : v ?? null);
+const ruleOf = (v: string | null | undefined) => (v ? v.replace(/^RRULE:/i, '').toUpperCase().split(';').filter(Boolean).sort().join(';') : null);
+
+/**
+ * Whether a "this and following" patch moves the new series in time: start, end, time zone,
+ * all-day or rule DIFFER from what the new series has (the split occurrence's times), not merely
+ * whether they are sent — the web editor always sends start and end. A rule equal to the series'
+ * current one (before or after the split's COUNT bookkeeping) is unchanged and is taken out of the
+ * patch, so the split keeps its own COUNT.
+ */
+function followingTimesChanged(seriesText: string, newSeriesText: string, patch: EventPatch): boolean {
+  const cur = ical(() => eventToJson(newSeriesText));
+  if (patch.rrule !== undefined) {
+    const before = ical(() => eventToJson(seriesText)).rrule;
+    if (ruleOf(patch.rrule) === ruleOf(cur.rrule) || ruleOf(patch.rrule) === ruleOf(before)) delete patch.rrule;
+  }
+  if (patch.allDay !== undefined && !!patch.allDay !== !!cur.allDay) return true;
+  if (patch.timezone !== undefined && (patch.timezone ?? null) !== (cur.timezone ?? null)) return true;
+  if (patch.start !== undefined && wallOf(patch.start) !== wallOf(cur.start)) return true;
+  if (patch.end !== undefined && wallOf(patch.end) !== wallOf(cur.end)) return true;
+  return patch.rrule !== undefined;
+}
+
 export async function deleteEvent(ctx: AppContext, actor: Actor, id: string, input: { scope?: Scope; recurrenceId?: string | null; ifMatch?: string | null; force?: boolean }): Promise<ObjectRow | null> {
   const acc = await objectFor(ctx, actor, id);
   requireWrite(acc);
   const { row } = acc;
+  checkForce(actor, row, input.force);
   const scope: Scope = row.recurring ? input.scope ?? 'all' : 'all';
   if (scope === 'all') {
     const trashed = await trashObjectWithScheduling(ctx, actor, row.owner_id, row.id, { ifMatch: input.ifMatch, force: input.force });
@@ -255,13 +279,16 @@ export async function deleteEvent(ctx: AppContext, actor: Actor, id: string, inp
   return (await saveObject(ctx, actor, { ownerId: row.owner_id, calendarId: row.calendar_id, existingId: row.id, ical: text, ifMatch: input.ifMatch, force: input.force })).row;
 }
 
-export async function restoreEvent(ctx: AppContext, actor: Actor, id: string): Promise<ObjectRow> {
+export async function restoreEvent(ctx: AppContext, actor: Actor, id: string, input: { ifMatch?: string | null } = {}): Promise<ObjectRow> {
   const acc = await objectFor(ctx, actor, id, { includeDeleted: true });
   if (acc.access !== 'owner') throw forbidden('Only the owner can restore an event');
   if (!acc.row.deleted_at) throw new DomainError('CONFLICT', 'The event is not in the trash');
   const owner = await ownerOf(ctx, acc.row.owner_id);
   return ctx.db.transaction().execute(async (trx) => {
     await lockUid(trx, acc.row.uid);
+    const current = await objects.findObject(trx, acc.row.owner_id, id, { includeDeleted: true, forUpdate: true });
+    if (!current) throw new DomainError('NOT_FOUND', 'Event not found');
+    await checkIfMatch(trx, current, input.ifMatch);
     const clash = await objects.findByUidInCalendar(trx, acc.row.owner_id, acc.row.calendar_id, acc.row.uid);
     if (clash) throw new DomainError('UID_CONFLICT', 'The calendar already has this event again');
     const restored = await objects.restoreObject(trx, acc.row.owner_id, id);
@@ -281,7 +308,7 @@ export async function restoreEvent(ctx: AppContext, actor: Actor, id: string): P
 export const PARTSTATS = ['ACCEPTED', 'TENTATIVE', 'DECLINED'] as const;
 
 /** Answer an invitation (web, bot button, mail link, CalDAV all end here). */
-export async function respond(ctx: AppContext, actor: Actor, id: string, input: { partstat: (typeof PARTSTATS)[number]; comment?: string; recurrenceId?: string | null }): Promise<ObjectRow> {
+export async function respond(ctx: AppContext, actor: Actor, id: string, input: { partstat: (typeof PARTSTATS)[number]; comment?: string; recurrenceId?: string | null; ifMatch?: string | null }): Promise<ObjectRow> {
   const acc = await objectFor(ctx, actor, id);
   requireWrite(acc);
   const { row } = acc;
@@ -291,8 +318,9 @@ export async function respond(ctx: AppContext, actor: Actor, id: string, input: 
     await lockUid(trx, acc.row.uid);
     const row = await objects.findObject(trx, acc.row.owner_id, acc.row.id, { forUpdate: true });
     if (!row) throw new DomainError('NOT_FOUND', 'The event no longer exists');
-    if (row.role !== 'attendee') throw new DomainError('CONFLICT', row.role === 'organizer' ? 'You organise this event' : 'You are not invited to this event');
-    if (row.status === 'CANCELLED') throw new DomainError('CONFLICT', 'This event was cancelled');
+    await checkIfMatch(trx, row, input.ifMatch);
+    if (row.role !== 'attendee') throw new DomainError('CONFLICT', row.role === 'organizer' ? 'You organise this event' : 'You are not invited to this event', { reason: row.role === 'organizer' ? 'organizer' : 'not-invited' });
+    if (row.status === 'CANCELLED') throw new DomainError('CONFLICT', 'This event was cancelled', { reason: 'cancelled' });
     let text = row.ical;
     if (input.recurrenceId) {
       const s = compileResource(text);
@@ -305,18 +333,23 @@ export async function respond(ctx: AppContext, actor: Actor, id: string, input: 
   return saved;
 }
 
-export async function moveEvent(ctx: AppContext, actor: Actor, id: string, input: { calendarId: string }): Promise<ObjectRow> {
+export async function moveEvent(ctx: AppContext, actor: Actor, id: string, input: { calendarId: string; ifMatch?: string | null }): Promise<ObjectRow> {
   const acc = await objectFor(ctx, actor, id);
   requireWrite(acc);
   const target = await writableCalendar(ctx, actor, input.calendarId);
   if (target.owner_id !== acc.row.owner_id) throw new DomainError('UNSUPPORTED', 'Events can move only between calendars of the same owner');
-  if (target.id === acc.row.calendar_id) return acc.row;
+  if (target.id === acc.row.calendar_id && !input.ifMatch) return acc.row;
   return ctx.db.transaction().execute(async (trx) => {
     await lockUid(trx, acc.row.uid);
+    const current = await objects.findObject(trx, acc.row.owner_id, acc.row.id, { forUpdate: true });
+    if (!current) throw new DomainError('NOT_FOUND', 'The event no longer exists');
+    await checkIfMatch(trx, current, input.ifMatch);
+    if (target.id === current.calendar_id) return current;
     const clash = await objects.findByUidInCalendar(trx, target.owner_id, target.id, acc.row.uid);
     if (clash) throw new DomainError('UID_CONFLICT', 'The target calendar already has this event', { id: clash.id });
     // A move concerns only the owner: no scheduling messages (it is the owner's own arrangement).
-    await objects.logChange(trx, acc.row.owner_id, acc.row.calendar_id, acc.row, 'delete');
+    // The row as read under the lock: the tombstone names the calendar it is in now.
+    await objects.logChange(trx, current.owner_id, current.calendar_id, current, 'delete');
     return objects.updateObject(trx, acc.row.owner_id, acc.row.id, { calendar_id: target.id });
   });
 }

@@ -15,7 +15,8 @@ import { attachmentUrl } from '../attachments.js';
  */
 export async function eventDetail(ctx: AppContext, actor: Actor, a: ObjectAccess, recurrenceId?: string, opts: { created?: boolean; event?: EventJson } = {}) {
   const { row, access } = a;
-  const lease = opts.created ? undefined : await ctx.db.selectFrom('edit_lease').selectAll().where('uid', '=', row.uid).where('expires_at', '>', new Date()).executeTakeFirst();
+  // Leases cover the organizer's side only (leases.ts): an attendee's copy shows none.
+  const lease = opts.created || row.role === 'attendee' ? undefined : await ctx.db.selectFrom('edit_lease').selectAll().where('uid', '=', row.uid).where('expires_at', '>', new Date()).executeTakeFirst();
   const updater = row.updated_by ? await principals.findPrincipalByIdCached(ctx.db, row.updated_by) : undefined;
   const hidden = hidesDetails(row, access);
   let event: Record<string, unknown>;

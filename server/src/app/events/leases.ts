@@ -2,6 +2,13 @@
  * Editing leases (the reference's calendar-zubr + locker): opening an event for editing takes a
  * lease of about two minutes, renewable; others see who is editing and their saves are refused
  * (LEASE_HELD) unless the organizer forces it. Released on save, cancel or expiry.
+ *
+ * A lease covers the organizer's side of the event (the meeting itself: the organizer's copy, or
+ * an event without attendees), keyed by UID. Attendees cannot take one on their copy
+ * (FORBIDDEN, details.reason 'attendee-copy'): what they change there — their answer, their own
+ * reminders — concerns only them, so it needs no lease and is never refused because of one
+ * (write.ts checkLease), and an attendee can never block the organizer's saves. Forcing past a
+ * lease is for the organizer themself only (write.ts forceAllowed).
  */
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
@@ -15,6 +22,7 @@ export const LEASE_SECONDS = 120;
 export async function acquireLease(ctx: AppContext, actor: Actor, id: string) {
   const acc = await objectFor(ctx, actor, id);
   requireWrite(acc);
+  if (acc.row.role === 'attendee') throw new DomainError('FORBIDDEN', 'An invitation is answered without an editing lease; only the organizer side of an event can be leased', { reason: 'attendee-copy' });
   const me = await principals.findPrincipalById(ctx.db, actor.userId!);
   const name = me?.name || me?.email || 'someone';
   const expires = new Date(Date.now() + LEASE_SECONDS * 1000);

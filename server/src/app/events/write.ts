@@ -11,6 +11,7 @@ import { DomainError } from '../../domain/errors.js';
 import { prepared, type DB } from '../../store/db.js';
 import * as objects from '../../store/objects.js';
 import * as principals from '../../store/principals.js';
+import * as cals from '../../store/calendars.js';
 import type { ObjectRow, PrincipalRow, Reminder } from '../../store/schema.js';
 import { indexValues, ownerUnnamed, prepareResource, toDomainError } from './resource.js';
 import { randomUUID } from 'node:crypto';
@@ -35,7 +36,10 @@ export interface SaveInput {
   ifMatch?: string | null;
   ifNoneMatch?: boolean;
   ifScheduleTagMatch?: string | null;
-  /** Organizer may override someone else's editing lease. */
+  /**
+   * Override someone else's editing lease. Honoured only for the organizer themself: the owner of
+   * the organizer's side (see forceAllowed); anyone else asking gets FORCE_NOT_ALLOWED.
+   */
   force?: boolean;
   /** Run implicit scheduling (default true). Scheduling deliveries themselves pass false. */
   schedule?: boolean;
@@ -75,6 +79,40 @@ function conflictDetails(row: ObjectRow, names: Map<string, string>) {
   return { changedBy: row.updated_by ? names.get(row.updated_by) ?? row.updated_by : null, changedAt: row.updated_at.toISOString(), etag: row.etag };
 }
 
+/**
+ * The refusal of a stale If-Match, the same for every write (REST PATCH, DELETE, respond, move,
+ * restore; CalDAV): ETAG_MISMATCH saying who changed the event and when, with the current etag.
+ */
+export async function etagConflict(db: DB, row: ObjectRow): Promise<DomainError> {
+  const who = row.updated_by ? await principals.findPrincipalById(db, row.updated_by) : undefined;
+  const names = new Map(who ? [[who.id, who.name || who.email]] : []);
+  return new DomainError('ETAG_MISMATCH', `${who ? (who.name || who.email) : 'Someone'} changed this event at ${row.updated_at.toISOString()}; reload it before saving`, conflictDetails(row, names));
+}
+
+/** Refuses a stale If-Match on `row` (no If-Match: nothing to check). */
+export async function checkIfMatch(db: DB, row: ObjectRow, ifMatch: string | null | undefined): Promise<void> {
+  if (ifMatch && ifMatch !== row.etag) throw await etagConflict(db, row);
+}
+
+/**
+ * Whether `actor` may force a write past someone else's editing lease on `row`: only the organizer
+ * themself, i.e. the owner of the organizer's side of the event (an organized meeting or an event
+ * without attendees) writing their own copy. Delegates with write access to that calendar and
+ * attendees cannot force (the issue: "unless the organizer forces it").
+ */
+export function forceAllowed(actor: Actor, row: Pick<ObjectRow, 'role' | 'owner_id'>): boolean {
+  return !!actor.userId && actor.userId === row.owner_id && row.role !== 'attendee';
+}
+
+/** Throws FORCE_NOT_ALLOWED when `force` was asked for by someone forceAllowed refuses. */
+export function checkForce(actor: Actor, row: Pick<ObjectRow, 'role' | 'owner_id'>, force: boolean | undefined): void {
+  if (force && !forceAllowed(actor, row)) {
+    throw new DomainError('FORCE_NOT_ALLOWED', row.role === 'attendee'
+      ? 'Only the organizer can override another editor; you can answer the invitation or change your own reminders'
+      : 'Only the organizer can override another editor', { role: row.role });
+  }
+}
+
 export async function saveObject(ctx: AppContext, actor: Actor, input: SaveInput, db: DB = ctx.db): Promise<SaveResult> {
   const prepared = prepareResource(input.ical);
   const owner = await principals.findPrincipalByIdCached(db, input.ownerId);
@@ -95,11 +133,7 @@ export async function saveObject(ctx: AppContext, actor: Actor, input: SaveInput
     }
     if (existing && input.ifNoneMatch) throw new DomainError('ETAG_MISMATCH', 'A resource with this name already exists', { etag: existing.etag });
     if (!existing && input.ifMatch) throw new DomainError('ETAG_MISMATCH', 'The resource does not exist any more');
-    if (existing && input.ifMatch && input.ifMatch !== existing.etag) {
-      const who = existing.updated_by ? await principals.findPrincipalById(trx, existing.updated_by) : undefined;
-      const names = new Map(who ? [[who.id, who.name || who.email]] : []);
-      throw new DomainError('ETAG_MISMATCH', `${who ? (who.name || who.email) : 'Someone'} changed this event at ${existing.updated_at.toISOString()}; reload it before saving`, conflictDetails(existing, names));
-    }
+    if (existing) await checkIfMatch(trx, existing, input.ifMatch);
     if (existing && input.ifScheduleTagMatch && input.ifScheduleTagMatch !== existing.schedule_tag) {
       throw new DomainError('ETAG_MISMATCH', 'The scheduling state changed (Schedule-Tag mismatch)', { scheduleTag: existing.schedule_tag });
     }
@@ -111,7 +145,10 @@ export async function saveObject(ctx: AppContext, actor: Actor, input: SaveInput
     // A new object's UID is checked by the insert itself (unique index, ON CONFLICT DO NOTHING).
     if (existing && existing.calendar_id !== input.calendarId) await uidClash();
     // A lease belongs to an existing event; a new one cannot be leased yet.
-    if (existing && actor.via !== 'scheduler') await checkLease(trx, prepared.index.uid, actor, !!input.force);
+    if (existing) {
+      checkForce(actor, existing, input.force);
+      if (actor.via !== 'scheduler') await checkLease(trx, existing, actor, !!input.force);
+    }
 
     let text = prepared.text;
     let jobs: JobSpec[] = [...(input.extraJobs ?? [])];
@@ -211,14 +248,31 @@ export async function createFreshObject(ctx: AppContext, actor: Actor, input: {
   return { row, created: true, previous: null };
 }
 
-async function checkLease(db: DB, uid: string, actor: Actor, force: boolean) {
-  if (!actor.userId) return;
+/**
+ * Editing leases cover the organizer's side of an event only (leases.ts): a write to an attendee's
+ * copy — an answer (REST respond, the e-mail link, the bot, a PARTSTAT-only CalDAV PUT) or the
+ * attendee's own reminders — is never refused because someone edits the meeting, and attendees
+ * cannot take leases, so they never block the organizer. A lease (keyed by UID) blocks a write
+ * only when its holder may write this very copy: one left by someone who cannot (an attendee's,
+ * taken before that was refused) does not count.
+ */
+async function checkLease(db: DB, row: ObjectRow, actor: Actor, force: boolean) {
+  if (!actor.userId || row.role === 'attendee') return;
+  const uid = row.uid;
   const lease = await db.selectFrom('edit_lease').selectAll().where('uid', '=', uid).executeTakeFirst();
-  if (lease && lease.holder_id !== actor.userId && lease.expires_at.getTime() > Date.now() && !force) {
+  if (lease && lease.holder_id !== actor.userId && lease.expires_at.getTime() > Date.now() && !(force && forceAllowed(actor, row)) && (await holderCanWrite(db, lease.holder_id, row))) {
     throw new DomainError('LEASE_HELD', `${lease.holder_name} is editing this event right now`, { holderId: lease.holder_id, holderName: lease.holder_name, expiresAt: lease.expires_at.toISOString() });
   }
   // Saving releases one's own lease.
   if (lease && lease.holder_id === actor.userId) await db.deleteFrom('edit_lease').where('uid', '=', uid).execute();
+}
+
+async function holderCanWrite(db: DB, holderId: string, row: ObjectRow): Promise<boolean> {
+  if (holderId === row.owner_id) return true;
+  const calendar = await cals.findCalendar(db, row.owner_id, row.calendar_id);
+  if (!calendar) return false;
+  const access = await cals.accessTo(db, holderId, await principals.groupIdsOf(db, holderId), calendar);
+  return access === 'owner' || access === 'read-write';
 }
 
 /** Deletes an object (to the trash), with scheduling: CANCEL from organizers, REPLY DECLINED from attendees. */
@@ -231,8 +285,9 @@ export async function trashObjectWithScheduling(ctx: AppContext, actor: Actor, o
     await lockUid(trx, existing.uid);
     const row = await objects.findObject(trx, ownerId, id, { forUpdate: true });
     if (!row) throw new DomainError('NOT_FOUND', 'Event not found');
-    if (opts.ifMatch && opts.ifMatch !== row.etag) throw new DomainError('ETAG_MISMATCH', 'The event changed since you loaded it', { etag: row.etag, changedAt: row.updated_at.toISOString() });
-    if (actor.via !== 'scheduler') await checkLease(trx, row.uid, actor, !!opts.force);
+    await checkIfMatch(trx, row, opts.ifMatch);
+    checkForce(actor, row, opts.force);
+    if (actor.via !== 'scheduler') await checkLease(trx, row, actor, !!opts.force);
     let jobs: JobSpec[] = [];
     if (opts.schedule !== false) jobs = (await planScheduling(ctx, trx, { owner, previous: row, text: null, actor, enforceAttendeeRules: false })).jobs;
     const trashed = await objects.trashObject(trx, ownerId, id, actor.userId);

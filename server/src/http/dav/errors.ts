@@ -72,6 +72,7 @@ export function mapDomainError(e: DomainError, scope: ErrorScope): Mapped {
       return { status: 403, condition: own(403, 'forbidden', m), message: m };
     }
     case 'INSUFFICIENT_SCOPE':
+    case 'FORCE_NOT_ALLOWED':
     case 'CSRF_FAILED':
     case 'ACCOUNT_DISABLED':
       return { status: 403, condition: own(403, 'forbidden', m), message: m };

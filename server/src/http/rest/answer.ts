@@ -9,9 +9,35 @@ import { DomainError } from '../../domain/errors.js';
 import { escapeHtml } from '../../integrations/mail/index.js';
 
 const TEXT = {
-  en: { ACCEPTED: 'You accepted', TENTATIVE: 'You answered maybe', DECLINED: 'You declined', bad: 'This link is invalid or has expired.', gone: 'This event no longer exists or was cancelled.', open: 'Open the calendar' },
-  ru: { ACCEPTED: 'Вы приняли приглашение', TENTATIVE: 'Вы ответили «возможно»', DECLINED: 'Вы отклонили приглашение', bad: 'Ссылка недействительна или устарела.', gone: 'Событие удалено или отменено.', open: 'Открыть календарь' },
+  en: {
+    ACCEPTED: 'You accepted', TENTATIVE: 'You answered maybe', DECLINED: 'You declined', bad: 'This link is invalid or has expired.',
+    gone: 'This event no longer exists.', cancelled: 'This event was cancelled.', organizer: 'You organise this event: there is no invitation to answer.',
+    notInvited: 'You are no longer invited to this event.', forbidden: 'You cannot answer in this calendar.',
+    retry: 'Your answer could not be saved just now. Please try again in a moment.', open: 'Open the calendar',
+  },
+  ru: {
+    ACCEPTED: 'Вы приняли приглашение', TENTATIVE: 'Вы ответили «возможно»', DECLINED: 'Вы отклонили приглашение', bad: 'Ссылка недействительна или устарела.',
+    gone: 'Событие удалено.', cancelled: 'Событие отменено.', organizer: 'Вы организатор этого события: отвечать на приглашение не нужно.',
+    notInvited: 'Вы больше не приглашены на это событие.', forbidden: 'Вы не можете отвечать в этом календаре.',
+    retry: 'Сейчас не удалось сохранить ответ. Попробуйте ещё раз чуть позже.', open: 'Открыть календарь',
+  },
 };
+
+type FailureText = 'gone' | 'cancelled' | 'organizer' | 'notInvited' | 'forbidden' | 'retry';
+
+/** The page (and its status) for each way `respond` can refuse: each says what really happened. */
+export function answerFailure(e: DomainError): { status: number; text: FailureText } {
+  if (e.code === 'NOT_FOUND') return { status: 404, text: 'gone' };
+  if (e.code === 'CONFLICT') {
+    const reason = e.details?.reason;
+    if (reason === 'cancelled') return { status: 409, text: 'cancelled' };
+    if (reason === 'organizer') return { status: 409, text: 'organizer' };
+    if (reason === 'not-invited') return { status: 409, text: 'notInvited' };
+  }
+  if (e.code === 'FORBIDDEN' || e.code === 'INSUFFICIENT_SCOPE') return { status: 403, text: 'forbidden' };
+  // Anything else (a concurrent change, a lease, a rate limit…) is passing: the answer may be tried again.
+  return { status: 409, text: 'retry' };
+}
 
 function page(lang: 'en' | 'ru', title: string, body: string) {
   return `<!doctype html><html lang="${lang}"><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(title)}</title>
@@ -31,7 +57,10 @@ export async function answerRoutes(app: FastifyInstance, ctx: AppContext) {
       const row = await respond(ctx, { userId: user.id, email: user.email, via: 'mail' }, tok.o, { partstat: tok.p });
       return reply.send(page(l, TEXT[l][tok.p], `<p>${escapeHtml(row.summary)}</p>`));
     } catch (e) {
-      if (e instanceof DomainError) return reply.status(e.code === 'NOT_FOUND' ? 404 : 409).send(page(l, TEXT[l].gone, ''));
+      if (e instanceof DomainError) {
+        const f = answerFailure(e);
+        return reply.status(f.status).send(page(l, TEXT[l][f.text], ''));
+      }
       throw e;
     }
   });

@@ -10,7 +10,7 @@ import { eventDetail, getEvent } from '../../app/events/detail.js';
 import { objectFor } from '../../app/events/access.js';
 import { acquireLease, releaseLease } from '../../app/events/leases.js';
 import * as objects from '../../store/objects.js';
-import { Body, IdParams, errors } from './schemas.js';
+import { Body, IdParams, IfMatchHeaders, errors } from './schemas.js';
 import { actorOf } from '../auth.js';
 
 const Str = (max = 10000) => Type.String({ maxLength: max });
@@ -145,7 +145,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
 
   app.patch('/events/:id', {
     schema: {
-      tags: ['events'], summary: 'Change an event; If-Match with the etag you read; scope for recurring events', params: IdParams,
+      tags: ['events'], summary: 'Change an event; If-Match with the etag you read; scope for recurring events', params: IdParams, headers: IfMatchHeaders,
       body: Body({ event: EventPatch, scope: Type.Optional(Scope), recurrenceId: Type.Optional(Type.String({ maxLength: 40 })), force: Type.Optional(Type.Boolean()) }),
       response: { 200: Detail, ...errors(400, 401, 403, 404, 409, 412, 422, 423) },
     },
@@ -157,30 +157,30 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   app.delete('/events/:id', {
-    schema: { tags: ['events'], summary: 'Delete (to the trash); scope for recurring events', params: IdParams, querystring: Type.Object({ scope: Type.Optional(Scope), recurrenceId: Type.Optional(Type.String({ maxLength: 40 })), force: Type.Optional(Type.Boolean()) }), response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 412, 423) } },
+    schema: { tags: ['events'], summary: 'Delete (to the trash); scope for recurring events; If-Match with the etag you read', params: IdParams, headers: IfMatchHeaders, querystring: Type.Object({ scope: Type.Optional(Scope), recurrenceId: Type.Optional(Type.String({ maxLength: 40 })), force: Type.Optional(Type.Boolean()) }), response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 412, 423) } },
   }, async (req, reply) => {
     const q = req.query as { scope?: commands.Scope; recurrenceId?: string; force?: boolean };
     await commands.deleteEvent(ctx, actorOf(req), (req.params as { id: string }).id, { ...q, ifMatch: ifMatch(req) });
     return reply.status(204).send();
   });
 
-  app.post('/events/:id/restore', { schema: { tags: ['events'], summary: 'Restore from the trash', params: IdParams, response: { 200: Detail, ...errors(401, 403, 404, 409) } } }, async (req) => {
+  app.post('/events/:id/restore', { schema: { tags: ['events'], summary: 'Restore from the trash; If-Match with the etag you read', params: IdParams, headers: IfMatchHeaders, response: { 200: Detail, ...errors(401, 403, 404, 409, 412) } } }, async (req) => {
     const actor = actorOf(req);
-    const row = await commands.restoreEvent(ctx, actor, (req.params as { id: string }).id);
+    const row = await commands.restoreEvent(ctx, actor, (req.params as { id: string }).id, { ifMatch: ifMatch(req) });
     return eventDetail(ctx, actor, await objectFor(ctx, actor, row.id));
   });
 
   app.post('/events/:id/respond', {
-    schema: { tags: ['events'], summary: 'Answer an invitation (series or one occurrence)', params: IdParams, body: Body({ partstat: Type.Union(commands.PARTSTATS.map((p) => Type.Literal(p))), comment: Type.Optional(Str(1000)), recurrenceId: Type.Optional(Type.String({ maxLength: 40 })) }), response: { 200: Detail, ...errors(400, 401, 403, 404, 409) } },
+    schema: { tags: ['events'], summary: 'Answer an invitation (series or one occurrence); If-Match with the etag you read', params: IdParams, headers: IfMatchHeaders, body: Body({ partstat: Type.Union(commands.PARTSTATS.map((p) => Type.Literal(p))), comment: Type.Optional(Str(1000)), recurrenceId: Type.Optional(Type.String({ maxLength: 40 })) }), response: { 200: Detail, ...errors(400, 401, 403, 404, 409, 412) } },
   }, async (req) => {
     const actor = actorOf(req);
-    const row = await commands.respond(ctx, actor, (req.params as { id: string }).id, req.body as never);
+    const row = await commands.respond(ctx, actor, (req.params as { id: string }).id, { ...(req.body as { partstat: never }), ifMatch: ifMatch(req) });
     return eventDetail(ctx, actor, await objectFor(ctx, actor, row.id));
   });
 
-  app.post('/events/:id/move', { schema: { tags: ['events'], summary: 'Move to another of my calendars', params: IdParams, body: Body({ calendarId: Type.String({ format: 'uuid' }) }), response: { 200: Detail, ...errors(400, 401, 403, 404, 409, 415) } } }, async (req) => {
+  app.post('/events/:id/move', { schema: { tags: ['events'], summary: 'Move to another of my calendars; If-Match with the etag you read', params: IdParams, headers: IfMatchHeaders, body: Body({ calendarId: Type.String({ format: 'uuid' }) }), response: { 200: Detail, ...errors(400, 401, 403, 404, 409, 412, 415) } } }, async (req) => {
     const actor = actorOf(req);
-    const row = await commands.moveEvent(ctx, actor, (req.params as { id: string }).id, req.body as never);
+    const row = await commands.moveEvent(ctx, actor, (req.params as { id: string }).id, { ...(req.body as { calendarId: string }), ifMatch: ifMatch(req) });
     return eventDetail(ctx, actor, await objectFor(ctx, actor, row.id));
   });
 

@@ -8,6 +8,14 @@ export const Body = <T extends Record<string, TSchema>>(props: T) => Type.Object
 export const Uuid = Type.String({ format: 'uuid' });
 export const Email = Type.String({ minLength: 3, maxLength: 254 });
 export const IdParams = Type.Object({ id: Uuid });
+/**
+ * The precondition header of every event write (PATCH, DELETE, respond, move, restore): the etag
+ * the client read. A stale one is refused with 412 ETAG_MISMATCH whose details say who changed
+ * the event and when (changedBy, changedAt) and give the current etag.
+ */
+export const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'The etag you read ("…"); a stale one answers 412 ETAG_MISMATCH with changedBy, changedAt and the current etag' })),
+});
 
 export const User = Type.Object({
   id: Uuid, kind: Type.String(), email: Type.String(), name: Type.String(), isAdmin: Type.Boolean(), disabled: Type.Boolean(),
