@@ -48,6 +48,7 @@ const RU: Record<ErrorCode | 'INTERNAL_ERROR', Template> = {
   },
   LEASE_HELD: (d) => (str(d, 'holderName') ? `${str(d, 'holderName')} сейчас редактирует это событие` : 'Событие сейчас редактирует другой пользователь'),
   UID_CONFLICT: (d) => (str(d, 'uid') ? `Событие с UID ${str(d, 'uid')} уже есть в этом календаре` : 'Такое событие уже есть в этом календаре'),
+  STALE_PROPOSAL: () => 'Предложение сделано для прежней версии события и устарело; измените событие вручную или попросите предложить время заново',
   INVALID_ICALENDAR: () => 'Данные iCalendar повреждены или не поддерживаются',
   UNKNOWN_ADDRESS: (d) => (str(d, 'email') ? `Нет пользователя, группы или переговорной с адресом ${str(d, 'email')}` : 'Неизвестный адрес'),
   UNDELIVERABLE_ADDRESS: (d) => {

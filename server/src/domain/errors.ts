@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ETAG_MISMATCH'
   | 'LEASE_HELD'
   | 'UID_CONFLICT'
+  | 'STALE_PROPOSAL'
   | 'INVALID_ICALENDAR'
   | 'UNKNOWN_ADDRESS'
   | 'INVALID_ADDRESS'
