@@ -13,6 +13,8 @@ import { saveObject } from '../../src/app/events/write.js';
 import { receiveMail } from '../../src/app/intake/receive.js';
 import { processInbound } from '../../src/app/intake/process.js';
 import { listDecisions } from '../../src/store/mail.js';
+import { renderEmail } from '../../src/app/notify/email-channel.js';
+import * as principals from '../../src/store/principals.js';
 
 const dataDir = `/tmp/calendula-test-proposals-${process.pid}`;
 let env: TestEnv;
@@ -159,6 +161,25 @@ describe('an internal attendee proposes a new time to an internal organizer', ()
   });
 });
 
+describe('accepting is one transaction', () => {
+  it('when the save fails the proposal stays open (the decision is not closed alone)', async () => {
+    const { e, copies: [b] } = await meeting('Locked', [boris]);
+    const r = await boris.api.post(`/events/${b.id}/propose`, { start: '2032-06-01T12:00', end: '2032-06-01T13:00', timezone: 'UTC' });
+    expect(r.statusCode, r.body).toBe(202);
+    // Dave, who may edit Anna's calendar, is editing the event: the organizer's save is refused.
+    expect((await anna.api.put(`/calendars/${anna.cal}/shares`, { email: dave.email, access: 'read-write' })).statusCode).toBe(200);
+    expect((await dave.api.post(`/events/${e.id}/lease`)).statusCode).toBe(200);
+    const acc = await anna.api.post(`/proposals/${r.json().proposalId}/accept`, {});
+    expect(acc.statusCode, acc.body).toBe(423);
+    expect((await anna.api.get('/proposals')).json().items.some((x: { id: string }) => x.id === r.json().proposalId)).toBe(true);
+    expect((await copyOf(anna, e.uid))!.first_start!.toISOString()).toBe('2032-06-01T10:00:00.000Z');
+    expect((await dave.api.del(`/events/${e.id}/lease`)).statusCode).toBe(204);
+    expect((await anna.api.post(`/proposals/${r.json().proposalId}/accept`, {})).statusCode).toBe(200);
+    expect((await copyOf(anna, e.uid))!.first_start!.toISOString()).toBe('2032-06-01T12:00:00.000Z');
+    expect((await anna.api.del(`/calendars/${anna.cal}/shares/${dave.id}`)).statusCode).toBeLessThan(300);
+  });
+});
+
 describe('external parties', () => {
   it('to an external organizer the COUNTER goes out by iMIP (METHOD:COUNTER in the outbox)', async () => {
     const uid = `ext-org-${Date.now()}`;
@@ -212,6 +233,10 @@ describe('who may propose and decide', () => {
     // Dave cannot even see Anna's event or Boris's copy.
     expect((await dave.api.post(`/events/${e.id}/propose`, body)).statusCode).toBe(404);
     expect((await dave.api.post(`/events/${b.id}/propose`, body)).statusCode).toBe(404);
+    // Even write access to the attendee's calendar does not make Dave the attendee.
+    expect((await boris.api.put(`/calendars/${boris.cal}/shares`, { email: dave.email, access: 'read-write' })).statusCode).toBe(200);
+    const shared = await dave.api.post(`/events/${b.id}/propose`, body);
+    expect(shared.statusCode, shared.body).toBe(403);
     // The organizer changes the event directly.
     const own = await anna.api.post(`/events/${e.id}/propose`, body);
     expect(own.statusCode).toBe(409);
@@ -233,5 +258,22 @@ describe('who may propose and decide', () => {
     }
     expect((await copyOf(anna, e.uid))!.first_start!.toISOString()).toBe('2032-06-01T10:00:00.000Z');
     expect((await anna.api.post(`/proposals/${pid}/accept`, {})).statusCode).toBe(200);
+  });
+});
+
+describe('texts', () => {
+  it('the counter-declined notification exists in Russian and English', async () => {
+    const row = (await principals.findPrincipalById(env.ctx.db, carl.id))!;
+    const n = (language: 'ru' | 'en') => ({
+      kind: 'counter-declined' as const, recipient: { ...row, language }, key: `k.${language}`, from: { email: 'anna@example.com', name: 'Anna' },
+      event: { objectId: '00000000-0000-0000-0000-000000000000', uid: 'u', summary: 'Retro', start: new Date('2032-06-01T10:00:00Z'), allDay: false, url: 'https://x/' },
+      declined: { by: 'Anna', start: '2032-06-02T09:00:00Z', comment: 'No' },
+    });
+    const en = renderEmail(env.ctx, n('en'));
+    const ru = renderEmail(env.ctx, n('ru'));
+    expect(en.subject).toBe('Proposal declined: Retro');
+    expect(String(en.text)).toMatch(/Anna declined the time you proposed/);
+    expect(ru.subject).toBe('Предложение отклонено: Retro');
+    expect(String(ru.text)).toMatch(/Anna отклонил\(а\) предложенное вами время/);
   });
 });
