@@ -97,6 +97,11 @@ async function renderNotification(ctx: AppContext, user: PrincipalRow, n: Notifi
       const title = escapeHtml(row.summary || '—');
       return { parseMode: 'HTML', text: r.lang === 'ru' ? `🕒 ${who} предлагает другое время: <b>${title}</b>` : `🕒 ${who} proposes another time: <b>${title}</b>` };
     }
+    case 'counter-declined': {
+      const who = escapeHtml(n.from?.name || n.declined?.by || '');
+      const title = escapeHtml(row.summary || '—');
+      return { parseMode: 'HTML', text: r.lang === 'ru' ? `🚫 ${who} отклонил(а) предложенное вами время: <b>${title}</b>` : `🚫 ${who} declined the time you proposed: <b>${title}</b>` };
+    }
     case 'delivery-failed': {
       const who = escapeHtml(n.failure?.recipient ?? '');
       const title = escapeHtml(row.summary || '—');

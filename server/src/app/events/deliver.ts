@@ -42,7 +42,7 @@ export function deferNotifyJobs(trx: DB, into: JobSpec[]): void {
   deferred.set(trx, into);
 }
 
-export async function notifyJob(ctx: AppContext, db: AppContext['db'], p: { kind: 'invitation' | 'update' | 'cancellation' | 'reply' | 'counter' | 'delivery-failed'; recipientId: string; ownerId: string; objectId: string; from?: string; previousIcal?: string | null; partstat?: string; comment?: string; counter?: unknown; failure?: unknown }) {
+export async function notifyJob(ctx: AppContext, db: AppContext['db'], p: { kind: 'invitation' | 'update' | 'cancellation' | 'reply' | 'counter' | 'counter-declined' | 'delivery-failed'; recipientId: string; ownerId: string; objectId: string; from?: string; previousIcal?: string | null; partstat?: string; comment?: string; counter?: unknown; declined?: unknown; failure?: unknown }) {
   if (p.kind !== 'update') {
     const into = deferred.get(db);
     if (into) { into.push({ name: 'notify', payload: p }); return; }

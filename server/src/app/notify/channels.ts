@@ -33,7 +33,7 @@ import { alreadySent, alreadySentMany, recordDelivery, type DeliveryEntry } from
 import { DeliveryLogBuffer } from './delivery-log-buffer.js';
 import { isPermanentMailError } from '../../integrations/mail/index.js';
 
-export const NOTIFICATION_KINDS = ['invitation', 'update', 'cancellation', 'reply', 'reminder', 'counter', 'delivery-failed'] as const;
+export const NOTIFICATION_KINDS = ['invitation', 'update', 'cancellation', 'reply', 'reminder', 'counter', 'counter-declined', 'delivery-failed'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 export interface EventFacts {
@@ -65,6 +65,8 @@ export interface Notification {
   reply?: { name: string; partstat: string; comment?: string };
   reminder?: { minutesBefore: number; occurrenceStart: Date };
   counter?: { from: string; start?: string; end?: string; comment?: string };
+  /** counter-declined: the organizer's answer to the recipient's proposal (RFC 5546 §3.2.8). */
+  declined?: { by: string; start?: string; end?: string; comment?: string };
   failure?: { recipient: string; status: string; response?: string };
 }
 
@@ -95,8 +97,8 @@ export function registeredChannels(): NotificationChannel[] {
 /** The user's preference: which channels a kind goes to (settings `notify`; missing = all). */
 export function wantsChannel(user: Pick<PrincipalRow, 'notify'>, kind: NotificationKind, channel: string): boolean {
   const prefs = (user.notify ?? {}) as Record<string, string[] | undefined>;
-  // Counter proposals and delivery failures are answers to the organizer: they follow 'reply'.
-  const list = prefs[kind] ?? (kind === 'counter' || kind === 'delivery-failed' ? prefs.reply : undefined);
+  // Counter proposals, their refusals and delivery failures are answers: they follow 'reply'.
+  const list = prefs[kind] ?? (kind === 'counter' || kind === 'counter-declined' || kind === 'delivery-failed' ? prefs.reply : undefined);
   return !list || list.includes(channel);
 }
 

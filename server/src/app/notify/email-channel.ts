@@ -9,11 +9,13 @@ import { mailer, mailDomain } from './mailer.js';
 const EXTRA = {
   en: {
     counterSubject: 'New time proposed: {summary}', counterLead: '{who} proposes another time for your event.', proposed: 'Proposed',
+    declinedSubject: 'Proposal declined: {summary}', declinedLead: '{who} declined the time you proposed; the event stays as it was.',
     failedSubject: 'Not delivered: {summary}', failedLead: 'The invitation to {who} could not be delivered ({status}).',
     review: 'Review the proposal in the calendar', footer: 'This message was sent by the calendar.',
   },
   ru: {
     counterSubject: 'Предложено другое время: {summary}', counterLead: '{who} предлагает другое время для вашего события.', proposed: 'Предложено',
+    declinedSubject: 'Предложение отклонено: {summary}', declinedLead: '{who} отклонил(а) предложенное вами время; событие осталось без изменений.',
     failedSubject: 'Не доставлено: {summary}', failedLead: 'Приглашение для {who} не удалось доставить ({status}).',
     review: 'Посмотреть предложение в календаре', footer: 'Это письмо отправлено календарём.',
   },
@@ -65,6 +67,13 @@ export function renderEmail(ctx: AppContext, n: Notification): SendMailOptions {
       return simpleMail(ctx, n, fill(x.counterSubject, { summary: n.event.summary }), [
         fill(x.counterLead, { who: n.counter?.from ?? '' }), n.event.summary, ...(when ? [`${x.proposed}: ${when}`] : []), ...(n.counter?.comment ? [n.counter.comment] : []),
       ], { label: x.review, url: n.event.url });
+    }
+    case 'counter-declined': {
+      const x = EXTRA[lang];
+      const when = n.declined?.start ? formatRange(lang, u.timezone, n.declined.start, n.declined.end, false) : '';
+      return simpleMail(ctx, n, fill(x.declinedSubject, { summary: n.event.summary }), [
+        fill(x.declinedLead, { who: n.from?.name || n.declined?.by || '' }), n.event.summary, ...(when ? [`${x.proposed}: ${when}`] : []), ...(n.declined?.comment ? [n.declined.comment] : []),
+      ], { label: lang === 'ru' ? 'Открыть событие' : 'Open the event', url: n.event.url });
     }
     case 'delivery-failed': {
       const x = EXTRA[lang];

@@ -24,6 +24,7 @@ export interface NotifyPayload {
   recipientId: string; ownerId: string; objectId: string; from?: string; previousIcal?: string | null; partstat?: string;
   comment?: string;
   counter?: { from: string; start?: string; end?: string; comment?: string };
+  declined?: { by: string; start?: string; end?: string; comment?: string };
   failure?: { recipient: string; status: string; response?: string };
 }
 
@@ -104,6 +105,7 @@ export async function buildNotification(ctx: AppContext, p: NotifyPayload, key: 
   if ((p.kind === 'invitation' || p.kind === 'update') && wantsAnswerLinks(row)) n.answerLinks = answerLinks(ctx, user.id, row.id);
   if (p.kind === 'reply') n.reply = { name: sender?.name || p.from || '', partstat: p.partstat ?? '', ...(p.comment ? { comment: p.comment } : {}) };
   if (p.counter) n.counter = p.counter;
+  if (p.declined) n.declined = p.declined;
   if (p.failure) n.failure = p.failure;
   return { n, row };
 }

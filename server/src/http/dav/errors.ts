@@ -104,6 +104,7 @@ export function mapDomainError(e: DomainError, scope: ErrorScope): Mapped {
     case 'ALREADY_EXISTS':
       return { status: 405, condition: Preconditions.resourceMustBeNull(), message: m };
     case 'CONFLICT':
+    case 'STALE_PROPOSAL':
       return { status: 409, condition: own(409, 'conflict', m), message: m };
     case 'UNSUPPORTED':
       return { status: 403, condition: own(403, 'unsupported', m), message: m };

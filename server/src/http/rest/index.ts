@@ -13,6 +13,7 @@ import { attachmentRoutes } from './attachments.js';
 import { answerRoutes } from './answer.js';
 import { botRoutes } from './bot.js';
 import { mailRoutes } from './mail.js';
+import { proposalRoutes } from './proposals.js';
 
 export type RestModule = (app: FastifyInstance, ctx: AppContext) => void | Promise<void>;
 
@@ -20,5 +21,5 @@ export type RestModule = (app: FastifyInstance, ctx: AppContext) => void | Promi
 export const restModules: RestModule[] = [];
 
 export async function registerRestRoutes(app: FastifyInstance, ctx: AppContext) {
-  for (const m of [sessionRoutes, userRoutes, calendarRoutes, settingsRoutes, credentialRoutes, directoryRoutes, eventRoutes, schedulingRoutes, transferRoutes, attachmentRoutes, answerRoutes, mailRoutes, botRoutes, ...restModules]) await m(app, ctx);
+  for (const m of [sessionRoutes, userRoutes, calendarRoutes, settingsRoutes, credentialRoutes, directoryRoutes, eventRoutes, schedulingRoutes, transferRoutes, attachmentRoutes, answerRoutes, mailRoutes, proposalRoutes, botRoutes, ...restModules]) await m(app, ctx);
 }
