@@ -120,6 +120,9 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
         if (!isWrite(result)) return { settled: result, existing };
       }
     }
+    // A room's copy and answer are written under the room's lock, taken before the copy (locks in
+    // the order UID, room, then the rows the save touches — as finishRoomAnswer takes them).
+    if (recipient.kind === 'room' && payload.method === 'REQUEST') await lockRoom(trx, recipient.id);
     const calendarId = existing?.calendar_id ?? opts.known?.defaultCalendarId ?? (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
     // A REPLY changes the organizer's copy: plan again so other attendees see the answer.
     let { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}), uidLocked: true }, trx);
@@ -174,7 +177,7 @@ async function finishRoomAnswer(ctx: AppContext, room: PrincipalRow, payload: De
  * the room, POST /tokens with its userId, and answer with POST /events/:id/respond).
  *
  * Runs in the caller's transaction, which holds the booking's UID lock (locks are always taken
- * UID first, then room). The per-room advisory lock makes check-and-accept atomic: two bookings
+ * UID first, then room, then rows: the delivery takes the room's lock before saving the copy). The per-room advisory lock makes check-and-accept atomic: two bookings
  * of one room are decided one after the other, the second seeing the first's answer — no double
  * booking. Returns the saved copy (undefined: nothing changed).
  *
@@ -189,7 +192,7 @@ async function finishRoomAnswer(ctx: AppContext, room: PrincipalRow, payload: De
 async function roomDecision(ctx: AppContext, trx: DB, room: PrincipalRow, objectId: string): Promise<ObjectRow | undefined> {
   const policy = room.room_auto_accept ?? 'accept-if-free';
   if (policy === 'manual') return undefined;
-  await sql`select pg_advisory_xact_lock(hashtextextended(${'room:' + room.id}, 0))`.execute(trx);
+  await lockRoom(trx, room.id);
   const current = await objects.findObject(trx, room.id, objectId, { forUpdate: true });
   if (!current || current.role !== 'attendee' || current.status === 'CANCELLED') return undefined;
   let partstat = 'ACCEPTED';
@@ -203,6 +206,11 @@ async function roomDecision(ctx: AppContext, trx: DB, room: PrincipalRow, object
   if (current.my_partstat === partstat) return undefined;
   const text = setPartstat(current.ical, room.email, partstat);
   return (await saveObject(ctx, schedulerActor(room), { ownerId: room.id, calendarId: current.calendar_id, existingId: current.id, ical: text, schedule: true, uidLocked: true }, trx)).row;
+}
+
+/** The per-room lock of roomDecision (a transaction-level advisory lock; taking it again is free). */
+async function lockRoom(trx: DB, roomId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${'room:' + roomId}, 0))`.execute(trx);
 }
 
 /** The booking's occurrences the room checks (see roomDecision: the horizon), sorted by start. */
