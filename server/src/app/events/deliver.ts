@@ -136,8 +136,8 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
       }
     }
     if (recipient.kind === 'room' && payload.method === 'REQUEST' && row.status !== 'CANCELLED') {
-      // The room's answer commits with its copy (same transaction, under the UID lock held here
-      // and the room's lock taken in roomDecision): a worker that dies between the two leaves
+      // The room's answer commits with its copy (same transaction, under the UID and room locks
+      // held here): a worker that dies between the two leaves
       // neither, and the retried job delivers and answers again. Before this, the answer ran in
       // a transaction of its own after the copy committed; a crash in between left the room
       // NEEDS-ACTION for ever, since the retry saw its message as already applied.
@@ -177,9 +177,10 @@ async function finishRoomAnswer(ctx: AppContext, room: PrincipalRow, payload: De
  * the room, POST /tokens with its userId, and answer with POST /events/:id/respond).
  *
  * Runs in the caller's transaction, which holds the booking's UID lock (locks are always taken
- * UID first, then room, then rows: the delivery takes the room's lock before saving the copy). The per-room advisory lock makes check-and-accept atomic: two bookings
- * of one room are decided one after the other, the second seeing the first's answer — no double
- * booking. Returns the saved copy (undefined: nothing changed).
+ * UID first, then room, then rows: the delivery takes the room's lock before saving the copy).
+ * The per-room advisory lock makes check-and-accept atomic: two bookings of one room are decided
+ * one after the other, the second seeing the first's answer — no double booking. Returns the
+ * saved copy (undefined: nothing changed).
  *
  * Recurring bookings: the whole series is declined if any occurrence within the horizon
  * conflicts (like Exchange's resource booking with its defaults, Set-CalendarProcessing
