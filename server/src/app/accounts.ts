@@ -26,6 +26,7 @@ export function publicUser(p: PrincipalRow) {
     language: p.language,
     timezone: p.timezone,
     createdAt: p.created_at.toISOString(),
+    ...(p.kind === 'room' ? { roomCapacity: p.room_capacity, roomAutoAccept: p.room_auto_accept ?? 'accept-if-free' } : {}),
   };
 }
 
@@ -64,10 +65,16 @@ export async function createPrincipal(ctx: AppContext, actor: Actor, input: {
   }
 }
 
-export async function updateUser(ctx: AppContext, actor: Actor, id: string, patch: { name?: string; isAdmin?: boolean; disabled?: boolean; password?: string; language?: 'en' | 'ru'; timezone?: string }) {
+export async function updateUser(ctx: AppContext, actor: Actor, id: string, patch: {
+  name?: string; isAdmin?: boolean; disabled?: boolean; password?: string; language?: 'en' | 'ru'; timezone?: string;
+  roomCapacity?: number | null; roomAutoAccept?: 'accept-if-free' | 'always' | 'manual';
+}) {
   requireAdmin(actor);
   const existing = await principals.findPrincipalById(ctx.db, id);
   if (!existing) throw notFound('User', { id });
+  if ((patch.roomCapacity !== undefined || patch.roomAutoAccept !== undefined) && existing.kind !== 'room') {
+    throw invalid('Only rooms have a capacity and a booking policy', { field: patch.roomAutoAccept !== undefined ? 'roomAutoAccept' : 'roomCapacity', rule: 'room-only' });
+  }
   if (patch.password !== undefined) {
     const weak = checkPasswordStrength(patch.password);
     if (weak) throw invalid(weak, { field: 'password' });
@@ -78,6 +85,7 @@ export async function updateUser(ctx: AppContext, actor: Actor, id: string, patc
   }
   const row = await updatePrincipalZoneAware(ctx, existing, {
     name: patch.name, is_admin: patch.isAdmin, disabled: patch.disabled, language: patch.language, timezone: patch.timezone,
+    room_capacity: patch.roomCapacity, room_auto_accept: patch.roomAutoAccept,
     password_hash: patch.password !== undefined ? await hashPassword(patch.password, policy(ctx)) : undefined,
   });
   if (patch.disabled || patch.password !== undefined) await creds.deleteSessionsOf(ctx.db, id);

@@ -28,7 +28,7 @@ const RU_REASONS: Record<string, string> = {
 
 const RU: Record<ErrorCode | 'INTERNAL_ERROR', Template> = {
   INTERNAL_ERROR: (d) => `Внутренняя ошибка сервера${str(d, 'requestId') ? `; идентификатор запроса ${str(d, 'requestId')}` : ''}`,
-  VALIDATION_FAILED: (d) => (str(d, 'field') ? `Неизвестное поле «${str(d, 'field')}» в запросе` : 'Запрос заполнен неверно'),
+  VALIDATION_FAILED: (d) => (str(d, 'rule') === 'room-only' ? 'Вместимость и правило бронирования есть только у переговорных' : str(d, 'field') ? `Неизвестное поле «${str(d, 'field')}» в запросе` : 'Запрос заполнен неверно'),
   BAD_REQUEST: () => 'Некорректный запрос',
   UNAUTHENTICATED: () => 'Нужно войти в систему',
   INVALID_CREDENTIALS: () => 'Неверный адрес или пароль',

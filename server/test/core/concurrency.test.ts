@@ -8,6 +8,7 @@ let worker: { stop(): Promise<void> };
 let anna: TestUser;
 let boris: TestUser;
 let carl: TestUser;
+let more: TestUser[];
 
 beforeAll(async () => {
   env = await createTestEnv({ mailDomains: ['example.com'], dataDir: `/tmp/calendula-test-conc-${process.pid}` });
@@ -15,6 +16,8 @@ beforeAll(async () => {
   boris = await user(env, 'boris@example.com', 'Boris');
   carl = await user(env, 'carl@example.com', 'Carl');
   await makeUser(env.ctx, 'room7@example.com', { name: 'Room 7', kind: 'room' });
+  more = [await user(env, 'dana@example.com', 'Dana'), await user(env, 'egor@example.com', 'Egor'), await user(env, 'fedor@example.com', 'Fedor')];
+  await makeUser(env.ctx, 'room8@example.com', { name: 'Room 8', kind: 'room' });
   // Boris may edit Anna's calendar (a delegate).
   await anna.api.put(`/calendars/${anna.cal}/shares`, { email: boris.email, access: 'read-write' });
   worker = await startTestWorker(env, 8);
@@ -73,6 +76,63 @@ describe('room double-booking', () => {
       }, 15_000, 'room answer');
       const answers = [await answer(anna, a.id), await answer(carl, b.id)].sort();
       expect(answers, `round ${round}`).toEqual(['ACCEPTED', 'DECLINED']);
+    }
+  });
+});
+
+describe('room double-booking with recurring and single bookings', () => {
+  // Bookings of one week, as [organizer, first start (hour of day 0 = Monday), hours, rule]; all in UTC.
+  type Booking = { who: number; day: number; from: number; hours: number; freq?: 'DAILY' | 'WEEKLY'; count?: number };
+  const plan: Booking[] = [
+    { who: 0, day: 0, from: 10, hours: 1, freq: 'WEEKLY', count: 4 }, // Anna: Mondays 10–11, four weeks
+    { who: 1, day: 7, from: 10.5, hours: 1 }, // Boris: the second Monday 10:30–11:30
+    { who: 2, day: 6, from: 10.25, hours: 0.5, freq: 'DAILY', count: 4 }, // Carl: Sunday–Wednesday 10:15–10:45
+    { who: 3, day: 14, from: 9.5, hours: 1 }, // Dana: the third Monday 9:30–10:30
+    { who: 4, day: 9, from: 9, hours: 1.5, freq: 'WEEKLY', count: 2 }, // Egor: Wednesdays 9–10:30 (Carl's last day at 10:15)
+    { who: 5, day: 2, from: 14, hours: 2, freq: 'DAILY', count: 3 }, // Fedor: 14–16, clashing with nobody
+    { who: 0, day: 7, from: 10.75, hours: 0.5 }, // Anna again: the second Monday 10:45–11:15
+    { who: 1, day: 21, from: 10, hours: 1, freq: 'DAILY', count: 2 }, // Boris: the fourth Monday and Tuesday 10–11
+  ];
+  const H = 3_600_000;
+  const D = 24 * H;
+  const occurrences = (b: Booking, base: number) => Array.from({ length: b.count ?? 1 }, (_, i) => {
+    const s = base + b.day * D + b.from * H + i * (b.freq === 'WEEKLY' ? 7 * D : D);
+    return [s, s + b.hours * H] as const;
+  });
+  const clash = (x: readonly (readonly [number, number])[], y: readonly (readonly [number, number])[]) => x.some(([s, e]) => y.some(([s2, e2]) => s < e2 && s2 < e));
+  const local = (t: number) => new Date(t).toISOString().slice(0, 19);
+
+  it('six organizers book overlapping series and single events at once: at most one accepted per slot, a declined booking clashes with an accepted one', async () => {
+    const organizers = [anna, boris, carl, ...more];
+    for (let round = 0; round < 3; round++) {
+      const base = Date.parse('2033-01-03T00:00:00Z') + round * 35 * D; // a Monday, five weeks apart
+      const made = await Promise.all(plan.map((b, i) => {
+        const [[s, e]] = occurrences(b, base);
+        const rrule = b.freq ? { rrule: `FREQ=${b.freq};COUNT=${b.count}` } : {};
+        return create(organizers[b.who], ev(`R${round}.${i}`, local(s), local(e), { attendees: [{ email: 'room8@example.com' }], ...rrule }));
+      }));
+      const roomId = (await env.ctx.db.selectFrom('principal').select('id').where('email', '=', 'room8@example.com').executeTakeFirstOrThrow()).id;
+      const answers = await eventually(async () => {
+        const rows = await env.ctx.db.selectFrom('calendar_object').select(['uid', 'my_partstat']).where('owner_id', '=', roomId).where('uid', 'in', made.map((m) => m.uid)).execute();
+        const byUid = new Map(rows.map((r) => [r.uid, r.my_partstat]));
+        const all = made.map((m) => byUid.get(m.uid));
+        return all.every((p) => p === 'ACCEPTED' || p === 'DECLINED') ? all : null;
+      }, 30_000, `room answers, round ${round}`);
+      const occ = plan.map((b) => occurrences(b, base));
+      const accepted = plan.map((_, i) => i).filter((i) => answers[i] === 'ACCEPTED');
+      // No two accepted bookings share an instant.
+      for (const i of accepted) for (const j of accepted) if (i < j) expect(clash(occ[i], occ[j]), `round ${round}: ${i} and ${j} both accepted`).toBe(false);
+      // Each declined booking clashes with an accepted one (nothing declined for no reason).
+      for (let i = 0; i < plan.length; i++) if (answers[i] === 'DECLINED') expect(accepted.some((j) => clash(occ[i], occ[j])), `round ${round}: ${i} declined without a clash`).toBe(true);
+      // Fedor's series clashes with nobody.
+      expect(answers[5]).toBe('ACCEPTED');
+      // The organizers see the room's answers.
+      for (const [i, m] of made.entries()) {
+        await eventually(async () => {
+          const r = (await organizers[plan[i].who].api.get(`/events/${m.id}`)).json();
+          return r.event.attendees.find((x: { email: string }) => x.email === 'room8@example.com').partstat === answers[i];
+        }, 15_000, `answer ${i} at its organizer`);
+      }
     }
   });
 });

@@ -14,6 +14,9 @@ import type { ObjectRow, PrincipalRow } from '../../store/schema.js';
 import { apply, type ApplyResult } from '../../lib/itip/index.js';
 import { compileResource } from '../../lib/ical/index.js';
 import { expandCompiled } from '../../lib/ical/expand.js';
+import type { Occurrence } from '../../lib/ical/index.js';
+import { EXPAND_AHEAD_MS, MAX_PER_SERIES } from './expansions.js';
+import type { Period } from './busy-periods.js';
 import { ensureDefaultCalendar } from '../calendars.js';
 import { lockUid, saveObject, trashObjectWithScheduling } from './write.js';
 import { busyOf } from './freebusy.js';
@@ -100,7 +103,7 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
     return { result, row: existing ?? null };
   };
   const first = applyTo(read);
-  if (!isWrite(first)) return settle(first, read);
+  if (!isWrite(first)) return settle(await finishRoomAnswer(ctx, recipient, payload, first, read, opts), read);
   const isReply = payload.method === 'REPLY';
   const out = await inTransaction(ctx.db, async (trx): Promise<{ settled: ApplyResult; existing: ObjectRow | undefined } | { row: ObjectRow; result: ApplyResult }> => {
     let result = first;
@@ -117,9 +120,12 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
         if (!isWrite(result)) return { settled: result, existing };
       }
     }
+    // A room's copy and answer are written under the room's lock, taken before the copy (locks in
+    // the order UID, room, then the rows the save touches — as finishRoomAnswer takes them).
+    if (recipient.kind === 'room' && payload.method === 'REQUEST') await lockRoom(trx, recipient.id);
     const calendarId = existing?.calendar_id ?? opts.known?.defaultCalendarId ?? (await ensureDefaultCalendar({ ...ctx, db: trx }, recipient)).id;
     // A REPLY changes the organizer's copy: plan again so other attendees see the answer.
-    const { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}), uidLocked: true }, trx);
+    let { row } = await saveObject(ctx, actor, { ownerId: recipient.id, calendarId, existingId: existing?.id, ical: result.newText!, schedule: isReply, ...(opts.ownerAliases ? { ownerAliases: opts.ownerAliases } : {}), uidLocked: true }, trx);
     if (recipient.kind === 'user') {
       if (isReply && result.reply) {
         if (wantsNotification(recipient, 'reply')) await notifyJob(ctx, trx, { kind: 'reply', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: result.reply.attendee, partstat: result.reply.partstat, ...(result.reply.comment ? { comment: result.reply.comment } : {}) });
@@ -129,46 +135,117 @@ export async function deliverMessage(ctx: AppContext, payload: DeliverPayload, o
         if (wantsNotification(recipient, 'cancellation')) await notifyJob(ctx, trx, { kind: 'cancellation', recipientId: recipient.id, ownerId: recipient.id, objectId: row.id, from: payload.sender });
       }
     }
+    if (recipient.kind === 'room' && payload.method === 'REQUEST' && row.status !== 'CANCELLED') {
+      // The room's answer commits with its copy (same transaction, under the UID and room locks
+      // held here): a worker that dies between the two leaves
+      // neither, and the retried job delivers and answers again. Before this, the answer ran in
+      // a transaction of its own after the copy committed; a crash in between left the room
+      // NEEDS-ACTION for ever, since the retry saw its message as already applied.
+      await deliverTestHooks.beforeRoomDecision?.();
+      row = await roomDecision(ctx, trx, recipient, row.id) ?? row;
+    }
     if (opts.beforeCommit) await opts.beforeCommit(trx, { result, row });
     return { row, result };
   });
-  if ('settled' in out) return settle(out.settled, out.existing);
-  const { row } = out;
-  if (recipient.kind === 'room' && payload.method === 'REQUEST' && row.status !== 'CANCELLED') await roomDecision(ctx, recipient, row);
-  return { result: out.result, row };
+  if ('settled' in out) return settle(await finishRoomAnswer(ctx, recipient, payload, out.settled, out.existing, opts), out.existing);
+  return { result: out.result, row: out.row };
+}
+
+/** Test seams of the delivery (no effect unless a test sets them). */
+export const deliverTestHooks: { beforeRoomDecision?: () => void | Promise<void> } = {};
+
+/**
+ * A REQUEST to a room that changes nothing (a retried or repeated delivery) still finishes an
+ * undecided answer: a copy left NEEDS-ACTION under an automatic policy — by a delivery that
+ * committed its copy and not its answer (before the two shared a transaction) — is decided now.
+ */
+async function finishRoomAnswer(ctx: AppContext, room: PrincipalRow, payload: DeliverPayload, result: ApplyResult, existing: ObjectRow | undefined, opts: DeliverOptions): Promise<ApplyResult> {
+  if (room.kind !== 'room' || payload.method !== 'REQUEST' || !existing || result.action === 'delete') return result;
+  if ((room.room_auto_accept ?? 'accept-if-free') === 'manual') return result;
+  if (existing.role !== 'attendee' || existing.status === 'CANCELLED' || (existing.my_partstat ?? 'NEEDS-ACTION') !== 'NEEDS-ACTION') return result;
+  await inTransaction(ctx.db, async (trx) => {
+    if (!opts.uidLocked) await lockUid(trx, existing.uid);
+    await roomDecision(ctx, trx, room, existing.id);
+  });
+  return result;
 }
 
 /**
- * Rooms answer by policy: accept if free, decline on conflict (or always accept / leave to a
- * person). A per-room advisory lock makes the check-and-accept atomic: no double booking.
+ * Rooms answer by policy (room_auto_accept): 'accept-if-free' accepts when no occurrence of the
+ * booking overlaps busy time of the room, else declines; 'always' accepts; 'manual' leaves the
+ * answer to a person (someone acting as the room: an administrator can issue an API token for
+ * the room, POST /tokens with its userId, and answer with POST /events/:id/respond).
+ *
+ * Runs in the caller's transaction, which holds the booking's UID lock (locks are always taken
+ * UID first, then room, then rows: the delivery takes the room's lock before saving the copy).
+ * The per-room advisory lock makes check-and-accept atomic: two bookings of one room are decided
+ * one after the other, the second seeing the first's answer — no double booking. Returns the
+ * saved copy (undefined: nothing changed).
+ *
+ * Recurring bookings: the whole series is declined if any occurrence within the horizon
+ * conflicts (like Exchange's resource booking with its defaults, Set-CalendarProcessing
+ * MaximumConflictInstances = 0 and ConflictPercentageAllowed = 0). The horizon is the one the
+ * server expands series to elsewhere (EXPAND_AHEAD_MS, two years, past the later of today and the
+ * booking's start), and at most MAX_PER_SERIES occurrences. Occurrences after it are not checked
+ * now; a booking arriving later for such a time is checked against the accepted series (busy
+ * time expands it for any range), so it is the later booking that gets declined.
  */
-async function roomDecision(ctx: AppContext, room: PrincipalRow, row: ObjectRow) {
+async function roomDecision(ctx: AppContext, trx: DB, room: PrincipalRow, objectId: string): Promise<ObjectRow | undefined> {
   const policy = room.room_auto_accept ?? 'accept-if-free';
-  if (policy === 'manual') return;
-  await inTransaction(ctx.db, async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtextextended(${'room:' + room.id}, 0))`.execute(trx);
-    const current = await objects.findObject(trx, room.id, row.id, { forUpdate: true });
-    if (!current || current.role !== 'attendee') return;
-    let partstat = 'ACCEPTED';
-    if (policy === 'accept-if-free') {
-      // The horizon counts from the event's own start (a meeting booked more than a year ahead
-      // was accepted unchecked: the window ended before it began).
-      // A floating event (RFC 5545 §3.3.5) happens at its wall time in the room's zone (where its
-      // busy time is read too): its index columns are that wall time read as UTC, so the window is
-      // widened by the largest zone offset and the event expanded in the room's zone.
-      const margin = current.floating ? objects.FLOAT_MARGIN_MS : 0;
-      const from = new Date(Math.max(Date.now() - 86_400_000, (current.first_start?.getTime() ?? Date.now()) - margin));
-      const horizon = new Date(from.getTime() + 366 * 86_400_000);
-      const until = current.last_end ? new Date(current.last_end.getTime() + margin) : null;
-      const occs = expandCompiled(compileResource(current.ical), from, until && until < horizon ? until : horizon, { limit: 500, ...(current.floating ? { defaultTz: room.timezone } : {}) });
-      if (occs.length) {
-        const busy = await busyOf({ ...ctx, db: trx }, room, occs[0].start, new Date(Math.max(...occs.map((o) => o.end.getTime()))), current.uid);
-        const clash = occs.some((o) => o.status !== 'CANCELLED' && busy.some((b) => b.type !== 'BUSY-TENTATIVE' && b.start < o.end.getTime() && b.end > o.start.getTime()));
-        if (clash) partstat = 'DECLINED';
-      }
+  if (policy === 'manual') return undefined;
+  await lockRoom(trx, room.id);
+  const current = await objects.findObject(trx, room.id, objectId, { forUpdate: true });
+  if (!current || current.role !== 'attendee' || current.status === 'CANCELLED') return undefined;
+  let partstat = 'ACCEPTED';
+  if (policy === 'accept-if-free') {
+    const occs = occurrencesToCheck(room, current).filter((o) => o.status !== 'CANCELLED' && o.end > o.start);
+    if (occs.length) {
+      const busy = await busyOf({ ...ctx, db: trx }, room, occs[0].start, new Date(Math.max(...occs.map((o) => o.end.getTime()))), current.uid);
+      if (anyOverlap(occs, busy)) partstat = 'DECLINED';
     }
-    if (current.my_partstat === partstat) return;
-    const text = setPartstat(current.ical, room.email, partstat);
-    await saveObject(ctx, schedulerActor(room), { ownerId: room.id, calendarId: current.calendar_id, existingId: current.id, ical: text, schedule: true }, trx);
-  });
+  }
+  if (current.my_partstat === partstat) return undefined;
+  const text = setPartstat(current.ical, room.email, partstat);
+  return (await saveObject(ctx, schedulerActor(room), { ownerId: room.id, calendarId: current.calendar_id, existingId: current.id, ical: text, schedule: true, uidLocked: true }, trx)).row;
+}
+
+/** The per-room lock of roomDecision (a transaction-level advisory lock; taking it again is free). */
+async function lockRoom(trx: DB, roomId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${'room:' + roomId}, 0))`.execute(trx);
+}
+
+/** The booking's occurrences the room checks (see roomDecision: the horizon), sorted by start. */
+function occurrencesToCheck(room: PrincipalRow, row: ObjectRow): Occurrence[] {
+  // The horizon counts from the event's own start (a meeting booked far ahead is checked too).
+  // A floating event (RFC 5545 §3.3.5) happens at its wall time in the room's zone (where its
+  // busy time is read too): its index columns are that wall time read as UTC, so the window is
+  // widened by the largest zone offset and the event expanded in the room's zone.
+  const margin = row.floating ? objects.FLOAT_MARGIN_MS : 0;
+  const from = new Date(Math.max(Date.now() - 86_400_000, (row.first_start?.getTime() ?? Date.now()) - margin));
+  const horizon = new Date(from.getTime() + EXPAND_AHEAD_MS);
+  const until = row.last_end ? new Date(row.last_end.getTime() + margin) : null;
+  return expandCompiled(compileResource(row.ical), from, until && until < horizon ? until : horizon, { limit: MAX_PER_SERIES, ...(row.floating ? { defaultTz: room.timezone } : {}) })
+    .sort((a, b) => a.start.getTime() - b.start.getTime());
+}
+
+/**
+ * Whether an occurrence overlaps a firm busy period (BUSY-TENTATIVE does not block a room).
+ * The periods are merged and sorted (busyOf), so each occurrence needs one binary search.
+ */
+export function anyOverlap(occs: readonly { start: Date; end: Date }[], busy: readonly Period[]): boolean {
+  const firm = busy.filter((b) => b.type !== 'BUSY-TENTATIVE');
+  for (const o of occs) {
+    const s = o.start.getTime();
+    const e = o.end.getTime();
+    // The first period ending after the occurrence starts (ends are sorted: periods don't overlap).
+    let lo = 0;
+    let hi = firm.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (firm[mid].end <= s) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < firm.length && firm[lo].start < e) return true;
+  }
+  return false;
 }

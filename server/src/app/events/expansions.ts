@@ -11,7 +11,13 @@ import { compiledCached, compiledFor } from './compiled-cache.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
 
 const YEAR = 366 * 86_400_000;
-const MAX_PER_SERIES = 3000;
+/**
+ * How far past today the server expands series by default: this memo, the busy-time memo
+ * (freebusy.ts) and a room's conflict check (deliver.ts) all reach this far.
+ */
+export const EXPAND_AHEAD_MS = 2 * YEAR;
+/** Occurrences of one series held per expansion (denser series are expanded per request). */
+export const MAX_PER_SERIES = 3000;
 const MAX_TOTAL = 150_000;
 
 /**
@@ -102,7 +108,7 @@ export function seriesWindow(etag: string, ical: string, from: Date, to: Date, t
   // Expand a window covering the request and a year either side of today, once.
   const now = Date.now();
   const wf = Math.min(f, now - YEAR);
-  const wt = Math.max(t, now + 2 * YEAR);
+  const wt = Math.max(t, now + EXPAND_AHEAD_MS);
   let occs: Occurrence[];
   try {
     occs = expandCompiled(compiled, new Date(wf), new Date(wt), { defaultTz: tz, limit: MAX_PER_SERIES + 1 });

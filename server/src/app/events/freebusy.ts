@@ -14,7 +14,7 @@ import type { PrincipalRow, WorkingHours } from '../../store/schema.js';
 import { compiledCached } from './compiled-cache.js';
 import { isoUtc } from './iso.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
-import { expandSeries, floatingSingleOccurrences, seriesWindow } from './expansions.js';
+import { EXPAND_AHEAD_MS, expandSeries, floatingSingleOccurrences, seriesWindow } from './expansions.js';
 import { compileResource, type CompiledSeries, type Occurrence } from '../../lib/ical/index.js';
 import { RANK, beginEdges, eachClipped, findSlots, pushEdges, sweepEdges, workingWindows, type BusyType, type Period } from './busy-periods.js';
 
@@ -240,7 +240,7 @@ async function busyEntries(ctx: AppContext, who: PrincipalRow[], from: Date, to:
   const t = to.getTime();
   const now = Date.now();
   const wf = Math.min(f, now - YEAR);
-  const wt = Math.max(t, now + 2 * YEAR);
+  const wt = Math.max(t, now + EXPAND_AHEAD_MS);
   if (wt - wf > 4 * YEAR) return busyOfMany(ctx, who, from, to);
   const sigs = await calendarSignatures(ctx, [...new Set(who.map((w) => w.id))]);
   const keyOf = (w: PrincipalRow) => `${w.id}|${w.timezone}|${w.email.toLowerCase()}`;

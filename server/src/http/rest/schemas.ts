@@ -20,6 +20,9 @@ export const IfMatchHeaders = Type.Object({
 export const User = Type.Object({
   id: Uuid, kind: Type.String(), email: Type.String(), name: Type.String(), isAdmin: Type.Boolean(), disabled: Type.Boolean(),
   language: Type.String(), timezone: Type.String(), createdAt: Type.String(),
+  /** Rooms only. */
+  roomCapacity: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  roomAutoAccept: Type.Optional(Type.String()),
 });
 
 export const Reminder = Type.Object({ minutesBefore: Type.Integer({ minimum: 0, maximum: 40320 }), action: Type.Union([Type.Literal('DISPLAY'), Type.Literal('EMAIL')]) }, { additionalProperties: false });

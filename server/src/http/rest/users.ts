@@ -10,6 +10,10 @@ import { notFound, invalid } from '../../domain/errors.js';
 
 const Kind = Type.Union([Type.Literal('user'), Type.Literal('group'), Type.Literal('room')]);
 const Lang = Type.Union([Type.Literal('en'), Type.Literal('ru')]);
+/** A room's booking policy (deliver.ts, roomDecision). */
+const RoomAutoAccept = Type.Union([Type.Literal('accept-if-free'), Type.Literal('always'), Type.Literal('manual')], {
+  description: 'How the room answers bookings: accept-if-free (accept unless an occurrence conflicts; a recurring booking is declined as a whole), always (accept), manual (left to a person acting for the room)',
+});
 
 export async function userRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get('/users', {
@@ -32,7 +36,7 @@ export async function userRoutes(app: FastifyInstance, ctx: AppContext) {
         email: Email, name: Type.Optional(Type.String({ maxLength: 200 })), password: Type.Optional(Type.String({ maxLength: 512 })),
         kind: Type.Optional(Kind), isAdmin: Type.Optional(Type.Boolean()), language: Type.Optional(Lang), timezone: Type.Optional(Type.String({ maxLength: 64 })),
         roomCapacity: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
-        roomAutoAccept: Type.Optional(Type.Union([Type.Literal('accept-if-free'), Type.Literal('always'), Type.Literal('manual')])),
+        roomAutoAccept: Type.Optional(RoomAutoAccept),
         members: Type.Optional(Type.Array(Email, { maxItems: 10000 })),
       }),
       response: { 201: User, ...errors(400, 401, 403, 409) },
@@ -63,8 +67,12 @@ export async function userRoutes(app: FastifyInstance, ctx: AppContext) {
   app.patch('/users/:id', {
     config: { auth: 'admin' },
     schema: {
-      tags: ['admin'], summary: 'Disable, enable, rename, reset the password of, or promote a user', params: IdParams,
-      body: Body({ name: Type.Optional(Type.String({ maxLength: 200 })), isAdmin: Type.Optional(Type.Boolean()), disabled: Type.Optional(Type.Boolean()), password: Type.Optional(Type.String({ maxLength: 512 })), language: Type.Optional(Lang), timezone: Type.Optional(Type.String({ maxLength: 64 })) }),
+      tags: ['admin'], summary: 'Disable, enable, rename, reset the password of, or promote a user; set a room\'s capacity and booking policy', params: IdParams,
+      body: Body({
+        name: Type.Optional(Type.String({ maxLength: 200 })), isAdmin: Type.Optional(Type.Boolean()), disabled: Type.Optional(Type.Boolean()), password: Type.Optional(Type.String({ maxLength: 512 })), language: Type.Optional(Lang), timezone: Type.Optional(Type.String({ maxLength: 64 })),
+        roomCapacity: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 100000 }), Type.Null()], { description: 'Rooms only; null: not set' })),
+        roomAutoAccept: Type.Optional(RoomAutoAccept),
+      }),
       response: { 200: User, ...errors(400, 401, 403, 404) },
     },
   }, async (req) => publicUser(await updateUser(ctx, actorOf(req), (req.params as { id: string }).id, req.body as object)));
