@@ -131,6 +131,10 @@ export async function insertObjectWithJobs(db: DB, ownerId: string, calendarId: 
       from ins, jsonb_to_recordset(${planJson(o.reminders)}::jsonb) as x(owner_id uuid, object_id uuid, fire_at timestamptz, occurrence_start timestamptz,
         recurrence_id text, action text, etag text, basis text, single boolean)
       where x.object_id = ins.id
+    ), aud as (
+      -- The audit trail: who created it, through which entry point (a data-modifying CTE always runs).
+      insert into audit_log (owner_id, actor_id, via, action, target, details)
+      select ins.owner_id, ${v.updated_by}::uuid, ${v.origin}, 'event.create', ins.id::text, jsonb_build_object('uid', ins.uid) from ins
     ), js as (
       select x.* from ins
       cross join json_populate_recordset(null::graphile_worker.job_spec, ${jobSpecsJson(o.jobs)}::json) with ordinality as x(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)

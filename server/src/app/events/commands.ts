@@ -186,12 +186,13 @@ async function createIn(ctx: AppContext, actor: Actor, input: { calendarId: stri
   let text = ical(() => buildComponent(event, meta));
   if (attachments?.length) text = setAttachments(text, await attachmentRefs(ctx, actor, attachments, new Set()));
   const { row } = await saveObject(ctx, actor, { ownerId: cal.owner_id, calendarId: cal.id, ical: text, knownPrincipals: known, freshUid: true });
+  await audit(ctx, actor, 'event.create', row.id, { uid: row.uid }, row.owner_id);
   return { row, calendar: cal };
 }
 
 const PERSONAL_FIELDS = new Set(['alarms', 'transparency', 'color']);
 
-export async function updateEvent(ctx: AppContext, actor: Actor, id: string, input: { event: EventPatch & { attachments?: { id: string }[] }; scope?: Scope; recurrenceId?: string | null; ifMatch?: string | null; force?: boolean }): Promise<ObjectRow> {
+async function updateEventUnaudited(ctx: AppContext, actor: Actor, id: string, input: { event: EventPatch & { attachments?: { id: string }[] }; scope?: Scope; recurrenceId?: string | null; ifMatch?: string | null; force?: boolean }): Promise<ObjectRow> {
   const acc = await objectFor(ctx, actor, id);
   requireWrite(acc);
   const { row } = acc;
@@ -261,16 +262,14 @@ function followingTimesChanged(seriesText: string, newSeriesText: string, patch:
   return patch.rrule !== undefined;
 }
 
-export async function deleteEvent(ctx: AppContext, actor: Actor, id: string, input: { scope?: Scope; recurrenceId?: string | null; ifMatch?: string | null; force?: boolean }): Promise<ObjectRow | null> {
+async function deleteEventUnaudited(ctx: AppContext, actor: Actor, id: string, input: { scope?: Scope; recurrenceId?: string | null; ifMatch?: string | null; force?: boolean }): Promise<ObjectRow | null> {
   const acc = await objectFor(ctx, actor, id);
   requireWrite(acc);
   const { row } = acc;
   checkForce(actor, row, input.force);
   const scope: Scope = row.recurring ? input.scope ?? 'all' : 'all';
   if (scope === 'all') {
-    const trashed = await trashObjectWithScheduling(ctx, actor, row.owner_id, row.id, { ifMatch: input.ifMatch, force: input.force });
-    await audit(ctx, actor, 'event.delete', row.id, { uid: row.uid }, row.owner_id);
-    return trashed;
+    return trashObjectWithScheduling(ctx, actor, row.owner_id, row.id, { ifMatch: input.ifMatch, force: input.force });
   }
   if (!input.recurrenceId) throw invalid('recurrenceId is needed for this scope', { field: 'recurrenceId' });
   const text = scope === 'this'
@@ -279,7 +278,7 @@ export async function deleteEvent(ctx: AppContext, actor: Actor, id: string, inp
   return (await saveObject(ctx, actor, { ownerId: row.owner_id, calendarId: row.calendar_id, existingId: row.id, ical: text, ifMatch: input.ifMatch, force: input.force })).row;
 }
 
-export async function restoreEvent(ctx: AppContext, actor: Actor, id: string, input: { ifMatch?: string | null } = {}): Promise<ObjectRow> {
+async function restoreEventUnaudited(ctx: AppContext, actor: Actor, id: string, input: { ifMatch?: string | null } = {}): Promise<ObjectRow> {
   const acc = await objectFor(ctx, actor, id, { includeDeleted: true });
   if (acc.access !== 'owner') throw forbidden('Only the owner can restore an event');
   if (!acc.row.deleted_at) throw new DomainError('CONFLICT', 'The event is not in the trash');
@@ -333,7 +332,7 @@ export async function respond(ctx: AppContext, actor: Actor, id: string, input: 
   return saved;
 }
 
-export async function moveEvent(ctx: AppContext, actor: Actor, id: string, input: { calendarId: string; ifMatch?: string | null }): Promise<ObjectRow> {
+async function moveEventUnaudited(ctx: AppContext, actor: Actor, id: string, input: { calendarId: string; ifMatch?: string | null }): Promise<ObjectRow> {
   const acc = await objectFor(ctx, actor, id);
   requireWrite(acc);
   const target = await writableCalendar(ctx, actor, input.calendarId);
@@ -354,7 +353,7 @@ export async function moveEvent(ctx: AppContext, actor: Actor, id: string, input
   });
 }
 
-export async function duplicateEvent(ctx: AppContext, actor: Actor, id: string, input: { calendarId?: string }): Promise<ObjectRow> {
+async function duplicateEventUnaudited(ctx: AppContext, actor: Actor, id: string, input: { calendarId?: string }): Promise<ObjectRow> {
   const acc = await objectFor(ctx, actor, id);
   if (acc.access === 'freebusy') throw forbidden('You can only see when this calendar is busy');
   const target = await writableCalendar(ctx, actor, input.calendarId ?? acc.row.calendar_id);
@@ -366,3 +365,23 @@ export async function duplicateEvent(ctx: AppContext, actor: Actor, id: string, 
   }
   return (await saveObject(ctx, actor, { ownerId: target.owner_id, calendarId: target.id, ical: text })).row;
 }
+
+/*
+ * The audit trail (audit_log): one row per command that changed something — who acted, through
+ * which entry point (actor.via), on which event. The create writes its row in its own statement
+ * (objects.insertObjectWithJobs) or right after saveObject; respond and propose write theirs.
+ */
+function audited<I, R extends ObjectRow | null>(action: string, fn: (ctx: AppContext, actor: Actor, id: string, input: I) => Promise<R>, details: (input: I, id: string) => Record<string, unknown>) {
+  return async (ctx: AppContext, actor: Actor, id: string, input: I): Promise<R> => {
+    const row = await fn(ctx, actor, id, input);
+    if (row) await audit(ctx, actor, action, row.id, { uid: row.uid, ...details(input, id) }, row.owner_id);
+    return row;
+  };
+}
+const scopeOf = (i: { scope?: Scope; recurrenceId?: string | null }) => (i.scope && i.scope !== 'all' ? { scope: i.scope, recurrenceId: i.recurrenceId ?? null } : {});
+export const updateEvent = audited('event.update', updateEventUnaudited, (i) => ({ fields: Object.keys(i.event), ...scopeOf(i) }));
+export const deleteEvent = audited('event.delete', deleteEventUnaudited, (i) => scopeOf(i));
+const restoreAudited = audited('event.restore', restoreEventUnaudited, () => ({}));
+export const restoreEvent = (ctx: AppContext, actor: Actor, id: string, input: { ifMatch?: string | null } = {}) => restoreAudited(ctx, actor, id, input);
+export const moveEvent = audited('event.move', moveEventUnaudited, (i) => ({ calendarId: i.calendarId }));
+export const duplicateEvent = audited('event.duplicate', duplicateEventUnaudited, (_i, id) => ({ source: id }));
