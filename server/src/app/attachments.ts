@@ -4,6 +4,7 @@
  * anyone whose own copy of an event references it; external attendees get expiring signed links.
  */
 import type { Readable } from 'node:stream';
+import { sql } from 'kysely';
 import { join } from 'node:path';
 import type { AppContext } from './context.js';
 import type { Actor } from '../domain/actor.js';
@@ -13,6 +14,7 @@ import type { ObjectRow } from '../store/schema.js';
 import { createFsBlobStore, TooLargeError, type BlobStore } from '../integrations/blob/fs-store.js';
 import { signToken, verifyToken } from '../domain/auth/secrets.js';
 import { publicUrl } from '../config/load.js';
+import { findPrincipalByEmail } from '../store/principals.js';
 
 const stores = new Map<string, BlobStore>();
 export function blobStore(ctx: AppContext): BlobStore {
@@ -34,13 +36,85 @@ export function attachmentIdsIn(ical: string): string[] {
   return [...ids];
 }
 
-/** Keeps attachment_use in step with the ATTACH properties of an object (same transaction). */
-export async function syncAttachmentUses(db: DB, row: ObjectRow): Promise<void> {
+/**
+ * Who wrote an object, for deciding which attachments its ATTACH properties may link
+ * (syncAttachmentUses). The X-CALENDULA-ID of an ATTACH is only a claim made by whoever wrote the
+ * text: an id alone (known, say, to an attendee later removed from the event) must never grant
+ * access to a file.
+ */
+export interface AttachmentLinkRule {
+  /**
+   * 'person': an interactive write (REST, web, CalDAV, bot, CLI). A foreign attachment refuses the
+   * whole write with ATTACHMENT_FORBIDDEN (403) rather than being stripped: the client learns at
+   * once why, and what it stored is exactly what it sent (a CalDAV server that changes the stored
+   * text must not return an ETag for it, RFC 4791 §5.3.4, which many clients handle badly).
+   * 'delivery': a scheduling delivery (via 'scheduler'): also the attachments the organizer's own
+   * object of this UID references (RFC 6638 §3.2: the copy is the organizer's event as delivered).
+   * 'lenient': writes that carry someone else's text (mail intake, import, Exchange sync): a
+   * foreign attachment is not linked (no access is granted; the ATTACH stays as a dead link) but
+   * the write goes on — refusing would lose the whole invitation or import.
+   */
+  mode: 'person' | 'delivery' | 'lenient';
+  /** The acting user: their own uploads may be linked (a delegate writing into another's calendar). */
+  actorId?: string | null;
+  /** Another object of the same owner whose links may be carried over (copy, duplicate, rename). */
+  from?: { ownerId: string; objectId: string } | null;
+  /** The text before the write: a foreign id already in it is left unlinked, not refused (it was never linked). */
+  previousIcal?: string | null;
+}
+
+export const attachmentRuleFor = (actor: Actor, previousIcal?: string | null, from?: AttachmentLinkRule['from']): AttachmentLinkRule => ({
+  mode: actor.via === 'scheduler' ? 'delivery' : actor.via === 'mail' || actor.via === 'import' || actor.via === 'exchange' || actor.via === 'system' ? 'lenient' : 'person',
+  actorId: actor.userId,
+  from,
+  previousIcal,
+});
+
+/**
+ * Keeps attachment_use in step with the ATTACH properties of an object (same transaction). Only
+ * attachments the rule allows are linked: uploaded by the object's owner (or the acting user),
+ * already referenced by this same row before the write, carried over from `rule.from`, or — for a
+ * delivery — referenced by the organizer's own object of the UID.
+ */
+export async function syncAttachmentUses(db: DB, row: Pick<ObjectRow, 'id' | 'owner_id' | 'ical' | 'has_attachments' | 'uid' | 'organizer'>, rule: AttachmentLinkRule): Promise<void> {
   const ids = row.has_attachments ? attachmentIdsIn(row.ical) : [];
-  await db.deleteFrom('attachment_use').where('owner_id', '=', row.owner_id).where('object_id', '=', row.id).execute();
+  const before = await db.deleteFrom('attachment_use').where('owner_id', '=', row.owner_id).where('object_id', '=', row.id).returning('attachment_id').execute();
   if (!ids.length) return;
-  const existing = await db.selectFrom('attachment').select('id').where('id', 'in', ids).execute();
-  if (existing.length) await db.insertInto('attachment_use').values(existing.map((a) => ({ owner_id: row.owner_id, attachment_id: a.id, object_id: row.id }))).onConflict((oc) => oc.doNothing()).execute();
+  const existing = await db.selectFrom('attachment').select(['id', 'owner_id']).where('id', 'in', ids).execute();
+  if (!existing.length) return;
+  // A delivery to an attendee's copy follows the organizer's own object of the UID (RFC 6638
+  // §3.2: the copy is the organizer's event as delivered), not what the copy had: an attendee the
+  // organizer removed (the CANCEL leaves a STATUS:CANCELLED copy, RFC 5546 §3.2.5) loses the links.
+  const organizer = rule.mode === 'delivery' && row.organizer ? await findPrincipalByEmail(db, row.organizer) : undefined;
+  const followsOrganizer = rule.mode === 'delivery' && organizer?.id !== row.owner_id;
+  const allowed = new Set(followsOrganizer ? [] : before.map((b) => b.attachment_id));
+  for (const a of existing) if (a.owner_id === row.owner_id || (rule.actorId && a.owner_id === rule.actorId)) allowed.add(a.id);
+  let rest = existing.filter((a) => !allowed.has(a.id)).map((a) => a.id);
+  if (rest.length && rule.from) {
+    const carried = await db.selectFrom('attachment_use').select('attachment_id').where('owner_id', '=', rule.from.ownerId).where('object_id', '=', rule.from.objectId).where('attachment_id', 'in', rest).execute();
+    for (const c of carried) allowed.add(c.attachment_id);
+    rest = rest.filter((id) => !allowed.has(id));
+  }
+  if (rest.length && followsOrganizer && organizer) {
+    // The recipient's addresses: the organizer's object must still list one of them as ATTENDEE.
+    const mine = await db.selectFrom('principal').select(sql<string>`lower(email)`.as('email')).where('id', '=', row.owner_id)
+      .unionAll(db.selectFrom('principal_alias').select(sql<string>`lower(email)`.as('email')).where('principal_id', '=', row.owner_id)).execute();
+    const theirs = await db.selectFrom('attachment_use').innerJoin('calendar_object', (j) => j.onRef('calendar_object.id', '=', 'attachment_use.object_id').onRef('calendar_object.owner_id', '=', 'attachment_use.owner_id'))
+      .select('attachment_use.attachment_id').where('attachment_use.owner_id', '=', organizer.id).where('calendar_object.uid', '=', row.uid)
+      .where('calendar_object.deleted_at', 'is', null).where('attachment_use.attachment_id', 'in', rest)
+      .where(sql<boolean>`calendar_object.attendees && ${mine.map((m) => m.email)}::text[]`).execute();
+    for (const t of theirs) allowed.add(t.attachment_id);
+    rest = rest.filter((id) => !allowed.has(id));
+  }
+  if (rest.length && rule.previousIcal) {
+    const had = new Set(attachmentIdsIn(rule.previousIcal));
+    rest = rest.filter((id) => !had.has(id));
+  }
+  if (rest.length && rule.mode === 'person') {
+    throw new DomainError('ATTACHMENT_FORBIDDEN', 'An event can link only your own attachments or those it already had', { attachments: rest });
+  }
+  const linked = existing.filter((a) => allowed.has(a.id));
+  if (linked.length) await db.insertInto('attachment_use').values(linked.map((a) => ({ owner_id: row.owner_id, attachment_id: a.id, object_id: row.id }))).onConflict((oc) => oc.doNothing()).execute();
 }
 
 export async function uploadAttachment(ctx: AppContext, actor: Actor, file: { filename: string; contentType: string; stream: Readable }) {

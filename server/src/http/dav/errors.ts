@@ -100,6 +100,8 @@ export function mapDomainError(e: DomainError, scope: ErrorScope): Mapped {
     case 'INVALID_ADDRESS':
     case 'UNDELIVERABLE_ADDRESS':
       return { status: 403, condition: own(403, 'valid-calendar-user-address', m), message: m };
+    case 'ATTACHMENT_FORBIDDEN':
+      return { status: 403, condition: own(403, 'attachment-not-allowed', m), message: m };
     case 'ALREADY_EXISTS':
       return { status: 405, condition: Preconditions.resourceMustBeNull(), message: m };
     case 'CONFLICT':
