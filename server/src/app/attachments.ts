@@ -142,8 +142,11 @@ export function attachmentUrl(ctx: AppContext, id: string): string {
   return `${publicUrl(ctx.config)}/api/v1/attachments/${id}`;
 }
 
-/** An expiring link for people without an account (external attendees). */
-export function signedAttachmentUrl(ctx: AppContext, id: string, ttlSeconds = 30 * 86400): string {
+/**
+ * An expiring link for people without an account (external attendees): valid for
+ * CALENDULA_ATTACHMENT_LINK_DAYS (default 30) unless `ttlSeconds` is given.
+ */
+export function signedAttachmentUrl(ctx: AppContext, id: string, ttlSeconds = ctx.config.attachmentLinkDays * 86400): string {
   return `${publicUrl(ctx.config)}/files/${id}?t=${signToken(ctx.secret, 'attachment', { id }, ttlSeconds)}`;
 }
 
@@ -152,12 +155,50 @@ export function verifySignedAttachment(ctx: AppContext, id: string, token: strin
   return !!p && p.id === id;
 }
 
+/**
+ * The calendar text as it goes out by iMIP to an external recipient: every managed ATTACH (one
+ * with X-CALENDULA-ID) gets the signed, expiring /files link as its URI value (RFC 5545 §3.8.1.1:
+ * ATTACH by URI reference), since the stored /api/v1/attachments link needs a login they do not
+ * have. The stored text is not changed. Unmanaged ATTACH properties and inline (BINARY) ones stay.
+ */
+export function withSignedAttachments(ctx: AppContext, ical: string): string {
+  if (!/X-CALENDULA-ID=/i.test(ical)) return ical;
+  const lines = ical.replace(/\r?\n[ \t]/g, '').split(/\r?\n/);
+  let changed = false;
+  const out = lines.map((line) => {
+    if (!/^ATTACH[;:]/i.test(line)) return line;
+    const m = /^(ATTACH(?:;(?:[^":;]|"[^"]*")*)*):(.*)$/i.exec(line);
+    if (!m) return line;
+    const id = /;X-CALENDULA-ID=([0-9a-f-]{36})(?=[;:]|$)/i.exec(m[1])?.[1];
+    if (!id || /;VALUE=BINARY/i.test(m[1])) return line;
+    changed = true;
+    return `${m[1]}:${signedAttachmentUrl(ctx, id.toLowerCase())}`;
+  });
+  return changed ? out.map(fold).join('\r\n') : ical;
+}
+
+/** RFC 5545 §3.1: lines longer than 75 octets are folded (split between UTF-8 characters). */
+function fold(line: string): string {
+  if (Buffer.byteLength(line) <= 75) return line;
+  const parts: string[] = [];
+  let cur = '';
+  let len = 0;
+  for (const ch of line) {
+    const n = Buffer.byteLength(ch);
+    if (len + n > (parts.length ? 74 : 75)) { parts.push(cur); cur = ''; len = 0; }
+    cur += ch;
+    len += n;
+  }
+  parts.push(cur);
+  return parts.join('\r\n ');
+}
+
 export async function attachmentFor(ctx: AppContext, actor: Actor | null, id: string, signed?: string) {
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('Attachment');
   const att = await ctx.db.selectFrom('attachment').selectAll().where('id', '=', id).executeTakeFirst();
   if (!att) throw notFound('Attachment');
   if (signed !== undefined) {
-    if (!verifySignedAttachment(ctx, id, signed)) throw new DomainError('FORBIDDEN', 'This link is invalid or has expired');
+    if (!verifySignedAttachment(ctx, id, signed)) throw new DomainError('LINK_INVALID', 'This link is invalid or has expired');
     return att;
   }
   if (!actor?.userId) throw new DomainError('UNAUTHENTICATED', 'Sign in first');

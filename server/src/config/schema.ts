@@ -58,6 +58,7 @@ export const settings = {
   dkimPrivateKey: s('CALENDULA_DKIM_PRIVATE_KEY', 'string', undefined, 'DKIM private key: PEM text, or the path of a PEM file.', true),
   attachmentMaxBytes: s('CALENDULA_ATTACHMENT_MAX_BYTES', 'int', 25 * 1024 * 1024, 'Largest attachment upload.'),
   attachmentQuotaBytes: s('CALENDULA_ATTACHMENT_QUOTA_BYTES', 'int', 1024 * 1024 * 1024, 'Attachment quota per user.'),
+  attachmentLinkDays: s('CALENDULA_ATTACHMENT_LINK_DAYS', 'int', 30, 'How long the signed attachment links in invitations to external attendees stay valid, in days.'),
   lmtpPort: s('LMTP_PORT', 'int', 0, 'Port of the LMTP listener of the mail-in role (0 = off).'),
   lmtpHost: s('LMTP_HOST', 'string', '127.0.0.1', 'Address of the LMTP listener.'),
   smtpInPort: s('SMTP_IN_PORT', 'int', 0, 'Port of the SMTP intake listener (0 = off).'),

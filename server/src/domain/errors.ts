@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'QUOTA_EXCEEDED'
   | 'TOO_LARGE'
   | 'ATTACHMENT_FORBIDDEN'
+  | 'LINK_INVALID'
   | 'UNSUPPORTED'
   | 'SSO_NOT_CONFIGURED'
   | 'SSO_FAILED'
