@@ -11,17 +11,44 @@ import type { Actor } from '../domain/actor.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { DB } from '../store/db.js';
 import type { ObjectRow } from '../store/schema.js';
-import { createFsBlobStore, TooLargeError, type BlobStore } from '../integrations/blob/fs-store.js';
+import { BlobStoreError, createFsBlobStore, TooLargeError, type BlobStore } from '../integrations/blob/fs-store.js';
+import { createS3BlobStore } from '../integrations/blob/s3-store.js';
+import { createHash } from 'node:crypto';
 import { signToken, verifyToken } from '../domain/auth/secrets.js';
 import { publicUrl } from '../config/load.js';
 import { findPrincipalByEmail } from '../store/principals.js';
 
 const stores = new Map<string, BlobStore>();
+/**
+ * The configured blob store (CALENDULA_BLOB_STORE): the filesystem under the data dir, or an
+ * S3-compatible bucket. A failure of the store reaches users as STORAGE_UNAVAILABLE (503) with a
+ * plain message; its details (S3's error code, say SignatureDoesNotMatch for a wrong secret) go
+ * to the log.
+ */
 export function blobStore(ctx: AppContext): BlobStore {
-  const dir = join(ctx.config.dataDir, 'attachments');
-  let s = stores.get(dir);
-  if (!s) stores.set(dir, (s = createFsBlobStore(dir)));
+  const c = ctx.config;
+  const id = c.blobStore === 's3' ? `s3:${c.s3Endpoint}/${c.s3Bucket}/${c.s3AccessKeyId}/${createHash('sha256').update(c.s3SecretAccessKey ?? '').digest('hex')}` : `fs:${join(c.dataDir, 'attachments')}`;
+  let s = stores.get(id);
+  if (!s) {
+    const raw = c.blobStore === 's3'
+      ? createS3BlobStore({ endpoint: c.s3Endpoint!, bucket: c.s3Bucket!, region: c.s3Region, accessKeyId: c.s3AccessKeyId!, secretAccessKey: c.s3SecretAccessKey!, pathStyle: c.s3PathStyle, tmpDir: join(c.dataDir, 'attachments', 'tmp') })
+      : createFsBlobStore(join(c.dataDir, 'attachments'));
+    stores.set(id, (s = guarded(ctx, raw)));
+  }
   return s;
+}
+
+function guarded(ctx: AppContext, store: BlobStore): BlobStore {
+  const wrap = <A extends unknown[], R>(op: string, fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    try {
+      return await fn(...a);
+    } catch (e) {
+      if (!(e instanceof BlobStoreError)) throw e;
+      ctx.log.error({ err: e.message, code: e.code, status: e.status, op }, 'blob store request failed');
+      throw new DomainError('STORAGE_UNAVAILABLE', 'The file storage is not available right now; try again later', { storeError: e.code });
+    }
+  };
+  return { put: wrap('put', store.put), get: wrap('get', store.get), size: wrap('size', store.size), remove: wrap('remove', store.remove) };
 }
 
 const ID_PARAM = /X-CALENDULA-ID=([0-9a-f-]{36})/gi;
@@ -225,9 +252,11 @@ export async function collectGarbage(ctx: AppContext, graceMs = 24 * 3600_000): 
     .where('created_at', '<', new Date(Date.now() - graceMs))
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('attachment_use').select('object_id').whereRef('attachment_use.attachment_id', '=', 'attachment.id'))))
     .limit(1000).execute();
+  // The blob first: if the store fails, the row stays and the next round tries again (the other
+  // way round a failure would leave a blob nothing knows about).
   for (const r of rows) {
-    await ctx.db.deleteFrom('attachment').where('owner_id', '=', r.owner_id).where('id', '=', r.id).execute();
     await blobStore(ctx).remove(r.storage_key);
+    await ctx.db.deleteFrom('attachment').where('owner_id', '=', r.owner_id).where('id', '=', r.id).execute();
   }
   return rows.length;
 }

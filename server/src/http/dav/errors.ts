@@ -102,6 +102,8 @@ export function mapDomainError(e: DomainError, scope: ErrorScope): Mapped {
       return { status: 403, condition: own(403, 'valid-calendar-user-address', m), message: m };
     case 'ATTACHMENT_FORBIDDEN':
       return { status: 403, condition: own(403, 'attachment-not-allowed', m), message: m };
+    case 'STORAGE_UNAVAILABLE':
+      return { status: 503, message: m };
     case 'LINK_INVALID':
       return { status: 403, condition: own(403, 'forbidden', m), message: m };
     case 'ALREADY_EXISTS':
