@@ -112,6 +112,7 @@ export async function syncAttachmentUses(db: DB, row: Pick<ObjectRow, 'id' | 'ow
   // A delivery to an attendee's copy follows the organizer's own object of the UID (RFC 6638
   // §3.2: the copy is the organizer's event as delivered), not what the copy had: an attendee the
   // organizer removed (the CANCEL leaves a STATUS:CANCELLED copy, RFC 5546 §3.2.5) loses the links.
+  // An organizer who is not a user here (an external invitation) has no object here: nothing foreign is linked.
   const organizer = rule.mode === 'delivery' && row.organizer ? await findPrincipalByEmail(db, row.organizer) : undefined;
   const followsOrganizer = rule.mode === 'delivery' && organizer?.id !== row.owner_id;
   const allowed = new Set(followsOrganizer ? [] : before.map((b) => b.attachment_id));

@@ -132,13 +132,17 @@ export function createS3BlobStore(o: S3Options): BlobStore {
       const id = randomUUID();
       const key = `${id.slice(0, 2).replace(/[^0-9a-f]/g, '0')}/${id}`;
       const tmp = join(o.tmpDir, id);
+      let body: Readable | undefined;
       try {
         const { size, sha256 } = await spoolTo(data, maxBytes, tmp);
-        const res = await send('PUT', key, { body: createReadStream(tmp), length: size, payloadHash: sha256, headers: { 'content-type': 'application/octet-stream' } });
+        body = createReadStream(tmp);
+        const res = await send('PUT', key, { body, length: size, payloadHash: sha256, headers: { 'content-type': 'application/octet-stream' } });
         if (res.statusCode !== 200) throw await failure('PUT', key, res);
         await drain(res);
         return { key, size, sha256 };
       } finally {
+        // A store may answer (an error) before it has read the whole body: the file is closed anyway.
+        body?.destroy();
         await rm(tmp, { force: true });
       }
     },
