@@ -89,6 +89,11 @@ describe('attachment links', () => {
     const ans = await dav(env, 'PUT', `${boris.calPath}${copy.name}`, { auth: boris.auth, body: answered });
     expect(ans.status, ans.text).toBeLessThan(300);
     expect((await boris.api.get(`/attachments/${att.id}`)).statusCode).toBe(200);
+    // Renaming his copy (CalDAV MOVE: the text stored under a new name) carries the link over.
+    const mv = await dav(env, 'MOVE', `${boris.calPath}${copy.name}`, { auth: boris.auth, headers: { destination: `${env.base}${boris.calPath}renamed.ics` } });
+    expect(mv.status, mv.text).toBeLessThan(300);
+    const renamed = await env.ctx.db.selectFrom('calendar_object').select('id').where('owner_id', '=', boris.id).where('name', '=', 'renamed.ics').where('deleted_at', 'is', null).executeTakeFirstOrThrow();
+    expect((await uses(boris.id, att.id)).map((u) => u.object_id)).toContain(renamed.id);
     // A REST create by Anna with the field; Boris's copy too.
     const e = await create(anna, ev('Second', '2033-04-02T10:00:00', '2033-04-02T11:00:00', { attendees: [{ email: boris.email }], attachments: [{ id: att.id }] }));
     await eventually(async () => (await uses(boris.id, att.id)).length === 2, 10_000, 'second copy linked');
