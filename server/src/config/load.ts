@@ -51,6 +51,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const cfg = out as { -readonly [K in keyof Config]: Config[K] };
   if (!cfg.host) cfg.host = cfg.databaseUrl ? '0.0.0.0' : '127.0.0.1';
   if (cfg.embeddedPgPort === 5432) throw new ConfigError('CALENDULA_EMBEDDED_PG_PORT must not be 5432 (a system PostgreSQL may hold it)');
+  if (cfg.blobStore !== 'fs' && cfg.blobStore !== 's3') throw new ConfigError(`CALENDULA_BLOB_STORE: expected fs or s3, got ${JSON.stringify(cfg.blobStore)}`);
+  if (cfg.blobStore === 's3') {
+    const missing = (['s3Endpoint', 's3Bucket', 's3AccessKeyId', 's3SecretAccessKey'] as const).filter((k) => !cfg[k]).map((k) => settings[k].env);
+    if (missing.length) throw new ConfigError(`CALENDULA_BLOB_STORE=s3 needs ${missing.join(', ')}`);
+    if (!/^https?:\/\/[^/]/.test(cfg.s3Endpoint!)) throw new ConfigError(`CALENDULA_S3_ENDPOINT: expected an http(s) URL, got ${JSON.stringify(cfg.s3Endpoint)}`);
+  }
   return cfg;
 }
 

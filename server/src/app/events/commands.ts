@@ -363,7 +363,7 @@ async function duplicateEventUnaudited(ctx: AppContext, actor: Actor, id: string
     // A copy of someone else's meeting becomes a private event of the new owner.
     text = ical(() => applyEventPatch(text, { organizer: null, attendees: [] }));
   }
-  return (await saveObject(ctx, actor, { ownerId: target.owner_id, calendarId: target.id, ical: text })).row;
+  return (await saveObject(ctx, actor, { ownerId: target.owner_id, calendarId: target.id, ical: text, attachmentsFrom: { ownerId: acc.row.owner_id, objectId: acc.row.id } })).row;
 }
 
 /*

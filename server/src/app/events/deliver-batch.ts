@@ -219,7 +219,7 @@ export async function deliverBatch(ctx: AppContext, p: DeliverBatchPayload): Pro
         const next = isActive(row, x.recipient) ? planFiring(x.prepared.compiled, defaults, now, x.recipient.timezone, row.first_start) : null;
         if (next) plans.push(planRow(row, x.recipient.timezone, defaults, next));
         else if (x.existing) unplanned.push(row);
-        if (row.has_attachments || x.existing?.has_attachments) await syncAttachmentUses(trx, row);
+        if (row.has_attachments || x.existing?.has_attachments) await syncAttachmentUses(trx, row, { mode: 'delivery', actorId: null, previousIcal: x.existing?.ical });
         // Notifications, as deliverMessage queues them.
         const base = { recipientId: x.recipient.id, ownerId: x.recipient.id, objectId: row.id, from: p.sender };
         if (x.item.method === 'REQUEST' && (x.item.significant || !x.existing)) {

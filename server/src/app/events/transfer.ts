@@ -15,7 +15,7 @@ import { enqueue, enqueueMany, type JobSpec } from '../../jobs/queue.js';
 import { prepareResource, indexValues, type PreparedResource } from './resource.js';
 import { planFiring, planRow, type PlannedFiring } from './reminders.js';
 import { deleteReminders, saveReminders, type ReminderPlanRow } from '../../store/reminders.js';
-import { attachmentIdsIn, syncAttachmentUses } from '../attachments.js';
+import { attachmentIdsIn, attachmentRuleFor, syncAttachmentUses } from '../attachments.js';
 import { expand, splitResources, parseCalendar, serializeComponent, IcalError } from '../../lib/ical/index.js';
 import { writableCalendar } from './access.js';
 import { saveObject } from './write.js';
@@ -396,7 +396,7 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
   const n = await bulk.updateObjects(trx, t.ownerId, t.calendarId, updates);
   if (n !== updates.length) throw new Error(`bulk import: ${updates.length - n} objects changed under the import`);
   await bulk.logChanges(trx, t.ownerId, t.calendarId, changes, 'put');
-  for (const a of attachmentRows) await syncAttachmentUses(trx, { ...a, owner_id: t.ownerId } as ObjectRow);
+  for (const a of attachmentRows) await syncAttachmentUses(trx, { ...a, owner_id: t.ownerId, uid: '', organizer: null }, attachmentRuleFor(t.actor));
   await deleteReminders(trx, t.ownerId, removeIds);
   await saveReminders(trx, reminders);
   await enqueueMany(trx, jobs);

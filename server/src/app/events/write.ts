@@ -24,7 +24,7 @@ import type { FreshEvent } from '../../lib/itip/fresh-event.js';
 import { isActive, planFiring, planReminders, planRow } from './reminders.js';
 import { deleteReminders } from '../../store/reminders.js';
 import { enqueueMany, type JobSpec } from '../../jobs/queue.js';
-import { syncAttachmentUses } from '../attachments.js';
+import { attachmentRuleFor, syncAttachmentUses } from '../attachments.js';
 
 export interface SaveInput {
   ownerId: string;
@@ -57,6 +57,8 @@ export interface SaveInput {
    * up only if the owner's main address is not in the object (see ownerUnnamed).
    */
   ownerAliases?: readonly string[];
+  /** A copy of this object of the same owner (copy, duplicate, rename): its attachment links may be carried over. */
+  attachmentsFrom?: { ownerId: string; objectId: string };
 }
 
 export interface SaveResult { row: ObjectRow; created: boolean; previous: ObjectRow | null }
@@ -180,7 +182,7 @@ export async function saveObject(ctx: AppContext, actor: Actor, input: SaveInput
     }
     // The reminder row is written in this transaction too: never lost, never stale.
     await planReminders(ctx, trx, row, finalRes.compiled, owner, new Date(), { defaultReminders: row.defaultReminders, isNew: !existing });
-    if (row.has_attachments || existing?.has_attachments) await syncAttachmentUses(trx, row);
+    if (row.has_attachments || existing?.has_attachments) await syncAttachmentUses(trx, row, attachmentRuleFor(actor, existing?.ical, input.attachmentsFrom));
     await enqueueMany(trx, jobs);
     return { row, created: !existing, previous: existing ?? null };
   };

@@ -26,6 +26,7 @@ import { DeliveryLogBuffer } from './delivery-log-buffer.js';
 import { loadMessage } from '../../store/itip-messages.js';
 import { enqueue } from '../../jobs/queue.js';
 import { eventUrl, type NotifyPayload } from './notifications.js';
+import { withSignedAttachments } from '../attachments.js';
 
 /**
  * Adds the VTIMEZONE of every TZID used (canonical data when the calendar lacks one). A label
@@ -64,13 +65,16 @@ export type ImipOutcome = 'sent' | 'already-sent' | 'failed' | 'skipped';
  * A fan-out sends the same iCalendar text to every attendee: its index and its VTIMEZONE-complete
  * form are computed once per text (a few recent texts are kept).
  */
-const prepared = new Map<string, { ix: ResourceIndex | null; ical: string }>();
-function prepare(text: string) {
+const prepared = new Map<string, { ix: ResourceIndex | null; ical: string; at: number; ctx: AppContext }>();
+function prepare(ctx: AppContext, text: string) {
   let v = prepared.get(text);
-  if (v) return v;
+  // The signed attachment links in the text expire: a prepared text is reused for an hour at most.
+  if (v && v.ctx === ctx && Date.now() - v.at < 3600_000) return v;
   let ix: ResourceIndex | null;
   try { ix = indexResource(text); } catch { ix = null; }
-  v = { ix, ical: withTimezones(text) };
+  // iMIP goes only to external addresses (internal ones get their copy delivered), who cannot
+  // sign in: managed attachments go out as signed, expiring links.
+  v = { ix, ical: withSignedAttachments(ctx, withTimezones(text)), at: Date.now(), ctx };
   if (prepared.size >= 32) prepared.delete(prepared.keys().next().value!);
   prepared.set(text, v);
   return v;
@@ -162,7 +166,7 @@ const currentRequests = new WeightedLru<string, { byRecipient: Map<string, strin
 
 /** The mail of one recipient (its own Message-ID from its deliveryId; the text prepared once). */
 function imipOptions(ctx: AppContext, p: Omit<ImipPayload, 'recipient' | 'recipientCn' | 'deliveryId'>, owner: PrincipalRow, text: string, r: ImipRecipient) {
-  const { ix, ical } = prepare(text);
+  const { ix, ical } = prepare(ctx, text);
   const options = composeImip({
     method: p.method as never, ical,
     from: { email: ctx.config.mailFrom, name: owner.name || owner.email }, replyTo: { email: owner.email, name: owner.name || undefined },

@@ -54,19 +54,19 @@ export async function copyMove(d: DavRequest, method: 'COPY' | 'MOVE') {
     // Its dead properties go with it (RFC 4918 §9.9.1: MOVE MUST move them), in the same transaction.
     await d.env.ctx.db.transaction().execute(async (trx) => {
       await trashObjectWithScheduling(d.env.ctx, d.env.actor, src.cal.owner_id, src.obj.id, { schedule: false }, trx);
-      const saved = await storeObjectIn(d, trx, cal, name, row.ical);
+      const saved = await storeObjectIn(d, trx, cal, name, row.ical, src.obj.id);
       await copyObjectDeadProps(trx, cal.owner_id, src.obj.id, saved.row.id);
     });
   } else {
     if (row.role !== 'none') fail(Preconditions.uniqueSchedulingObjectResource(href(src.path)));
-    const saved = await storeObject(d, cal, name, row.ical, null, { ifNoneMatch: false, ifMatch: null, ifScheduleTagMatch: null, schedule: false });
+    const saved = await storeObject(d, cal, name, row.ical, null, { ifNoneMatch: false, ifMatch: null, ifScheduleTagMatch: null, schedule: false, attachmentsFrom: { ownerId: src.cal.owner_id, objectId: src.obj.id } });
     // RFC 4918 §9.8.2: dead properties SHOULD be duplicated on the copy.
     await copyObjectDeadProps(d.env.ctx.db, cal.owner_id, src.obj.id, saved.row.id);
   }
   return d.reply.status(existing ? 204 : 201).send();
 }
 
-async function storeObjectIn(d: DavRequest, trx: import('../../store/db.js').DB, cal: DavCalendar, name: string, ical: string) {
+async function storeObjectIn(d: DavRequest, trx: import('../../store/db.js').DB, cal: DavCalendar, name: string, ical: string, fromId: string) {
   const { saveObject } = await import('../../app/events/write.js');
-  return saveObject(d.env.ctx, d.env.actor, { ownerId: cal.owner_id, calendarId: cal.id, name, ical, schedule: false }, trx);
+  return saveObject(d.env.ctx, d.env.actor, { ownerId: cal.owner_id, calendarId: cal.id, name, ical, schedule: false, attachmentsFrom: { ownerId: cal.owner_id, objectId: fromId } }, trx);
 }

@@ -101,6 +101,12 @@ export function mapDomainError(e: DomainError, scope: ErrorScope): Mapped {
     case 'INVALID_ADDRESS':
     case 'UNDELIVERABLE_ADDRESS':
       return { status: 403, condition: own(403, 'valid-calendar-user-address', m), message: m };
+    case 'ATTACHMENT_FORBIDDEN':
+      return { status: 403, condition: own(403, 'attachment-not-allowed', m), message: m };
+    case 'STORAGE_UNAVAILABLE':
+      return { status: 503, message: m };
+    case 'LINK_INVALID':
+      return { status: 403, condition: own(403, 'forbidden', m), message: m };
     case 'ALREADY_EXISTS':
       return { status: 405, condition: Preconditions.resourceMustBeNull(), message: m };
     case 'CONFLICT':

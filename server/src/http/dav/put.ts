@@ -42,7 +42,7 @@ function componentsIn(text: string): string[] {
 }
 
 /** Store `text` as `name` in `cal`; shared by PUT, COPY and MOVE. */
-export async function storeObject(d: DavRequest, cal: DavCalendar, name: string, text: string, current: ObjectMeta | null, opts: { ifNoneMatch: boolean; ifMatch: string | null; ifScheduleTagMatch: string | null; schedule?: boolean }) {
+export async function storeObject(d: DavRequest, cal: DavCalendar, name: string, text: string, current: ObjectMeta | null, opts: { ifNoneMatch: boolean; ifMatch: string | null; ifScheduleTagMatch: string | null; schedule?: boolean; attachmentsFrom?: { ownerId: string; objectId: string } }) {
   const comps = componentsIn(text);
   if (comps.length === 0 && !/BEGIN:VCALENDAR/i.test(text)) fail(Preconditions.supportedCalendarData('The body is not iCalendar data'));
   for (const c of comps) {
@@ -51,7 +51,7 @@ export async function storeObject(d: DavRequest, cal: DavCalendar, name: string,
   return saveObject(d.env.ctx, d.env.actor, {
     ownerId: cal.owner_id, calendarId: cal.id, existingId: current?.id ?? null, name, ical: text,
     ifMatch: opts.ifMatch, ifNoneMatch: opts.ifNoneMatch, ifScheduleTagMatch: opts.ifScheduleTagMatch,
-    schedule: opts.schedule, enforceAttendeeRules: true,
+    schedule: opts.schedule, enforceAttendeeRules: true, attachmentsFrom: opts.attachmentsFrom,
   });
 }
 

@@ -34,8 +34,9 @@ export async function attachmentRoutes(app: FastifyInstance, ctx: AppContext) {
 
   app.get('/attachments/:id', { schema: { tags: ['attachments'], summary: 'Download (the uploader and participants of events that use it)', params: IdParams } }, async (req, reply) => {
     const att = await attachmentFor(ctx, actorOf(req), (req.params as { id: string }).id);
+    const body = await blobStore(ctx).get(att.storage_key);
     return reply.type(att.content_type).header('content-disposition', disposition(att.filename)).header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', "default-src 'none'; sandbox").send(blobStore(ctx).get(att.storage_key));
+      .header('content-security-policy', "default-src 'none'; sandbox").send(body);
   });
 
   app.delete('/attachments/:id', { schema: { tags: ['attachments'], summary: 'Delete an unused attachment of mine', params: IdParams, response: { 204: Type.Null(), ...errors(401, 404, 409) } } }, async (req, reply) => {
@@ -48,7 +49,8 @@ export async function attachmentRoutes(app: FastifyInstance, ctx: AppContext) {
 export async function publicFileRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get('/files/:id', { config: { auth: 'none' }, schema: { hide: true, params: IdParams, querystring: Type.Object({ t: Type.String({ maxLength: 2000 }) }) } }, async (req, reply) => {
     const att = await attachmentFor(ctx, null, (req.params as { id: string }).id, (req.query as { t: string }).t);
+    const body = await blobStore(ctx).get(att.storage_key);
     return reply.type(att.content_type).header('content-disposition', disposition(att.filename)).header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', "default-src 'none'; sandbox").send(blobStore(ctx).get(att.storage_key));
+      .header('content-security-policy', "default-src 'none'; sandbox").send(body);
   });
 }
