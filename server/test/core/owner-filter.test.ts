@@ -43,7 +43,7 @@ const STATIC_ALLOW: { file: RegExp; table: string; why: string }[] = [
   { file: /store\/calendars\.ts$/, table: 'calendar_share', why: 'sharedCalendars: the shares a grantee received, found by grantee across owners (multi-shard)' },
   { file: /store\/itip-messages\.ts$/, table: 'itip_message', why: 'purgeMessages: the daily clean-up across owners (multi-shard delete)' },
   { file: /store\/itip-messages\.ts$/, table: 'itip_fanout', why: 'purgeMessages: the daily clean-up across owners (multi-shard delete)' },
-  { file: /store\/mail\.ts$/, table: 'delivery_log', why: 'alreadySent*: the owner is added when the caller passes it (next statement); admin delivery listing; a bounce (DSN) is matched by Message-ID or UID + recipient, which name no owner' },
+  { file: /store\/mail\.ts$/, table: 'delivery_log', why: 'alreadySent*: the owner is added on the next statement (every caller passes it); admin delivery listing; a bounce (DSN) is matched by Message-ID or UID + recipient, which name no owner' },
   { file: /store\/mail\.ts$/, table: 'mail_decision', why: 'the admin listing of held messages across owners' },
   { file: /http\/dav\/props\.ts$/, table: 'calendar_object', why: 'usedBytes: the owner filter is added on the next lines, per target kind' },
 ];

@@ -98,7 +98,7 @@ function ownerOf(ctx: AppContext, id: string) {
  * that crashed runs again with a higher attempt number and is checked).
  */
 export async function sendImip(ctx: AppContext, p: ImipPayload, attempt?: number): Promise<ImipOutcome> {
-  const [owner, sent] = await Promise.all([ownerOf(ctx, p.ownerId), attempt === 1 ? false : alreadySent(ctx.db, 'imip', p.deliveryId)]);
+  const [owner, sent] = await Promise.all([ownerOf(ctx, p.ownerId), attempt === 1 ? false : alreadySent(ctx.db, 'imip', p.deliveryId, p.ownerId)]);
   if (!owner) return 'skipped';
   const recipient = p.recipient.toLowerCase();
   const log = { ownerId: owner.id, channel: 'imip', kind: `imip-${p.method.toLowerCase()}`, deliveryKey: p.deliveryId, recipient, uid: p.uid, method: p.method, messageId: imipMessageId(ctx, p.deliveryId) };
@@ -205,7 +205,7 @@ export async function runImipJob(ctx: AppContext, p: ImipPayload | ImipBatchPayl
  */
 export async function sendImipBatch(ctx: AppContext, p: ImipBatchPayload, attempt?: number): Promise<ImipOutcome[]> {
   const keys = p.recipients.map((r) => r.deliveryId);
-  const [owner, sent] = await Promise.all([ownerOf(ctx, p.ownerId), attempt === 1 ? new Set<string>() : alreadySentMany(ctx.db, 'imip', keys)]);
+  const [owner, sent] = await Promise.all([ownerOf(ctx, p.ownerId), attempt === 1 ? new Set<string>() : alreadySentMany(ctx.db, 'imip', keys, [p.ownerId])]);
   if (!owner) return p.recipients.map(() => 'skipped');
   const outcomes: ImipOutcome[] = p.recipients.map((r) => (sent.has(r.deliveryId) ? 'already-sent' : 'skipped'));
   const todo = p.recipients.map((r, i) => ({ r, i })).filter(({ r }) => !sent.has(r.deliveryId));
