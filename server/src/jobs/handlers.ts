@@ -1,4 +1,5 @@
 /** name → handler for every job in the catalogue (checked at worker start). */
+import { trashCutoff } from '../domain/trash.js';
 import type { AppContext } from '../app/context.js';
 import type { JobHandler, JobName } from './queue.js';
 import { deliverMessage } from '../app/events/deliver.js';
@@ -20,7 +21,7 @@ export function jobHandlers(ctx: AppContext): Record<JobName, JobHandler> {
     },
     'purge-trash': async () => {
       // Trash keeps deleted events for 30 days (restorable), then they are purged for good.
-      const cutoff = new Date(Date.now() - 30 * 86400_000);
+      const cutoff = trashCutoff();
       const rows = await ctx.db.selectFrom('calendar_object').select(['id', 'owner_id']).where('deleted_at', '<', cutoff).limit(5000).execute();
       for (const r of rows) await ctx.db.deleteFrom('calendar_object').where('owner_id', '=', r.owner_id).where('id', '=', r.id).execute();
       await collectGarbage(ctx);

@@ -171,9 +171,16 @@ describe('recurrence edits', () => {
     expect(master).toMatch(/PARTSTAT=ACCEPTED[^\n]*boris@example\.com/i);
     const aocc = (await occurrences(anna, '2031-04-01T00:00:00Z', '2031-06-01T00:00:00Z')).filter((o) => o.id === s.id);
     expect(aocc).toHaveLength(6);
-    // Boris's own listing: that instance shows declined (myPartstat follows the series in listings), the answer is in the detail.
+    // Boris's own listing shows that instance declined and the others accepted; so does the detail.
     const d = await boris.api.get(`/events/${bcopy.id}?recurrenceId=${encodeURIComponent(bocc[1].recurrenceId)}`);
     expect(d.json().event.attendees.find((a: { email: string }) => a.email === 'boris@example.com').partstat).toBe('DECLINED');
+    const listed = async () => (await occurrences(boris, '2031-04-01T00:00:00Z', '2031-06-01T00:00:00Z')).filter((o) => o.id === bcopy.id).map((o) => `${o.recurrenceId} ${o.myPartstat}`);
+    const expected = bocc.map((o: { recurrenceId: string }, i: number) => `${o.recurrenceId} ${i === 1 ? 'DECLINED' : 'ACCEPTED'}`);
+    expect(await listed()).toEqual(expected);
+    // The same from the listing memo (built in the background after the first listing), and for a week.
+    expect(await eventually(async () => JSON.stringify(await listed()) === JSON.stringify(expected) && (await listed()), 5_000, 'memo listing')).toEqual(expected);
+    const week = (await occurrences(boris, bocc[1].start.slice(0, 10) + 'T00:00:00Z', new Date(Date.parse(bocc[1].start) + 86_400_000).toISOString())).find((o) => o.id === bcopy.id);
+    expect(week.myPartstat).toBe('DECLINED');
   });
 });
 
@@ -184,6 +191,11 @@ describe('trash purge job', () => {
     await anna.api.del(`/events/${old.id}`);
     await anna.api.del(`/events/${recent.id}`);
     await env.ctx.db.updateTable('calendar_object').set({ deleted_at: new Date(Date.now() - 31 * 86400_000) }).where('owner_id', '=', anna.id).where('id', '=', old.id).execute();
+    // Past the trash period it cannot be restored, even before the purge job has run.
+    const late = await anna.api.post(`/events/${old.id}/restore`);
+    expect(late.statusCode).toBe(404);
+    expect(late.json().message).toMatch(/more than 30 days ago/);
+    expect((await anna.api.get('/trash')).json().items.map((t: { id: string }) => t.id)).not.toContain(old.id);
     const { jobHandlers } = await import('../../src/jobs/handlers.js');
     await jobHandlers(env.ctx)['purge-trash']({}, { jobId: '0', attempts: 1, log: env.ctx.log });
     const left = await env.ctx.db.selectFrom('calendar_object').select('id').where('owner_id', '=', anna.id).where('id', 'in', [old.id, recent.id]).execute();

@@ -2,6 +2,7 @@
  * Domain commands on events. Every entry point calls these (or saveObject for raw iCalendar),
  * passing the Actor — who acts and through which entry point.
  */
+import { TRASH_DAYS, trashCutoff } from '../../domain/trash.js';
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
@@ -282,6 +283,8 @@ async function restoreEventUnaudited(ctx: AppContext, actor: Actor, id: string, 
   const acc = await objectFor(ctx, actor, id, { includeDeleted: true });
   if (acc.access !== 'owner') throw forbidden('Only the owner can restore an event');
   if (!acc.row.deleted_at) throw new DomainError('CONFLICT', 'The event is not in the trash');
+  // The trash keeps events for TRASH_DAYS; one older waits only for the purge job to remove it.
+  if (acc.row.deleted_at < trashCutoff()) throw new DomainError('NOT_FOUND', `The event was deleted more than ${TRASH_DAYS} days ago and can no longer be restored`);
   const owner = await ownerOf(ctx, acc.row.owner_id);
   return ctx.db.transaction().execute(async (trx) => {
     await lockUid(trx, acc.row.uid);

@@ -21,6 +21,7 @@ import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import type { Occurrence } from '../../lib/ical/index.js';
 import { utcToWall, wallToUtc, zoneOf, type Zone } from '../../lib/ical/zones/zone.js';
+import * as principals from '../../store/principals.js';
 import * as objects from '../../store/objects.js';
 import { floatingSingleOccurrences, hasExpansion, seriesIndexed } from './expansions.js';
 import { isoDate, isoUtc } from './iso.js';
@@ -136,11 +137,20 @@ export function singleItem(r: FastRow, head: string, tail: string, hidden: boole
  * occurrence starts at midnight in the viewer's zone (lib/ical expandCompiled): its dates are the
  * wall dates there, not the UTC dates of those instants (a day early east of UTC).
  */
-export function occurrenceItem(r: FastRow, o: Occurrence, head: string, tail: string, hidden: boolean, zone: Zone, mid?: string): Item {
+export function occurrenceItem(r: FastRow, o: Occurrence, head: string, tail: string, hidden: boolean, zone: Zone, mid?: string, ownerEmail?: string): Item {
   const s = o.start.getTime();
   const rid = ridOf(r, o);
   const m = mid ?? occurrenceMiddle(o, rid, zone, hidden);
-  return { k: sortKey(o.allDay ? utcToWall(s, zone) : s, o.allDay), s, e: o.end.getTime(), id: r.id, rid, a: head, b: m + statusTransp(o.status ?? r.status, o.transp ?? r.transp), c: tail };
+  return { k: sortKey(o.allDay ? utcToWall(s, zone) : s, o.allDay), s, e: o.end.getTime(), id: r.id, rid, a: head, b: m + statusTransp(o.status ?? r.status, o.transp ?? r.transp), c: answeredTail(r, o, tail, ownerEmail) };
+}
+
+/**
+ * The tail with the owner's own answer to this occurrence, when it differs from their answer to
+ * the series (an attendee who declined one occurrence sees that one declined).
+ */
+function answeredTail(r: FastRow, o: Occurrence, tail: string, ownerEmail: string | undefined): string {
+  const mine = o.answers && ownerEmail && r.role === 'attendee' ? o.answers.get(ownerEmail) : undefined;
+  return mine === undefined || mine === r.my_partstat ? tail : tail.replace('"myPartstat":' + strOrNull(r.my_partstat), '"myPartstat":' + str(mine));
 }
 
 function occurrenceMiddle(o: Occurrence, rid: string | null, zone: Zone, hidden: boolean): string {
@@ -156,13 +166,14 @@ async function directItems(ctx: AppContext, ownerId: string, list: ListingCalend
   const byId = new Map(list.map((c) => [c.id, c]));
   const zone = zoneOf(tz);
   const rows = await rangeRows(ctx, ownerId, list.map((c) => c.id), from, to);
+  const email = (await principals.findPrincipalByIdCached(ctx.db, ownerId))?.email.toLowerCase();
   const pending = rows.filter((r) => expandsRow(r) && !hasExpansion(r.etag, tz, from, to));
   const icals = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
   for (const r of rows) {
     const { head, tail, hidden } = rowParts(r, byId.get(r.calendar_id)!);
     if (!r.recurring) {
       if (r.floating) {
-        for (const o of floatingSingleOccurrences(r.etag, icals.get(r.id) ?? '', from, to, tz)) out.push(occurrenceItem(r, o, head, tail, hidden, zone));
+        for (const o of floatingSingleOccurrences(r.etag, icals.get(r.id) ?? '', from, to, tz)) out.push(occurrenceItem(r, o, head, tail, hidden, zone, undefined, email));
         continue;
       }
       const it = singleItem(r, head, tail, hidden, f, t, zone);
@@ -174,7 +185,7 @@ async function directItems(ctx: AppContext, ownerId: string, list: ListingCalend
       const o = occs[i];
       // The memoised middle (per content hash and zone) only for visible details.
       const mid = hidden || !json ? undefined : (json[i] ??= occurrenceMiddle(o, o.recurrenceId, zone, false));
-      out.push(occurrenceItem(r, o, head, tail, hidden, zone, mid));
+      out.push(occurrenceItem(r, o, head, tail, hidden, zone, mid, email));
     }
   }
 }

@@ -34,6 +34,7 @@
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import { expandCompiled } from '../../lib/ical/expand.js';
+import * as principals from '../../store/principals.js';
 import * as objects from '../../store/objects.js';
 import { WeightedLru } from '../../lib/weighted-lru.js';
 import { compiledFor } from './compiled-cache.js';
@@ -60,7 +61,7 @@ const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z');
 const DEFAULT_BUDGET = 32 * 1024 * 1024;
 let budget = DEFAULT_BUDGET;
 
-interface Dynamic { row: FastRow; ical: string; head: string; tail: string; hidden: boolean }
+interface Dynamic { row: FastRow; ical: string; head: string; tail: string; hidden: boolean; email?: string }
 
 /** Append-only bytes shared by successive versions of one memo; `used` is how far it is written. */
 interface Arena { buf: Buffer; used: number }
@@ -218,6 +219,8 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
   const items = stage(rows.length);
   const dyn: Dynamic[] = [];
   const zone = zoneOf(tz);
+  // The owner's address: their answers to single occurrences of series they are invited to.
+  const email = (await principals.findPrincipalByIdCached(ctx.db, cal.owner_id))?.email.toLowerCase();
   let compiled = 0;
   for (const r of rows) {
     // A build compiles many series: let other requests in between.
@@ -226,7 +229,7 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
     if (!r.recurring) {
       if (r.floating) {
         // Floating times: the instants in the viewer's zone (the memo is per zone).
-        for (const o of floatingSingleOccurrences(r.etag, icals.get(r.id) ?? '', from, to, tz)) put(items, occurrenceItem(r, o, head, tail, hidden, zone));
+        for (const o of floatingSingleOccurrences(r.etag, icals.get(r.id) ?? '', from, to, tz)) put(items, occurrenceItem(r, o, head, tail, hidden, zone, undefined, email));
         continue;
       }
       const it = singleItem(r, head, tail, hidden, wf, wt, zone);
@@ -239,13 +242,13 @@ async function itemsOf(ctx: AppContext, cal: ListingCalendar, tz: string, rows: 
     if (!e) {
       // Too dense to memoise (or not expandable): expanded per request, for the range only.
       if (!ical) ical = (await objects.icalOf(ctx.db, cal.owner_id, [r.id])).get(r.id) ?? '';
-      dyn.push({ row: r, ical, head, tail, hidden });
+      dyn.push({ row: r, ical, head, tail, hidden, email });
       continue;
     }
     for (const o of e.occs) {
       const s = o.start.getTime();
       if (s >= wt) break;
-      if (overlaps(s, o.end.getTime(), wf, wt)) put(items, occurrenceItem(r, o, head, tail, hidden, zone));
+      if (overlaps(s, o.end.getTime(), wf, wt)) put(items, occurrenceItem(r, o, head, tail, hidden, zone, undefined, email));
     }
   }
   for (const x of items.s) if (x < MIN_MS || x > MAX_MS) return null; // ordered by start text: the direct path
@@ -408,7 +411,7 @@ function slice(m: Memo, f: number, t: number, tz: string): MemoSlice {
         continue;
       }
       // As the direct path's narrow expansion (expansions.ts): what expandCompiled returns for the range.
-      for (const o of occs) extra.push(occurrenceItem(d.row, o, d.head, d.tail, d.hidden, zone));
+      for (const o of occs) extra.push(occurrenceItem(d.row, o, d.head, d.tail, d.hidden, zone, undefined, d.email));
     }
     extra.sort(cmpItems);
   }

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { trashCutoff } from '../../domain/trash.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../app/context.js';
@@ -115,7 +116,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get('/invitations', { schema: { tags: ['events'], summary: 'Invitations waiting for my answer', response: { 200: OccurrenceList, ...errors(401) } } }, async (req) => ({ items: await queries.invitations(ctx, actorOf(req), tz(req)) }));
 
   app.get('/trash', { schema: { tags: ['events'], summary: 'Deleted events (restorable for 30 days)', response: { 200: TrashList, ...errors(401) } } }, async (req) => {
-    const rows = await objects.trashOf(ctx.db, actorOf(req).userId!, new Date(Date.now() - 30 * 86400_000));
+    const rows = await objects.trashOf(ctx.db, actorOf(req).userId!, trashCutoff());
     return { items: rows.map((r) => ({ id: r.id, calendarId: r.calendar_id, uid: r.uid, summary: r.summary, start: r.first_start?.toISOString() ?? null, recurring: r.recurring, deletedAt: r.deleted_at!.toISOString() })) };
   });
 

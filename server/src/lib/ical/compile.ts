@@ -37,6 +37,21 @@ export interface CompiledOverride extends CompiledComponent {
   /** Original start of the replaced occurrence, as an instant-or-wall number comparable with series keys. */
   ridWall: number;
   thisAndFuture: boolean;
+  /**
+   * The attendees whose PARTSTAT on this instance differs from the series' (an answer to one
+   * occurrence, RFC 5546 §3.2.3): address (lower-case, no mailto:) → PARTSTAT. Absent when none.
+   */
+  answers?: ReadonlyMap<string, string>;
+}
+
+/** Each ATTENDEE's PARTSTAT (RFC 5545 §3.2.12; missing means NEEDS-ACTION). */
+function partstats(c: ICAL.Component): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of c.getAllProperties('attendee')) {
+    const p = a.getParameter('partstat');
+    out.set(String(a.getFirstValue() ?? '').replace(/^mailto:/i, '').trim().toLowerCase(), typeof p === 'string' ? p.toUpperCase() : 'NEEDS-ACTION');
+  }
+  return out;
 }
 
 /** A resource ready for repeated expansion. */
@@ -216,6 +231,7 @@ function compileInner(cal: ICAL.Component, wantUid?: string): CompiledSeries {
       }
     }
   }
+  const masterAnswers = masterComp ? partstats(masterComp) : new Map<string, string>();
   for (const c of comps) {
     const ridProp = c.getFirstProperty('recurrence-id');
     if (!ridProp || c === masterComp || isUndatedTodo(c)) continue;
@@ -227,6 +243,10 @@ function compileInner(cal: ICAL.Component, wantUid?: string): CompiledSeries {
       ...compileComponent(c, ctx, master?.span), key: seriesKey(s, ridWall), ridWall,
       thisAndFuture: String(ridProp.getParameter('range') ?? '').toUpperCase() === 'THISANDFUTURE',
     };
+    for (const [email, p] of partstats(c)) {
+      if (masterAnswers.get(email) === p) continue;
+      ((o as { answers?: Map<string, string> }).answers ??= new Map()).set(email, p);
+    }
     s.overrides.set(o.key, o);
     if (o.thisAndFuture) s.futureOverrides.push(o);
   }

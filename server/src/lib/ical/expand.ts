@@ -8,7 +8,7 @@
 import ICAL from 'ical.js';
 import { RRuleTemporal } from 'rrule-temporal';
 import { IcalError, asIcalError } from './errors.js';
-import { compileResource, seriesKey, type CompiledComponent, type CompiledSeries } from './compile.js';
+import { compileResource, seriesKey, type CompiledComponent, type CompiledOverride, type CompiledSeries } from './compile.js';
 import { DAY_MS, basicDate, isoLocal, type Span } from './values.js';
 import { ianaZone, wallToUtc, type Zone } from './zones/zone.js';
 
@@ -35,6 +35,8 @@ export interface Occurrence {
   transp: string | null;
   summary: string | null;
   location: string | null;
+  /** An override's answers that differ from the series' (CompiledOverride.answers). */
+  answers?: ReadonlyMap<string, string>;
 }
 
 const HOUR = 3_600_000;
@@ -107,7 +109,7 @@ function instants(wall: number, span: Span, zone: Zone): [number, number] {
 function occ(s: CompiledSeries, c: CompiledComponent, key: string, start: number, end: number, override: boolean): Occurrence {
   return {
     uid: s.uid, recurrenceId: key, start: new Date(start), end: new Date(end), allDay: s.allDay, floating: s.floating,
-    override, status: c.status, transp: c.transp, summary: c.summary, location: c.location,
+    override, status: c.status, transp: c.transp, summary: c.summary, location: c.location, answers: (c as CompiledOverride).answers,
   };
 }
 
