@@ -121,7 +121,8 @@ export default async function run(log) {
   const rows = [];
   for (const separate of MODES) {
     log(separate ? 'layout: api and worker in separate processes' : 'layout: one process (api+worker)');
-    rows.push(...(await runLayout(log, separate)));
+    const tag = separate ? 'core [api, worker apart]:' : 'core [one process]:';
+    rows.push(...(await runLayout(log, separate)).map((r) => ({ ...r, bench: r.bench.replace(/^core:/, tag) })));
   }
   return rows;
 }
