@@ -12,6 +12,7 @@ import * as m0010 from './migrations/0010_floating.js';
 import * as m0011 from './migrations/0011_dav_change_notify.js';
 import * as m0012 from './migrations/0012_zoned_span.js';
 import * as m0013 from './migrations/0013_lz4_text.js';
+import * as m0014 from './migrations/0014_import_results.js';
 
 /** Migrations are listed in code (not read from a folder) so the build needs no file copying. */
 const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '0011_dav_change_notify': m0011,
   '0012_zoned_span': m0012,
   '0013_lz4_text': m0013,
+  '0014_import_results': m0014,
 };
 
 class ListProvider implements MigrationProvider {

@@ -73,6 +73,8 @@ export interface Database {
     id: Generated<string>; owner_id: string; calendar_id: string; state: Generated<string>; total: Generated<number>; done: Generated<number>;
     imported: Generated<number>; failed: Generated<number>; errors: Json<{ uid?: string; message: string }[]>; source: string | null;
     created_at: Generated<Date>; finished_at: TsNull;
+    /** Per item, in file order: [uid, status ('created' | 'updated' | 'failed'), object id or the failure's message]. */
+    results: Json<[string, 'created' | 'updated' | 'failed', string][]> | null; created: Generated<number>; updated: Generated<number>;
   };
   delivery_log: {
     id: Generated<string>; owner_id: string | null; channel: string; kind: string; delivery_key: string; message_id: string | null;

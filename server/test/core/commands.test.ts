@@ -301,6 +301,26 @@ describe('import and export', () => {
     // Unknown properties round-trip.
     const exp = (await anna.api.get(`/calendars/${cal}/export`)).body;
     expect(exp).toMatch(/X-CUSTOM-THING:kept/);
+    // Per item: the event each valid item became, the reason for each invalid one.
+    expect(s).toMatchObject({ created: 2, updated: 0 });
+    const items = (await anna.api.get(`/imports/${s.id}/items`)).json();
+    expect(items.total).toBe(4);
+    const byUid = new Map(items.items.map((i: { uid: string }) => [i.uid, i]));
+    for (const uid of ['good-1', 'good-2']) {
+      const it = byUid.get(uid) as { status: string; id: string };
+      expect(it.status).toBe('created');
+      expect((await anna.api.get(`/events/${it.id}`)).json().uid).toBe(uid);
+    }
+    for (const uid of ['bad-1', 'bad-2']) expect(byUid.get(uid)).toMatchObject({ status: 'failed', message: expect.any(String) });
+    // Importing the same file again updates the good ones; a page of one status at a time.
+    const again = await importInto(anna, cal, text);
+    expect(again).toMatchObject({ created: 0, updated: 2, failed: 2 });
+    const updated = (await anna.api.get(`/imports/${again.id}/items?status=updated&limit=1`)).json();
+    expect(updated).toMatchObject({ total: 2, offset: 0 });
+    expect(updated.items).toHaveLength(1);
+    expect(updated.items[0].id).toBe((byUid.get(updated.items[0].uid) as { id: string }).id);
+    // Someone else's import is not found.
+    expect((await boris.api.get(`/imports/${s.id}/items`)).statusCode).toBe(404);
   });
 
   it('malformed corpus files are reported, never crash the job', async () => {

@@ -61,6 +61,7 @@ const CLASSIFIED: Record<string, Access> = {
   'POST /freebusy': 'user',
   'POST /find-time': 'user',
   'GET /imports/{id}': 'user',
+  'GET /imports/{id}/items': 'user',
   'GET /calendars/{id}/export': 'user',
   'GET /calendars/{id}/changes': 'user',
   'POST /calendars/{id}/import': 'user',

@@ -42,10 +42,25 @@ export async function startImport(ctx: AppContext, actor: Actor, calendarId: str
 
 export async function importStatus(ctx: AppContext, actor: Actor, id: string) {
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('Import');
-  const r = await ctx.db.selectFrom('import_run').select(['id', 'state', 'total', 'done', 'imported', 'failed', 'errors', 'created_at', 'finished_at', 'calendar_id'])
+  const r = await ctx.db.selectFrom('import_run').select(['id', 'state', 'total', 'done', 'imported', 'created', 'updated', 'failed', 'errors', 'created_at', 'finished_at', 'calendar_id'])
     .where('owner_id', '=', actor.userId!).where('id', '=', id).executeTakeFirst();
   if (!r) throw notFound('Import');
-  return { id: r.id, calendarId: r.calendar_id, state: r.state, total: r.total, done: r.done, imported: r.imported, failed: r.failed, errors: r.errors, createdAt: r.created_at.toISOString(), finishedAt: r.finished_at?.toISOString() ?? null };
+  return { id: r.id, calendarId: r.calendar_id, state: r.state, total: r.total, done: r.done, imported: r.imported, created: r.created, updated: r.updated, failed: r.failed, errors: r.errors, createdAt: r.created_at.toISOString(), finishedAt: r.finished_at?.toISOString() ?? null };
+}
+
+/**
+ * The per-item result of a finished import, a page at a time, optionally of one status: every item
+ * of the file, each with the object it became (created or updated) or why it failed.
+ */
+export async function importItems(ctx: AppContext, actor: Actor, id: string, q: { status?: 'created' | 'updated' | 'failed'; offset: number; limit: number }) {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('Import');
+  const r = await ctx.db.selectFrom('import_run').select(['state', 'results']).where('owner_id', '=', actor.userId!).where('id', '=', id).executeTakeFirst();
+  if (!r) throw notFound('Import');
+  if (r.state !== 'done') throw new DomainError('CONFLICT', 'The import is still running; its items are listed when it is done', { state: r.state });
+  const all = (typeof r.results === 'string' ? JSON.parse(r.results) : r.results ?? []) as [string, 'created' | 'updated' | 'failed', string][];
+  const chosen = q.status ? all.filter((x) => x[1] === q.status) : all;
+  const items = chosen.slice(q.offset, q.offset + q.limit).map(([uid, status, x]) => (status === 'failed' ? { uid: uid || null, status, message: x } : { uid, status, id: x }));
+  return { items, total: chosen.length, offset: q.offset };
 }
 
 const SPLIT = { stripMethod: true, generateUid: true, accept: ['VEVENT', 'VTODO'] as ('VEVENT' | 'VTODO')[] };
@@ -220,6 +235,8 @@ const RETRY_CHUNK = 50;
  */
 interface Prepared { uid: string; values: ObjectValues; next: PlannedFiring | null }
 interface Failure { uid?: string; message: string }
+/** An item written by an import: its object and whether it was new. */
+interface ItemResult { uid: string; id: string; created: boolean }
 interface ImportTarget { ownerId: string; calendarId: string; owner: PrincipalRow; defaults: Reminder[]; actor: Actor }
 
 /**
@@ -249,9 +266,11 @@ export async function runImport(ctx: AppContext, payload: { ownerId: string; imp
   const calRow = await ctx.db.selectFrom('calendar').select(['default_reminders']).where('owner_id', '=', run.owner_id).where('id', '=', run.calendar_id).executeTakeFirst();
   const target: ImportTarget | null = owner && calRow ? { ownerId: run.owner_id, calendarId: run.calendar_id, owner, defaults: (calRow.default_reminders as Reminder[]) ?? [], actor } : null;
 
+  const written: ItemResult[] = [];
   const saveOne = async (r: { uid: string; text: string }) => {
     const existing = await objects.findByUidInCalendar(ctx.db, run.owner_id, run.calendar_id, r.uid);
-    await saveObject(ctx, actor, { ownerId: run.owner_id, calendarId: run.calendar_id, existingId: existing?.id, ical: r.text, schedule: false });
+    const saved = await saveObject(ctx, actor, { ownerId: run.owner_id, calendarId: run.calendar_id, existingId: existing?.id, ical: r.text, schedule: false });
+    written.push({ uid: r.uid, id: saved.row.id, created: saved.created });
   };
   const oneByOne = async (items: Prepared[]) => {
     let ok = 0;
@@ -272,6 +291,7 @@ export async function runImport(ctx: AppContext, payload: { ownerId: string; imp
     try {
       const res = await ctx.db.transaction().execute((trx) => writeBulk(trx, target, items));
       errors.push(...res.failed);
+      written.push(...res.results);
       return res.written + (await oneByOne(res.deferred));
     } catch (e) {
       ctx.log.warn({ importId: run.id, items: items.length, err: (e as Error).message }, 'bulk import chunk failed; retrying in smaller pieces');
@@ -292,7 +312,8 @@ export async function runImport(ctx: AppContext, payload: { ownerId: string; imp
     imported += await write(items);
     done = imported + errors.length;
     total = Math.max(total, done);
-    await ctx.db.updateTable('import_run').set({ total, done, imported, failed: errors.length, errors: JSON.stringify(errors.slice(0, 1000)) }).where('owner_id', '=', run.owner_id).where('id', '=', run.id).execute();
+    const created = written.filter((w) => w.created).length;
+    await ctx.db.updateTable('import_run').set({ total, done, imported, created, updated: written.length - created, failed: errors.length, errors: JSON.stringify(errors.slice(0, 1000)) }).where('owner_id', '=', run.owner_id).where('id', '=', run.id).execute();
   };
   for (const split of plan.chunks) {
     for (const e of split.errors) errors.push({ uid: e.uid, message: e.message });
@@ -308,7 +329,13 @@ export async function runImport(ctx: AppContext, payload: { ownerId: string; imp
   }
   await flush();
   total = imported + errors.length;
-  await ctx.db.updateTable('import_run').set({ state: 'done', done: total, imported, failed: errors.length, errors: JSON.stringify(errors.slice(0, 1000)), finished_at: new Date(), source: null })
+  // Every item's result (the items written, then the failures), kept with the run.
+  const results = [
+    ...written.map((w) => [w.uid, w.created ? 'created' : 'updated', w.id] as const),
+    ...errors.map((e) => [e.uid ?? '', 'failed', e.message] as const),
+  ];
+  const created = written.filter((w) => w.created).length;
+  await ctx.db.updateTable('import_run').set({ state: 'done', done: total, imported, created, updated: written.length - created, failed: errors.length, errors: JSON.stringify(errors.slice(0, 1000)), results: JSON.stringify(results), finished_at: new Date(), source: null })
     .where('owner_id', '=', run.owner_id).where('id', '=', run.id).execute();
 }
 
@@ -340,7 +367,7 @@ export function prepareItem(p: PreparedResource, t: ImportTarget | null, now: Da
  *    reminders; jobs queued with enqueueMany in the same transaction; the reminder job of an
  *    updated object that no longer has one is removed.
  */
-export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Promise<{ written: number; failed: Failure[]; deferred: Prepared[] }> {
+export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Promise<{ written: number; failed: Failure[]; deferred: Prepared[]; results: ItemResult[] }> {
   const failed: Failure[] = [];
   const deferred: Prepared[] = [];
   const uids = [...new Set(items.map((i) => i.uid))];
@@ -367,6 +394,7 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
   const inserts: BulkValues[] = [];
   const updates: BulkValues[] = [];
   const changes: { id: string; name: string; uid: string }[] = [];
+  const results: ItemResult[] = [];
   const jobs: JobSpec[] = [];
   const reminders: ReminderPlanRow[] = [];
   const removeIds: string[] = [];
@@ -384,6 +412,7 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
     const v: BulkValues = { ...it.values, id: ex?.id ?? randomUUID(), name };
     (ex ? updates : inserts).push(v);
     changes.push({ id: v.id, name: v.name, uid: v.uid });
+    results.push({ uid: v.uid, id: v.id, created: !ex });
     if ((v.has_attachments && attachmentIdsIn(v.ical).length) || ex?.has_attachments) attachmentRows.push({ id: v.id, ical: v.ical, has_attachments: v.has_attachments });
     const next = it.next;
     if (next) {
@@ -400,7 +429,7 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
   await deleteReminders(trx, t.ownerId, removeIds);
   await saveReminders(trx, reminders);
   await enqueueMany(trx, jobs);
-  return { written: changes.length, failed, deferred };
+  return { written: changes.length, failed, deferred, results };
 }
 
 /**

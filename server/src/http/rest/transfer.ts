@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../app/context.js';
-import { changesSince, exportCalendar, importStatus, startImport } from '../../app/events/transfer.js';
+import { changesSince, exportCalendar, importItems, importStatus, startImport } from '../../app/events/transfer.js';
 import { IdParams, errors } from './schemas.js';
 import { actorOf } from '../auth.js';
 import { invalid } from '../../domain/errors.js';
@@ -22,7 +22,24 @@ export async function transferRoutes(app: FastifyInstance, ctx: AppContext) {
     });
   });
 
-  app.get('/imports/:id', { schema: { tags: ['calendars'], summary: 'Progress and result of an import', params: IdParams, response: { 200: Type.Object({}, { additionalProperties: true }), ...errors(401, 404) } } }, async (req) => importStatus(ctx, actorOf(req), (req.params as { id: string }).id));
+  const ImportState = Type.Partial(Type.Object({
+    id: Type.String(), calendarId: Type.String(), state: Type.String({ description: 'queued, running or done' }), total: Type.Integer(), done: Type.Integer(),
+    imported: Type.Integer(), created: Type.Integer(), updated: Type.Integer(), failed: Type.Integer(),
+    errors: Type.Array(Type.Object({ uid: Type.Optional(Type.String()), message: Type.String() }), { description: 'The first 1,000 failures; all are in /imports/{id}/items' }),
+    createdAt: Type.String(), finishedAt: Type.Union([Type.String(), Type.Null()]),
+  }), { additionalProperties: true });
+  app.get('/imports/:id', { schema: { tags: ['calendars'], summary: 'Progress and result of an import', params: IdParams, response: { 200: ImportState, ...errors(401, 404) } } }, async (req) => importStatus(ctx, actorOf(req), (req.params as { id: string }).id));
+
+  app.get('/imports/:id/items', {
+    schema: {
+      tags: ['calendars'], summary: 'Every item of a finished import: the event it became (created or updated) or why it failed', params: IdParams,
+      querystring: Type.Object({ status: Type.Optional(Type.Union([Type.Literal('created'), Type.Literal('updated'), Type.Literal('failed')])), offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 })) }),
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ uid: Type.Union([Type.String(), Type.Null()]), status: Type.String(), id: Type.Optional(Type.String()), message: Type.Optional(Type.String()) })), total: Type.Integer(), offset: Type.Integer() }), ...errors(401, 404, 409) },
+    },
+  }, async (req) => {
+    const q = req.query as { status?: 'created' | 'updated' | 'failed'; offset?: number; limit?: number };
+    return importItems(ctx, actorOf(req), (req.params as { id: string }).id, { status: q.status, offset: q.offset ?? 0, limit: q.limit ?? 1000 });
+  });
 
   app.get('/calendars/:id/export', {
     schema: { tags: ['calendars'], summary: 'Export a calendar (or a range) as iCalendar', params: IdParams, querystring: Type.Object({ from: Type.Optional(Type.String({ maxLength: 40 })), to: Type.Optional(Type.String({ maxLength: 40 })), timezone: Type.Optional(Type.String({ maxLength: 64 })) }) },
