@@ -275,6 +275,47 @@ describe.skipIf(!hasChromium)('web UI end to end', { timeout: 90_000 }, () => {
     await a.context.close();
   });
 
+  it('propose a new time for one occurrence of a series; a stale proposal shows the 409 message; the organizer declines with a comment', async () => {
+    const ev = await createViaApi('Series sync', today, '06:00', '06:30', { rrule: 'FREQ=DAILY;COUNT=2', attendees: [{ email: 'boris@example.com' }] });
+    const bh = await signInHeaders(env.app, 'boris@example.com');
+    const occ = await until(async () => (await eventsBetween(bh, today, addDays(today, 1))).find((e) => e.summary === 'Series sync'));
+    expect(occ.recurrenceId).toBeTruthy();
+
+    const b = await signedIn(browser, env.base, 'boris@example.com');
+    await b.page.locator('.fc-event', { hasText: 'Series sync' }).first().waitFor();
+    await openEvent(b.page, 'Series sync');
+    const view = b.page.locator('dialog.event-view');
+    await view.getByRole('button', { name: 'Propose a new time' }).click();
+    const form = view.locator('form.propose-form');
+    await form.getByText('Only for this occurrence').waitFor();
+    await form.locator('input[name=proposeStartTime]').fill('20:00');
+    await form.getByRole('button', { name: 'Send proposal' }).click();
+    await view.getByText('Proposal sent to Anna Petrova').waitFor();
+    await b.context.close();
+    const [proposal] = (await api(anna, 'GET', '/proposals')).body.items.filter((p: any) => p.objectId === ev.id);
+    expect(proposal.details.recurrenceId).toBeTruthy();
+
+    // Anna changes the series meanwhile: the proposal is now stale.
+    const cur = (await api(anna, 'GET', `/events/${ev.id}`)).body;
+    const r = await api(anna, 'PATCH', `/events/${ev.id}`, { event: { start: `${today}T06:15:00`, end: `${today}T06:45:00` }, scope: 'all' }, { 'if-match': cur.etag });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+
+    const a = await signedIn(browser, env.base, 'anna@example.com');
+    await a.page.locator('.side-links').getByRole('button', { name: 'Time proposals' }).click();
+    const dlg = a.page.locator('dialog.invitations');
+    const item = dlg.locator('.proposal', { hasText: 'Series sync' });
+    await item.getByText('Only the occurrence of').waitFor();
+    expect(await item.locator('.proposed-time').innerText()).toMatch(/20:00\s*–\s*20:30/);
+    await item.getByRole('button', { name: /Accept the new time/ }).click();
+    await item.locator('.form-error', { hasText: 'The proposal was made for version' }).waitFor();
+    await item.getByLabel('Comment if you decline (optional)').fill('Evenings do not work');
+    await item.getByRole('button', { name: /Decline the proposal/ }).click();
+    await a.page.getByText('Proposal declined').first().waitFor();
+    await dlg.locator('.proposal', { hasText: 'Series sync' }).waitFor({ state: 'detached' });
+    expect((await api(anna, 'GET', `/events/${ev.id}`)).body.event.start).toBe(`${today}T06:15:00`);
+    await a.context.close();
+  });
+
   it('a held e-mail invitation is accepted from Invitations → From e-mail; the decision log shows why it was held', async () => {
     // An invitation for Clara sent by an assistant, not by the organizer: the intake holds it.
     const day = today.replace(/-/g, '');
