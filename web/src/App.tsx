@@ -7,12 +7,12 @@ import { Ctx, loadPrefs, savePrefs, Toasts, useToasts, type AppCtx, type EditorR
 import { SignIn } from './SignIn';
 import { CalendarView, type CalendarHandle } from './CalendarView';
 import { Sidebar } from './Sidebar';
-import { EventView, InvitationsPanel, SearchPanel, TrashPanel, ImportExportPanel } from './Panels';
+import { EventView, InvitationsPanel, SearchPanel, TrashPanel, ImportExportPanel, type InvitationsTab } from './Panels';
 
 const EventEditor = lazy(() => import('./editor/EventEditor'));
 const SettingsPanel = lazy(() => import('./settings/Settings'));
 
-type Panel = null | 'settings' | 'trash' | 'invitations' | 'import' | { search: string };
+type Panel = null | 'settings' | 'trash' | 'invitations' | 'proposals' | 'import' | { search: string };
 
 export function App() {
   const [prefs, setPrefsState] = useState<Prefs>(loadPrefs);
@@ -64,9 +64,12 @@ function Shell({ me, setMe, lang, setLang, prefs, setPrefs }: { me: Me; setMe(m:
   useEffect(() => { reloadCalendars(); }, [reloadCalendars]);
 
   const [heldCount, setHeldCount] = useState(0);
+  // Time proposals waiting for my decision as organizer (they are also among the held items, so in heldCount).
+  const [propCount, setPropCount] = useState(0);
   const refreshInvitations = useCallback(() => {
     api.invitations().then((r) => setInvCount(r.items.length)).catch(() => {});
     api.intakeHeld().then((r) => setHeldCount(r.items.length)).catch(() => {});
+    api.proposals().then((r) => setPropCount(r.items.length)).catch(() => {});
   }, []);
   useEffect(() => { refreshInvitations(); const h = setInterval(refreshInvitations, 60000); return () => clearInterval(h); }, [refreshInvitations]);
 
@@ -131,7 +134,7 @@ function Shell({ me, setMe, lang, setLang, prefs, setPrefs }: { me: Me; setMe(m:
       {editor && <Suspense fallback={<div className="boot overlay">{t('loading')}</div>}><EventEditor req={editor} onClose={() => setEditor(null)} /></Suspense>}
       {panel === 'settings' && <Suspense fallback={<div className="boot overlay">{t('loading')}</div>}><SettingsPanel onClose={() => setPanel(null)} /></Suspense>}
       {panel === 'trash' && <TrashPanel onClose={() => setPanel(null)} />}
-      {panel === 'invitations' && <InvitationsPanel initialTab={invCount === 0 && heldCount > 0 ? 'email' : 'waiting'} onClose={() => { setPanel(null); refreshInvitations(); }} />}
+      {(panel === 'invitations' || panel === 'proposals') && <InvitationsPanel initialTab={panel === 'proposals' ? 'proposals' : invCount > 0 ? 'waiting' : propCount > 0 ? 'proposals' : heldCount > 0 ? 'email' : 'waiting' as InvitationsTab} onClose={() => { setPanel(null); refreshInvitations(); }} />}
       {panel === 'import' && <ImportExportPanel onClose={() => setPanel(null)} />}
       {panel && typeof panel === 'object' && <SearchPanel initial={panel.search} onClose={() => setPanel(null)} />}
       <Toasts items={toasts.items} dismiss={toasts.dismiss} t={t} />

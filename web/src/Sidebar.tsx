@@ -8,7 +8,7 @@ import { addMinutesWall, dateToDay, nowWall } from './tz';
 
 const PALETTE = ['#1a5fb4', '#26a269', '#c01c28', '#e66100', '#813d9c', '#865e3c', '#0b7a75', '#5e5c64', '#a51d2d', '#613583'];
 
-export function Sidebar({ onNavigate, calRef, openPanel }: { onNavigate(): void; calRef: RefObject<CalendarHandle | null>; openPanel(p: 'trash' | 'invitations' | 'import'): void }) {
+export function Sidebar({ onNavigate, calRef, openPanel }: { onNavigate(): void; calRef: RefObject<CalendarHandle | null>; openPanel(p: 'trash' | 'invitations' | 'proposals' | 'import'): void }) {
   const app = useApp();
   const { t, calendars, hiddenIds, setHidden, tz } = app;
   const [editing, setEditing] = useState<Calendar | null>(null);
@@ -44,6 +44,7 @@ export function Sidebar({ onNavigate, calRef, openPanel }: { onNavigate(): void;
       {shared.length > 0 && <section><div className="side-head"><h2>{t('sharedCalendars')}</h2></div><ul className="cal-list">{shared.map(row)}</ul></section>}
       <nav className="side-links">
         <button type="button" className="link-btn" onClick={() => { openPanel('invitations'); onNavigate(); }}>✉ {t('invitations')}</button>
+        <button type="button" className="link-btn" onClick={() => { openPanel('proposals'); onNavigate(); }}>↔ {t('proposals')}</button>
         <button type="button" className="link-btn" onClick={() => { openPanel('trash'); onNavigate(); }}>⌫ {t('trash')}</button>
         <button type="button" className="link-btn" onClick={() => { openPanel('import'); onNavigate(); }}>⇅ {t('importExport')}</button>
       </nav>

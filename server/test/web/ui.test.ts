@@ -228,6 +228,94 @@ describe.skipIf(!hasChromium)('web UI end to end', { timeout: 90_000 }, () => {
     await expect(page.evaluate(() => (window as any).__xss)).resolves.toBeUndefined();
     await context.close();
   });
+  it('propose a new time: the attendee proposes from the event panel; the organizer accepts it under Time proposals; the event moves', async () => {
+    const ev = await createViaApi('Roadmap chat', today, '07:00', '07:30', { attendees: [{ email: 'boris@example.com' }] });
+    const bh = await signInHeaders(env.app, 'boris@example.com');
+    const copy = await until(async () => (await eventsBetween(bh, today, addDays(today, 1))).find((e) => e.summary === 'Roadmap chat'));
+
+    // Boris opens his copy and proposes 19:00–19:30 with a comment.
+    const b = await signedIn(browser, env.base, 'boris@example.com');
+    await openEvent(b.page, 'Roadmap chat');
+    const view = b.page.locator('dialog.event-view');
+    await view.getByRole('button', { name: 'Propose a new time' }).click();
+    const form = view.locator('form.propose-form');
+    await expect(form.locator('input[name=proposeStartDay]').inputValue()).resolves.toBe(today);
+    await expect(form.locator('input[name=proposeStartTime]').inputValue()).resolves.toBe('07:00');
+    await form.locator('input[name=proposeStartTime]').fill('19:00');
+    // The end follows the start and keeps the length.
+    await expect(form.locator('input[name=proposeEndTime]').inputValue()).resolves.toBe('19:30');
+    await form.getByLabel('Comment (optional)').fill('Mornings are busy <b>for me</b>');
+    await form.getByRole('button', { name: 'Send proposal' }).click();
+    await view.getByText('Proposal sent to Anna Petrova').waitFor();
+    // His copy stays where it was until the organizer decides.
+    expect((await api(bh, 'GET', `/events/${copy.id}`)).body.event.start).toBe(`${today}T07:00:00`);
+    await b.context.close();
+
+    // Anna sees the proposal (who, which event, the time, the comment) and accepts it.
+    const a = await signedIn(browser, env.base, 'anna@example.com');
+    await a.page.locator('.side-links').getByRole('button', { name: 'Time proposals' }).click();
+    const dlg = a.page.locator('dialog.invitations');
+    await expect(dlg.getByRole('tab', { name: 'Time proposals' }).getAttribute('aria-selected')).resolves.toBe('true');
+    const item = dlg.locator('.proposal', { hasText: 'Roadmap chat' });
+    await item.waitFor();
+    await item.getByText('Boris Ivanov proposes').waitFor();
+    await item.locator('.proposal-comment', { hasText: 'Mornings are busy <b>for me</b>' }).waitFor();
+    await expect(item.locator('b').count()).resolves.toBe(0);
+    expect(await item.locator('.proposed-time').innerText()).toMatch(/19:00\s*–\s*19:30/);
+    await item.getByRole('button', { name: /Accept the new time/ }).click();
+    await a.page.getByText('New time accepted: the event was moved').first().waitFor();
+    await dlg.locator('.proposal', { hasText: 'Roadmap chat' }).waitFor({ state: 'detached' });
+    await dlg.getByText('No time proposals are waiting for your decision.').waitFor();
+    const moved = (await api(anna, 'GET', `/events/${ev.id}`)).body.event;
+    expect(moved.start).toBe(`${today}T19:00:00`);
+    expect(moved.end).toBe(`${today}T19:30:00`);
+    // The calendar view reloaded: the event is shown at the new time.
+    await a.page.keyboard.press('Escape');
+    await expect.poll(() => a.page.locator('.fc-event', { hasText: 'Roadmap chat' }).first().innerText(), { timeout: 10_000 }).toMatch(/19:00/);
+    await a.context.close();
+  });
+
+  it('propose a new time for one occurrence of a series; a stale proposal shows the 409 message; the organizer declines with a comment', async () => {
+    const ev = await createViaApi('Series sync', today, '06:00', '06:30', { rrule: 'FREQ=DAILY;COUNT=2', attendees: [{ email: 'boris@example.com' }] });
+    const bh = await signInHeaders(env.app, 'boris@example.com');
+    const occ = await until(async () => (await eventsBetween(bh, today, addDays(today, 1))).find((e) => e.summary === 'Series sync'));
+    expect(occ.recurrenceId).toBeTruthy();
+
+    const b = await signedIn(browser, env.base, 'boris@example.com');
+    await b.page.locator('.fc-event', { hasText: 'Series sync' }).first().waitFor();
+    await openEvent(b.page, 'Series sync');
+    const view = b.page.locator('dialog.event-view');
+    await view.getByRole('button', { name: 'Propose a new time' }).click();
+    const form = view.locator('form.propose-form');
+    await form.getByText('Only for this occurrence').waitFor();
+    await form.locator('input[name=proposeStartTime]').fill('20:00');
+    await form.getByRole('button', { name: 'Send proposal' }).click();
+    await view.getByText('Proposal sent to Anna Petrova').waitFor();
+    await b.context.close();
+    const [proposal] = (await api(anna, 'GET', '/proposals')).body.items.filter((p: any) => p.objectId === ev.id);
+    expect(proposal.details.recurrenceId).toBeTruthy();
+
+    // Anna changes the series meanwhile: the proposal is now stale.
+    const cur = (await api(anna, 'GET', `/events/${ev.id}`)).body;
+    const r = await api(anna, 'PATCH', `/events/${ev.id}`, { event: { start: `${today}T06:15:00`, end: `${today}T06:45:00` }, scope: 'all' }, { 'if-match': cur.etag });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+
+    const a = await signedIn(browser, env.base, 'anna@example.com');
+    await a.page.locator('.side-links').getByRole('button', { name: 'Time proposals' }).click();
+    const dlg = a.page.locator('dialog.invitations');
+    const item = dlg.locator('.proposal', { hasText: 'Series sync' });
+    await item.getByText('Only the occurrence of').waitFor();
+    expect(await item.locator('.proposed-time').innerText()).toMatch(/20:00\s*–\s*20:30/);
+    await item.getByRole('button', { name: /Accept the new time/ }).click();
+    await item.locator('.form-error', { hasText: 'The proposal was made for version' }).waitFor();
+    await item.getByLabel('Comment if you decline (optional)').fill('Evenings do not work');
+    await item.getByRole('button', { name: /Decline the proposal/ }).click();
+    await a.page.getByText('Proposal declined').first().waitFor();
+    await dlg.locator('.proposal', { hasText: 'Series sync' }).waitFor({ state: 'detached' });
+    expect((await api(anna, 'GET', `/events/${ev.id}`)).body.event.start).toBe(`${today}T06:15:00`);
+    await a.context.close();
+  });
+
   it('a held e-mail invitation is accepted from Invitations → From e-mail; the decision log shows why it was held', async () => {
     // An invitation for Clara sent by an assistant, not by the organizer: the intake holds it.
     const day = today.replace(/-/g, '');

@@ -3,7 +3,7 @@
 // templates from this file and compare them with the paths of /api/openapi.json.
 import type {
   AppPassword, Attachment, Calendar, DirectoryEntry, EventDetail, EventInput, FreeBusyItem, ImportStatus,
-  Lease, Me, Occurrence, Partstat, Scope, Settings, Share, Slot, TrashItem, IntakeDecision, VkteamsLink, Delivery,
+  Lease, Me, Occurrence, Partstat, Proposal, ProposeInput, ProposeResult, Scope, Settings, Share, Slot, TrashItem, IntakeDecision, VkteamsLink, Delivery,
 } from './types';
 
 export const API_BASE = '/api/v1';
@@ -89,6 +89,11 @@ export const api = {
   restore: (id: string) => call<EventDetail>('POST', '/events/:id/restore', { params: { id } }),
   respond: (id: string, partstat: Partstat, comment?: string, recurrenceId?: string | null) =>
     call<EventDetail>('POST', '/events/:id/respond', { params: { id }, body: stripNull({ partstat, comment: comment || undefined, recurrenceId: recurrenceId ?? undefined }) }),
+  // time proposals (iTIP COUNTER): the attendee proposes, the organizer decides
+  propose: (id: string, b: ProposeInput) => call<ProposeResult>('POST', '/events/:id/propose', { params: { id }, body: stripNull({ ...b, comment: b.comment || undefined }) }),
+  proposals: () => call<{ items: Proposal[] }>('GET', '/proposals'),
+  acceptProposal: (id: string) => call<{ ok: boolean }>('POST', '/proposals/:id/accept', { params: { id }, body: {} }),
+  declineProposal: (id: string, comment?: string) => call<{ ok: boolean }>('POST', '/proposals/:id/decline', { params: { id }, body: comment ? { comment } : {} }),
   moveToCalendar: (id: string, calendarId: string) => call<EventDetail>('POST', '/events/:id/move', { params: { id }, body: { calendarId } }),
   duplicate: (id: string, calendarId?: string) => call<EventDetail>('POST', '/events/:id/duplicate', { params: { id }, body: calendarId ? { calendarId } : {} }),
   takeLease: (id: string) => call<Lease>('POST', '/events/:id/lease', { params: { id } }),

@@ -88,3 +88,14 @@ export interface Delivery {
   recipient: string; uid: string | null; objectId: string | null; method: string | null;
   status: string; attempts: number; response: string | null; createdAt: string; updatedAt: string;
 }
+
+/** "Propose a new time" (POST /events/:id/propose): where the proposal went. */
+export interface ProposeInput { start: string; end: string; timezone?: string; comment?: string; recurrenceId?: string | null }
+export interface ProposeResult { delivery: 'imip' | 'internal'; organizer: string; proposalId?: string }
+/** What a proposal (an iTIP COUNTER) asks for: times as iCalendar gives them (UTC ending in Z, a wall time, or a date). */
+export interface ProposalDetails {
+  uid?: string; from?: string; recurrenceId?: string; dtstart?: string; dtend?: string;
+  summary?: string; location?: string; comment?: string; sequence?: number; internal?: boolean; proposerId?: string;
+}
+/** A time proposal waiting for my decision as organizer (GET /proposals): a mail decision with outcome 'counter'. */
+export interface Proposal extends IntakeDecision { details: ProposalDetails | null }
