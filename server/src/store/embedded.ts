@@ -147,7 +147,9 @@ export async function startEmbedded(dataDir: string, opts: { port?: number; log?
     password: PASSWORD,
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    // Byte order for sorting (C), and Unicode case mapping (PostgreSQL's builtin C.UTF-8, 17+) so
+    // ILIKE and lower() fold Cyrillic as they fold Latin: searching "очень" finds "Очень".
+    initdbFlags: ['--encoding=UTF8', '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir ?? ''}`, '-c', 'max_connections=200', '-c', 'fsync=on'],
     onLog: () => undefined,
     onError: (m: unknown) => opts.log?.(String(m)),
