@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../support/harness.js';
 import { create, ev, occurrences, user, type TestUser } from './_helpers.js';
 import { listOccurrences } from '../../src/app/events/queries.js';
+import { saveObject } from '../../src/app/events/write.js';
 import { OccurrenceList } from '../../src/http/rest/events.js';
 
 let env: TestEnv;
@@ -48,6 +49,14 @@ beforeAll(async () => {
   await create(owner, ev('Doctor', '2032-03-05T15:00:00', '2032-03-05T16:00:00', { visibility: 'PRIVATE', location: 'Clinic' }));
   await create(owner, ev('Tentative', '2032-03-06T15:00:00', '2032-03-06T16:00:00', { status: 'TENTATIVE', transparency: 'TRANSPARENT' }));
   await create(owner, ev('Before the range', '2032-02-29T23:00:00', '2032-03-01T00:00:00'));
+  // An invitation from outside in Lena's calendar: she accepted the series and declined one occurrence.
+  const inv = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//T//EN',
+    'BEGIN:VEVENT', 'UID:ext-series@partner.org', 'DTSTAMP:20320101T000000Z', 'DTSTART:20320301T130000Z', 'DTEND:20320301T140000Z', 'RRULE:FREQ=DAILY;COUNT=5', 'SUMMARY:Partner sync',
+    'ORGANIZER:mailto:boss@partner.org', 'ATTENDEE;PARTSTAT=ACCEPTED:mailto:boss@partner.org', 'ATTENDEE;PARTSTAT=ACCEPTED:mailto:lena@example.com', 'END:VEVENT',
+    'BEGIN:VEVENT', 'UID:ext-series@partner.org', 'DTSTAMP:20320101T000000Z', 'RECURRENCE-ID:20320303T130000Z', 'DTSTART:20320303T130000Z', 'DTEND:20320303T140000Z', 'SUMMARY:Partner sync',
+    'ORGANIZER:mailto:boss@partner.org', 'ATTENDEE;PARTSTAT=ACCEPTED:mailto:boss@partner.org', 'ATTENDEE;PARTSTAT=DECLINED:mailto:lena@example.com', 'END:VEVENT',
+    'END:VCALENDAR', ''].join('\r\n');
+  await saveObject(env.ctx, { userId: null, via: 'mail' } as never, { ownerId: owner.id, calendarId: owner.cal, ical: inv, schedule: false });
   const marker = await create(owner, ev('Marker', '2032-03-01T00:00:00', '2032-03-01T01:00:00'));
   // A zero-length event exactly at the range start (kept) — made by editing the row's span.
   await sql`update calendar_object set last_end = first_start where id = ${marker.id} and owner_id = ${owner.id}`.execute(env.ctx.db);
@@ -90,6 +99,10 @@ describe('GET /events body', () => {
     // The all-day event sorts before the timed one starting at midnight that day.
     expect(names.indexOf('Holiday')).toBe(names.indexOf('Midnight call') - 1);
     expect(names).toEqual(expect.arrayContaining(['Same time A', 'Same time B']));
+    // Lena's own answer per occurrence: the declined one declined, the others accepted.
+    const partner = (items as unknown as { summary: string; recurrenceId: string; myPartstat: string }[]).filter((o) => o.summary === 'Partner sync');
+    expect(partner.map((o) => `${o.recurrenceId} ${o.myPartstat}`)).toEqual(['20320301T130000Z', '20320302T130000Z', '20320303T130000Z', '20320304T130000Z', '20320305T130000Z']
+      .map((rid) => `${rid} ${rid === '20320303T130000Z' ? 'DECLINED' : 'ACCEPTED'}`));
     const fbItems = JSON.parse((await fb.api.get(`/events?from=${ranges[0][0]}&to=${ranges[0][1]}`)).body).items as { summary: string; busyOnly?: boolean }[];
     expect(fbItems.length).toBe(items.length);
     expect(fbItems.every((o) => o.summary === '' && o.busyOnly === true)).toBe(true);

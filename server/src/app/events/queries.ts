@@ -2,6 +2,7 @@
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
 import { DomainError, invalid } from '../../domain/errors.js';
+import * as principals from '../../store/principals.js';
 import * as objects from '../../store/objects.js';
 import type { ObjectRow } from '../../store/schema.js';
 import { listCalendars } from '../calendars.js';
@@ -38,20 +39,20 @@ type Row = Pick<ObjectRow, 'id' | 'calendar_id' | 'uid' | 'etag' | 'ical' | 'fir
  * Occurrences of one row in [from, to). Recurring and floating rows need `occs` (see expandSeries,
  * floatingSingleOccurrences) or their ical: they are expanded in `tz`.
  */
-export function occurrencesOf(row: Row, cal: { color: string; access: Access }, from: Date, to: Date, tz: string, occs?: Occurrence[], out: OccurrenceJson[] = []): OccurrenceJson[] {
+export function occurrencesOf(row: Row, cal: { color: string; access: Access }, from: Date, to: Date, tz: string, occs?: Occurrence[], out: OccurrenceJson[] = [], ownerEmail?: string): OccurrenceJson[] {
   const hidden = hidesDetails(row, cal.access);
   const editable = (cal.access === 'owner' || cal.access === 'read-write') && row.role !== 'attendee';
   const attendeeCount = (row as { attendee_count?: number }).attendee_count ?? row.attendees.length;
   const visibility = row.class ?? 'PUBLIC';
   // One flat literal per occurrence (no spreads): this runs for every item of every listing.
-  const make = (recurrenceId: string | null, start: Date, end: Date, allDay: boolean, summary: string | null, location: string | null, status: string | null, transp: string | null): OccurrenceJson => {
+  const make = (recurrenceId: string | null, start: Date, end: Date, allDay: boolean, summary: string | null, location: string | null, status: string | null, transp: string | null, partstat: string | null = row.my_partstat): OccurrenceJson => {
     const s = start.getTime();
     const e = end.getTime();
     const o: OccurrenceJson = {
       id: row.id, calendarId: row.calendar_id, uid: row.uid, recurrenceId,
       start: allDay ? isoDate(s) : isoUtc(s), end: allDay ? isoDate(e) : isoUtc(e), allDay, timezone: null,
       summary: hidden ? '' : (summary ?? ''), location: hidden ? '' : (location ?? ''), status: status ?? 'CONFIRMED', transparency: transp ?? 'OPAQUE',
-      visibility, color: cal.color, myPartstat: row.my_partstat, isOrganizer: row.role === 'organizer', editable,
+      visibility, color: cal.color, myPartstat: partstat, isOrganizer: row.role === 'organizer', editable,
       recurring: row.recurring, attendeeCount, hasAttachments: hidden ? false : row.has_attachments,
     };
     if (hidden) o.busyOnly = true;
@@ -74,7 +75,9 @@ export function occurrencesOf(row: Row, cal: { color: string; access: Access }, 
   const zone = zoneOf(tz);
   const wall = (d: Date, allDay: boolean) => (allDay ? new Date(utcToWall(d.getTime(), zone)) : d);
   for (const o of occs ?? (row.recurring ? expandSeries : floatingSingleOccurrences)(row.etag, row.ical, from, to, tz)) {
-    out.push(make(row.recurring || o.override ? o.recurrenceId : null, wall(o.start, o.allDay), wall(o.end, o.allDay), o.allDay, o.summary, o.location, o.status ?? row.status, o.transp ?? row.transp));
+    // The owner's own answer to this occurrence, when it differs from their answer to the series.
+    const mine = o.answers && ownerEmail && row.role === 'attendee' ? o.answers.get(ownerEmail) ?? row.my_partstat : row.my_partstat;
+    out.push(make(row.recurring || o.override ? o.recurrenceId : null, wall(o.start, o.allDay), wall(o.end, o.allDay), o.allDay, o.summary, o.location, o.status ?? row.status, o.transp ?? row.transp, mine));
   }
   return out;
 }
@@ -98,19 +101,25 @@ export async function visibleCalendars(ctx: AppContext, actor: Actor, ids?: stri
   return picked;
 }
 
+/** An owner's address, lower-case (their answers to single occurrences are looked up by it). */
+async function ownerEmailOf(ctx: AppContext, ownerId: string): Promise<string | undefined> {
+  return (await principals.findPrincipalByIdCached(ctx.db, ownerId))?.email.toLowerCase();
+}
+
 export async function listOccurrences(ctx: AppContext, actor: Actor, q: { from: Date; to: Date; calendarIds?: string[] }, tz: string): Promise<OccurrenceJson[]> {
   const cals = await visibleCalendars(ctx, actor, q.calendarIds);
   const out: OccurrenceJson[] = [];
   for (const [ownerId, list] of groupByOwner(cals)) {
     const byId = new Map(list.map((c) => [c.id, c]));
     const rows = await objects.objectsInRange(ctx.db, ownerId, list.map((c) => c.id), q.from, q.to);
+    const email = await ownerEmailOf(ctx, ownerId);
     // Recurring series: memoised expansions; fetch iCalendar only for the ones not memoised.
     const pending = rows.filter((r) => (r.recurring || r.floating) && !hasExpansion(r.etag, tz, q.from, q.to));
     const texts = await objects.icalOf(ctx.db, ownerId, pending.map((r) => r.id));
     for (const r of rows) {
       const occs = r.recurring ? expandSeries(r.etag, texts.get(r.id) ?? '', q.from, q.to, tz)
         : r.floating ? floatingSingleOccurrences(r.etag, texts.get(r.id) ?? '', q.from, q.to, tz) : undefined;
-      occurrencesOf(r as unknown as Row, byId.get(r.calendar_id)!, q.from, q.to, tz, occs, out);
+      occurrencesOf(r as unknown as Row, byId.get(r.calendar_id)!, q.from, q.to, tz, occs, out, email);
     }
   }
   // By start text, then id and recurrence id (null first): the order GET /events writes (listing-json.ts).
@@ -127,12 +136,13 @@ export async function searchEvents(ctx: AppContext, actor: Actor, q: { text: str
   const from = q.from ?? new Date(Date.now() - 366 * 86_400_000);
   const to = q.to ?? new Date(Date.now() + 366 * 86_400_000);
   for (const [ownerId, list] of groupByOwner(cals)) {
+    const email = await ownerEmailOf(ctx, ownerId);
     const byId = new Map(list.map((c) => [c.id, c]));
     const rows = await objects.searchObjects(ctx.db, ownerId, list.map((c) => c.id), text, q.from, q.to);
     for (const r of rows) {
       const cal = byId.get(r.calendar_id)!;
       if (hidesDetails(r, cal.access)) continue;
-      const occ = occurrencesOf(r, cal, from, to, tz);
+      const occ = occurrencesOf(r, cal, from, to, tz, undefined, [], email);
       // A series shows once, at its next (or last) occurrence in the range.
       const now = new Date().toISOString();
       const pick = occ.find((o) => o.end >= now) ?? occ.at(-1);
@@ -150,6 +160,7 @@ export async function invitations(ctx: AppContext, actor: Actor, tz: string): Pr
     .orderBy('first_start').limit(200).execute();
   const cals = new Map((await listCalendars(ctx, actor)).map((c) => [c.id, c]));
   const now = new Date();
+  const email = await ownerEmailOf(ctx, actor.userId!);
   return rows.flatMap((r) => {
     const cal = cals.get(r.calendar_id);
     if (!cal) return [];
@@ -158,7 +169,7 @@ export async function invitations(ctx: AppContext, actor: Actor, tz: string): Pr
     // earlier (starting there would drop an event east of UTC that ends within that margin).
     const start = r.first_start && r.floating ? new Date(r.first_start.getTime() - objects.FLOAT_MARGIN_MS) : r.first_start;
     const from = start && start > now ? start : now;
-    const occ = occurrencesOf(r, { color: cal.color, access: 'owner' }, from, new Date(from.getTime() + 400 * 86_400_000), tz);
+    const occ = occurrencesOf(r, { color: cal.color, access: 'owner' }, from, new Date(from.getTime() + 400 * 86_400_000), tz, undefined, [], email);
     return occ.length ? [occ[0]] : [];
   });
 }
