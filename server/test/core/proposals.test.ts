@@ -98,6 +98,20 @@ describe('an internal attendee proposes a new time to an internal organizer', ()
     expect((await anna.api.post(`/proposals/${pid}/accept`, {})).statusCode).toBe(409);
   });
 
+  it('a newer proposal from the same attendee replaces the pending one; another attendee\'s stays', async () => {
+    const { copies: [b, c] } = await meeting('Planning poker', [boris, carl]);
+    const first = await boris.api.post(`/events/${b.id}/propose`, { start: '2032-06-03T09:00', end: '2032-06-03T10:00', timezone: 'UTC' });
+    const other = await carl.api.post(`/events/${c.id}/propose`, { start: '2032-06-03T12:00', end: '2032-06-03T13:00', timezone: 'UTC' });
+    const second = await boris.api.post(`/events/${b.id}/propose`, { start: '2032-06-04T09:00', end: '2032-06-04T10:00', timezone: 'UTC', comment: 'Thursday works better' });
+    for (const r of [first, other, second]) expect(r.statusCode, r.body).toBe(202);
+    const pending = (await anna.api.get('/proposals')).json().items.map((x: { id: string }) => x.id);
+    expect(pending).toEqual(expect.arrayContaining([other.json().proposalId, second.json().proposalId]));
+    expect(pending).not.toContain(first.json().proposalId);
+    const replaced = (await listDecisions(env.ctx.db, { ownerId: anna.id, limit: 50 })).find((x) => x.id === first.json().proposalId);
+    expect(replaced).toMatchObject({ outcome: 'discarded', reason: expect.stringMatching(/newer proposal/) });
+    expect((await anna.api.post(`/proposals/${first.json().proposalId}/accept`)).statusCode).toBe(409);
+  });
+
   it('declining tells the proposer and leaves the event as it was', async () => {
     const { e, copies: [, c] } = await meeting('Retro', [boris, carl]);
     const r = await carl.api.post(`/events/${c.id}/propose`, { start: '2032-06-02T09:00', end: '2032-06-02T10:00', timezone: 'UTC' });

@@ -8,6 +8,7 @@
  *    the same store and decision path as a COUNTER that arrived by e-mail (app/intake/held.ts:
  *    `POST /intake/held/{id}/accept|discard`), plus a 'counter' notification.
  */
+import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { Actor } from '../../domain/actor.js';
@@ -123,6 +124,11 @@ export async function proposeTime(ctx: AppContext, actor: Actor, id: string, inp
     const res = apply({ method: 'COUNTER', ical: msg.ical, sender: attendeeEmail }, orgCopy.ical, orgAddress, { trust: 'enforce' });
     if (res.code !== 'COUNTER_PROPOSAL' || !res.counterProposal) throw new DomainError('CONFLICT', `The organizer's copy does not take this proposal: ${res.reason}`);
     const cp = res.counterProposal;
+    // A newer proposal from the same attendee for the same occurrence (or the series) replaces the
+    // pending one: the organizer decides on what the attendee asks for now.
+    await trx.updateTable('mail_decision').set({ outcome: 'discarded', decided_at: new Date(), reason: 'Replaced by a newer proposal from the same attendee' })
+      .where('owner_id', '=', organizer.id).where('uid', '=', row.uid).where('outcome', '=', 'counter').where('sender', '=', attendeeEmail)
+      .where(sql<boolean>`coalesce(details->>'recurrenceId', '') = ${cp.recurrenceId ?? ''}`).execute();
     const proposalId = await insertDecision(trx, {
       ownerId: organizer.id, inboundId: null, messageId: null, sender: attendeeEmail, recipient: orgAddress, method: 'COUNTER', uid: row.uid,
       objectId: orgCopy.id, code: 'COUNTER_PROPOSAL', outcome: 'counter', reason: res.reason, ical: msg.ical,
