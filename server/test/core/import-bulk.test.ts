@@ -202,11 +202,17 @@ describe('bulk import', () => {
     // An object named like the import would name bulk-5000@test, but with another UID.
     await saveObject(env.ctx, actor, { ownerId: anna.id, calendarId: cal, name: `${encodeURIComponent('bulk-5000@test')}.ics`, ical: one(item(5001)), schedule: false });
     const boris = await user(env, 'boris@example.com', 'Boris');
+    // Boris may write the calendar (a read-write share): his lease on 5002 counts. Carl cannot:
+    // his lease on 5003 (left from anywhere) does not block the import (write.ts checkLease).
+    await sql`insert into calendar_share (owner_id, calendar_id, grantee_id, access) values (${anna.id}, ${cal}, ${boris.id}, 'read-write')`.execute(env.ctx.db);
+    const carl = await user(env, 'carl@example.com', 'Carl');
     await sql`insert into edit_lease (uid, holder_id, holder_name, expires_at) values ('bulk-5002@test', ${boris.id}, 'Boris', now() + interval '2 minutes')`.execute(env.ctx.db);
+    await sql`insert into edit_lease (uid, holder_id, holder_name, expires_at) values ('bulk-5003@test', ${carl.id}, 'Carl', now() + interval '2 minutes')`.execute(env.ctx.db);
     const s = await importFile(cal, calendarText([item(5000), item(5002), item(5003)]));
     // 5000 goes through saveObject (which refuses the name clash, as before); 5002 is reported as being edited.
     expect(s.imported + s.failed).toBe(3);
     expect(s.errors.some((e: { uid?: string; message: string }) => e.uid === 'bulk-5002@test' && /Boris is editing/.test(e.message))).toBe(true);
+    expect(s.errors.some((e: { uid?: string }) => e.uid === 'bulk-5003@test')).toBe(false);
     expect((await rowsOf(cal)).some((r) => r.uid === 'bulk-5003@test')).toBe(true);
   }, 60_000);
 });

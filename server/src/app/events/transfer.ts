@@ -18,7 +18,7 @@ import { deleteReminders, saveReminders, type ReminderPlanRow } from '../../stor
 import { attachmentIdsIn, attachmentRuleFor, syncAttachmentUses } from '../attachments.js';
 import { expand, splitResources, parseCalendar, serializeComponent, IcalError } from '../../lib/ical/index.js';
 import { writableCalendar } from './access.js';
-import { saveObject } from './write.js';
+import { holderCanWrite, saveObject } from './write.js';
 import { calendarFor } from '../calendars.js';
 import ICAL from 'ical.js';
 import { wallToUtc, zoneOf, type Zone } from '../../lib/ical/zones/zone.js';
@@ -375,7 +375,14 @@ export async function writeBulk(trx: DB, t: ImportTarget, items: Prepared[]): Pr
   let todo = items;
   if (t.actor.userId) {
     const leases = await trx.selectFrom('edit_lease').selectAll().where('uid', 'in', uids).execute();
-    const held = new Map(leases.filter((l) => l.holder_id !== t.actor.userId && l.expires_at.getTime() > Date.now()).map((l) => [l.uid, l]));
+    // As for any write (write.ts checkLease): a lease counts only on the organizer's side, and only
+    // when its holder may write this calendar.
+    const live = leases.filter((l) => l.holder_id !== t.actor.userId && l.expires_at.getTime() > Date.now());
+    const roles = live.length ? new Map((await trx.selectFrom('calendar_object').select(['uid', 'role']).where('owner_id', '=', t.ownerId).where('calendar_id', '=', t.calendarId)
+      .where('uid', 'in', live.map((l) => l.uid)).where('deleted_at', 'is', null).execute()).map((r) => [r.uid, r.role])) : new Map<string, string>();
+    const counted = [];
+    for (const l of live) if (roles.get(l.uid) !== 'attendee' && (await holderCanWrite(trx, l.holder_id, { owner_id: t.ownerId, calendar_id: t.calendarId }))) counted.push(l);
+    const held = new Map(counted.map((l) => [l.uid, l]));
     const mine = leases.filter((l) => l.holder_id === t.actor.userId).map((l) => l.uid);
     if (mine.length) await trx.deleteFrom('edit_lease').where('uid', 'in', mine).execute();
     if (held.size) {

@@ -269,7 +269,7 @@ async function checkLease(db: DB, row: ObjectRow, actor: Actor, force: boolean) 
   if (lease && lease.holder_id === actor.userId) await db.deleteFrom('edit_lease').where('uid', '=', uid).execute();
 }
 
-async function holderCanWrite(db: DB, holderId: string, row: ObjectRow): Promise<boolean> {
+export async function holderCanWrite(db: DB, holderId: string, row: Pick<ObjectRow, 'owner_id' | 'calendar_id'>): Promise<boolean> {
   if (holderId === row.owner_id) return true;
   const calendar = await cals.findCalendar(db, row.owner_id, row.calendar_id);
   if (!calendar) return false;
