@@ -1,4 +1,5 @@
 /** Accounts and sign-in (the reference system's swa): users, sessions, app passwords, API tokens. */
+import { enqueue } from '../jobs/queue.js';
 import type { AppContext } from './context.js';
 import type { Actor } from '../domain/actor.js';
 import { DomainError, invalid, notFound, forbidden } from '../domain/errors.js';
@@ -89,6 +90,10 @@ export async function updateUser(ctx: AppContext, actor: Actor, id: string, patc
     password_hash: patch.password !== undefined ? await hashPassword(patch.password, policy(ctx)) : undefined,
   });
   if (patch.disabled || patch.password !== undefined) await creds.deleteSessionsOf(ctx.db, id);
+  // From 'manual' to an automatic policy: the bookings waiting for a person get their answer now.
+  if (existing.kind === 'room' && existing.room_auto_accept === 'manual' && patch.roomAutoAccept && patch.roomAutoAccept !== 'manual') {
+    await enqueue(ctx.db, 'room-decide-pending', { roomId: id }, { jobKey: `room-decide:${id}` });
+  }
   await audit(ctx, actor, 'principal.update', id, { fields: Object.keys(patch).filter((k) => k !== 'password').concat(patch.password ? ['password'] : []) });
   return row!;
 }

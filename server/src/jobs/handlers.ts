@@ -2,7 +2,7 @@
 import { trashCutoff } from '../domain/trash.js';
 import type { AppContext } from '../app/context.js';
 import type { JobHandler, JobName } from './queue.js';
-import { deliverMessage } from '../app/events/deliver.js';
+import { decidePendingRoomBookings, deliverMessage } from '../app/events/deliver.js';
 import { deliverBatch, isBatchPayload } from '../app/events/deliver-batch.js';
 import { runFanout } from '../app/events/fanout.js';
 import { purgeMessages } from '../store/itip-messages.js';
@@ -35,6 +35,10 @@ export function jobHandlers(ctx: AppContext): Record<JobName, JobHandler> {
     },
     'schedule-fanout': async (payload) => {
       await runFanout(ctx, payload);
+    },
+    // A room switched to an automatic policy: its bookings still waiting for an answer get one.
+    'room-decide-pending': async (payload) => {
+      await decidePendingRoomBookings(ctx, String((payload as { roomId?: unknown }).roomId ?? ''));
     },
     'import-ics': async (payload) => {
       await runImport(ctx, payload);

@@ -151,7 +151,7 @@ export type JobHandler = (payload: any, helpers: JobHelpers) => Promise<void>;
  * The catalogue: every job name the code can enqueue. A worker refuses to start if any of
  * them has no handler, so a job can never sit unprocessed because its handler was forgotten.
  */
-export const JOB_NAMES = ['purge-trash', 'purge-sessions', 'schedule-deliver', 'schedule-fanout', 'imip-send', 'notify', 'reminder', 'import-ics', 'mail-intake', 'bot-send', 'bot-edit', 'reminders-replan'] as const;
+export const JOB_NAMES = ['purge-trash', 'purge-sessions', 'schedule-deliver', 'schedule-fanout', 'imip-send', 'notify', 'reminder', 'import-ics', 'mail-intake', 'bot-send', 'bot-edit', 'reminders-replan', 'room-decide-pending'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export function checkCatalogue(handlers: Record<string, JobHandler>, names: readonly string[] = JOB_NAMES): void {

@@ -25,7 +25,7 @@ beforeAll(async () => {
   anna = await user(env, 'anna@example.com', 'Anna');
   await makeUser(env.ctx, 'root@example.com', { name: 'Root', admin: true });
   admin = api(env, await signInHeaders(env.app, 'root@example.com'));
-  for (const r of ['crash', 'legacy', 'always', 'manual', 'series', 'horizon']) {
+  for (const r of ['crash', 'legacy', 'always', 'manual', 'series', 'horizon', 'switch']) {
     rooms[r] = (await makeUser(env.ctx, `room-${r}@example.com`, { name: `Room ${r}`, kind: 'room' })).id;
   }
 });
@@ -179,6 +179,34 @@ describe('room policies', () => {
     const copyB = (await roomCopy('manual', b.uid))!;
     expect((await asRoom.post(`/events/${copyB.id}/respond`, { partstat: 'DECLINED' })).statusCode).toBe(200);
     expect(await repliesToAnna(b.uid)).toEqual(['DECLINED']);
+  });
+});
+
+describe('switching a manual room to an automatic policy', () => {
+  it('answers the bookings that were waiting, in start order: the earlier of two clashing ones wins', async () => {
+    expect((await admin.patch(`/users/${rooms.switch}`, { roomAutoAccept: 'manual' })).statusCode).toBe(200);
+    const later = await book('switch', 'Booked second, starts later', '2033-04-01T10:30:00', '2033-04-01T11:30:00');
+    const earlier = await book('switch', 'Booked first? no: starts earlier', '2033-04-01T10:00:00', '2033-04-01T11:00:00');
+    const free = await book('switch', 'No clash', '2033-04-02T10:00:00', '2033-04-02T11:00:00');
+    for (const b of [later, earlier, free]) expect(b.partstat).toBe('NEEDS-ACTION');
+    // Pending bookings show as tentative in the room's free/busy (not yet confirmed).
+    const fb = (await anna.api.post('/freebusy', { attendees: [roomEmail('switch')], from: '2033-04-01T00:00:00Z', to: '2033-04-03T00:00:00Z' })).json().items[0];
+    expect(fb.busy.map((b: { type: string }) => b.type)).toEqual(['BUSY-TENTATIVE', 'BUSY-TENTATIVE']);
+    expect((await admin.patch(`/users/${rooms.switch}`, { roomAutoAccept: 'accept-if-free' })).statusCode).toBe(200);
+    // The switch queued one job for the room; run it as the worker would.
+    const queued = (await jobs(env, 'room-decide-pending')).filter((j) => (j.payload as { roomId: string }).roomId === rooms.switch);
+    expect(queued).toHaveLength(1);
+    const { jobHandlers } = await import('../../src/jobs/handlers.js');
+    await jobHandlers(env.ctx)['room-decide-pending'](queued[0].payload, { jobId: '0', attempts: 1, log: env.ctx.log });
+    expect((await roomCopy('switch', earlier.uid))?.my_partstat).toBe('ACCEPTED');
+    expect((await roomCopy('switch', later.uid))?.my_partstat).toBe('DECLINED');
+    expect((await roomCopy('switch', free.uid))?.my_partstat).toBe('ACCEPTED');
+    expect(await repliesToAnna(later.uid)).toEqual(['DECLINED']);
+    const after = (await anna.api.post('/freebusy', { attendees: [roomEmail('switch')], from: '2033-04-01T00:00:00Z', to: '2033-04-03T00:00:00Z' })).json().items[0];
+    expect(after.busy.map((b: { start: string; type: string }) => `${b.start} ${b.type}`)).toEqual(['2033-04-01T10:00:00.000Z BUSY', '2033-04-02T10:00:00.000Z BUSY']);
+    // Switching between automatic policies queues nothing more.
+    expect((await admin.patch(`/users/${rooms.switch}`, { roomAutoAccept: 'always' })).statusCode).toBe(200);
+    expect((await jobs(env, 'room-decide-pending')).filter((j) => (j.payload as { roomId: string }).roomId === rooms.switch)).toHaveLength(1);
   });
 });
 

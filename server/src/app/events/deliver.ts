@@ -209,6 +209,29 @@ async function roomDecision(ctx: AppContext, trx: DB, room: PrincipalRow, object
   return (await saveObject(ctx, schedulerActor(room), { ownerId: room.id, calendarId: current.calendar_id, existingId: current.id, ical: text, schedule: true, uidLocked: true }, trx)).row;
 }
 
+/**
+ * Answers a room's bookings that wait for an answer (NEEDS-ACTION, not cancelled, not over), by
+ * the room's policy now — after the room was switched from 'manual' to an automatic one. One
+ * booking at a time in start order, each under its UID lock then the room's lock, as a delivery
+ * decides: the earlier booking wins a conflict.
+ */
+export async function decidePendingRoomBookings(ctx: AppContext, roomId: string): Promise<number> {
+  const room = await principals.findPrincipalById(ctx.db, roomId);
+  if (!room || room.kind !== 'room' || (room.room_auto_accept ?? 'accept-if-free') === 'manual') return 0;
+  const pending = await ctx.db.selectFrom('calendar_object').select(['id', 'uid']).where('owner_id', '=', room.id).where('deleted_at', 'is', null)
+    .where('role', '=', 'attendee').where('my_partstat', '=', 'NEEDS-ACTION').where(objects.rangeBounds(new Date(), null))
+    .where((eb) => eb.or([eb('status', 'is', null), eb('status', '!=', 'CANCELLED')])).orderBy('first_start').execute();
+  let decided = 0;
+  for (const p of pending) {
+    const saved = await inTransaction(ctx.db, async (trx) => {
+      await lockUid(trx, p.uid);
+      return roomDecision(ctx, trx, room, p.id);
+    });
+    if (saved) decided++;
+  }
+  return decided;
+}
+
 /** The per-room lock of roomDecision (a transaction-level advisory lock; taking it again is free). */
 async function lockRoom(trx: DB, roomId: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtextextended(${'room:' + roomId}, 0))`.execute(trx);

@@ -31,7 +31,11 @@ function overrideAnswers(compiled: CompiledSeries, email: string): Map<string, s
   return out;
 }
 
-const typeFor = (partstat: string | null, status: string | null): BusyType => (partstat === 'TENTATIVE' || status === 'TENTATIVE' ? 'BUSY-TENTATIVE' : 'BUSY');
+/**
+ * A room's booking it has not answered yet (NEEDS-ACTION: a 'manual' room's pending request) is
+ * tentative, not busy (RFC 5545 §3.2.9 FBTYPE=BUSY-TENTATIVE): it does not keep another booking out.
+ */
+const typeFor = (partstat: string | null, status: string | null, room = false): BusyType => (partstat === 'TENTATIVE' || status === 'TENTATIVE' || (room && partstat === 'NEEDS-ACTION') ? 'BUSY-TENTATIVE' : 'BUSY');
 
 interface SeriesRow { etag: string; status: string | null; transp: string | null; my_partstat: string | null }
 
@@ -46,9 +50,9 @@ interface SeriesBusy { from: number; to: number; d: Float64Array }
 const MEMO_MAX_NUMBERS = 600_000; // ≈ 4.8 MB of triples (≈ 10,000 series of 20 occurrences)
 const seriesBusyMemo = new WeightedLru<string, SeriesBusy>(MEMO_MAX_NUMBERS, (e) => e.d.length);
 
-const busyKey = (r: SeriesRow, me: string, tz: string) => `${r.etag}|${tz}|${me}|${r.my_partstat}|${r.status}|${r.transp}`;
+const busyKey = (r: SeriesRow, me: string, tz: string, room: boolean) => `${r.etag}|${tz}|${me}|${room ? 'r' : ''}|${r.my_partstat}|${r.status}|${r.transp}`;
 
-function seriesTriples(r: SeriesRow, occs: readonly Occurrence[], answers: Map<string, string> | null): Float64Array {
+function seriesTriples(r: SeriesRow, occs: readonly Occurrence[], answers: Map<string, string> | null, room: boolean): Float64Array {
   const d = new Float64Array(occs.length * 3);
   let n = 0;
   for (const o of occs) {
@@ -57,7 +61,7 @@ function seriesTriples(r: SeriesRow, occs: readonly Occurrence[], answers: Map<s
     if (partstat === 'DECLINED' || status === 'CANCELLED' || (o.transp ?? r.transp) === 'TRANSPARENT') continue;
     d[n++] = o.start.getTime();
     d[n++] = o.end.getTime();
-    d[n++] = RANK[typeFor(partstat, status)];
+    d[n++] = RANK[typeFor(partstat, status, room)];
   }
   return n === d.length ? d : d.slice(0, n);
 }
@@ -68,8 +72,8 @@ function answersFor(r: SeriesRow, occs: readonly Occurrence[], ical: string, me:
 }
 
 /** The memoised busy triples of a series covering [from, to), computing them from `ical` when needed. */
-function seriesBusyOf(r: SeriesRow, ical: string | undefined, me: string, tz: string, from: Date, to: Date): Float64Array | SeriesBusy | null {
-  const key = busyKey(r, me, tz);
+function seriesBusyOf(r: SeriesRow, ical: string | undefined, me: string, tz: string, from: Date, to: Date, room = false): Float64Array | SeriesBusy | null {
+  const key = busyKey(r, me, tz, room);
   const f = from.getTime();
   const t = to.getTime();
   const hit = seriesBusyMemo.get(key);
@@ -80,16 +84,16 @@ function seriesBusyOf(r: SeriesRow, ical: string | undefined, me: string, tz: st
   if (!w) {
     // Too dense to memoise: this range only.
     const occs = expandSeries(r.etag, ical, from, to, tz);
-    return seriesTriples(r, occs, answersFor(r, occs, ical, me));
+    return seriesTriples(r, occs, answersFor(r, occs, ical, me), room);
   }
-  const e: SeriesBusy = { from: w.from, to: w.to, d: seriesTriples(r, w.occs, answersFor(r, w.occs, ical, me)) };
+  const e: SeriesBusy = { from: w.from, to: w.to, d: seriesTriples(r, w.occs, answersFor(r, w.occs, ical, me), room) };
   seriesBusyMemo.set(key, e);
   return e;
 }
 
 /** Whether the busy time of this series over [from, to) is memoised (its iCalendar is not needed). */
-function hasSeriesBusy(r: SeriesRow, me: string, tz: string, from: Date, to: Date): boolean {
-  const hit = seriesBusyMemo.get(busyKey(r, me, tz));
+function hasSeriesBusy(r: SeriesRow, me: string, tz: string, from: Date, to: Date, room = false): boolean {
+  const hit = seriesBusyMemo.get(busyKey(r, me, tz, room));
   return !!hit && hit.from <= from.getTime() && hit.to >= to.getTime();
 }
 
@@ -123,6 +127,8 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
   const result = new Map<string, Period[]>(who.map((w) => [w.id, []]));
   if (!who.length) return result;
   const byId = new Map(who.map((w) => [w.id, w]));
+  // Rooms: a booking not answered yet is tentative (typeFor).
+  const rooms = who.filter((w) => w.kind === 'room').map((w) => w.id);
   // Times as epoch milliseconds (float8): no timestamp text parsing for thousands of rows. The
   // series columns are sent only for recurring rows. RFC 5545 §3.8.2.7 (TRANSP), §3.8.1.11
   // (STATUS) and RFC 5546 §3.2.3 (a DECLINED attendee is not busy) decide what counts.
@@ -132,7 +138,7 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
     .select(['floating', 'all_day'])
     .select(sql<number | null>`extract(epoch from first_start) * 1000`.as('fs'))
     .select(sql<number | null>`extract(epoch from last_end) * 1000`.as('le'))
-    .select(sql<boolean>`(my_partstat is not distinct from 'TENTATIVE' or status is not distinct from 'TENTATIVE')`.as('tent'))
+    .select(sql<boolean>`(my_partstat is not distinct from 'TENTATIVE' or status is not distinct from 'TENTATIVE' or (my_partstat = 'NEEDS-ACTION' and role = 'attendee' and owner_id = any(${rooms}::uuid[])))`.as('tent'))
     .select(sql<string | null>`case when recurring or floating then id end`.as('id'))
     .select(sql<string | null>`case when recurring or floating then etag end`.as('etag'))
     .select(sql<string | null>`case when recurring then my_partstat end`.as('my_partstat'))
@@ -146,7 +152,7 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
   const emailOf = new Map(who.map((w) => [w.id, w.email.toLowerCase()]));
   // Single events with floating times are expanded in the person's zone (their index columns are
   // wall times read as UTC): their iCalendar is always read (rare rows).
-  const need = rows.filter((r) => (!r.recurring && r.floating) || r.recurring && !hasSeriesBusy(r as SeriesRow, emailOf.get(r.owner_id)!, byId.get(r.owner_id)!.timezone, from, to));
+  const need = rows.filter((r) => (!r.recurring && r.floating) || r.recurring && !hasSeriesBusy(r as SeriesRow, emailOf.get(r.owner_id)!, byId.get(r.owner_id)!.timezone, from, to, byId.get(r.owner_id)!.kind === 'room'));
   const texts = new Map<string, string>();
   if (need.length) {
     for (const x of await ctx.db.selectFrom('calendar_object').select(['id', 'ical']).where('owner_id', 'in', [...new Set(need.map((r) => r.owner_id))]).where('id', 'in', need.map((r) => r.id!)).execute()) texts.set(x.id, x.ical);
@@ -186,7 +192,7 @@ export async function busyOfMany(ctx: AppContext, who: PrincipalRow[], from: Dat
         pushEdges(Math.round(Math.max(s, f)), Math.round(Math.min(e, t)), r.tent ? 1 : 2);
         continue;
       }
-      const b = seriesBusyOf(r as SeriesRow, texts.get(r.id!), me, w.timezone, from, to);
+      const b = seriesBusyOf(r as SeriesRow, texts.get(r.id!), me, w.timezone, from, to, w.kind === 'room');
       // A bare array is a dense series expanded for [from, to) only (with a cap on its count).
       if (b instanceof Float64Array) rangeOnly?.add(ownerId);
       if (b) pushTriples(b instanceof Float64Array ? b : b.d, f, t);
