@@ -9,7 +9,9 @@ import { EN_KEYS, type Key } from './i18n';
 
 /** Delete with an Undo toast. A whole event goes to the trash (undo = restore); a part of a series is undone by putting the old rule back. */
 export async function deleteWithUndo(app: AppCtx, occ: Pick<Occurrence, 'id' | 'recurrenceId' | 'recurring'>, scope: 'this' | 'following' | 'all') {
-  const before = occ.recurring && scope !== 'all' ? await api.event(occ.id) : null;
+  // "This" or "this and following" rewrites the series (and drops the overrides after the split):
+  // the undo puts the whole text read before back.
+  const before = occ.recurring && scope !== 'all' ? await api.eventText(occ.id) : null;
   try {
     await api.deleteEvent(occ.id, occ.recurring ? scope : undefined, occ.recurring && scope !== 'all' ? occ.recurrenceId : undefined);
   } catch (e) {
@@ -22,10 +24,8 @@ export async function deleteWithUndo(app: AppCtx, occ: Pick<Occurrence, 'id' | '
       label: app.t('undo'),
       run: async () => {
         try {
-          if (before) {
-            const now = await api.event(occ.id);
-            await api.updateEvent(occ.id, now.etag, { event: { rrule: before.event.rrule ?? null, exdates: before.event.exdates ?? [] }, scope: 'all' });
-          } else await api.restore(occ.id);
+          if (before) await api.replaceEventText(occ.id, before);
+          else await api.restore(occ.id);
           app.toast(app.t('restored'));
         } catch (e) { app.toast(t2(app, 'errorGeneric', errMessage(e)), { error: true }); }
         app.refetch();

@@ -47,6 +47,7 @@ const CLASSIFIED: Record<string, Access> = {
   'GET /trash': 'user',
   'GET /events/{id}': 'user',
   'PATCH /events/{id}': 'user',
+  'PUT /events/{id}': 'user',
   'DELETE /events/{id}': 'user',
   'POST /events/{id}/restore': 'user',
   'POST /events/{id}/respond': 'user',

@@ -190,6 +190,31 @@ describe.skipIf(!hasChromium)('web UI end to end', { timeout: 90_000 }, () => {
     await context.close();
   });
 
+  it('deleting "this and following" and Undo bring back the series with its moved occurrence', async () => {
+    const ev = await createViaApi('Daily sync', today, '09:00', '09:30', { rrule: 'FREQ=DAILY;COUNT=4' });
+    const occ = (await eventsBetween(anna, today, addDays(today, 5))).filter((e) => e.id === ev.id);
+    expect(occ).toHaveLength(4);
+    // The third occurrence is moved and renamed (an override the split would drop).
+    const moved = await api(anna, 'PATCH', `/events/${ev.id}`, { event: { summary: 'Daily sync (late)', start: `${addDays(today, 2)}T17:00:00`, end: `${addDays(today, 2)}T17:30:00` }, scope: 'this', recurrenceId: occ[2].recurrenceId });
+    expect(moved.status).toBe(200);
+    const shape = async () => (await eventsBetween(anna, today, addDays(today, 5))).filter((e) => e.id === ev.id).map((e) => `${e.start} ${e.summary}`);
+    const before = await shape();
+    const { context, page } = await signedIn(browser, env.base, 'anna@example.com');
+    await openEvent(page, 'Daily sync');
+    await page.locator('dialog.event-view').getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('radio', { name: 'This and following' }).check();
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Event deleted').waitFor();
+    // From the opened occurrence on (whichever the view shows first), the moved one included.
+    const after = await shape();
+    expect(after.length).toBeLessThan(before.length);
+    expect(after.join()).not.toContain('(late)');
+    await page.locator('.toast').getByRole('button', { name: 'Undo' }).click();
+    await page.getByText('Event restored').waitFor();
+    expect(await shape()).toEqual(before);
+    await context.close();
+  });
+
   it('drags an event to a later time', async () => {
     const ev = await createViaApi('Focus time', today, '15:00', '16:00');
     const { context, page } = await signedIn(browser, env.base, 'anna@example.com');

@@ -87,6 +87,9 @@ export const api = {
   deleteEvent: (id: string, scope?: Scope, recurrenceId?: string | null) =>
     call<void>('DELETE', '/events/:id', { params: { id }, query: { scope, recurrenceId: recurrenceId ?? undefined } }),
   restore: (id: string) => call<EventDetail>('POST', '/events/:id/restore', { params: { id } }),
+  /** The event's whole iCalendar text (overridden occurrences included), and putting one back. */
+  eventText: (id: string) => call<string>('GET', '/events/:id', { params: { id }, headers: { accept: 'text/calendar' } }),
+  replaceEventText: (id: string, text: string) => call<EventDetail>('PUT', '/events/:id', { params: { id }, raw: text, headers: { 'content-type': 'text/calendar' } }),
   respond: (id: string, partstat: Partstat, comment?: string, recurrenceId?: string | null) =>
     call<EventDetail>('POST', '/events/:id/respond', { params: { id }, body: stripNull({ partstat, comment: comment || undefined, recurrenceId: recurrenceId ?? undefined }) }),
   // time proposals (iTIP COUNTER): the attendee proposes, the organizer decides

@@ -60,13 +60,14 @@ export const EventOut = Loose({
   categories: Type.Array(Type.String()),
   attachments: Type.Array(Loose({ id: Type.String(), url: Type.String(), filename: Type.String(), contentType: Type.String(), size: Type.Integer() })),
 }, 'The event (or the occurrence asked for) in the shape of the create body, with its identity');
-const Detail = Loose({
+export const EventDetailSchema = Loose({
   id: Type.String(), calendarId: Type.String(), uid: Type.String(), etag: Type.String(), sequence: Type.Integer(),
   event: EventOut, myPartstat: NStr, isOrganizer: Type.Boolean(), editable: Type.Boolean(), canRespond: Type.Boolean(),
   access: Type.String({ description: 'owner, write, read or freebusy' }), busyOnly: Type.Boolean(),
   lease: Type.Union([Type.Object({ holderId: Type.String(), holderName: Type.String(), expiresAt: Type.String() }), Type.Null()], { description: 'Who is editing the event now, if anyone' }),
   updatedAt: Type.String(), updatedBy: NStr, deletedAt: NStr,
 }, 'One event with what the caller may do with it');
+const Detail = EventDetailSchema;
 /** One occurrence in a listing: a fixed shape, so the response is serialised by a compiled serialiser. */
 const Occurrence = Type.Object({
   id: Type.String(), calendarId: Type.String(), uid: Type.String(), recurrenceId: NStr, start: Type.String(), end: Type.String(),
@@ -78,7 +79,7 @@ export const OccurrenceList = Type.Object({ items: Type.Array(Occurrence) });
 const TrashList = Type.Object({ items: Type.Array(Loose({ id: Type.String(), calendarId: Type.String(), uid: Type.String(), summary: NStr, start: NStr, recurring: Type.Boolean(), deletedAt: Type.String() })) });
 const Range = { from: Type.String({ maxLength: 40 }), to: Type.String({ maxLength: 40 }) };
 
-function ifMatch(req: FastifyRequest): string | null {
+export function ifMatch(req: FastifyRequest): string | null {
   const h = req.headers['if-match'];
   if (typeof h !== 'string' || !h.trim() || h.trim() === '*') return null;
   return h.trim().replace(/^W\//, '').replace(/^"|"$/g, '');

@@ -9,6 +9,7 @@ import { directoryRoutes } from './directory.js';
 import { eventRoutes } from './events.js';
 import { schedulingRoutes } from './scheduling.js';
 import { transferRoutes } from './transfer.js';
+import { eventTextRoutes } from './event-text.js';
 import { attachmentRoutes } from './attachments.js';
 import { answerRoutes } from './answer.js';
 import { botRoutes } from './bot.js';
@@ -21,5 +22,5 @@ export type RestModule = (app: FastifyInstance, ctx: AppContext) => void | Promi
 export const restModules: RestModule[] = [];
 
 export async function registerRestRoutes(app: FastifyInstance, ctx: AppContext) {
-  for (const m of [sessionRoutes, userRoutes, calendarRoutes, settingsRoutes, credentialRoutes, directoryRoutes, eventRoutes, schedulingRoutes, transferRoutes, attachmentRoutes, answerRoutes, mailRoutes, proposalRoutes, botRoutes, ...restModules]) await m(app, ctx);
+  for (const m of [sessionRoutes, userRoutes, calendarRoutes, settingsRoutes, credentialRoutes, directoryRoutes, eventRoutes, eventTextRoutes, schedulingRoutes, transferRoutes, attachmentRoutes, answerRoutes, mailRoutes, proposalRoutes, botRoutes, ...restModules]) await m(app, ctx);
 }
