@@ -179,8 +179,15 @@ describe('attachments', () => {
     expect((await env.app.inject({ method: 'GET', url: `/files/${att.id}?t=${expired}` })).statusCode).toBe(403);
     const other = await upload(anna, 'other.txt', 10, 'text/plain');
     expect((await env.app.inject({ method: 'GET', url: `/files/${other.json().id}?t=${t}` })).statusCode).toBe(403);
-    // In use: cannot delete; size limit; quota.
+    // In use: cannot delete; an unused one is deleted (blob and row); size limit; quota.
     expect((await anna.api.del(`/attachments/${att.id}`)).statusCode).toBe(409);
+    const spare = (await upload(anna, 'spare.txt', 100, 'text/plain')).json();
+    expect((await anna.api.get(`/attachments/${spare.id}`)).statusCode).toBe(200);
+    expect((await boris.api.del(`/attachments/${spare.id}`)).statusCode).toBe(404);
+    expect((await anna.api.del(`/attachments/${spare.id}`)).statusCode).toBe(204);
+    expect((await anna.api.get(`/attachments/${spare.id}`)).statusCode).toBe(404);
+    expect(await env.ctx.db.selectFrom('attachment').select('id').where('owner_id', '=', anna.id).where('id', '=', spare.id).executeTakeFirst()).toBeUndefined();
+    expect((await anna.api.del(`/attachments/${spare.id}`)).statusCode).toBe(404);
     const big = await upload(anna, 'big.bin', 65 * 1024);
     expect(big.statusCode).toBe(413);
     expect(big.json().error).toBe('TOO_LARGE');
