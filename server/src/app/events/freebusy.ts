@@ -18,19 +18,6 @@ import { EXPAND_AHEAD_MS, expandSeries, floatingSingleOccurrences, seriesWindow 
 import { compileResource, type CompiledSeries, type Occurrence } from '../../lib/ical/index.js';
 import { RANK, beginEdges, eachClipped, findSlots, pushEdges, sweepEdges, workingWindows, type BusyType, type Period } from './busy-periods.js';
 
-/** The owner's PARTSTAT on each overridden instance (RECURRENCE-ID key → PARTSTAT). */
-function overrideAnswers(compiled: CompiledSeries, email: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [key, o] of compiled.overrides) {
-    for (const a of o.comp.getAllProperties('attendee')) {
-      if (String(a.getFirstValue()).replace(/^mailto:/i, '').trim().toLowerCase() !== email) continue;
-      const p = a.getParameter('partstat');
-      out.set(key, typeof p === 'string' ? p.toUpperCase() : 'NEEDS-ACTION');
-    }
-  }
-  return out;
-}
-
 /**
  * A room's booking it has not answered yet (NEEDS-ACTION: a 'manual' room's pending request) is
  * tentative, not busy (RFC 5545 §3.2.9 FBTYPE=BUSY-TENTATIVE): it does not keep another booking out.
@@ -52,11 +39,12 @@ const seriesBusyMemo = new WeightedLru<string, SeriesBusy>(MEMO_MAX_NUMBERS, (e)
 
 const busyKey = (r: SeriesRow, me: string, tz: string, room: boolean) => `${r.etag}|${tz}|${me}|${room ? 'r' : ''}|${r.my_partstat}|${r.status}|${r.transp}`;
 
-function seriesTriples(r: SeriesRow, occs: readonly Occurrence[], answers: Map<string, string> | null, room: boolean): Float64Array {
+/** `me`'s answer on an overridden instance is the override's (lib/ical compile: CompiledOverride.answers), else the series'. */
+function seriesTriples(r: SeriesRow, occs: readonly Occurrence[], me: string, room: boolean): Float64Array {
   const d = new Float64Array(occs.length * 3);
   let n = 0;
   for (const o of occs) {
-    const partstat = (o.override ? answers?.get(o.recurrenceId) : undefined) ?? r.my_partstat;
+    const partstat = (o.override ? o.answers?.get(me) : undefined) ?? r.my_partstat;
     const status = o.status ?? r.status;
     if (partstat === 'DECLINED' || status === 'CANCELLED' || (o.transp ?? r.transp) === 'TRANSPARENT') continue;
     d[n++] = o.start.getTime();
@@ -64,11 +52,6 @@ function seriesTriples(r: SeriesRow, occs: readonly Occurrence[], answers: Map<s
     d[n++] = RANK[typeFor(partstat, status, room)];
   }
   return n === d.length ? d : d.slice(0, n);
-}
-
-function answersFor(r: SeriesRow, occs: readonly Occurrence[], ical: string, me: string): Map<string, string> | null {
-  if (!occs.some((o) => o.override)) return null;
-  try { return overrideAnswers(compiledCached(r.etag) ?? compileResource(ical), me); } catch { return null; }
 }
 
 /** The memoised busy triples of a series covering [from, to), computing them from `ical` when needed. */
@@ -84,9 +67,9 @@ function seriesBusyOf(r: SeriesRow, ical: string | undefined, me: string, tz: st
   if (!w) {
     // Too dense to memoise: this range only.
     const occs = expandSeries(r.etag, ical, from, to, tz);
-    return seriesTriples(r, occs, answersFor(r, occs, ical, me), room);
+    return seriesTriples(r, occs, me, room);
   }
-  const e: SeriesBusy = { from: w.from, to: w.to, d: seriesTriples(r, w.occs, answersFor(r, w.occs, ical, me), room) };
+  const e: SeriesBusy = { from: w.from, to: w.to, d: seriesTriples(r, w.occs, me, room) };
   seriesBusyMemo.set(key, e);
   return e;
 }

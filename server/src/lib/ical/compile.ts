@@ -5,6 +5,7 @@
 import ICAL from 'ical.js';
 import { IcalError, asIcalError } from './errors.js';
 import { toComponent } from './parse.js';
+import { addressOf } from './values.js';
 import { parseRRule, type RuleParts } from './rrule.js';
 import { ZoneContext } from './zones/resolve.js';
 import type { Zone } from './zones/zone.js';
@@ -49,7 +50,8 @@ function partstats(c: ICAL.Component): Map<string, string> {
   const out = new Map<string, string>();
   for (const a of c.getAllProperties('attendee')) {
     const p = a.getParameter('partstat');
-    out.set(String(a.getFirstValue() ?? '').replace(/^mailto:/i, '').trim().toLowerCase(), typeof p === 'string' ? p.toUpperCase() : 'NEEDS-ACTION');
+    const email = addressOf(a.getFirstValue());
+    if (email) out.set(email, typeof p === 'string' ? p.toUpperCase() : 'NEEDS-ACTION');
   }
   return out;
 }

@@ -7,7 +7,7 @@ import ICAL from 'ical.js';
 import { asIcalError } from './errors.js';
 import { compileResource, type CompiledComponent, type CompiledSeries } from './compile.js';
 import { isCompiled, ruleOf } from './expand.js';
-import { DAY_MS } from './values.js';
+import { DAY_MS, addressOf } from './values.js';
 import { ianaZone, wallToUtc, type Zone } from './zones/zone.js';
 
 /** An attendee as indexed. */
@@ -44,12 +44,7 @@ export interface ResourceIndex {
   hasAlarms: boolean;
 }
 
-/** Lowercased address without the mailto: scheme (null if empty). */
-export function addressOf(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  const s = String(value).trim().replace(/^mailto:/i, '').trim().toLowerCase();
-  return s || null;
-}
+export { addressOf };
 
 function param(p: ICAL.Property, name: string): string | null {
   const v = p.getParameter(name);

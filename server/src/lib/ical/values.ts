@@ -105,3 +105,10 @@ export function spanOfDuration(d: ICAL.Duration): Span {
   const sign = d.isNegative ? -1 : 1;
   return { days: sign * (d.weeks * 7 + d.days), ms: sign * ((d.hours * 60 + d.minutes) * 60 + d.seconds) * 1000 };
 }
+
+/** Lowercased address without the mailto: scheme (null if empty). */
+export function addressOf(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  const s = String(value).trim().replace(/^mailto:/i, '').trim().toLowerCase();
+  return s || null;
+}
