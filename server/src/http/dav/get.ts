@@ -1,5 +1,5 @@
 /** GET and HEAD — an object's iCalendar text; a calendar's GET exports the whole calendar. */
-import { exportCalendar } from '../../app/events/transfer.js';
+import { exportCalendar } from '../../app/events/export.js';
 import { DavHttpError } from './errors.js';
 import { requirePrivilege, type DavRequest } from './common.js';
 

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../app/context.js';
-import { changesSince, exportCalendar, importItems, importStatus, startImport } from '../../app/events/transfer.js';
+import { importItems, importStatus, startImport } from '../../app/events/transfer.js';
+import { changesSince, exportCalendar } from '../../app/events/export.js';
 import { IdParams, errors } from './schemas.js';
 import { actorOf } from '../auth.js';
 import { invalid } from '../../domain/errors.js';
