@@ -204,6 +204,7 @@ async function updateEventUnaudited(ctx: AppContext, actor: Actor, id: string, i
     const bad = Object.keys(input.event).filter((k) => !PERSONAL_FIELDS.has(k));
     if (bad.length) throw forbidden(`Only the organizer can change ${bad.join(', ')}; you can answer the invitation or change your own reminders`);
   }
+  // Refused before the attendees are resolved (saveObject checks it again under the lock).
   checkForce(actor, row, input.force);
   if (patch.attendees) {
     const existing = new Map(indexResource(row.ical).attendees.map((a) => [a.email, a.partstat]));
@@ -267,7 +268,7 @@ async function deleteEventUnaudited(ctx: AppContext, actor: Actor, id: string, i
   const acc = await objectFor(ctx, actor, id);
   requireWrite(acc);
   const { row } = acc;
-  checkForce(actor, row, input.force);
+  // (force is checked by the write each scope ends in: trashObjectWithScheduling or saveObject)
   const scope: Scope = row.recurring ? input.scope ?? 'all' : 'all';
   if (scope === 'all') {
     return trashObjectWithScheduling(ctx, actor, row.owner_id, row.id, { ifMatch: input.ifMatch, force: input.force });
